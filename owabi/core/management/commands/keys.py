@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from owabi.core import crypto, keys
+from owabi.core.env import new_key
+
+
+class Command(BaseCommand):
+    help = "Data-key tools: `new` prints a fresh key, `status` counts values per key, `rotate` re-seals."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("new", help="Print a new random 256-bit key (url-safe base64)")
+        sub.add_parser("status", help="How many encrypted values each key id protects")
+        rotate = sub.add_parser("rotate", help="Re-encrypt every value with OWABI_DATA_KEY_ID's key")
+        rotate.add_argument("--batch", type=int, default=2000)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "new":
+            self.stdout.write(new_key())
+        elif options["action"] == "status":
+            self.stdout.write(f"current key: {crypto.current_key_id()}")
+            for key_id, count in sorted(keys.count_by_key().items()):
+                self.stdout.write(f"{key_id}\t{count}")
+        else:
+
+            def progress(scanned: int) -> None:
+                sys.stderr.write(f"\rscanned {scanned:,}")
+
+            result = keys.rotate(actor="cli", batch=options["batch"], progress=progress)
+            self.stdout.write(
+                f"rotated to {crypto.current_key_id()}: scanned {result.scanned:,}, re-sealed "
+                f"{result.resealed:,}, left to concurrent writers {result.skipped_concurrent:,}"
+            )

@@ -1,0 +1,115 @@
+"""Bad settings fail at start-up with a message naming the variable, never echoing a secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from owabi.core.env import new_key
+from tests.conftest import REPO
+
+GOOD = {
+    "OWABI_SECRET_KEY": "s" * 50,
+    "OWABI_DATA_KEYS": "k1:" + new_key(),
+    "OWABI_INDEX_KEY": new_key(),
+    "OWABI_AUDIT_KEY": new_key(),
+}
+SECRET_LOOKING = "TOPSECRETVALUE1234567890"
+
+
+def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OWABI_", "DATABASE_URL"))}
+    base.update({"OWABI_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "owabi", "check"],
+        env=base,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_development_starts_with_nothing_set_and_creates_local_secrets(tmp_path: Path) -> None:
+    result = _start(tmp_path)
+    assert result.returncode == 0, result.stderr
+    secrets_file = tmp_path / "dev-secrets.json"
+    assert secrets_file.exists()
+    assert secrets_file.stat().st_mode & 0o077 == 0
+    assert _start(tmp_path).returncode == 0
+    assert secrets_file.read_text() == secrets_file.read_text()
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = _start(tmp_path, OWABI_ENV="production")
+    assert result.returncode != 0
+    assert "OWABI_SECRET_KEY, OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY" in result.stderr
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_production_starts_with_its_secrets(tmp_path: Path) -> None:
+    result = _start(
+        tmp_path,
+        OWABI_ENV="production",
+        OWABI_ALLOWED_HOSTS="owabi.example.jp",
+        OWABI_EMAIL_HOST="smtp",
+        **GOOD,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OWABI_ENV": "staging"}, "OWABI_ENV must be one of: development, production"),
+        ({"OWABI_DEBUG": "maybe"}, "OWABI_DEBUG must be one of"),
+        ({"OWABI_DATA_KEYS": f"k1:{SECRET_LOOKING}"}, "OWABI_DATA_KEYS (key 'k1') must decode to 32 bytes"),
+        (
+            {"OWABI_DATA_KEYS": SECRET_LOOKING},
+            "OWABI_DATA_KEYS must be a comma-separated list of id:base64key",
+        ),
+        ({"OWABI_INDEX_KEY": SECRET_LOOKING + "!"}, "OWABI_INDEX_KEY is not valid url-safe base64"),
+        ({"OWABI_DATA_KEY_ID": "k9"}, "OWABI_DATA_KEY_ID names a key that OWABI_DATA_KEYS does not hold"),
+        ({"OWABI_AUDIT_KEY": GOOD["OWABI_INDEX_KEY"]}, "must all differ"),
+        ({"OWABI_EMAIL_HOST": "smtp", "OWABI_EMAIL_PORT": "lots"}, "OWABI_EMAIL_PORT must be a whole number"),
+        ({"OWABI_EMAIL_HOST": "smtp", "OWABI_EMAIL_PORT": "70000"}, "OWABI_EMAIL_PORT must be at most 65535"),
+        (
+            {"DATABASE_URL": "mysql://root@localhost/x"},
+            "DATABASE_URL must be an sqlite:// or postgres:// URL",
+        ),
+    ],
+)
+def test_bad_values_fail_clearly_without_echoing_them(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    result = _start(tmp_path, **{**GOOD, **env})
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert SECRET_LOOKING not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OWABI_DEBUG": "1"}, "OWABI_DEBUG must be off in production"),
+        ({"OWABI_SECRET_KEY": "short"}, "OWABI_SECRET_KEY must be at least 40 characters"),
+        ({"OWABI_ALLOWED_HOSTS": ""}, "OWABI_ALLOWED_HOSTS must list"),
+        ({"OWABI_EMAIL_HOST": ""}, "OWABI_EMAIL_HOST must be set in production"),
+    ],
+)
+def test_production_rules(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    full = {
+        **GOOD,
+        "OWABI_ENV": "production",
+        "OWABI_ALLOWED_HOSTS": "x.jp",
+        "OWABI_EMAIL_HOST": "smtp",
+        **env,
+    }
+    result = _start(tmp_path, **full)
+    assert result.returncode != 0
+    assert message in result.stderr
