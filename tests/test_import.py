@@ -51,7 +51,7 @@ def _write(path: Path, rows: list[list[str]], encoding: str = "utf-8", header: l
     return path
 
 
-def test_every_row_is_imported_or_rejected_with_a_reason(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_every_row_is_imported_or_rejected_with_a_reason(incident, tmp_path: Path) -> None:
     result = import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
     source = result.source_file
     assert (source.rows_in, source.rows_ok, source.rows_rejected) == (6, 2, 4)
@@ -69,7 +69,7 @@ def test_every_row_is_imported_or_rejected_with_a_reason(incident, tmp_path: Pat
     assert "佐藤" not in text and "重複" not in text and "4111" not in text
 
 
-def test_card_numbers_are_reduced_and_security_codes_refused(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_card_numbers_are_reduced_and_security_codes_refused(incident, tmp_path: Path) -> None:
     import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
     first = LeakRecord.objects.get(record_id="A1")
     assert first.sealed["card_brand"] == "VISA"
@@ -86,7 +86,7 @@ def test_card_numbers_are_reduced_and_security_codes_refused(incident, tmp_path:
         assert "739" not in str(record.sealed) and "862" not in str(record.sealed)
 
 
-def test_stored_rows_hold_no_plaintext(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_stored_rows_hold_no_plaintext(incident, tmp_path: Path) -> None:
     import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM records_leakrecord")
@@ -95,7 +95,7 @@ def test_stored_rows_hold_no_plaintext(incident, tmp_path: Path) -> None:  # noq
         assert secret not in dump
 
 
-def test_lookups_find_a_record_by_blind_index(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_lookups_find_a_record_by_blind_index(incident, tmp_path: Path) -> None:
     import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
     assert (
         LeakRecord.objects.get(bx_name_phone=blind_index("name_phone", "山田太郎", "09012345678")).record_id
@@ -105,7 +105,7 @@ def test_lookups_find_a_record_by_blind_index(incident, tmp_path: Path) -> None:
     assert LeakRecord.objects.get(bx_email=blind_index("email", "taro@example.jp")).record_id == "A1"
 
 
-def test_importing_the_same_file_twice_is_a_no_op(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_importing_the_same_file_twice_is_a_no_op(incident, tmp_path: Path) -> None:
     path = _write(tmp_path / "x.csv", ROWS)
     import_file(incident=incident, path=path, actor="t")
     again = import_file(incident=incident, path=path, actor="t")
@@ -114,7 +114,7 @@ def test_importing_the_same_file_twice_is_a_no_op(incident, tmp_path: Path) -> N
     assert LeakRecord.objects.count() == 2
 
 
-def test_it_reads_shift_jis_and_tsv(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_it_reads_shift_jis_and_tsv(incident, tmp_path: Path) -> None:
     path = tmp_path / "sjis.tsv"
     with path.open("w", encoding="cp932", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t")
@@ -128,7 +128,7 @@ def test_it_reads_shift_jis_and_tsv(incident, tmp_path: Path) -> None:  # noqa: 
     }
 
 
-def test_a_row_with_the_wrong_number_of_fields_is_rejected(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_row_with_the_wrong_number_of_fields_is_rejected(incident, tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_text("record_id,氏名\nB1,山田 太郎\nB2\nB3,a,b\n", encoding="utf-8")
     result = import_file(incident=incident, path=path, actor="t")
@@ -138,7 +138,7 @@ def test_a_row_with_the_wrong_number_of_fields_is_rejected(incident, tmp_path: P
     ]
 
 
-def test_a_file_without_record_ids_is_refused_by_name(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_file_without_record_ids_is_refused_by_name(incident, tmp_path: Path) -> None:
     path = tmp_path / "noid.csv"
     path.write_text("氏名\n山田 太郎\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match=r"noid.csv, line 1: no record_id column"):
@@ -146,7 +146,7 @@ def test_a_file_without_record_ids_is_refused_by_name(incident, tmp_path: Path) 
     assert SourceFile.objects.count() == 0
 
 
-def test_the_command_reports_counts(incident, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_the_command_reports_counts(incident, tmp_path: Path, capsys) -> None:
     call_command("import", str(_write(tmp_path / "x.csv", ROWS)), "--incident", incident.slug)
     assert "in 6, ok 2, rejected 4" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no incident"):

@@ -21,7 +21,7 @@ def _raw_key_ids() -> list[str]:
         return [crypto.key_id_of(bytes(blob)) for (blob,) in cursor.fetchall()]
 
 
-def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path, capsys) -> None:
     old, new = new_key(), new_key()
     path = tmp_path / "x.csv"
     path.write_text("record_id,氏名\n" + "".join(f"R{i},山田 太郎{i}\n" for i in range(25)), encoding="utf-8")
@@ -46,7 +46,7 @@ def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path,
     assert audit.recent(limit=1)[0].action == "keys.rotate"
 
 
-def test_new_key_prints_a_usable_key(capsys) -> None:  # noqa: ANN001
+def test_new_key_prints_a_usable_key(capsys) -> None:
     call_command("keys", "new")
     printed = capsys.readouterr().out.strip()
     assert parse_keyring("T", f"k:{printed}")["k"] != b"\0" * 32
