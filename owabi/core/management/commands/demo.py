@@ -1,0 +1,118 @@
+"""`owabi demo`: the embedded default — a synthetic incident through the whole pipeline, then the server."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from owabi.incidents.models import Incident
+from owabi.incidents.selectors import get_incident
+from owabi.incidents.services import create_incident
+from owabi.records.models import LeakRecord
+from owabi.records.services import import_file
+
+DEMO_SLUG = "demo"
+
+
+class Command(BaseCommand):
+    help = "Run the demo: migrate, generate a synthetic leak, run the pipeline, serve on 127.0.0.1:8000."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--people", type=int, default=2000, help="leaked records to generate (default 2000)"
+        )
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--no-serve", action="store_true", help="stop after the pipeline")
+        parser.add_argument(
+            "--addr", default="127.0.0.1:8000", help="where to serve (default 127.0.0.1:8000)"
+        )
+
+    def step(self, text: str) -> float:
+        self.stderr.write(f"• {text}")
+        return time.monotonic()
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = self.step("migrating the database")
+        call_command("migrate", verbosity=0, interactive=False)
+
+        incident = get_incident(slug=DEMO_SLUG) or self._create_incident()
+        demo_dir = Path(settings.DATA_DIR) / "demo"
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        csv_path = demo_dir / f"leak-{options['people']}-{options['seed']}.csv"
+        if not csv_path.exists():
+            self.step(f"generating {options['people']:,} synthetic leaked records")
+            call_command(
+                "synth",
+                records=options["people"],
+                seed=options["seed"],
+                out=str(csv_path),
+                stdout=self.stderr,
+            )
+        self.step("importing them (encrypted at rest, with blind indexes)")
+        result = import_file(incident=incident, path=csv_path, source="demo", actor="demo")
+        source = result.source_file
+        self.stderr.write(
+            f"  {csv_path.name}: in {source.rows_in:,}, ok {source.rows_ok:,}, "
+            f"rejected {source.rows_rejected:,}" + (" (already imported)" if result.already_imported else "")
+        )
+        username, password = self._staff_user()
+        records = LeakRecord.objects.filter(incident=incident).count()
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"owabi demo ready in {time.monotonic() - started:.1f}s: incident '{incident.slug}', "
+                    f"{records:,} leaked records",
+                    f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
+                    f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
+                    "  audit check:    .venv/bin/owabi audit verify",
+                    f"  synthetic data: {csv_path} (truth: {csv_path.with_suffix('.truth.csv').name})",
+                    "",
+                ]
+            )
+        )
+        if options["no_serve"]:
+            return
+        self.stdout.write(f"serving on http://{options['addr']}/  (Ctrl-C stops)")
+        sys.stdout.flush()
+        call_command("runserver", options["addr"], use_reloader=False, insecure_serving=True)
+
+    def _create_incident(self) -> Incident:
+        today = timezone.localdate()
+        return create_incident(
+            actor="demo",
+            slug=DEMO_SLUG,
+            name="【デモ】会員情報漏えい事案",
+            discovered_on=today - timedelta(days=3),
+            occurred_from=today - timedelta(days=40),
+            occurred_to=today - timedelta(days=5),
+            cause="委託先従業員による顧客データベースの不正な持ち出し（デモ）",
+            malicious=True,
+            declared_categories=["card_security_code"],
+        )
+
+    def _staff_user(self) -> tuple[str, str]:
+        """The demo's staff account; its password lives in a git-ignored file, readable by the owner only."""
+        path = Path(settings.DATA_DIR) / "demo-staff.txt"
+        user_model = get_user_model()
+        if path.exists() and user_model.objects.filter(username="admin").exists():
+            username, password = path.read_text().split()
+            return username, password
+        password = secrets.token_urlsafe(12)
+        user, _ = user_model.objects.get_or_create(username="admin", defaults={"is_staff": True})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        path.write_text(f"admin {password}\n")
+        path.chmod(0o600)
+        return "admin", password
