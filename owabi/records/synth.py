@@ -447,10 +447,6 @@ def luhn_check_digit(payload: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def luhn_valid(number: str) -> bool:
-    return len(number) > 1 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
-
-
 def format_date(ordinal: int, fmt: str, swap: bool = False) -> str:
     """A date as one of the formats exports use (DESIGN.md §4.1); swap = day/month typo."""
     d = date.fromordinal(ordinal)
