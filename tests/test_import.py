@@ -9,8 +9,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from owabi.core.crypto import blind_index
+from owabi.records.mapping import load_mapping
 from owabi.records.models import LeakRecord, SourceFile
-from owabi.records.services import ImportFileError, import_file
+from owabi.records.readers import ImportFileError
+from owabi.records.services import import_file
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +153,98 @@ def test_the_command_reports_counts(incident, tmp_path: Path, capsys) -> None:
     assert "in 6, ok 2, rejected 4" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no incident"):
         call_command("import", str(tmp_path / "x.csv"), "--incident", "nope")
+
+
+def test_it_reads_excel_with_typed_cells(incident, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["会員番号", "氏名", "生年月日", "郵便番号", "カード番号"])
+    sheet.append([1001, "山田 花子", datetime(2010, 4, 1), 1000001, 4111111111111111])
+    sheet.append([None, None, None, None, None])  # an empty formatted row is not a record
+    sheet.append([1002, "山田 次郎", "H24.5.6", "100-0001", None])
+    path = tmp_path / "export.xlsx"
+    workbook.save(path)
+    result = import_file(incident=incident, path=path, actor="t")
+    assert (result.source_file.rows_in, result.source_file.rows_ok) == (2, 2)
+    assert result.source_file.encoding == "xlsx"
+    first = LeakRecord.objects.get(record_id="1001")
+    assert first.sealed["subject_birth_date"] == "2010-04-01"
+    assert first.sealed["postal_code"] == "1000001"
+    assert (first.sealed["card_brand"], first.sealed["card_last4"]) == ("VISA", "1111")
+    assert LeakRecord.objects.get(record_id="1002").line_no == 4
+
+
+def test_a_broken_excel_file_is_refused_by_name(incident, tmp_path: Path) -> None:
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(ImportFileError, match=r"broken.xlsx: not a readable Excel"):
+        import_file(incident=incident, path=path, actor="t")
+
+
+def test_a_mapping_file_maps_headers_and_names_extra_categories(incident, tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'source = "zemi"\n[columns]\n"受講者ID" = "record_id"\n"お子さまのお名前" = "subject_name"\n'
+        '[categories]\n"口座番号" = "bank_account"\n',
+        encoding="utf-8",
+    )
+    path = tmp_path / "zemi.csv"
+    path.write_text(
+        "受講者ID,お子さまのお名前,口座番号,備考\nZ1,佐藤 陽菜,1234567,\nZ2,佐藤 蓮,,メモ\n", encoding="utf-8"
+    )
+    result = import_file(incident=incident, path=path, actor="t", mapping=load_mapping(mapping))
+    assert result.source_file.source == "zemi"
+    assert result.source_file.mapping == {"受講者ID": "record_id", "お子さまのお名前": "subject_name"}
+    first, second = LeakRecord.objects.order_by("record_id")
+    assert first.categories == ["bank_account", "name"]
+    assert first.sealed["extras"] == {"口座番号": "1234567"}
+    assert second.categories == ["name", "other"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[columns]\n"x" = "shoe_size"\n', "maps to unknown column 'shoe_size'"),
+        ('[categories]\n"x" = "shoe_size"\n', "names unknown category 'shoe_size'"),
+        ("colums = 1\n", "unknown keys colums"),
+        ("[columns\n", "not valid TOML"),
+        ('delimiter = ";;"\n', "delimiter must be one character"),
+    ],
+)
+def test_bad_mapping_files_are_refused_clearly(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ImportFileError, match=message):
+        load_mapping(path)
+
+
+def test_two_columns_for_one_standard_column_are_refused(incident, tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text("record_id,氏名,名前\nA,山田 太郎,山田 太郎\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match=r"dup\.csv, line 1: two columns map to subject_name"):
+        import_file(incident=incident, path=path, actor="t")
+
+
+def test_undecodable_bytes_reject_only_their_row(incident, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    good = "record_id,氏名,備考\nA1,山田 太郎,\n".encode("cp932")
+    multi_line = 'A4,鈴木 一郎,"一行目\n二行目"\n'.encode("cp932")
+    path.write_bytes(good + b"A2,\x82\xff,\n" + "A3,佐藤 花子,\n".encode("cp932") + multi_line)
+    result = import_file(incident=incident, path=path, actor="t")
+    assert result.source_file.encoding == "cp932"
+    assert [(r.line, r.reason) for r in result.rejects] == [(3, "bytes that are not valid Shift_JIS (CP932)")]
+    assert sorted(LeakRecord.objects.values_list("record_id", flat=True)) == ["A1", "A3", "A4"]
+    assert LeakRecord.objects.get(record_id="A4").sealed["extras"] == {"備考": "一行目\n二行目"}
+
+
+def test_one_corrupt_line_does_not_turn_a_utf8_file_into_cp932(incident, tmp_path: Path) -> None:
+    path = tmp_path / "utf8.csv"
+    path.write_bytes("record_id,氏名\nU1,山田 太郎\n".encode() + b"U2,\xff\xfe\n" + "U3,佐藤 花子\n".encode())
+    result = import_file(incident=incident, path=path, actor="t")
+    assert result.source_file.encoding == "utf-8-sig"
+    assert [(r.line, r.reason) for r in result.rejects] == [(3, "bytes that are not valid UTF-8")]
+    assert LeakRecord.objects.get(record_id="U3").sealed["subject_name"] == "佐藤 花子"

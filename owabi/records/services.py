@@ -7,12 +7,11 @@ rejects file, the logs or error messages: the operator finds the row by its line
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,11 @@ from owabi.core import audit
 from owabi.core.crypto import blind_index
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns
+from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, SourceFile
+from owabi.records.readers import ImportFileError, open_table
 
 BATCH = 1000
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (message names file and line, never values)."""
 
 
 @dataclass
@@ -45,19 +42,6 @@ class ImportResult:
     already_imported: bool
     rejects: list[Reject] = field(default_factory=list)
     rejects_path: Path | None = None
-
-
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the whole file decodes as UTF-8, else CP932 (Shift_JIS)."""
-    incremental = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as handle:
-        try:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                incremental.decode(chunk)
-            incremental.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp932"
-    return "utf-8-sig"
 
 
 def _sha256(path: Path) -> str:
@@ -80,36 +64,6 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", _clean(value))
 
 
-@dataclass
-class _Row:
-    line: int
-    values: dict[str, str]
-    extras: dict[str, str]
-
-
-def _rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[list[str], int, list[str]]]:
-    with path.open(encoding=encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ImportFileError(f"{path.name}: the file is empty") from None
-        except (UnicodeDecodeError, csv.Error):
-            raise ImportFileError(f"{path.name}, line 1: the header cannot be read") from None
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError:
-                raise ImportFileError(
-                    f"{path.name}, line {reader.line_num + 1}: bytes that are not valid {encoding}"
-                ) from None
-            except csv.Error as error:
-                raise ImportFileError(f"{path.name}, line {reader.line_num}: {error}") from None
-            yield header, reader.line_num, row
-
-
 def import_file(
     *,
     incident: Incident,
@@ -117,46 +71,51 @@ def import_file(
     source: str = "",
     actor: str,
     rejects_path: Path | None = None,
+    mapping: Mapping | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Import one CSV/TSV export into `incident`. A file already imported into it is a no-op."""
+    """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op."""
+    mapping = mapping or Mapping()
     sha = _sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
-    encoding = detect_encoding(path)
-    delimiter = "\t" if path.suffix.lower() in {".tsv", ".tab"} else ","
+    table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    header = table.header
+    layout, extras, security_code = _layout(path, header, mapping)
     rejects: list[Reject] = []
     with transaction.atomic():
         source_file = SourceFile.objects.create(
-            incident=incident, source=source or path.stem, file_name=path.name, sha256=sha, encoding=encoding
+            incident=incident,
+            source=source or mapping.source or path.stem,
+            file_name=path.name,
+            sha256=sha,
+            encoding=table.encoding,
+            mapping={header[i]: c for i, c in layout.items()},
         )
-        mapping: dict[int, str] = {}
-        extras: dict[int, str] = {}
-        security_code = False
         seen_ids: set[str] = set()
         batch: list[LeakRecord] = []
         rows_in = 0
-        for header, line, row in _rows(path, encoding, delimiter):
-            if not mapping and not extras:
-                for index, name in enumerate(header):
-                    if columns.is_security_code(name):
-                        security_code = True
-                    elif (standard := columns.map_header(name)) is not None:
-                        mapping[index] = standard
-                    else:
-                        extras[index] = _clean(name)
-                if "record_id" not in mapping.values():
-                    raise ImportFileError(f"{path.name}, line 1: no record_id column (or a known alias)")
-                source_file.mapping = {header[i]: c for i, c in mapping.items()}
+        for line, row, problem in table.rows():
             rows_in += 1
             if progress and rows_in % 10000 == 0:
                 progress(rows_in)
+            if problem:
+                rejects.append(Reject(line, "", problem))
+                continue
             if len(row) != len(header):
                 rejects.append(Reject(line, "", f"expected {len(header)} fields, found {len(row)}"))
                 continue
             record = _build_record(
-                incident, source_file, line, row, mapping, extras, security_code, seen_ids, rejects
+                incident,
+                source_file,
+                line,
+                row,
+                layout,
+                extras,
+                security_code,
+                seen_ids,
+                rejects,
             )
             if record is not None:
                 batch.append(record)
@@ -192,13 +151,38 @@ def import_file(
     return ImportResult(source_file, False, rejects, rejects_path if rejects else None)
 
 
+def _layout(
+    path: Path, header: list[str], mapping: Mapping
+) -> tuple[dict[int, str], dict[int, tuple[str, str]], bool]:
+    """Which standard column each input column feeds; unknown columns become extra leaked items.
+
+    Returns (index -> standard column, index -> (extra header, category), security-code column seen).
+    """
+    layout: dict[int, str] = {}
+    extras: dict[int, tuple[str, str]] = {}
+    security_code = False
+    for index, name in enumerate(header):
+        key = columns.header_key(name)
+        if columns.is_security_code(name):
+            security_code = True  # never read: the values go no further than the CSV parser
+        elif (standard := mapping.columns.get(key) or columns.map_header(name)) is not None:
+            if standard in layout.values():
+                raise ImportFileError(f"{path.name}, line 1: two columns map to {standard}")
+            layout[index] = standard
+        elif key:
+            extras[index] = (_clean(name), mapping.categories.get(key, "other"))
+    if "record_id" not in layout.values():
+        raise ImportFileError(f"{path.name}, line 1: no record_id column (or a known alias)")
+    return layout, extras, security_code
+
+
 def _build_record(
     incident: Incident,
     source_file: SourceFile,
     line: int,
     row: list[str],
     mapping: dict[int, str],
-    extras: dict[int, str],
+    extras: dict[int, tuple[str, str]],
     security_code: bool,
     seen_ids: set[str],
     rejects: list[Reject],
@@ -232,12 +216,13 @@ def _build_record(
     if not values.get("subject_name") and not values.get("guardian_name"):
         rejects.append(Reject(line, "subject_name", "neither a name nor a guardian's name"))
         return None
-    extra_values = {name: _clean(row[index]) for index, name in extras.items() if row[index].strip()}
-    categories = sorted({columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF})
+    filled_extras = [(extras[index], _clean(row[index])) for index in extras if row[index].strip()]
+    extra_values = {name: value for (name, _), value in filled_extras}
+    leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
+    leaked |= {category for (_, category), _ in filled_extras}
     if security_code:
-        categories.append("card_security_code")
-    if extra_values:
-        categories.append("other")
+        leaked.add("card_security_code")
+    categories = sorted(leaked)
     sealed: dict[str, Any] = dict(values)
     if card_hash:
         sealed["card_number_hash"] = card_hash

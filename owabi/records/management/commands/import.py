@@ -8,7 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.incidents.selectors import get_incident
-from owabi.records.services import ImportFileError, import_file
+from owabi.records.mapping import load_mapping
+from owabi.records.readers import ImportFileError
+from owabi.records.services import import_file
 
 
 class Command(BaseCommand):
@@ -18,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--incident", required=True, help="incident slug")
         parser.add_argument("--source", default="", help="name of the system the export came from")
+        parser.add_argument("--mapping", type=Path, help="TOML mapping file for non-standard headers")
         parser.add_argument(
             "--rejects", type=Path, help="where to write rejected rows (default FILE.rejects.csv)"
         )
@@ -37,12 +40,14 @@ class Command(BaseCommand):
             sys.stderr.flush()
 
         try:
+            mapping = load_mapping(options["mapping"]) if options["mapping"] else None
             result = import_file(
                 incident=incident,
                 path=path,
                 source=options["source"],
                 actor="cli",
                 rejects_path=options["rejects"],
+                mapping=mapping,
                 progress=progress,
             )
         except ImportFileError as error:
