@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 from owabi.core.fields import SealedJSONField
@@ -41,6 +43,9 @@ class LeakRecord(models.Model):
     line_no = models.PositiveIntegerField()
     sealed = SealedJSONField()
     categories = models.JSONField(default=list)
+    subject = models.ForeignKey(
+        "Subject", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
     # Blind indexes (owabi.core.crypto.blind_index) for the support console and the portal lookup.
     bx_name_phone = models.BinaryField(max_length=16, default=b"", db_index=True)
     bx_name_card = models.BinaryField(max_length=16, default=b"", db_index=True)
@@ -55,3 +60,77 @@ class LeakRecord(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id}"
+
+
+class Recipient(models.Model):
+    """Who a notice is addressed to: an adult subject themself, or the guardian of minor subjects.
+
+    `number` is stable across re-runs of resolve: notices may already carry it.
+    """
+
+    class Kind(models.TextChoices):
+        SELF = "self", "本人 / The person"
+        GUARDIAN = "guardian", "保護者 / Guardian"
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="recipients")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sealed = SealedJSONField(null=True)  # name, kana, postal code, address, e-mail, phone to write to
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="records_recipient_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"recipient P{self.number}"
+
+
+class Subject(models.Model):
+    """One real person whose data leaked: a cluster of LeakRecords. `number` is stable across re-runs."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="subjects")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.PositiveIntegerField()
+    recipient = models.ForeignKey(
+        Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="subjects"
+    )
+    is_minor = models.BooleanField(default=False)
+    sealed = SealedJSONField(null=True)  # best name, kana and birth date, for notices
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="records_subject_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"subject S{self.number}"
+
+
+class ReviewPair(models.Model):
+    """A pair of records the matcher was unsure about. A human decision here survives every re-run."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "未確認 / Pending"
+        SAME = "same", "同一人物 / Same person"
+        DIFFERENT = "different", "別人 / Different people"
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="review_pairs")
+    record_a = models.ForeignKey(LeakRecord, on_delete=models.CASCADE, related_name="+")
+    record_b = models.ForeignKey(LeakRecord, on_delete=models.CASCADE, related_name="+")
+    probability = models.FloatField()
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.CharField(max_length=100, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record_a", "record_b"], name="records_reviewpair_unique"),
+            models.CheckConstraint(
+                condition=models.Q(record_a__lt=models.F("record_b")), name="records_reviewpair_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"review {self.record_a_id}~{self.record_b_id} {self.decision}"

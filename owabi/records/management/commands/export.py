@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from owabi.incidents.selectors import get_incident
+from owabi.records.selectors import iter_clusters
+
+
+class Command(BaseCommand):
+    help = "Export resolution results. `owabi export clusters` writes record_id,subject_id,recipient_id."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="what", required=True)
+        clusters = sub.add_parser(
+            "clusters", help="One row per imported record: record_id,subject_id,recipient_id"
+        )
+        clusters.add_argument("--incident", required=True)
+        clusters.add_argument("--out", required=True, type=Path)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        incident = get_incident(slug=options["incident"])
+        if incident is None:
+            raise CommandError(f"no incident with slug {options['incident']!r}")
+        out: Path = options["out"]
+        count = 0
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["record_id", "subject_id", "recipient_id"])
+            for row in iter_clusters(incident=incident):
+                writer.writerow(row)
+                count += 1
+        self.stdout.write(f"wrote {count:,} rows to {out}")
