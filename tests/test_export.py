@@ -13,7 +13,7 @@ from owabi.records.services import import_file
 pytestmark = pytest.mark.django_db
 
 
-def test_export_clusters_writes_one_row_per_record(incident, tmp_path: Path) -> None:  # noqa: ANN001
+def test_export_clusters_writes_one_row_per_record(incident, tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("record_id,氏名\nA,山田 太郎\nB,山田 太郎\nC,佐藤 花子\n", encoding="utf-8")
     import_file(incident=incident, path=path, actor="t")
