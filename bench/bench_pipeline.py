@@ -1,0 +1,112 @@
+"""Benchmark: synth -> import -> resolve -> export clusters -> quality, on SQLite or PostgreSQL.
+
+    .venv/bin/python bench/bench_pipeline.py --records 100000 [--database postgres://postgres@127.0.0.1:5432/owabi_bench]
+
+Each stage runs as its own `owabi` process (as an operator would run it), timed, with its peak memory
+(max RSS of the child). Prints records/s per stage and subject/recipient pairwise precision, recall, F1,
+plus duplicate notices (true recipients split) and merged strangers (predicted recipients mixing people).
+The database named by --database is dropped and created afresh (PostgreSQL) or a new SQLite file is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from owabi.records.quality import compare_files  # noqa: E402
+
+
+def run(step: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "owabi", *args], env=env, cwd=REPO, check=True)
+    elapsed = time.monotonic() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--database", default="", help="postgres://… URL; default: a fresh SQLite file")
+    options = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="owabi-bench-"))
+    env = dict(os.environ, OWABI_DATA_DIR=str(work), DJANGO_SETTINGS_MODULE="config.settings")
+    if options.database:
+        import dj_database_url
+        import psycopg
+
+        config = dj_database_url.parse(options.database)
+        with psycopg.connect(
+            host=config["HOST"],
+            port=config["PORT"] or 5432,
+            user=config["USER"],
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
+            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+        env["DATABASE_URL"] = options.database
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    engine = "postgresql" if options.database else "sqlite"
+    csv_path, truth, clusters = work / "leak.csv", work / "leak.truth.csv", work / "clusters.csv"
+    n = options.records
+    print(f"owabi pipeline benchmark: {n:,} records on {engine} ({os.cpu_count()} cores), work dir {work}")
+
+    subprocess.run([sys.executable, "-m", "owabi", "migrate", "-v0"], env=env, cwd=REPO, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "owabi",
+            "incident",
+            "create",
+            "--slug",
+            "bench",
+            "--name",
+            "bench",
+            "--discovered-on",
+            "2026-11-01",
+        ],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    stages = [
+        ("synth", ["synth", "--records", str(n), "--seed", str(options.seed), "--out", str(csv_path)]),
+        ("import", ["import", str(csv_path), "--incident", "bench"]),
+        ("resolve", ["resolve", "--incident", "bench"]),
+        ("export", ["export", "clusters", "--incident", "bench", "--out", str(clusters)]),
+    ]
+    totals = 0.0
+    for name, args in stages:
+        elapsed, peak = run(name, args, env)
+        if name in ("import", "resolve"):
+            totals += elapsed
+        print(f"  {name:8s} {elapsed:8.1f} s  {n / elapsed:>10,.0f} records/s  peak RSS {peak:,.0f} MiB")
+    print(f"  import + resolve: {totals:.1f} s")
+    report = compare_files(clusters, truth)
+    for label, scores in (("subjects", report.subjects), ("recipients", report.recipients)):
+        print(
+            f"  {label:10s} precision {scores.precision:.4f}  recall {scores.recall:.4f}  F1 {scores.f1:.4f} "
+            f"split {scores.split_clusters:,} ({scores.split_rate:.2%} of {scores.true_clusters:,} true)  "
+            f"merged {scores.merged_clusters:,} ({scores.merged_rate:.2%} of {scores.predicted_clusters:,})"
+        )
+    print(f"  unresolved records: {report.unresolved:,}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Resolution hard cases, through the public path: import -> resolve -> export clusters.
+
+Hand-made rows sit among 2,000 synthetic ones, so the model sees an incident-sized population.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from owabi.records.models import LeakRecord, ReviewPair
+from owabi.records.resolve import resolve
+from owabi.records.selectors import iter_clusters
+from owabi.records.services import import_file
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2026, 12, 1)
+HEADER = (
+    "record_id,source,subject_name,subject_kana,subject_birth_date,subject_gender,relationship,"
+    "guardian_name,guardian_kana,postal_code,address,phone,fax,email,card_brand,card_last4,card_number,"
+    "card_expiry,expected_delivery_date"
+)
+ROWS = [
+    # One woman in three systems: variant kanji, half-width kana, era date, no space, phone formats.
+    "W1,shop,髙橋 美咲,タカハシ ミサキ,1980-05-17,F,本人,,,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,misaki.t@example.jp,VISA,4242,,,",
+    "W2,zemi,高橋美咲,ﾀｶﾊｼﾐｻｷ,S55.5.17,女,本人,,,1540004,東京都世田谷区太子堂二丁目3番4号,09011112222,,,,,,,",
+    "W3,event,高橋 美咲,たかはし みさき,昭和55年5月17日,2,,,,154-0004,世田谷区太子堂2-3-4,０９０－１１１１－２２２２,,MISAKI.T@example.jp,,,,,",
+    # Her husband at the same address: his own subject and his own recipient.
+    "H1,shop,高橋 健一,タカハシ ケンイチ,1978-02-03,M,本人,,,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,,,,,,",
+    # Their twins (same birth date, different names), registered by the mother in two systems.
+    "T1,kodomo,高橋 陽翔,タカハシ ハルト,2016-09-09,M,長男,高橋 美咲,タカハシ ミサキ,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,,,,,,",
+    "T2,kodomo,高橋 陽葵,タカハシ ヒマリ,2016-09-09,F,長女,高橋 美咲,タカハシ ミサキ,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,,,,,,",
+    "T3,zemi,髙橋陽翔,ﾀｶﾊｼﾊﾙﾄ,H28.9.9,男,子,髙橋 美咲,ﾀｶﾊｼ ﾐｻｷ,1540004,東京都世田谷区太子堂2-3-4,09011112222,,,,,,,",
+    # A younger sibling, and a pre-birth row in another system that is that child.
+    "Y1,zemi,高橋 蒼,タカハシ アオイ,2021-03-02,M,次男,高橋 美咲,タカハシ ミサキ,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,,,,,,",
+    "Y0,kodomo,,,,,,高橋 美咲,タカハシ ミサキ,154-0004,東京都世田谷区太子堂2-3-4,090-1111-2222,,,,,,,2021-03-10",
+    # A namesake with the same birth date in another prefecture, sharing nothing.
+    "N1,shop,高橋 美咲,タカハシ ミサキ,1980-05-17,F,本人,,,060-0001,北海道札幌市中央区北一条西2-1,011-222-3333,,other.misaki@example.com,,,,,",
+    # Father and son with the same reading (一郎 / 一朗) at one address.
+    "F1,shop,佐藤 一郎,サトウ イチロウ,1970-01-20,M,本人,,,530-0001,大阪府大阪市北区梅田1-1-1,06-1234-5678,,ichiro@example.jp,,,,,",
+    "F2,zemi,佐藤 一朗,サトウ イチロウ,2012-06-30,M,長男,佐藤 一郎,サトウ イチロウ,530-0001,大阪府大阪市北区梅田1-1-1,06-1234-5678,,,,,,,",
+    # A child registered years ago who is an adult now (born 2006): their own recipient.
+    "G1,zemi,鈴木 花,スズキ ハナ,2006-04-01,F,長女,鈴木 恵,スズキ メグミ,980-0001,宮城県仙台市青葉区中央1-1,022-111-2222,,,,,,,",
+]
+
+
+def _write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    crowd = tmp_path / "crowd.csv"
+    call_command("synth", records=2000, seed=3, out=str(crowd))
+    import_file(incident=incident, path=crowd, actor="t")
+    import_file(incident=incident, path=_write(tmp_path / "cases.csv", ROWS), actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    return {
+        record_id: (subject, recipient) for record_id, subject, recipient in iter_clusters(incident=incident)
+    }
+
+
+def subject(result: dict[str, tuple[str, str]], record_id: str) -> str:
+    return result[record_id][0]
+
+
+def recipient(result: dict[str, tuple[str, str]], record_id: str) -> str:
+    return result[record_id][1]
+
+
+def test_every_record_is_resolved(resolved: dict[str, tuple[str, str]]) -> None:
+    assert len(resolved) == 2000 + len(ROWS)
+    assert all(s and r for s, r in resolved.values())
+
+
+def test_one_person_across_sources_and_spellings_is_one_subject(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "W1") == subject(resolved, "W2") == subject(resolved, "W3")
+
+
+def test_spouses_are_separate_subjects_and_recipients(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "H1") != subject(resolved, "W1")
+    assert recipient(resolved, "H1") != recipient(resolved, "W1")
+
+
+def test_twins_and_siblings_are_separate_people_with_one_guardian(
+    resolved: dict[str, tuple[str, str]],
+) -> None:
+    assert subject(resolved, "T1") == subject(resolved, "T3")
+    assert len({subject(resolved, r) for r in ("T1", "T2", "Y1")}) == 3
+    # The children's notice goes to their mother, whose own records leaked too: one recipient.
+    assert recipient(resolved, "T1") == recipient(resolved, "T2") == recipient(resolved, "Y1")
+    assert recipient(resolved, "T1") == recipient(resolved, "W1")
+
+
+def test_a_pre_birth_row_belongs_to_the_child_born_later(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "Y0") == subject(resolved, "Y1")
+
+
+def test_a_namesake_elsewhere_is_not_merged(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "N1") != subject(resolved, "W1")
+    assert recipient(resolved, "N1") != recipient(resolved, "W1")
+
+
+def test_father_and_son_with_the_same_reading_stay_apart(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "F1") != subject(resolved, "F2")
+    assert recipient(resolved, "F2") == recipient(resolved, "F1")  # the son is a minor; his father gets it
+
+
+def test_a_child_who_has_come_of_age_is_their_own_recipient(resolved: dict[str, tuple[str, str]]) -> None:
+    assert recipient(resolved, "G1") != ""
+    assert sum(r == recipient(resolved, "G1") for _, r in resolved.values()) == 1
+
+
+def test_rerunning_after_another_import_keeps_existing_numbers(incident, tmp_path: Path, resolved) -> None:
+    later = _write(
+        tmp_path / "later.csv",
+        [
+            "L1,club,高橋 美咲,タカハシ ミサキ,1980/5/17,F,,,,154-0004,東京都世田谷区太子堂2-3-4,,,misaki.t@example.jp,,,,,"
+        ],
+    )
+    import_file(incident=incident, path=later, actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    again = {record_id: (s, r) for record_id, s, r in iter_clusters(incident=incident)}
+    assert again["L1"][0] == resolved["W1"][0]
+    changed = [record_id for record_id in resolved if again[record_id] != resolved[record_id]]
+    assert changed == []
+
+
+def test_review_decisions_survive_a_rerun(incident, resolved) -> None:
+    records = {r.record_id: r.pk for r in LeakRecord.objects.filter(record_id__in=["N1", "W1", "H1", "W2"])}
+    a, b = sorted([records["N1"], records["W1"]])
+    ReviewPair.objects.update_or_create(
+        record_a_id=a, record_b_id=b, defaults={"incident": incident, "probability": 0.7, "decision": "same"}
+    )
+    c, d = sorted([records["W1"], records["W2"]])
+    ReviewPair.objects.update_or_create(
+        record_a_id=c,
+        record_b_id=d,
+        defaults={"incident": incident, "probability": 0.99, "decision": "different"},
+    )
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    after = {record_id: s for record_id, s, _ in iter_clusters(incident=incident)}
+    assert after["N1"] == after["W1"]  # a reviewer said same: joined
+    # W1 and W2 are no longer joined directly, but W3 still links both to the same person.
+    assert after["W2"] == after["W3"] == after["W1"]
+
+
+def test_the_resolve_command_prints_counts(incident, tmp_path: Path, capsys) -> None:
+    import_file(incident=incident, path=_write(tmp_path / "cases.csv", ROWS), actor="t")
+    call_command("resolve", "--incident", incident.slug)
+    assert f"{len(ROWS)} records -> " in capsys.readouterr().out
+    out = tmp_path / "clusters.csv"
+    call_command("export", "clusters", "--incident", incident.slug, "--out", str(out))
+    with out.open(encoding="utf-8") as handle:
+        assert sum(1 for _ in csv.reader(handle)) == len(ROWS) + 1
