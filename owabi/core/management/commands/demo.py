@@ -19,6 +19,7 @@ from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
 from owabi.records.models import LeakRecord
+from owabi.records.resolve import resolve
 from owabi.records.services import import_file
 
 DEMO_SLUG = "demo"
@@ -65,6 +66,13 @@ class Command(BaseCommand):
             f"  {csv_path.name}: in {source.rows_in:,}, ok {source.rows_ok:,}, "
             f"rejected {source.rows_rejected:,}" + (" (already imported)" if result.already_imported else "")
         )
+        self.step("resolving records into people and households")
+        resolved = resolve(incident=incident, actor="demo")
+        self.stderr.write(
+            f"  {resolved.records:,} records -> {resolved.subjects:,} people -> "
+            f"{resolved.recipients:,} recipients "
+            f"({resolved.review_pairs:,} uncertain pairs queued for review)"
+        )
         username, password = self._staff_user()
         records = LeakRecord.objects.filter(incident=incident).count()
         self.stdout.write(
@@ -72,7 +80,8 @@ class Command(BaseCommand):
                 [
                     "",
                     f"owabi demo ready in {time.monotonic() - started:.1f}s: incident '{incident.slug}', "
-                    f"{records:,} leaked records",
+                    f"{records:,} leaked records, {resolved.subjects:,} people, "
+                    f"{resolved.recipients:,} recipients",
                     f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
                     "  audit check:    .venv/bin/owabi audit verify",
