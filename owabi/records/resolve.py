@@ -38,6 +38,7 @@ MATCH_THRESHOLD = 0.95  # joined automatically at or above
 REVIEW_THRESHOLD = 0.50  # queued for a human between this and MATCH_THRESHOLD
 ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
+BULK = 1000
 
 
 @dataclass
@@ -361,6 +362,8 @@ def _write(
     with transaction.atomic():
         recipients_by_number = {r.number: r for r in Recipient.objects.filter(incident=incident)}
         recipient_of_subject_index: dict[int, Recipient] = {}
+        new_recipients: list[Recipient] = []
+        changed_recipients: list[Recipient] = []
         keep_recipients = set()
         for group_owner, number in zip(group_owners, recipient_numbers, strict=True):
             info = subject_info[group_owner]
@@ -377,18 +380,21 @@ def _write(
             sealed = {"name": name, "kana": kana, **{f: source.get(f, "") for f in CONTACT_FIELDS}}
             recipient = recipients_by_number.get(number)
             if recipient is None:
-                recipient = Recipient.objects.create(
-                    incident=incident, number=number, kind=kind, sealed=sealed
-                )
+                recipient = Recipient(incident=incident, number=number, kind=kind, sealed=sealed)
+                new_recipients.append(recipient)
             else:
                 recipient.kind, recipient.sealed = kind, sealed
-                recipient.save(update_fields=["kind", "sealed"])
+                changed_recipients.append(recipient)
             keep_recipients.add(number)
             for index in groups[group_owner]:
                 recipient_of_subject_index[index] = recipient
+        Recipient.objects.bulk_create(new_recipients, batch_size=BULK)
+        Recipient.objects.bulk_update(changed_recipients, ["kind", "sealed"], batch_size=BULK)
 
         subjects_by_number = {s.number: s for s in Subject.objects.filter(incident=incident)}
-        record_updates: list[LeakRecord] = []
+        new_subjects: list[Subject] = []
+        changed_subjects: list[Subject] = []
+        moved: list[tuple[int, Subject]] = []
         keep_subjects = set()
         for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True)):
             info = subject_info[index]
@@ -401,21 +407,23 @@ def _write(
             subject = subjects_by_number.get(number)
             recipient = recipient_of_subject_index[index]
             if subject is None:
-                subject = Subject.objects.create(
+                subject = Subject(
                     incident=incident,
                     number=number,
                     recipient=recipient,
                     is_minor=info["minor"],
                     sealed=sealed,
                 )
+                new_subjects.append(subject)
             else:
                 subject.recipient, subject.is_minor, subject.sealed = recipient, info["minor"], sealed
-                subject.save(update_fields=["recipient", "is_minor", "sealed"])
+                changed_subjects.append(subject)
             keep_subjects.add(number)
-            record_updates.extend(
-                LeakRecord(pk=pk, subject=subject) for pk in members if old_subject.get(pk) != number
-            )
-        LeakRecord.objects.bulk_update(record_updates, ["subject"], batch_size=2000)
+            moved.extend((pk, subject) for pk in members if old_subject.get(pk) != number)
+        Subject.objects.bulk_create(new_subjects, batch_size=BULK)
+        Subject.objects.bulk_update(changed_subjects, ["recipient", "is_minor", "sealed"], batch_size=BULK)
+        record_updates = [LeakRecord(pk=pk, subject=subject) for pk, subject in moved]
+        LeakRecord.objects.bulk_update(record_updates, ["subject"], batch_size=BULK)
         Subject.objects.filter(incident=incident).exclude(number__in=keep_subjects).delete()
         Recipient.objects.filter(incident=incident).exclude(number__in=keep_recipients).delete()
         ReviewPair.objects.bulk_create(
