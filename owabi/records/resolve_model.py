@@ -170,7 +170,7 @@ U_CAPS: dict[tuple[str, str], float] = {
     ("person", "same name, birth date with a typo"): 1e-6,
     ("person", "similar name, same birth date"): 1e-6,
     ("person", "same name, birth date missing"): 1e-5,
-    ("person", "similar name, birth date missing"): 1e-4,
+    ("person", "similar name, birth date missing"): 1e-5,
     # Conditional on the person's own identity agreeing (the gate), among different people.
     ("contact", "same phone, e-mail or address"): 1e-3,
     ("contact", "same postal code"): 1e-2,
