@@ -36,7 +36,7 @@ COLUMNS = (
 )
 
 
-def _safe(function: Callable[[str], T], value: str | None) -> T | None:
+def safe(function: Callable[[str], T], value: str | None) -> T | None:
     """A value the normalizer rejects is treated as missing for matching (import already kept it)."""
     if not value:
         return None
@@ -48,16 +48,16 @@ def _safe(function: Callable[[str], T], value: str | None) -> T | None:
 
 def features(record_pk: int, sealed: dict[str, Any]) -> dict[str, Any]:
     name = sealed.get("subject_name")
-    name_key = _safe(normalize.name_key, name)
-    spaced = _safe(normalize.name, name) or ""
+    name_key = safe(normalize.name_key, name)
+    spaced = safe(normalize.name, name) or ""
     family_name, _, given_name = spaced.partition(" ")
-    kana = _safe(normalize.kana, sealed.get("subject_kana"))
+    kana = safe(normalize.kana, sealed.get("subject_kana"))
     kana_key = normalize.kana_key(kana) if kana else None
     family_kana, _, given_kana = (kana or "").partition(" ")
-    guardian = _safe(normalize.name_key, sealed.get("guardian_name"))
-    guardian_kana = _safe(normalize.kana, sealed.get("guardian_kana"))
-    birth = _safe(normalize.date, sealed.get("subject_birth_date"))
-    address = _safe(normalize.address, sealed.get("address"))
+    guardian = safe(normalize.name_key, sealed.get("guardian_name"))
+    guardian_kana = safe(normalize.kana, sealed.get("guardian_kana"))
+    birth = safe(normalize.date, sealed.get("subject_birth_date"))
+    address = safe(normalize.address, sealed.get("address"))
     return {
         "unique_id": record_pk,
         "name_key": name_key,
@@ -70,10 +70,10 @@ def features(record_pk: int, sealed: dict[str, Any]) -> dict[str, Any]:
         "family_name": family_name if given_name else None,
         "given_name": given_name.replace(" ", "") if given_name else None,
         "dob": birth.isoformat() if isinstance(birth, date) else None,
-        "gender": _safe(normalize.gender, sealed.get("subject_gender")),
-        "phone": _safe(normalize.phone, sealed.get("phone")),
-        "email": _safe(normalize.email, sealed.get("email")),
-        "postal": _safe(normalize.postal_code, sealed.get("postal_code")),
+        "gender": safe(normalize.gender, sealed.get("subject_gender")),
+        "phone": safe(normalize.phone, sealed.get("phone")),
+        "email": safe(normalize.email, sealed.get("email")),
+        "postal": safe(normalize.postal_code, sealed.get("postal_code")),
         "address_key": f"{address.key()}#{address.room}" if address and address.key() else None,
         "prefecture": (address.prefecture or None) if address else None,
         "guardian_fold": normalize.fold_variants(guardian) if guardian else None,

@@ -172,7 +172,7 @@ def resolve(
         sealed_by_pk[pk] = sealed
         row = feature_module.features(pk, sealed)
         if feature_module.is_placeholder(sealed):
-            row["due"] = _safe_date(sealed.get("expected_delivery_date"))
+            row["due"] = feature_module.safe(normalize.date, sealed.get("expected_delivery_date"))
             placeholders[pk] = row
         else:
             rows[pk] = row
@@ -245,15 +245,6 @@ def resolve(
     )
     lap("write")
     return result
-
-
-def _safe_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return normalize.date(value)
-    except normalize.NormalizeError:
-        return None
 
 
 def _subject_info(members: list[int], rows: dict[int, dict[str, Any]], as_of: date) -> dict[str, Any]:
