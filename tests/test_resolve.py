@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from owabi.records.models import LeakRecord, ReviewPair
 from owabi.records.resolve import resolve
@@ -158,3 +159,31 @@ def test_the_resolve_command_prints_counts(incident, tmp_path: Path, capsys) -> 
     call_command("export", "clusters", "--incident", incident.slug, "--out", str(out))
     with out.open(encoding="utf-8") as handle:
         assert sum(1 for _ in csv.reader(handle)) == len(ROWS) + 1
+
+
+def test_explain_shows_why_records_joined_without_showing_values(incident, resolved, capsys) -> None:
+    call_command("resolve", "--incident", incident.slug, "--explain", "W2")
+    out = capsys.readouterr().out
+    assert (
+        f"record W2 (cases) -> subject {resolved['W2'][0]} (an adult) -> recipient {resolved['W2'][1]} (self)"
+        in out
+    )
+    assert "with W1: p=" in out and "with W3: p=" in out
+    assert "person: same name (variant kanji or reading), same birth date" in out
+    for value in ("高橋", "美咲", "タカハシ", "1111", "misaki", "154"):
+        assert value not in out
+
+
+def test_explain_names_a_minor_and_the_guardian_recipient(incident, resolved, capsys) -> None:
+    call_command("resolve", "--incident", incident.slug, "--explain", "T3")
+    out = capsys.readouterr().out
+    assert (
+        "(a minor)" in out and "(guardian)" not in out
+    )  # the mother's own records leaked: her recipient is "self"
+    assert "with T1: p=" in out
+    assert "with T2" not in out  # the twin is another person
+
+
+def test_explain_refuses_an_unknown_record(incident, resolved) -> None:
+    with pytest.raises(CommandError, match="no record 'nope'"):
+        call_command("resolve", "--incident", incident.slug, "--explain", "nope")

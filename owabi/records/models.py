@@ -134,3 +134,18 @@ class ReviewPair(models.Model):
 
     def __str__(self) -> str:
         return f"review {self.record_a_id}~{self.record_b_id} {self.decision}"
+
+
+class ResolveRun(models.Model):
+    """One run of resolve: its counts and the trained model (m and u per level, no PII), kept so that
+    any past grouping can be explained and reproduced."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="resolve_runs")
+    finished_at = models.DateTimeField(auto_now_add=True)
+    records = models.PositiveIntegerField()
+    subjects = models.PositiveIntegerField()
+    recipients = models.PositiveIntegerField()
+    model = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"resolve run {self.pk} of incident {self.incident_id}"

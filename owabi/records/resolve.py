@@ -30,7 +30,7 @@ from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records import normalize, resolve_model
-from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
+from owabi.records.models import LeakRecord, Recipient, ResolveRun, ReviewPair, Subject
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +75,11 @@ class _UnionFind:
         return sorted((sorted(members) for members in by_root.values()), key=lambda m: m[0])
 
 
-def score_pairs(rows: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
-    """Splink on an in-memory DuckDB (never a file: the features are plain-text PII)."""
+def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
+    """Scored candidate pairs and the trained model. Splink runs on an in-memory DuckDB, never a file:
+    the features are plain-text PII."""
     if len(rows) < 2:
-        return []
+        return [], {}
     import duckdb
     import pyarrow as pa
     from splink import DuckDBAPI, Linker
@@ -102,7 +103,7 @@ def score_pairs(rows: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
         f"SELECT unique_id_l, unique_id_r, match_probability FROM {predictions.physical_name}"  # noqa: S608
     ).fetchall()
     connection.close()
-    return [(int(a), int(b), float(p)) for a, b, p in pairs]
+    return [(int(a), int(b), float(p)) for a, b, p in pairs], model
 
 
 def _age(birth: date, on: date) -> int:
@@ -180,7 +181,7 @@ def resolve(
     lap("features")
 
     say(f"scoring candidate pairs among {len(rows):,} records")
-    pairs = score_pairs(list(rows.values()))
+    pairs, model = score_pairs(list(rows.values()))
     result.pairs_scored = len(pairs)
     lap("match")
 
@@ -230,6 +231,13 @@ def resolve(
 
     say("writing subjects and recipients")
     _write(incident, clusters, subject_info, recipient_of_cluster, sealed_by_pk, review, result)
+    ResolveRun.objects.create(
+        incident=incident,
+        records=result.records,
+        subjects=result.subjects,
+        recipients=result.recipients,
+        model=model,
+    )
     audit.record(
         actor=actor,
         action="records.resolve",
@@ -430,3 +438,101 @@ def _write(
     result.review_pairs = ReviewPair.objects.filter(
         incident=incident, decision=ReviewPair.Decision.PENDING
     ).count()
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    other_record_id: str
+    probability: float
+    levels: dict[str, str]  # comparison -> the level the pair fell into (labels, never values)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    record_id: str
+    source: str
+    subject: str
+    recipient: str
+    recipient_kind: str
+    is_minor: bool
+    pairs: list[PairExplanation]
+
+
+def _level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
+    """Splink's gamma values per comparison: null levels are -1, the others count down to 0 (else)."""
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in model["comparisons"]:
+        levels = comparison["comparison_levels"]
+        scored = [level for level in levels if not level.get("is_null_level")]
+        by_gamma = {len(scored) - 1 - i: level["label_for_charts"] for i, level in enumerate(scored)}
+        by_gamma[-1] = next((lv["label_for_charts"] for lv in levels if lv.get("is_null_level")), "missing")
+        labels[comparison["output_column_name"]] = by_gamma
+    return labels
+
+
+def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Explanation]:
+    """Why a record sits in its subject: its scores against the subject's other records, by level.
+
+    Uses the model of the latest run. Shows labels and probabilities only, never field values.
+    """
+    run = ResolveRun.objects.filter(incident=incident).order_by("-finished_at", "-pk").first()
+    explanations = []
+    targets = LeakRecord.objects.filter(incident=incident, record_id=record_id).select_related(
+        "source_file", "subject__recipient"
+    )
+    for target in targets:
+        subject = target.subject
+        if subject is None or run is None or not run.model:
+            explanations.append(Explanation(record_id, target.source_file.source, "", "", "", False, []))
+            continue
+        others = list(
+            LeakRecord.objects.filter(subject=subject)
+            .exclude(pk=target.pk)
+            .select_related("source_file")[:limit]
+        )
+        pairs = _score_against(run.model, target, others)
+        recipient = subject.recipient
+        explanations.append(
+            Explanation(
+                record_id=record_id,
+                source=target.source_file.source,
+                subject=f"S{subject.number}",
+                recipient=f"P{recipient.number}" if recipient else "",
+                recipient_kind=recipient.kind if recipient else "",
+                is_minor=subject.is_minor,
+                pairs=pairs,
+            )
+        )
+    return explanations
+
+
+def _score_against(
+    model: dict[str, Any], target: LeakRecord, others: list[LeakRecord]
+) -> list[PairExplanation]:
+    if not others:
+        return []
+    import duckdb
+    import pyarrow as pa
+    from splink import DuckDBAPI, Linker
+
+    left = feature_module.features(target.pk, target.sealed)
+    right = [feature_module.features(other.pk, other.sealed) for other in others]
+    connection = duckdb.connect(":memory:")
+    table = pa.table({column: [row[column] for row in [left, *right]] for column in feature_module.COLUMNS})
+    connection.register("features_arrow", table)
+    connection.execute("CREATE TABLE features AS SELECT * FROM features_arrow")
+    settings = {**model, "retain_intermediate_calculation_columns": True}
+    linker = Linker(DuckDBAPI(connection).register("features"), settings, log_level=logging.WARNING)
+    scored = linker.inference.score_pairs([left], right).as_record_list()
+    connection.close()
+    labels = _level_labels(model)
+    record_ids = {other.pk: other.record_id for other in others}
+    result = [
+        PairExplanation(
+            other_record_id=record_ids[int(row["unique_id_r"])],
+            probability=float(row["match_probability"]),
+            levels={name: by_gamma.get(int(row[f"gamma_{name}"]), "?") for name, by_gamma in labels.items()},
+        )
+        for row in scored
+    ]
+    return sorted(result, key=lambda pair: -pair.probability)

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.records.resolve import resolve
+from owabi.records.resolve import explain, resolve
 
 
 class Command(BaseCommand):
@@ -16,11 +17,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incident", required=True)
         parser.add_argument("--engine", choices=["duckdb"], default="duckdb", help="Splink backend")
+        parser.add_argument(
+            "--explain",
+            metavar="RECORD_ID",
+            help="show why a record joined its subject (labels only, no values)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         incident = get_incident(slug=options["incident"])
         if incident is None:
             raise CommandError(f"no incident with slug {options['incident']!r}")
+        if options["explain"]:
+            self._explain(incident, options["explain"])
+            return
         started = time.monotonic()
 
         def progress(message: str) -> None:
@@ -35,3 +44,22 @@ class Command(BaseCommand):
             + ", ".join(f"{k} {v}s" for k, v in result.timings.items())
             + ")"
         )
+
+    def _explain(self, incident: Incident, record_id: str) -> None:
+        explanations = explain(incident=incident, record_id=record_id)
+        if not explanations:
+            raise CommandError(f"no record {record_id!r} in incident {incident.slug}")
+        for item in explanations:
+            if not item.subject:
+                self.stdout.write(f"record {record_id} ({item.source}): not resolved yet; run owabi resolve")
+                continue
+            who = "a minor" if item.is_minor else "an adult"
+            self.stdout.write(
+                f"record {record_id} ({item.source}) -> subject {item.subject} ({who}) -> "
+                f"recipient {item.recipient} ({item.recipient_kind})"
+            )
+            if not item.pairs:
+                self.stdout.write("  the only record of this person")
+            for pair in item.pairs:
+                levels = "; ".join(f"{name}: {label}" for name, label in pair.levels.items())
+                self.stdout.write(f"  with {pair.other_record_id}: p={pair.probability:.4f}  {levels}")
