@@ -54,9 +54,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"record {record_id} ({item.source}): not resolved yet; run owabi resolve")
                 continue
             who = "a minor" if item.is_minor else "an adult"
+            if not item.is_minor:
+                addressed = "the person themself"
+            elif item.recipient_kind == "self":
+                addressed = "their guardian, whose own data leaked too"
+            else:
+                addressed = "their guardian"
             self.stdout.write(
                 f"record {record_id} ({item.source}) -> subject {item.subject} ({who}) -> "
-                f"recipient {item.recipient} ({item.recipient_kind})"
+                f"recipient {item.recipient} ({addressed})"
             )
             if not item.pairs:
                 self.stdout.write("  the only record of this person")
