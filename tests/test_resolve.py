@@ -165,7 +165,7 @@ def test_explain_shows_why_records_joined_without_showing_values(incident, resol
     call_command("resolve", "--incident", incident.slug, "--explain", "W2")
     out = capsys.readouterr().out
     assert (
-        f"record W2 (cases) -> subject {resolved['W2'][0]} (an adult) -> recipient {resolved['W2'][1]} (self)"
+        f"record W2 (cases) -> subject {resolved['W2'][0]} (an adult) -> recipient {resolved['W2'][1]} (the person themself)"
         in out
     )
     assert "with W1: p=" in out and "with W3: p=" in out
@@ -177,9 +177,8 @@ def test_explain_shows_why_records_joined_without_showing_values(incident, resol
 def test_explain_names_a_minor_and_the_guardian_recipient(incident, resolved, capsys) -> None:
     call_command("resolve", "--incident", incident.slug, "--explain", "T3")
     out = capsys.readouterr().out
-    assert (
-        "(a minor)" in out and "(guardian)" not in out
-    )  # the mother's own records leaked: her recipient is "self"
+    assert "(a minor)" in out
+    assert "(their guardian, whose own data leaked too)" in out
     assert "with T1: p=" in out
     assert "with T2" not in out  # the twin is another person
 
