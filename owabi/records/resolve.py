@@ -75,14 +75,14 @@ class _UnionFind:
         return sorted((sorted(members) for members in by_root.values()), key=lambda m: m[0])
 
 
-def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
-    """Scored candidate pairs and the trained model. Splink runs on an in-memory DuckDB, never a file:
-    the features are plain-text PII."""
-    if len(rows) < 2:
-        return [], {}
+def _features_frame(rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """An in-memory DuckDB holding `rows` as the table "features", and its Splink frame.
+
+    Never a file: the features are plain-text PII.
+    """
     import duckdb
     import pyarrow as pa
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI
 
     table = pa.table({column: [row[column] for row in rows] for column in feature_module.COLUMNS})
     connection = duckdb.connect(":memory:")
@@ -90,8 +90,16 @@ def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]
     connection.register("features_arrow", table)
     connection.execute("CREATE TABLE features AS SELECT * FROM features_arrow")
     connection.unregister("features_arrow")
-    api = DuckDBAPI(connection)
-    frame = api.register("features")
+    return connection, DuckDBAPI(connection).register("features")
+
+
+def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
+    """Scored candidate pairs and the trained model."""
+    if len(rows) < 2:
+        return [], {}
+    from splink import Linker
+
+    connection, frame = _features_frame(rows)
     # Prior: about one record in three is a repeat of someone, among n^2/2 pairs.
     prior = min(0.5, max(1e-9, (len(rows) / 3) / (len(rows) * (len(rows) - 1) / 2)))
     linker = Linker(frame, resolve_model.settings(prior=prior), log_level=logging.WARNING)
@@ -511,18 +519,13 @@ def _score_against(
 ) -> list[PairExplanation]:
     if not others:
         return []
-    import duckdb
-    import pyarrow as pa
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     left = feature_module.features(target.pk, target.sealed)
     right = [feature_module.features(other.pk, other.sealed) for other in others]
-    connection = duckdb.connect(":memory:")
-    table = pa.table({column: [row[column] for row in [left, *right]] for column in feature_module.COLUMNS})
-    connection.register("features_arrow", table)
-    connection.execute("CREATE TABLE features AS SELECT * FROM features_arrow")
+    connection, frame = _features_frame([left, *right])
     settings = {**model, "retain_intermediate_calculation_columns": True}
-    linker = Linker(DuckDBAPI(connection).register("features"), settings, log_level=logging.WARNING)
+    linker = Linker(frame, settings, log_level=logging.WARNING)
     scored = linker.inference.score_pairs([left], right).as_record_list()
     connection.close()
     labels = _level_labels(model)
