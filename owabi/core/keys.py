@@ -42,12 +42,17 @@ def count_by_key() -> dict[str, int]:
     return counts
 
 
+def _quoted(model: type[models.Model], field: SealedJSONField) -> tuple[str, str, str]:
+    """Quoted table, primary-key column and sealed column, for raw SQL."""
+    names = (model._meta.db_table, model._meta.pk.column, field.column)
+    table, pk, column = (connection.ops.quote_name(name) for name in names)
+    return table, pk, column
+
+
 def _raw_blobs(
     model: type[models.Model], field: SealedJSONField, batch: int = 2000
 ) -> Iterator[tuple[int, bytes]]:
-    table, pk, column = (
-        connection.ops.quote_name(n) for n in (model._meta.db_table, model._meta.pk.column, field.column)
-    )
+    table, pk, column = _quoted(model, field)
     last = -1
     while True:
         with connection.cursor() as cursor:
@@ -64,46 +69,45 @@ def _raw_blobs(
         last = rows[-1][0]
 
 
+def _reseal(
+    model: type[models.Model],
+    field: SealedJSONField,
+    pending: list[tuple[int, bytes]],
+    target: str,
+    result: RotationResult,
+) -> None:
+    """Re-seal one batch in one short transaction; a row changed since it was read is left alone."""
+    table, pk, column = _quoted(model, field)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for row_pk, old in pending:
+            new = crypto.seal(crypto.unseal(old, field.aad), field.aad, key_id=target)
+            cursor.execute(
+                f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",  # noqa: S608
+                [new, row_pk, old],
+            )
+            if cursor.rowcount == 1:
+                result.resealed += 1
+            else:
+                result.skipped_concurrent += 1
+
+
 def rotate(*, actor: str, batch: int = 2000, progress: Callable[[int], None] | None = None) -> RotationResult:
     """Re-seal every value not sealed with the current key."""
     target = crypto.current_key_id()
     result = RotationResult()
     for model, field in sealed_columns():
-        table, pk, column = (
-            connection.ops.quote_name(n) for n in (model._meta.db_table, model._meta.pk.column, field.column)
-        )
         pending: list[tuple[int, bytes]] = []
-
-        def flush(
-            pending: list[tuple[int, bytes]],
-            field: SealedJSONField = field,
-            table: str = table,
-            pk: str = pk,
-            column: str = column,
-        ) -> None:
-            with transaction.atomic(), connection.cursor() as cursor:
-                for row_pk, old in pending:
-                    new = crypto.seal(crypto.unseal(old, field.aad), field.aad, key_id=target)
-                    cursor.execute(
-                        f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",  # noqa: S608
-                        [new, row_pk, old],
-                    )
-                    if cursor.rowcount == 1:
-                        result.resealed += 1
-                    else:
-                        result.skipped_concurrent += 1
-
         for row_pk, blob in _raw_blobs(model, field, batch):
             result.scanned += 1
             if crypto.key_id_of(blob) != target:
                 pending.append((row_pk, blob))
             if len(pending) >= batch:
-                flush(pending)
+                _reseal(model, field, pending, target, result)
                 pending = []
                 if progress:
                     progress(result.scanned)
         if pending:
-            flush(pending)
+            _reseal(model, field, pending, target, result)
     audit.record(
         actor=actor,
         action="keys.rotate",
