@@ -206,14 +206,21 @@ def test_concurrent_enqueues_of_one_key_make_one_row(transactional_db: None) -> 
 
 def test_concurrent_claimers_never_get_the_same_job(transactional_db: None) -> None:
     jobs.enqueue_many(kind="test.echo", items=((f"job-{i}", {"i": i}) for i in range(60)))
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=60)
+    # Every claimer holds a first batch before any goes on, so the claims overlap however the threads
+    # are scheduled (60 jobs, at most 2 a claim: no first claim comes back empty).
+    first_claims_held = threading.Barrier(4, timeout=60)
     claimed: dict[str, list[int]] = {}
 
     def work(i: int) -> None:
         worker_id = f"worker-{i}"
         mine = claimed.setdefault(worker_id, [])
         barrier.wait()
+        first = True
         while batch := jobs.claim(worker_id=worker_id, limit=2, lease_seconds=LONG_LEASE):
+            if first:
+                first_claims_held.wait()
+                first = False
             for job in batch:
                 mine.append(job.pk)
                 assert jobs.run_job(job=job, lease_seconds=LONG_LEASE) == jobs.Outcome.DONE
