@@ -17,8 +17,8 @@ def test_export_clusters_writes_one_row_per_record(incident, tmp_path: Path) -> 
     path = tmp_path / "x.csv"
     path.write_text("record_id,氏名\nA,山田 太郎\nB,山田 太郎\nC,佐藤 花子\n", encoding="utf-8")
     import_file(incident=incident, path=path, actor="t")
-    recipient = Recipient.objects.create(incident=incident, number=7, kind=Recipient.Kind.SELF, sealed={})
-    subject = Subject.objects.create(incident=incident, number=3, recipient=recipient, sealed={})
+    recipient = Recipient.objects.create(incident=incident, number=7, kind=Recipient.Kind.SELF)
+    subject = Subject.objects.create(incident=incident, number=3, recipient=recipient)
     LeakRecord.objects.filter(record_id__in=["A", "B"]).update(subject=subject)
     out = tmp_path / "clusters.csv"
     call_command("export", "clusters", "--incident", incident.slug, "--out", str(out))

@@ -248,3 +248,80 @@ def test_one_corrupt_line_does_not_turn_a_utf8_file_into_cp932(incident, tmp_pat
     assert result.source_file.encoding == "utf-8-sig"
     assert [(r.line, r.reason) for r in result.rejects] == [(3, "bytes that are not valid UTF-8")]
     assert LeakRecord.objects.get(record_id="U3").sealed["subject_name"] == "佐藤 花子"
+
+
+def _crowd(count: int) -> list[list[str]]:
+    """`count` plain rows, with every 7th one bad in a different way, and one id repeated far apart."""
+    rows = []
+    for i in range(count):
+        row = [f"C{i}", f"山田 太郎{i % 50}", "ヤマダ タロウ", f"090-1234-{i:04d}", "", "", "", ""]
+        if i % 7 == 3:
+            row[0] = ""  # missing record_id
+        if i % 7 == 5:
+            row[5] = "4111 1111 1111 1113"  # fails the Luhn check
+        rows.append(row)
+    rows.append(["C1", "後 から", "", "", "", "", "", ""])  # repeats an id from the first chunk
+    return rows
+
+
+def test_parallel_import_writes_what_an_in_process_import_writes(incident, tmp_path: Path) -> None:
+    from owabi.incidents.services import create_incident
+
+    rows = _crowd(300)
+    parallel = import_file(
+        incident=incident, path=_write(tmp_path / "p.csv", rows), actor="t", workers=2, chunk=40
+    )
+    other = create_incident(actor="t", slug="other", name="other", discovered_on=incident.discovered_on)
+    serial = import_file(incident=other, path=_write(tmp_path / "s.csv", rows), actor="t", workers=1)
+    for result in (parallel, serial):
+        source = result.source_file
+        assert (source.rows_in, source.rows_ok + source.rows_rejected) == (301, 301)
+    assert [(r.line, r.field, r.reason) for r in parallel.rejects] == [
+        (r.line, r.field, r.reason) for r in serial.rejects
+    ]
+    lines = [r.line for r in parallel.rejects]
+    assert lines == sorted(lines) and lines[-1] == 302  # the repeated id, last line of the file
+    assert parallel.rejects[-1].reason == "appears earlier in the same file"
+
+    def stored(incident_) -> list[tuple[str, int, dict, dict]]:
+        records = LeakRecord.objects.filter(incident=incident_).order_by("line_no")
+        return [(r.record_id, r.line_no, r.sealed, r.match) for r in records]
+
+    assert stored(incident) == stored(other)
+    assert len(stored(incident)) == parallel.source_file.rows_ok
+
+
+def test_unreadable_values_are_kept_reported_and_left_out_of_matching(
+    incident, tmp_path: Path, capsys
+) -> None:
+    header = ["record_id", "氏名", "生年月日", "電話番号", "郵便番号"]
+    rows = [
+        ["B1", "山田 花子", "2010-13-45", "090-1234-5678", "100-0001"],
+        ["B2", "山田 次郎", "平成20年4月1日", "12", "1234"],
+        ["B3", "山田 三郎", "2001-02-03", "090-9999-0000", "100-0001"],
+    ]
+    path = _write(tmp_path / "w.csv", rows, header=header)
+    call_command("import", str(path), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "in 3, ok 3, rejected 0" in out
+    assert "2 imported rows have values that could not be read" in out
+    records = {r.record_id: r for r in LeakRecord.objects.all()}
+    assert records["B1"].problems == ["subject_birth_date: no such calendar day"]
+    assert records["B1"].sealed["subject_birth_date"] == "2010-13-45"  # kept as given, for review
+    assert records["B1"].match["dob"] is None and records["B1"].match["phone"] == "+819012345678"
+    assert records["B2"].problems == [
+        "phone: not a valid phone number",
+        "postal_code: not a 7-digit postal code",
+    ]
+    assert records["B2"].match["dob"] == "2008-04-01"
+    assert records["B3"].problems == []
+    with (tmp_path / "w.warnings.csv").open(encoding="utf-8") as handle:
+        warnings = list(csv.reader(handle))
+    assert warnings[0] == ["file", "line", "field", "reason"]
+    assert [(w[1], w[2]) for w in warnings[1:]] == [
+        ("2", "subject_birth_date"),
+        ("3", "phone"),
+        ("3", "postal_code"),
+    ]
+    text = (tmp_path / "w.warnings.csv").read_text(encoding="utf-8")
+    assert "2010-13-45" not in text and "1234" not in text and "山田" not in text

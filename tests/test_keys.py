@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 def _raw_key_ids() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT sealed FROM records_leakrecord ORDER BY id")
-        return [crypto.key_id_of(bytes(blob)) for (blob,) in cursor.fetchall()]
+        cursor.execute("SELECT sealed, match FROM records_leakrecord ORDER BY id")
+        return [crypto.key_id_of(bytes(blob)) for row in cursor.fetchall() for blob in row]
 
 
 def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path, capsys) -> None:
@@ -31,12 +31,13 @@ def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path,
 
     both = parse_keyring("T", f"new:{new},old:{old}")
     with override_settings(OWABI_DATA_KEYS=both, OWABI_DATA_KEY_ID="new"):
-        assert keys.count_by_key() == {"old": 25}
+        # Two sealed columns per record: the row's values and its match keys.
+        assert keys.count_by_key() == {"old": 50}
         result = keys.rotate(actor="t", batch=10)
-        assert (result.scanned, result.resealed) == (25, 25)
+        assert (result.scanned, result.resealed) == (50, 50)
         assert keys.rotate(actor="t").resealed == 0
         call_command("keys", "status")
-        assert "new\t25" in capsys.readouterr().out
+        assert "new\t50" in capsys.readouterr().out
     assert set(_raw_key_ids()) == {"new"}
 
     with override_settings(OWABI_DATA_KEYS=parse_keyring("T", f"new:{new}"), OWABI_DATA_KEY_ID="new"):

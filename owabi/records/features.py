@@ -13,6 +13,9 @@ from owabi.records import normalize
 
 T = TypeVar("T")
 
+# Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
+VERSION = 1
+
 COLUMNS = (
     "unique_id",
     "name_key",
@@ -46,38 +49,57 @@ def safe(function: Callable[[str], T], value: str | None) -> T | None:
         return None
 
 
-def features(record_pk: int, sealed: dict[str, Any]) -> dict[str, Any]:
-    name = sealed.get("subject_name")
-    name_key = safe(normalize.name_key, name)
-    spaced = safe(normalize.name, name) or ""
+def features(
+    record_pk: int, sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The matching keys of one record. Values a normalizer rejects are left out of matching and, when
+    `problems` is given, reported there as (field, fixed reason) — never the value."""
+
+    def check(function: Callable[[str], T], field: str) -> T | None:
+        value = sealed.get(field)
+        if not value:
+            return None
+        try:
+            return function(value) or None
+        except normalize.NormalizeError as error:
+            if problems is not None:
+                problems.append((field, error.reason))
+            return None
+
+    spaced = check(normalize.name, "subject_name") or ""
+    name_key = normalize.name_key_of(spaced) or None if spaced else None
     family_name, _, given_name = spaced.partition(" ")
-    kana = safe(normalize.kana, sealed.get("subject_kana"))
-    kana_key = normalize.kana_key(kana) if kana else None
+    kana = check(normalize.kana, "subject_kana")
+    kana_key = normalize.reading_key(kana) if kana else None
     family_kana, _, given_kana = (kana or "").partition(" ")
-    guardian = safe(normalize.name_key, sealed.get("guardian_name"))
-    guardian_kana = safe(normalize.kana, sealed.get("guardian_kana"))
-    birth = safe(normalize.date, sealed.get("subject_birth_date"))
+    given_key = normalize.reading_key(given_kana) if given_kana else None
+    guardian_spaced = check(normalize.name, "guardian_name")
+    guardian = normalize.name_key_of(guardian_spaced) or None if guardian_spaced else None
+    guardian_kana = check(normalize.kana, "guardian_kana")
+    birth = check(normalize.date, "subject_birth_date")
+    due = check(normalize.date, "expected_delivery_date")
     address = safe(normalize.address, sealed.get("address"))
     return {
         "unique_id": record_pk,
         "name_key": name_key,
         "name_fold": normalize.fold_variants(name_key) if name_key else None,
         "kana_key": kana_key,
-        "kana_romaji": normalize.kana_romaji(kana) if kana else None,
-        "family_kana": normalize.kana_key(family_kana) if given_kana else None,
-        "given_kana": normalize.kana_key(given_kana) if given_kana else None,
-        "given_romaji": normalize.kana_romaji(given_kana) if given_kana else None,
+        "kana_romaji": normalize.romaji_of_key(kana_key) if kana_key else None,
+        "family_kana": normalize.reading_key(family_kana) if given_kana else None,
+        "given_kana": given_key,
+        "given_romaji": normalize.romaji_of_key(given_key) if given_key else None,
         "family_name": family_name if given_name else None,
         "given_name": given_name.replace(" ", "") if given_name else None,
         "dob": birth.isoformat() if isinstance(birth, date) else None,
         "gender": safe(normalize.gender, sealed.get("subject_gender")),
-        "phone": safe(normalize.phone, sealed.get("phone")),
-        "email": safe(normalize.email, sealed.get("email")),
-        "postal": safe(normalize.postal_code, sealed.get("postal_code")),
+        "phone": check(normalize.phone, "phone"),
+        "email": check(normalize.email, "email"),
+        "postal": check(normalize.postal_code, "postal_code"),
         "address_key": f"{address.key()}#{address.room}" if address and address.key() else None,
         "prefecture": (address.prefecture or None) if address else None,
         "guardian_fold": normalize.fold_variants(guardian) if guardian else None,
-        "guardian_kana": normalize.kana_key(guardian_kana) if guardian_kana else None,
+        "guardian_kana": normalize.reading_key(guardian_kana) if guardian_kana else None,
+        "due": due.isoformat() if isinstance(due, date) else None,  # pre-birth rows; not compared
     }
 
 

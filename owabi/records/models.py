@@ -41,8 +41,14 @@ class LeakRecord(models.Model):
     source_file = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="records")
     record_id = models.CharField(max_length=100, help_text="The record's id as given in the export")
     line_no = models.PositiveIntegerField()
-    sealed = SealedJSONField()
+    sealed = SealedJSONField()  # the row's values, cleaned (NFKC, trimmed), card numbers reduced
+    # Normalized matching keys (owabi.records.features), computed at import so that resolve decrypts
+    # one small blob per record; {"v": FEATURES_VERSION, ...}. A stale version is recomputed by resolve.
+    match = SealedJSONField(null=True)
     categories = models.JSONField(default=list)
+    # Fields whose value could not be normalized ("subject_birth_date: not a date"): kept, not rejected,
+    # and reported in the import's warnings file. Field names and reasons only, never values.
+    problems = models.JSONField(default=list, blank=True)
     subject = models.ForeignKey(
         "Subject", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
     )
@@ -76,7 +82,11 @@ class Recipient(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    sealed = SealedJSONField(null=True)  # name, kana, postal code, address, e-mail, phone to write to
+    # The record whose name (the guardian's, for kind=guardian) and contact data the notice uses: the
+    # fullest one. A pointer, not a copy, so the PII stays in one sealed place.
+    contact_record = models.ForeignKey(
+        "LeakRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -97,7 +107,10 @@ class Subject(models.Model):
         Recipient, null=True, blank=True, on_delete=models.SET_NULL, related_name="subjects"
     )
     is_minor = models.BooleanField(default=False)
-    sealed = SealedJSONField(null=True)  # best name, kana and birth date, for notices
+    # The record with the fullest name, reading and birth date, for notices (a pointer, not a copy).
+    best_record = models.ForeignKey(
+        "LeakRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [

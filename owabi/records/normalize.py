@@ -39,8 +39,11 @@ __all__ = [
     "name",
     "name_fold_key",
     "name_key",
+    "name_key_of",
     "phone",
     "postal_code",
+    "reading_key",
+    "romaji_of_key",
 ]
 
 
@@ -125,7 +128,12 @@ _NAME_KEY_DROP = str.maketrans("", "", " ・")
 
 def name_key(raw: str) -> str:
     """Matching key for a name: `name()` without spaces or ・, Latin letters lower-cased."""
-    text = name(raw).translate(_NAME_KEY_DROP).lower()
+    return name_key_of(name(raw))
+
+
+def name_key_of(normalized: str) -> str:
+    """`name_key` of a value `name()` already returned (saves normalizing twice)."""
+    text = normalized.translate(_NAME_KEY_DROP).lower()
     if not text.isascii():
         text = _normalize(_NFKC, text)  # joined parts may compose anew
     return "" if _is_blank(text) else text
@@ -273,6 +281,11 @@ def kana_key(raw: str) -> str:
     return _kana_key_of(kana(raw))
 
 
+def reading_key(normalized: str) -> str:
+    """`kana_key` of a value `kana()` already returned (saves normalizing twice)."""
+    return _kana_key_of(normalized)
+
+
 # Hepburn per kana; the key has only large kana, so no digraphs are needed (キユウ -> kiyuu).
 # fmt: off
 _ROMAJI: Final = (
@@ -299,6 +312,11 @@ def kana_romaji(raw: str) -> str:
     """ASCII romanization of `kana_key`, for Jaro-Winkler in DuckDB, whose string distances count UTF-8
     bytes rather than characters (research/tech.md, surprise 4)."""
     return _kana_key_of(kana(raw)).translate(_ROMAJI_TABLE)
+
+
+def romaji_of_key(key: str) -> str:
+    """`kana_romaji` of a key `kana_key`/`reading_key` already returned."""
+    return key.translate(_ROMAJI_TABLE)
 
 
 # --- Dates ----------------------------------------------------------------------------------------------

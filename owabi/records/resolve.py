@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,10 +28,11 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
-from owabi.core import audit
+from owabi.core import audit, bulk, crypto
+from owabi.core.fields import SealedBlob
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
-from owabi.records import normalize, resolve_model
+from owabi.records import resolve_model
 from owabi.records.models import LeakRecord, Recipient, ResolveRun, ReviewPair, Subject
 
 logger = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ REVIEW_THRESHOLD = 0.50  # queued for a human between this and MATCH_THRESHOLD
 ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 BULK = 1000
+_MATCH_AAD = LeakRecord._meta.get_field("match").aad
 
 
 @dataclass
@@ -48,43 +52,37 @@ class ResolveResult:
     recipients: int = 0
     pairs_scored: int = 0
     review_pairs: int = 0
+    refreshed: int = 0  # records whose stored match keys were stale and were recomputed
     timings: dict[str, float] = field(default_factory=dict)
 
 
-class _UnionFind:
-    def __init__(self, items: Iterable[int]) -> None:
-        self.parent = {item: item for item in items}
-
-    def find(self, item: int) -> int:
-        root = item
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[item] != root:
-            self.parent[item], item = root, self.parent[item]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
-
-    def groups(self) -> list[list[int]]:
-        by_root: dict[int, list[int]] = defaultdict(list)
-        for item in self.parent:
-            by_root[self.find(item)].append(item)
-        return sorted((sorted(members) for members in by_root.values()), key=lambda m: m[0])
+# The feature columns clustering and recipient assignment read back as Python lists (index = record).
+_KEPT = (
+    "name_key",
+    "name_fold",
+    "kana_key",
+    "dob",
+    "guardian_fold",
+    "guardian_kana",
+    "phone",
+    "email",
+    "address_key",
+    "postal",
+    "due",
+)
+_TABLE_COLUMNS = (*[c for c in feature_module.COLUMNS if c != "unique_id"], "due")
+_BATCH_ROWS = 50_000
+_CONTACT_KINDS = ("phone", "email", "address_key")
 
 
-def _features_frame(rows: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """An in-memory DuckDB holding `rows` as the table "features", and its Splink frame.
+def _features_frame(table: Any) -> tuple[Any, Any]:
+    """An in-memory DuckDB holding the Arrow `table` as the table "features", and its Splink frame.
 
     Never a file: the features are plain-text PII.
     """
     import duckdb
-    import pyarrow as pa
     from splink import DuckDBAPI
 
-    table = pa.table({column: [row[column] for row in rows] for column in feature_module.COLUMNS})
     connection = duckdb.connect(":memory:")
     connection.execute("SET threads TO 2")
     connection.register("features_arrow", table)
@@ -93,17 +91,24 @@ def _features_frame(rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     return connection, DuckDBAPI(connection).register("features")
 
 
-def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
-    """Scored candidate pairs and the trained model."""
-    if len(rows) < 2:
+def _arrow_table(rows: list[dict[str, Any]]) -> Any:
+    import pyarrow as pa
+
+    return pa.table({column: [row[column] for row in rows] for column in feature_module.COLUMNS})
+
+
+def score_pairs(table: Any) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
+    """Scored candidate pairs (by unique_id) among the rows of an Arrow table, and the trained model."""
+    n = table.num_rows
+    if n < 2:
         return [], {}
     from splink import Linker
 
-    connection, frame = _features_frame(rows)
+    connection, frame = _features_frame(table)
     # Prior: about one record in three is a repeat of someone, among n^2/2 pairs.
-    prior = min(0.5, max(1e-9, (len(rows) / 3) / (len(rows) * (len(rows) - 1) / 2)))
+    prior = min(0.5, max(1e-9, (n / 3) / (n * (n - 1) / 2)))
     linker = Linker(frame, resolve_model.settings(prior=prior), log_level=logging.WARNING)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, len(rows) * 20)), seed=42)
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 20)), seed=42)
     model = resolve_model.adjust_u(linker.misc.save_model_to_json())
     linker = Linker(frame, model, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_THRESHOLD)
@@ -116,10 +121,6 @@ def score_pairs(rows: list[dict[str, Any]]) -> tuple[list[tuple[int, int, float]
 
 def _age(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-def _contact_tokens(row: dict[str, Any]) -> set[str]:
-    return {f"{kind}:{row[kind]}" for kind in ("phone", "email", "address_key") if row.get(kind)}
 
 
 def _stable_numbers(clusters: list[list[int]], old: dict[int, int], taken: set[int]) -> list[int]:
@@ -154,6 +155,98 @@ def _decided_pairs(incident: Incident) -> tuple[set[tuple[int, int]], set[tuple[
     return same, different
 
 
+class _Columns:
+    """The incident's match keys, read once: an Arrow table for Splink plus the record primary keys.
+
+    Rows are addressed by index (0..n-1, the Splink unique_id), never by a dict per record: at a
+    million records, per-record dicts alone would take gigabytes.
+    """
+
+    def __init__(self) -> None:
+        self.pks: array[int] = array("q")
+        self._batches: list[Any] = []
+        self._buffer: dict[str, list[Any]] = {column: [] for column in _TABLE_COLUMNS}
+
+    def add(self, pk: int, match: dict[str, Any]) -> None:
+        self.pks.append(pk)
+        for column, values in self._buffer.items():
+            values.append(match.get(column))
+        if len(self._buffer["name_key"]) >= _BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        count = len(self._buffer["name_key"])
+        if not count:
+            return
+        start = len(self.pks) - count
+        arrays = [pa.array(range(start, start + count), type=pa.int64())]
+        arrays += [pa.array(self._buffer[column], type=pa.string()) for column in _TABLE_COLUMNS]
+        self._batches.append(pa.record_batch(arrays, names=["unique_id", *_TABLE_COLUMNS]))
+        self._buffer = {column: [] for column in _TABLE_COLUMNS}
+
+    def table(self) -> Any:
+        import pyarrow as pa
+
+        self._flush()
+        schema = pa.schema([("unique_id", pa.int64()), *[(c, pa.string()) for c in _TABLE_COLUMNS]])
+        return pa.Table.from_batches(self._batches, schema=schema)
+
+
+def _read_match_keys(incident: Incident, say: Callable[[str], None], result: ResolveResult) -> _Columns:
+    """Decrypt every record's stored match keys; recompute (and store) those of an older version."""
+    columns = _Columns()
+    stale: list[int] = []
+    records = LeakRecord.objects.filter(incident=incident).order_by("pk").values_list("pk", "match")
+    for count, (pk, match) in enumerate(
+        cast("Iterable[tuple[int, dict[str, Any] | None]]", records.iterator(5000)), start=1
+    ):
+        if match is None or match.get("v") != feature_module.VERSION:
+            stale.append(pk)
+        else:
+            columns.add(pk, match)
+        if count % 200_000 == 0:
+            say(f"  {count:,} records read")
+    for start in range(0, len(stale), BULK):
+        chunk = stale[start : start + BULK]
+        fresh = []
+        sealed_rows = LeakRecord.objects.filter(pk__in=chunk).values_list("pk", "sealed")
+        for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", sealed_rows):
+            match = feature_module.features(pk, sealed)
+            del match["unique_id"]
+            match["v"] = feature_module.VERSION
+            columns.add(pk, match)
+            fresh.append((pk, SealedBlob(crypto.seal_json(match, _MATCH_AAD))))
+        with transaction.atomic():
+            bulk.update(LeakRecord, ["match"], [(pk, blob.blob) for pk, blob in fresh])
+    result.refreshed = len(stale)
+    return columns
+
+
+def _find(parent: list[int], item: int) -> int:
+    root = item
+    while parent[root] != root:
+        root = parent[root]
+    while parent[item] != root:
+        parent[item], item = root, parent[item]
+    return root
+
+
+def _union(parent: list[int], a: int, b: int) -> None:
+    root_a, root_b = _find(parent, a), _find(parent, b)
+    if root_a != root_b:
+        parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+def _groups(parent: list[int], items: Iterable[int]) -> list[list[int]]:
+    """Members per root, each sorted, ordered by their first member."""
+    by_root: dict[int, list[int]] = defaultdict(list)
+    for item in items:
+        by_root[_find(parent, item)].append(item)
+    return sorted(by_root.values(), key=lambda members: members[0])
+
+
 def resolve(
     *,
     incident: Incident,
@@ -172,73 +265,64 @@ def resolve(
         result.timings[name] = round(now - started, 2)
         started = now
 
-    say("reading and normalizing records")
-    rows: dict[int, dict[str, Any]] = {}
-    placeholders: dict[int, dict[str, Any]] = {}
-    sealed_by_pk: dict[int, dict[str, Any]] = {}
-    values = LeakRecord.objects.filter(incident=incident).values_list("pk", "sealed")
-    for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", values.iterator(5000)):
-        sealed_by_pk[pk] = sealed
-        row = feature_module.features(pk, sealed)
-        if feature_module.is_placeholder(sealed):
-            row["due"] = feature_module.safe(normalize.date, sealed.get("expected_delivery_date"))
-            placeholders[pk] = row
-        else:
-            rows[pk] = row
-    result.records = len(rows) + len(placeholders)
+    say("reading match keys")
+    columns = _read_match_keys(incident, say, result)
+    table = columns.table()
+    pks = columns.pks
+    del columns
+    n = len(pks)
+    col = {name: table.column(name).to_pylist() for name in _KEPT}
+    placeholder = [
+        key is None and due is not None for key, due in zip(col["name_key"], col["due"], strict=True)
+    ]
+    result.records = n
     lap("features")
 
-    say(f"scoring candidate pairs among {len(rows):,} records")
-    pairs, model = score_pairs(list(rows.values()))
+    import pyarrow as pa
+
+    matchable = table.filter(pa.array([not p for p in placeholder], type=pa.bool_()))
+    del table
+    say(f"scoring candidate pairs among {matchable.num_rows:,} records")
+    pairs, model = score_pairs(matchable)
+    del matchable
     result.pairs_scored = len(pairs)
     lap("match")
 
     say("clustering")
-    same, different = _decided_pairs(incident)
-    union = _UnionFind(list(rows) + list(placeholders))
+    same_pk, different_pk = _decided_pairs(incident)
+    decided_pks = {pk for pair in same_pk | different_pk for pk in pair}
+    index_of = {pk: i for i, pk in enumerate(pks) if pk in decided_pks}
+    same = {(index_of[a], index_of[b]) for a, b in same_pk if a in index_of and b in index_of}
+    different = {
+        (min(index_of[a], index_of[b]), max(index_of[a], index_of[b]))
+        for a, b in different_pk
+        if a in index_of and b in index_of
+    }
+    parent = list(range(n))
     review: list[tuple[int, int, float]] = []
     for a, b, probability in pairs:
         key = (min(a, b), max(a, b))
         if key in different:
             continue
         if probability >= MATCH_THRESHOLD:
-            union.union(*key)
-        elif key not in same:
+            _union(parent, *key)
+        elif key not in same and (min(pks[a], pks[b]), max(pks[a], pks[b])) not in same_pk:
             review.append((*key, probability))
+    del pairs
     for a, b in same:
-        if a in union.parent and b in union.parent:
-            union.union(a, b)
-
-    # Pre-birth placeholders join the child of the same guardian born near the due date.
-    children_by_guardian: dict[str, list[int]] = defaultdict(list)
-    for pk, row in rows.items():
-        if row["guardian_fold"] and row["dob"]:
-            children_by_guardian[row["guardian_fold"]].append(pk)
-    for pk, row in placeholders.items():
-        due: date | None = row.get("due")
-        if not due or not row["guardian_fold"]:
-            continue
-        tokens = _contact_tokens(row)
-        candidates = [
-            child
-            for child in children_by_guardian.get(row["guardian_fold"], [])
-            if abs(date.fromisoformat(rows[child]["dob"]) - due) <= PLACEHOLDER_WINDOW
-            and (not tokens or tokens & _contact_tokens(rows[child]))
-        ]
-        if candidates:
-            best = min(candidates, key=lambda c: abs(date.fromisoformat(rows[c]["dob"]) - due))
-            union.union(pk, best)
-    clusters = union.groups()
+        _union(parent, a, b)
+    _join_placeholders(col, placeholder, parent)
+    clusters = _groups(parent, range(n))
+    del parent
     lap("cluster")
 
-    say("assigning recipients")
-    all_rows = {**rows, **placeholders}
-    subject_info = [_subject_info(members, all_rows, as_of) for members in clusters]
-    recipient_of_cluster = _assign_recipients(subject_info)
+    say(f"assigning recipients to {len(clusters):,} subjects")
+    minor, guardian, guardian_kana = _subject_facts(clusters, col, placeholder, as_of)
+    owner = _assign_recipients(clusters, col, minor, guardian, guardian_kana)
     lap("recipients")
 
     say("writing subjects and recipients")
-    _write(incident, clusters, subject_info, recipient_of_cluster, sealed_by_pk, review, result)
+    _write(incident, pks, col, clusters, minor, owner, review, result)
     ResolveRun.objects.create(
         incident=incident,
         records=result.records,
@@ -257,65 +341,122 @@ def resolve(
             "recipients": result.recipients,
             "pairs_scored": result.pairs_scored,
             "review_pairs": result.review_pairs,
+            "match_keys_refreshed": result.refreshed,
         },
     )
     lap("write")
     return result
 
 
-def _subject_info(members: list[int], rows: dict[int, dict[str, Any]], as_of: date) -> dict[str, Any]:
-    births = Counter(rows[m]["dob"] for m in members if rows[m]["dob"])
-    birth = date.fromisoformat(births.most_common(1)[0][0]) if births else None
-    guardians = Counter(rows[m]["guardian_fold"] for m in members if rows[m]["guardian_fold"])
-    guardian_kana = Counter(rows[m]["guardian_kana"] for m in members if rows[m]["guardian_kana"])
-    if birth is not None:
-        minor = _age(birth, as_of) < ADULT_AGE
-    else:  # no birth date: a row naming a guardian (or a pre-birth row) is a child's
-        minor = bool(guardians) or any("due" in rows[m] for m in members)
-    tokens: set[str] = set()
-    for m in members:
-        tokens |= _contact_tokens(rows[m])
-    return {
-        "members": members,
-        "minor": minor,
-        "guardian": guardians.most_common(1)[0][0] if guardians else None,
-        "guardian_kana": guardian_kana.most_common(1)[0][0] if guardian_kana else None,
-        "names": {rows[m]["name_fold"] for m in members if rows[m]["name_fold"]},
-        "kana": {rows[m]["kana_key"] for m in members if rows[m]["kana_key"]},
-        "tokens": tokens,
-    }
+def _contact_tokens(col: dict[str, list[Any]], i: int) -> list[tuple[str, str]]:
+    return [(kind, col[kind][i]) for kind in _CONTACT_KINDS if col[kind][i]]
 
 
-def _assign_recipients(subjects: list[dict[str, Any]]) -> list[int]:
+def _join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:
+    """A pre-birth row joins the child of the same guardian born near the due date (shared contact)."""
+    wanted = {col["guardian_fold"][i] for i, p in enumerate(placeholder) if p and col["guardian_fold"][i]}
+    if not wanted:
+        return
+    children: dict[str, list[int]] = defaultdict(list)
+    for i, fold in enumerate(col["guardian_fold"]):
+        if fold in wanted and not placeholder[i] and col["dob"][i]:
+            children[fold].append(i)
+    for i, is_placeholder in enumerate(placeholder):
+        fold = col["guardian_fold"][i]
+        if not is_placeholder or not fold:
+            continue
+        due = date.fromisoformat(col["due"][i])
+        tokens = set(_contact_tokens(col, i))
+        candidates = [
+            child
+            for child in children.get(fold, [])
+            if abs(date.fromisoformat(col["dob"][child]) - due) <= PLACEHOLDER_WINDOW
+            and (not tokens or tokens & set(_contact_tokens(col, child)))
+        ]
+        if candidates:
+            best = min(candidates, key=lambda c: abs(date.fromisoformat(col["dob"][c]) - due))
+            _union(parent, i, best)
+
+
+def _most_common(values: Iterable[str | None]) -> str | None:
+    counts = Counter(v for v in values if v)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _subject_facts(
+    clusters: list[list[int]], col: dict[str, list[Any]], placeholder: list[bool], as_of: date
+) -> tuple[list[bool], list[str | None], list[str | None]]:
+    """Per subject: minor?, guardian name key, guardian reading key (most common among its records)."""
+    minor: list[bool] = []
+    guardian: list[str | None] = []
+    guardian_kana: list[str | None] = []
+    dobs, folds, kanas = col["dob"], col["guardian_fold"], col["guardian_kana"]
+    for members in clusters:
+        if len(members) == 1:
+            (m,) = members
+            dob, fold, kana = dobs[m], folds[m], kanas[m]
+        else:
+            dob = _most_common(dobs[m] for m in members)
+            fold = _most_common(folds[m] for m in members)
+            kana = _most_common(kanas[m] for m in members)
+        if dob is not None:
+            minor.append(_age(date.fromisoformat(dob), as_of) < ADULT_AGE)
+        else:  # no birth date: a row naming a guardian (or a pre-birth row) is a child's
+            minor.append(bool(fold) or any(placeholder[m] for m in members))
+        guardian.append(fold)
+        guardian_kana.append(kana)
+    return minor, guardian, guardian_kana
+
+
+def _assign_recipients(
+    clusters: list[list[int]],
+    col: dict[str, list[Any]],
+    minor: list[bool],
+    guardian: list[str | None],
+    guardian_kana: list[str | None],
+) -> list[int]:
     """For each subject, the index of the subject whose recipient it shares (itself for adults).
 
     Minors sharing a guardian name (or reading) and any phone, e-mail or address share a guardian; a
     group of them whose guardian is also an adult subject (same name, shared contact) goes to that
     adult's recipient, so one notice covers the parent and the children. An adult never joins another.
+    Keys are hashed (name, contact) pairs, held only for what minors need: memory stays proportional to
+    the minors, not to every adult's every contact.
     """
-    adults_by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for index, info in enumerate(subjects):
-        if not info["minor"]:
-            for name in info["names"] | info["kana"]:
-                for token in info["tokens"]:
-                    adults_by_key[(name, token)].append(index)
-    minors = _UnionFind(i for i, info in enumerate(subjects) if info["minor"])
-    first_by_key: dict[tuple[str, str], int] = {}
-    keys_of: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for index in list(minors.parent):
-        info = subjects[index]
-        for guardian_key in filter(None, (info["guardian"], info["guardian_kana"])):
-            for token in info["tokens"]:
-                key = (guardian_key, token)
-                keys_of[index].append(key)
+
+    def tokens_of(index: int) -> set[tuple[str, str]]:
+        return {token for m in clusters[index] for token in _contact_tokens(col, m)}
+
+    parent = list(range(len(clusters)))
+    first_by_key: dict[int, int] = {}
+    keys_of: dict[int, list[int]] = {}
+    for index, is_minor in enumerate(minor):
+        if not is_minor:
+            continue
+        names = {g for g in (guardian[index], guardian_kana[index]) if g}
+        keys = [hash((name, *token)) for name in names for token in tokens_of(index)]
+        keys_of[index] = keys
+        for key in keys:
+            if key in first_by_key:
+                _union(parent, index, first_by_key[key])
+            else:
+                first_by_key[key] = index
+    adults_by_key: dict[int, list[int]] = defaultdict(list)
+    for index, is_minor in enumerate(minor):
+        if is_minor:
+            continue
+        members = clusters[index]
+        names = {col["name_fold"][m] for m in members} | {col["kana_key"][m] for m in members}
+        names.discard(None)
+        for token in tokens_of(index):
+            for name in names:
+                key = hash((name, *token))
                 if key in first_by_key:
-                    minors.union(index, first_by_key[key])
-                else:
-                    first_by_key[key] = index
-    owner = list(range(len(subjects)))
-    for group in minors.groups():
+                    adults_by_key[key].append(index)
+    owner = list(range(len(clusters)))
+    for group in _groups(parent, keys_of):
         votes = Counter(
-            adult for member in group for key in keys_of[member] for adult in adults_by_key.get(key, [])
+            adult for member in group for key in keys_of[member] for adult in adults_by_key.get(key, ())
         )
         target = votes.most_common(1)[0][0] if votes else group[0]
         for member in group:
@@ -323,35 +464,37 @@ def _assign_recipients(subjects: list[dict[str, Any]]) -> list[int]:
     return owner
 
 
-def _fullest(
-    pks: list[int], sealed_by_pk: dict[int, dict[str, Any]], fields: tuple[str, ...]
-) -> dict[str, Any]:
-    """The record with most of `fields` filled (latest on a tie): the best address to write to."""
-    best = max(pks, key=lambda pk: (sum(bool(sealed_by_pk[pk].get(f)) for f in fields), pk))
-    return sealed_by_pk[best]
+def _fullest(members: Iterable[int], col: dict[str, list[Any]], fields: tuple[str, ...]) -> int:
+    """The record with most of `fields` filled (latest on a tie): the best name or address to use."""
+    return max(members, key=lambda m: (sum(col[f][m] is not None for f in fields), m))
 
 
-CONTACT_FIELDS = ("postal_code", "address", "email", "phone")
+SUBJECT_FIELDS = ("name_key", "kana_key", "dob")
+CONTACT_FIELDS = ("postal", "address_key", "email", "phone")
 
 
 def _write(
     incident: Incident,
+    pks: array[int],
+    col: dict[str, list[Any]],
     clusters: list[list[int]],
-    subject_info: list[dict[str, Any]],
+    minor: list[bool],
     owner: list[int],
-    sealed_by_pk: dict[int, dict[str, Any]],
     review: list[tuple[int, int, float]],
     result: ResolveResult,
 ) -> None:
+    index_of = {pk: i for i, pk in enumerate(pks)}
     old = LeakRecord.objects.filter(incident=incident, subject__isnull=False).values_list(
         "pk", "subject__number", "subject__recipient__number"
     )
     old_subject: dict[int, int] = {}
     old_recipient: dict[int, int] = {}
     for pk, subject_number, recipient_number in old.iterator(5000):
-        old_subject[pk] = subject_number
+        i = index_of[pk]
+        old_subject[i] = subject_number
         if recipient_number is not None:
-            old_recipient[pk] = recipient_number
+            old_recipient[i] = recipient_number
+    del index_of
     subject_numbers = _stable_numbers(
         clusters, old_subject, set(Subject.objects.filter(incident=incident).values_list("number", flat=True))
     )
@@ -359,7 +502,7 @@ def _write(
     for index, target in enumerate(owner):
         groups[target].append(index)
     group_owners = sorted(groups)
-    group_records = [[pk for index in groups[g] for pk in clusters[index]] for g in group_owners]
+    group_records = [[m for index in groups[g] for m in clusters[index]] for g in group_owners]
     recipient_numbers = _stable_numbers(
         group_records,
         old_recipient,
@@ -367,76 +510,75 @@ def _write(
     )
 
     with transaction.atomic():
-        recipients_by_number = {r.number: r for r in Recipient.objects.filter(incident=incident)}
-        recipient_of_subject_index: dict[int, Recipient] = {}
-        new_recipients: list[Recipient] = []
-        changed_recipients: list[Recipient] = []
-        keep_recipients = set()
-        for group_owner, number in zip(group_owners, recipient_numbers, strict=True):
-            info = subject_info[group_owner]
-            members = [pk for index in groups[group_owner] for pk in clusters[index]]
-            if info["minor"]:
-                kind = Recipient.Kind.GUARDIAN
-                source = _fullest(members, sealed_by_pk, ("guardian_name", *CONTACT_FIELDS))
-                name, kana = source.get("guardian_name", ""), source.get("guardian_kana", "")
+        # Recipients: who each notice goes to, and the record holding the name and address to use.
+        existing_recipients = {
+            number: (pk, kind, contact)
+            for pk, number, kind, contact in Recipient.objects.filter(incident=incident).values_list(
+                "pk", "number", "kind", "contact_record_id"
+            )
+        }
+        new_rows, changed_rows = [], []
+        recipient_number_of_subject = [0] * len(clusters)
+        for group_owner, number, records in zip(group_owners, recipient_numbers, group_records, strict=True):
+            if minor[group_owner]:
+                kind = Recipient.Kind.GUARDIAN.value
+                contact = pks[_fullest(records, col, ("guardian_fold", *CONTACT_FIELDS))]
             else:
-                kind = Recipient.Kind.SELF
-                own = clusters[group_owner]
-                source = _fullest(own, sealed_by_pk, ("subject_name", *CONTACT_FIELDS))
-                name, kana = source.get("subject_name", ""), source.get("subject_kana", "")
-            sealed = {"name": name, "kana": kana, **{f: source.get(f, "") for f in CONTACT_FIELDS}}
-            recipient = recipients_by_number.get(number)
-            if recipient is None:
-                recipient = Recipient(incident=incident, number=number, kind=kind, sealed=sealed)
-                new_recipients.append(recipient)
-            else:
-                recipient.kind, recipient.sealed = kind, sealed
-                changed_recipients.append(recipient)
-            keep_recipients.add(number)
+                kind = Recipient.Kind.SELF.value
+                contact = pks[_fullest(clusters[group_owner], col, ("name_key", *CONTACT_FIELDS))]
+            before = existing_recipients.get(number)
+            if before is None:
+                new_rows.append((incident.pk, uuid.uuid4(), number, kind, contact))
+            elif before[1:] != (kind, contact):
+                changed_rows.append((before[0], kind, contact))
             for index in groups[group_owner]:
-                recipient_of_subject_index[index] = recipient
-        Recipient.objects.bulk_create(new_recipients, batch_size=BULK)
-        Recipient.objects.bulk_update(changed_recipients, ["kind", "sealed"], batch_size=BULK)
+                recipient_number_of_subject[index] = number
+        bulk.insert(Recipient, ("incident", "public_id", "number", "kind", "contact_record"), new_rows)
+        bulk.update(Recipient, ("kind", "contact_record"), changed_rows)
+        recipient_id = dict(Recipient.objects.filter(incident=incident).values_list("number", "pk"))
 
-        subjects_by_number = {s.number: s for s in Subject.objects.filter(incident=incident)}
-        new_subjects: list[Subject] = []
-        changed_subjects: list[Subject] = []
-        moved: list[tuple[int, Subject]] = []
-        keep_subjects = set()
+        # Subjects, then the records that moved to another subject (or are new).
+        existing_subjects = {
+            number: (pk, recipient, is_minor, best)
+            for pk, number, recipient, is_minor, best in Subject.objects.filter(
+                incident=incident
+            ).values_list("pk", "number", "recipient_id", "is_minor", "best_record_id")
+        }
+        new_subjects, changed_subjects = [], []
         for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True)):
-            info = subject_info[index]
-            source = _fullest(members, sealed_by_pk, ("subject_name", "subject_kana", "subject_birth_date"))
-            sealed = {
-                "name": source.get("subject_name", ""),
-                "kana": source.get("subject_kana", ""),
-                "birth_date": source.get("subject_birth_date", ""),
-            }
-            subject = subjects_by_number.get(number)
-            recipient = recipient_of_subject_index[index]
-            if subject is None:
-                subject = Subject(
-                    incident=incident,
-                    number=number,
-                    recipient=recipient,
-                    is_minor=info["minor"],
-                    sealed=sealed,
-                )
-                new_subjects.append(subject)
-            else:
-                subject.recipient, subject.is_minor, subject.sealed = recipient, info["minor"], sealed
-                changed_subjects.append(subject)
-            keep_subjects.add(number)
-            moved.extend((pk, subject) for pk in members if old_subject.get(pk) != number)
-        Subject.objects.bulk_create(new_subjects, batch_size=BULK)
-        Subject.objects.bulk_update(changed_subjects, ["recipient", "is_minor", "sealed"], batch_size=BULK)
-        record_updates = [LeakRecord(pk=pk, subject=subject) for pk, subject in moved]
-        LeakRecord.objects.bulk_update(record_updates, ["subject"], batch_size=BULK)
-        Subject.objects.filter(incident=incident).exclude(number__in=keep_subjects).delete()
-        Recipient.objects.filter(incident=incident).exclude(number__in=keep_recipients).delete()
+            values = (
+                recipient_id[recipient_number_of_subject[index]],
+                minor[index],
+                pks[_fullest(members, col, SUBJECT_FIELDS)],
+            )
+            existing = existing_subjects.get(number)
+            if existing is None:
+                new_subjects.append((incident.pk, uuid.uuid4(), number, *values))
+            elif existing[1:] != values:
+                changed_subjects.append((existing[0], *values))
+        bulk.insert(
+            Subject, ("incident", "public_id", "number", "recipient", "is_minor", "best_record"), new_subjects
+        )
+        bulk.update(Subject, ("recipient", "is_minor", "best_record"), changed_subjects)
+        subject_id = dict(Subject.objects.filter(incident=incident).values_list("number", "pk"))
+        moved = [
+            (pks[m], subject_id[number])
+            for members, number in zip(clusters, subject_numbers, strict=True)
+            for m in members
+            if old_subject.get(m) != number
+        ]
+        bulk.update(LeakRecord, ("subject",), moved)
+
+        gone_subjects = set(existing_subjects) - set(subject_numbers)
+        gone_recipients = set(existing_recipients) - set(recipient_numbers)
+        for number_chunk in _chunked(sorted(gone_subjects), BULK):
+            Subject.objects.filter(incident=incident, number__in=number_chunk).delete()
+        for number_chunk in _chunked(sorted(gone_recipients), BULK):
+            Recipient.objects.filter(incident=incident, number__in=number_chunk).delete()
         ReviewPair.objects.bulk_create(
             [
-                ReviewPair(incident=incident, record_a_id=a, record_b_id=b, probability=p)
-                for a, b, p in review
+                ReviewPair(incident=incident, record_a_id=pks[a], record_b_id=pks[b], probability=p)
+                for a, b, p in ((min(a, b), max(a, b), p) for a, b, p in review)
             ],
             ignore_conflicts=True,
             batch_size=2000,
@@ -446,6 +588,11 @@ def _write(
     result.review_pairs = ReviewPair.objects.filter(
         incident=incident, decision=ReviewPair.Decision.PENDING
     ).count()
+
+
+def _chunked(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -523,7 +670,7 @@ def _score_against(
 
     left = feature_module.features(target.pk, target.sealed)
     right = [feature_module.features(other.pk, other.sealed) for other in others]
-    connection, frame = _features_frame([left, *right])
+    connection, frame = _features_frame(_arrow_table([left, *right]))
     settings = {**model, "retain_intermediate_calculation_columns": True}
     linker = Linker(frame, settings, log_level=logging.WARNING)
     scored = linker.inference.score_pairs([left], right).as_record_list()

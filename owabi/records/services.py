@@ -2,31 +2,42 @@
 
 Every input row ends up either as a LeakRecord or as a line in the rejects file with its line number,
 field and reason, and `rows_in == rows_ok + rows_rejected` always holds. No PII is written to the
-rejects file, the logs or error messages: the operator finds the row by its line number.
+rejects file, the logs or error messages: the operator finds the row by its line number. A value that
+is present but cannot be normalized (a birth date that is no date) does not reject its row: the person
+must still be told. It is kept, left out of matching, noted on the record and listed in the warnings file.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
+import multiprocessing
+import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
-from owabi.core import audit
+from owabi.core import audit, bulk, crypto
 from owabi.core.crypto import blind_index
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns
+from owabi.records import features as feature_module
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, SourceFile
-from owabi.records.readers import ImportFileError, open_table
+from owabi.records.readers import ImportFileError, Row, open_table
 
-BATCH = 1000
+CHUNK = 2000  # rows per unit of work (and per database write)
+PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
+
+_SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
+_MATCH_AAD = LeakRecord._meta.get_field("match").aad
 
 
 @dataclass
@@ -42,6 +53,31 @@ class ImportResult:
     already_imported: bool
     rejects: list[Reject] = field(default_factory=list)
     rejects_path: Path | None = None
+    warnings: list[Reject] = field(default_factory=list)
+    warnings_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a worker needs to turn raw rows into database rows (picklable; no database access)."""
+
+    file_name: str
+    width: int
+    layout: dict[int, str]
+    extras: dict[int, tuple[str, str]]
+    security_code: bool
+
+
+class _Prepared(NamedTuple):
+    record_id: str
+    line: int
+    sealed: bytes
+    match: bytes
+    categories: str  # JSON
+    problems: str  # JSON
+    bx_name_phone: bytes
+    bx_name_card: bytes
+    bx_email: bytes
 
 
 def _sha256(path: Path) -> str:
@@ -64,6 +100,17 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", _clean(value))
 
 
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def import_file(
     *,
     incident: Incident,
@@ -73,8 +120,16 @@ def import_file(
     rejects_path: Path | None = None,
     mapping: Mapping | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+    chunk: int = CHUNK,
 ) -> ImportResult:
-    """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op."""
+    """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op.
+
+    Rows are prepared (validated, card data reduced, normalized, sealed, indexed) by `workers`
+    processes (default: one per core for files over PARALLEL_MIN_BYTES, else in-process) and written in
+    order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
+    and the re-run imports it in full.
+    """
     mapping = mapping or Mapping()
     sha = _sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
@@ -83,72 +138,118 @@ def import_file(
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
     layout, extras, security_code = _layout(path, header, mapping)
+    plan = _Plan(path.name, len(header), layout, extras, security_code)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
-    with transaction.atomic():
-        source_file = SourceFile.objects.create(
-            incident=incident,
-            source=source or mapping.source or path.stem,
-            file_name=path.name,
-            sha256=sha,
-            encoding=table.encoding,
-            mapping={header[i]: c for i, c in layout.items()},
-        )
-        seen_ids: set[str] = set()
-        batch: list[LeakRecord] = []
-        rows_in = 0
-        for line, row, problem in table.rows():
-            rows_in += 1
-            if progress and rows_in % 10000 == 0:
-                progress(rows_in)
-            if problem:
-                rejects.append(Reject(line, "", problem))
-                continue
-            if len(row) != len(header):
-                rejects.append(Reject(line, "", f"expected {len(header)} fields, found {len(row)}"))
-                continue
-            record = _build_record(
-                incident,
-                source_file,
-                line,
-                row,
-                layout,
-                extras,
-                security_code,
-                seen_ids,
-                rejects,
+    warnings: list[Reject] = []
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        prepared_chunks: Iterable[tuple[list[_Prepared], list[Reject], list[Reject], int]]
+        if pool is not None:
+            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), _chunks(table.rows(), chunk))
+        else:
+            prepared_chunks = map(partial(_prepare_chunk, plan), _chunks(table.rows(), chunk))
+        with transaction.atomic():
+            source_file = SourceFile.objects.create(
+                incident=incident,
+                source=source or mapping.source or path.stem,
+                file_name=path.name,
+                sha256=sha,
+                encoding=table.encoding,
+                mapping={header[i]: c for i, c in layout.items()},
             )
-            if record is not None:
-                batch.append(record)
-            if len(batch) >= BATCH:
-                LeakRecord.objects.bulk_create(batch)
-                batch = []
-        if batch:
-            LeakRecord.objects.bulk_create(batch)
-        source_file.rows_in = rows_in
-        source_file.rows_rejected = len(rejects)
-        source_file.rows_ok = rows_in - len(rejects)
-        source_file.save()
-        audit.record(
-            actor=actor,
-            action="records.import",
-            object_type="source_file",
-            object_id=source_file.pk,
-            data={
-                "incident": incident.slug,
-                "sha256": sha,
-                "rows_in": rows_in,
-                "rows_ok": source_file.rows_ok,
-                "rows_rejected": len(rejects),
-                "security_code_column_refused": security_code,
-            },
-        )
+            writer = _RecordWriter(incident.pk, source_file.pk)
+            seen_ids: set[str] = set()
+            rows_in = 0
+            next_progress = 10_000
+            for records, chunk_rejects, chunk_warnings, chunk_rows in prepared_chunks:
+                rows_in += chunk_rows
+                rejects.extend(chunk_rejects)
+                fresh = []
+                for record in records:
+                    if record.record_id in seen_ids:
+                        rejects.append(Reject(record.line, "record_id", "appears earlier in the same file"))
+                    else:
+                        seen_ids.add(record.record_id)
+                        fresh.append(record)
+                fresh_lines = {record.line for record in fresh}
+                warnings.extend(w for w in chunk_warnings if w.line in fresh_lines)
+                writer.write(fresh)
+                if progress and rows_in >= next_progress:
+                    progress(rows_in)
+                    next_progress = rows_in + 10_000
+            source_file.rows_in = rows_in
+            source_file.rows_rejected = len(rejects)
+            source_file.rows_ok = writer.written
+            if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
+                raise RuntimeError(f"{path.name}: row counts do not reconcile")
+            source_file.save()
+            audit.record(
+                actor=actor,
+                action="records.import",
+                object_type="source_file",
+                object_id=source_file.pk,
+                data={
+                    "incident": incident.slug,
+                    "sha256": sha,
+                    "rows_in": rows_in,
+                    "rows_ok": source_file.rows_ok,
+                    "rows_rejected": len(rejects),
+                    "rows_with_warnings": len({w.line for w in warnings}),
+                    "security_code_column_refused": security_code,
+                },
+            )
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    rejects.sort(key=lambda r: r.line)
+    warnings.sort(key=lambda r: r.line)
     if rejects:
         rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
-        with rejects_path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["file", "line", "field", "reason"])
-            writer.writerows([path.name, r.line, r.field, r.reason] for r in rejects)
-    return ImportResult(source_file, False, rejects, rejects_path if rejects else None)
+        _write_report(rejects_path, path.name, rejects)
+    warnings_path = None
+    if warnings:
+        warnings_path = (rejects_path or path).with_name(path.stem + ".warnings.csv")
+        _write_report(warnings_path, path.name, warnings)
+    return ImportResult(
+        source_file, False, rejects, rejects_path if rejects else None, warnings, warnings_path
+    )
+
+
+def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "field", "reason"])
+        writer.writerows([file_name, r.line, r.field, r.reason] for r in lines)
+
+
+class _RecordWriter:
+    """Appends prepared rows to the LeakRecord table (COPY on PostgreSQL)."""
+
+    FIELDS = (
+        "incident",
+        "source_file",
+        "record_id",
+        "line_no",
+        "sealed",
+        "match",
+        "categories",
+        "problems",
+        "bx_name_phone",
+        "bx_name_card",
+        "bx_email",
+    )
+
+    def __init__(self, incident_id: int, source_file_id: int) -> None:
+        self.incident_id, self.source_file_id = incident_id, source_file_id
+        self.written = 0
+
+    def write(self, records: list[_Prepared]) -> None:
+        if records:
+            rows = ((self.incident_id, self.source_file_id, *record) for record in records)
+            self.written += bulk.insert(LeakRecord, self.FIELDS, rows)
 
 
 def _layout(
@@ -176,18 +277,25 @@ def _layout(
     return layout, extras, security_code
 
 
-def _build_record(
-    incident: Incident,
-    source_file: SourceFile,
-    line: int,
-    row: list[str],
-    mapping: dict[int, str],
-    extras: dict[int, tuple[str, str]],
-    security_code: bool,
-    seen_ids: set[str],
-    rejects: list[Reject],
-) -> LeakRecord | None:
-    values = {column: _clean(row[index]) for index, column in mapping.items() if row[index].strip()}
+def _prepare_chunk(plan: _Plan, rows: list[Row]) -> tuple[list[_Prepared], list[Reject], list[Reject], int]:
+    """Runs in a worker: rows -> (records ready to write, rejects, warnings, rows seen)."""
+    prepared: list[_Prepared] = []
+    rejects: list[Reject] = []
+    warnings: list[Reject] = []
+    for line, cells, problem in rows:
+        if problem:
+            rejects.append(Reject(line, "", problem))
+        elif len(cells) != plan.width:
+            rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
+        elif (record := _prepare(plan, line, cells, rejects, warnings)) is not None:
+            prepared.append(record)
+    return prepared, rejects, warnings, len(rows)
+
+
+def _prepare(
+    plan: _Plan, line: int, row: list[str], rejects: list[Reject], warnings: list[Reject]
+) -> _Prepared | None:
+    values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
     record_id = values.pop("record_id", "")
     if not record_id:
         rejects.append(Reject(line, "record_id", "missing"))
@@ -195,10 +303,6 @@ def _build_record(
     if len(record_id) > 100:
         rejects.append(Reject(line, "record_id", "longer than 100 characters"))
         return None
-    if record_id in seen_ids:
-        rejects.append(Reject(line, "record_id", "appears earlier in the same file"))
-        return None
-    seen_ids.add(record_id)
     card_hash = ""
     if "card_number" in values:
         try:
@@ -216,26 +320,31 @@ def _build_record(
     if not values.get("subject_name") and not values.get("guardian_name"):
         rejects.append(Reject(line, "subject_name", "neither a name nor a guardian's name"))
         return None
-    filled_extras = [(extras[index], _clean(row[index])) for index in extras if row[index].strip()]
+    filled_extras = [(plan.extras[index], _clean(row[index])) for index in plan.extras if row[index].strip()]
     extra_values = {name: value for (name, _), value in filled_extras}
     leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
     leaked |= {category for (_, category), _ in filled_extras}
-    if security_code:
+    if plan.security_code:
         leaked.add("card_security_code")
-    categories = sorted(leaked)
     sealed: dict[str, Any] = dict(values)
     if card_hash:
         sealed["card_number_hash"] = card_hash
     if extra_values:
         sealed["extras"] = extra_values
+    found: list[tuple[str, str]] = []
+    match = feature_module.features(0, sealed, found)
+    del match["unique_id"]
+    problems = [f"{name}: {reason}" for name, reason in found]
+    warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
+    match["v"] = feature_module.VERSION
     name = _name_key(values.get("subject_name", ""))
-    return LeakRecord(
-        incident=incident,
-        source_file=source_file,
+    return _Prepared(
         record_id=record_id,
-        line_no=line,
-        sealed=sealed,
-        categories=categories,
+        line=line,
+        sealed=crypto.seal_json(sealed, _SEALED_AAD),
+        match=crypto.seal_json(match, _MATCH_AAD),
+        categories=json.dumps(sorted(leaked)),
+        problems=json.dumps(problems, ensure_ascii=False),
         bx_name_phone=blind_index("name_phone", name, _digits(values.get("phone", ""))),
         bx_name_card=blind_index("name_card", name, values.get("card_last4", "")),
         bx_email=blind_index("email", values.get("email", "").lower()),

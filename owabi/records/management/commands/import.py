@@ -63,3 +63,9 @@ class Command(BaseCommand):
         )
         if result.rejects_path:
             self.stdout.write(f"rejected rows and reasons: {result.rejects_path}")
+        if result.warnings_path:
+            rows = len({w.line for w in result.warnings})
+            self.stdout.write(
+                f"{rows:,} imported rows have values that could not be read (kept, not used for matching):"
+                f" {result.warnings_path}"
+            )

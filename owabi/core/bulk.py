@@ -1,0 +1,76 @@
+"""Fast bulk writes for pipeline stages that touch a million rows: COPY on PostgreSQL.
+
+Django's bulk_create/bulk_update build one SQL statement per batch with a placeholder per value, which
+costs tens of microseconds per row in Python; at a million rows that is minutes. These helpers stream
+plain tuples instead: COPY FROM STDIN on PostgreSQL (into the table, or into a temporary table that an
+`UPDATE … FROM` applies), executemany on SQLite. Values must already be in database form (sealed
+fields as bytes, JSON as text). Call them inside `transaction.atomic()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+from django.db import connection, models
+
+
+def _names(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    concrete = [cast("models.Field[Any, Any]", model._meta.get_field(name)) for name in fields]
+    return quote(model._meta.db_table), [quote(field.column) for field in concrete]
+
+
+def _sqlite_value(value: Any) -> Any:
+    """SQLite stores a UUIDField as 32 hex characters (Django's convention); psycopg adapts UUIDs itself."""
+    return value.hex if isinstance(value, uuid.UUID) else value
+
+
+def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Append rows (values in `fields` order). Returns the number of rows written."""
+    table, columns = _names(model, fields)
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        else:
+            batch = [tuple(_sqlite_value(value) for value in row) for row in rows]
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+                batch,
+            )
+            count = len(batch)
+    return count
+
+
+def update(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Set `fields` of existing rows: each row is (primary key, *values in `fields` order)."""
+    table, columns = _names(model, fields)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE TEMP TABLE owabi_bulk ON COMMIT DROP AS SELECT {pk}, {', '.join(columns)} "  # noqa: S608
+                f"FROM {table} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY owabi_bulk ({pk}, {', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            assignments = ", ".join(f"{column} = b.{column}" for column in columns)
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM owabi_bulk AS b WHERE t.{pk} = b.{pk}"  # noqa: S608
+            )
+            cursor.execute("DROP TABLE owabi_bulk")
+        else:
+            batch = [tuple(_sqlite_value(value) for value in (*row[1:], row[0])) for row in rows]
+            assignments = ", ".join(f"{column} = %s" for column in columns)
+            cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", batch)  # noqa: S608
+            count = len(batch)
+    return count

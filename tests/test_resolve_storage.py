@@ -1,0 +1,97 @@
+"""What resolve stores: pointers to the records notices will use, and match keys kept current."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from owabi.core import audit
+from owabi.records import features
+from owabi.records.models import LeakRecord, Recipient, Subject
+from owabi.records.resolve import resolve
+from owabi.records.selectors import iter_clusters
+from owabi.records.services import import_file
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2026, 12, 1)
+HEADER = (
+    "record_id,subject_name,subject_kana,subject_birth_date,guardian_name,guardian_kana,postal_code,"
+    "address,phone,email"
+)
+ROWS = [
+    # A child in two systems; the guardian's own data did not leak. The second row has the fuller
+    # contact data (postal code and e-mail), so the notice should use it.
+    "K1,中村 結衣,ナカムラ ユイ,2015-07-07,中村 由美,ナカムラ ユミ,,東京都杉並区阿佐谷南1-2-3,03-3333-4444,",
+    "K2,中村 結衣,,2015-07-07,中村 由美,ナカムラ ユミ,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,"
+    "yumi@example.jp",
+    # An adult in two systems: the first row is the fuller one for name, reading and birth date.
+    "A1,小林 誠,コバヤシ マコト,1975-03-03,,,,大阪府堺市堺区1-1,072-222-3333,",
+    "A2,小林 誠,,,,,590-0001,大阪府堺市堺区1-1,072-222-3333,makoto@example.jp",
+]
+
+
+@pytest.fixture
+def imported(incident, tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n", encoding="utf-8")
+    import_file(incident=incident, path=path, actor="t")
+
+
+def _record(record_id: str) -> LeakRecord:
+    return LeakRecord.objects.get(record_id=record_id)
+
+
+def test_subjects_and_recipients_point_at_the_fullest_records(incident, imported) -> None:
+    result = resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert (result.records, result.subjects, result.recipients) == (4, 2, 2)
+    child = _record("K1").subject
+    assert child is not None and child.is_minor
+    assert child.best_record_id == _record("K1").pk  # has the reading too
+    guardian = child.recipient
+    assert guardian is not None and guardian.kind == Recipient.Kind.GUARDIAN
+    assert guardian.contact_record_id == _record("K2").pk
+    assert guardian.contact_record.sealed["guardian_name"] == "中村 由美"
+    adult = _record("A2").subject
+    assert adult is not None and not adult.is_minor and adult.best_record_id == _record("A1").pk
+    assert adult.recipient.kind == Recipient.Kind.SELF
+    assert adult.recipient.contact_record_id == _record("A2").pk
+
+
+def test_stale_match_keys_are_recomputed_and_stored(incident, imported) -> None:
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    before = sorted(iter_clusters(incident=incident))
+    LeakRecord.objects.filter(record_id="K1").update(match=None)  # e.g. imported before match keys
+    old = dict(_record("A2").match, v=features.VERSION - 1)  # computed by an older features()
+    LeakRecord.objects.filter(record_id="A2").update(match=old)
+
+    result = resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert result.refreshed == 2
+    assert sorted(iter_clusters(incident=incident)) == before
+    assert _record("K1").match["v"] == _record("A2").match["v"] == features.VERSION
+    assert _record("K1").match["kana_key"] == "ナカムラユイ"
+    assert resolve(incident=incident, actor="t", as_of=AS_OF).refreshed == 0
+    assert audit.recent(limit=1)[0].data["match_keys_refreshed"] == 0
+
+
+def test_a_subject_that_disappears_is_deleted_and_its_records_move(
+    incident, imported, tmp_path: Path
+) -> None:
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert Subject.objects.count() == 2
+    # A reviewer says A1 and A2 are different people: the adult splits into two subjects.
+    from owabi.records.models import ReviewPair
+
+    a, b = sorted([_record("A1").pk, _record("A2").pk])
+    ReviewPair.objects.create(
+        incident=incident, record_a_id=a, record_b_id=b, probability=1.0, decision="different"
+    )
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert Subject.objects.count() == 3 and Recipient.objects.count() == 3
+    assert _record("A1").subject_id != _record("A2").subject_id
+    # And back: undoing the decision merges them again; the extra subject and recipient are deleted.
+    ReviewPair.objects.filter(record_a_id=a).update(decision="same")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert Subject.objects.count() == 2 and Recipient.objects.count() == 2
+    assert _record("A1").subject_id == _record("A2").subject_id
