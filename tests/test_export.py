@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from owabi.records.models import LeakRecord, Recipient, Subject
+from owabi.records.models import LeakRecord, Membership, Recipient, Subject
 from owabi.records.services import import_file
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,8 @@ def test_export_clusters_writes_one_row_per_record(incident, tmp_path: Path) -> 
     import_file(incident=incident, path=path, actor="t")
     recipient = Recipient.objects.create(incident=incident, number=7, kind=Recipient.Kind.SELF)
     subject = Subject.objects.create(incident=incident, number=3, recipient=recipient)
-    LeakRecord.objects.filter(record_id__in=["A", "B"]).update(subject=subject)
+    for record in LeakRecord.objects.filter(record_id__in=["A", "B"]):
+        Membership.objects.create(record=record, subject=subject)
     out = tmp_path / "clusters.csv"
     call_command("export", "clusters", "--incident", incident.slug, "--out", str(out))
     with out.open(encoding="utf-8") as handle:

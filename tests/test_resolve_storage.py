@@ -9,7 +9,7 @@ import pytest
 
 from owabi.core import audit
 from owabi.records import features
-from owabi.records.models import LeakRecord, Recipient, Subject
+from owabi.records.models import LeakRecord, Membership, Recipient, Subject
 from owabi.records.resolve import resolve
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
@@ -43,17 +43,21 @@ def _record(record_id: str) -> LeakRecord:
     return LeakRecord.objects.get(record_id=record_id)
 
 
+def _subject(record_id: str) -> Subject:
+    return Membership.objects.select_related("subject__recipient").get(record__record_id=record_id).subject
+
+
 def test_subjects_and_recipients_point_at_the_fullest_records(incident, imported) -> None:
     result = resolve(incident=incident, actor="t", as_of=AS_OF)
     assert (result.records, result.subjects, result.recipients) == (4, 2, 2)
-    child = _record("K1").subject
+    child = _subject("K1")
     assert child is not None and child.is_minor
     assert child.best_record_id == _record("K1").pk  # has the reading too
     guardian = child.recipient
     assert guardian is not None and guardian.kind == Recipient.Kind.GUARDIAN
     assert guardian.contact_record_id == _record("K2").pk
     assert guardian.contact_record.sealed["guardian_name"] == "中村 由美"
-    adult = _record("A2").subject
+    adult = _subject("A2")
     assert adult is not None and not adult.is_minor and adult.best_record_id == _record("A1").pk
     assert adult.recipient.kind == Recipient.Kind.SELF
     assert adult.recipient.contact_record_id == _record("A2").pk
@@ -89,9 +93,25 @@ def test_a_subject_that_disappears_is_deleted_and_its_records_move(
     )
     resolve(incident=incident, actor="t", as_of=AS_OF)
     assert Subject.objects.count() == 3 and Recipient.objects.count() == 3
-    assert _record("A1").subject_id != _record("A2").subject_id
+    assert _subject("A1") != _subject("A2")
     # And back: undoing the decision merges them again; the extra subject and recipient are deleted.
     ReviewPair.objects.filter(record_a_id=a).update(decision="same")
     resolve(incident=incident, actor="t", as_of=AS_OF)
     assert Subject.objects.count() == 2 and Recipient.objects.count() == 2
-    assert _record("A1").subject_id == _record("A2").subject_id
+    assert _subject("A1") == _subject("A2")
+
+
+def test_links_written_in_bulk_are_checked_before_commit(incident, imported) -> None:
+    from django.db import IntegrityError
+
+    from owabi.core import bulk
+
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    links = Membership.objects.filter(record__incident=incident)
+    bulk.check_links(links, ("subject",))  # all good
+    Membership.objects.filter(record__record_id="K1").update(subject_id=10**9)
+    Subject.objects.filter(best_record__record_id="A1").update(best_record_id=10**9 + 1)
+    with pytest.raises(IntegrityError, match=r"records.Membership.subject: 1 rows point at nothing"):
+        bulk.check_links(links, ("subject",))
+    with pytest.raises(IntegrityError, match=r"records.Subject.best_record: 1 rows"):
+        bulk.check_links(Subject.objects.filter(incident=incident), ("recipient", "best_record"))

@@ -14,10 +14,10 @@ a MAC by design and about 3x faster than HMAC-SHA256 on this platform (research/
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -76,11 +76,11 @@ def unseal(blob: bytes, aad: bytes) -> bytes:
 
 
 def seal_json(value: Any, aad: bytes, *, key_id: str | None = None) -> bytes:
-    return seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(), aad, key_id=key_id)
+    return seal(orjson.dumps(value), aad, key_id=key_id)
 
 
 def unseal_json(blob: bytes, aad: bytes) -> Any:
-    return json.loads(unseal(blob, aad))
+    return orjson.loads(unseal(blob, aad))
 
 
 def blind_index(purpose: str, *parts: str) -> bytes:

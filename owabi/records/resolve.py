@@ -33,7 +33,7 @@ from owabi.core.fields import SealedBlob
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records import resolve_model
-from owabi.records.models import LeakRecord, Recipient, ResolveRun, ReviewPair, Subject
+from owabi.records.models import LeakRecord, Membership, Recipient, ResolveRun, ReviewPair, Subject
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ REVIEW_THRESHOLD = 0.50  # queued for a human between this and MATCH_THRESHOLD
 ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 BULK = 1000
+# Random pairs sampled to estimate u: 20 per record, at most two million. Two million pairs see every
+# level with u above ~5e-6 ten times or more (rarer levels are capped, resolve_model.U_CAPS); fewer
+# (one million) left rare "different" levels unseen and put three times as many pairs in review at 100k
+# records. The cap keeps this step's cost flat beyond 100k records (it was a third of resolve's time).
+U_SAMPLE_PAIRS = 2_000_000
 _MATCH_AAD = LeakRecord._meta.get_field("match").aad
 
 
@@ -108,7 +113,9 @@ def score_pairs(table: Any) -> tuple[list[tuple[int, int, float]], dict[str, Any
     # Prior: about one record in three is a repeat of someone, among n^2/2 pairs.
     prior = min(0.5, max(1e-9, (n / 3) / (n * (n - 1) / 2)))
     linker = Linker(frame, resolve_model.settings(prior=prior), log_level=logging.WARNING)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 20)), seed=42)
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=min(U_SAMPLE_PAIRS, max(100_000, n * 20)), seed=42
+    )
     model = resolve_model.adjust_u(linker.misc.save_model_to_json())
     linker = Linker(frame, model, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_THRESHOLD)
@@ -484,8 +491,8 @@ def _write(
     result: ResolveResult,
 ) -> None:
     index_of = {pk: i for i, pk in enumerate(pks)}
-    old = LeakRecord.objects.filter(incident=incident, subject__isnull=False).values_list(
-        "pk", "subject__number", "subject__recipient__number"
+    old = Membership.objects.filter(subject__incident=incident).values_list(
+        "record_id", "subject__number", "subject__recipient__number"
     )
     old_subject: dict[int, int] = {}
     old_recipient: dict[int, int] = {}
@@ -561,13 +568,16 @@ def _write(
         )
         bulk.update(Subject, ("recipient", "is_minor", "best_record"), changed_subjects)
         subject_id = dict(Subject.objects.filter(incident=incident).values_list("number", "pk"))
-        moved = [
-            (pks[m], subject_id[number])
-            for members, number in zip(clusters, subject_numbers, strict=True)
-            for m in members
-            if old_subject.get(m) != number
-        ]
-        bulk.update(LeakRecord, ("subject",), moved)
+        linked, moved = [], []
+        for members, number in zip(clusters, subject_numbers, strict=True):
+            for m in members:
+                previous = old_subject.get(m)
+                if previous is None:
+                    linked.append((pks[m], subject_id[number]))
+                elif previous != number:
+                    moved.append((pks[m], subject_id[number]))
+        bulk.insert(Membership, ("record", "subject"), linked)
+        bulk.update(Membership, ("subject",), moved)
 
         gone_subjects = set(existing_subjects) - set(subject_numbers)
         gone_recipients = set(existing_recipients) - set(recipient_numbers)
@@ -575,6 +585,10 @@ def _write(
             Subject.objects.filter(incident=incident, number__in=number_chunk).delete()
         for number_chunk in _chunked(sorted(gone_recipients), BULK):
             Recipient.objects.filter(incident=incident, number__in=number_chunk).delete()
+        bulk.check_links(Membership.objects.filter(record__incident=incident), ("subject",))
+        bulk.check_links(Membership.objects.filter(subject__incident=incident), ("record",))
+        bulk.check_links(Subject.objects.filter(incident=incident), ("recipient", "best_record"))
+        bulk.check_links(Recipient.objects.filter(incident=incident), ("contact_record",))
         ReviewPair.objects.bulk_create(
             [
                 ReviewPair(incident=incident, record_a_id=pks[a], record_b_id=pks[b], probability=p)
@@ -632,16 +646,15 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
     """
     run = ResolveRun.objects.filter(incident=incident).order_by("-finished_at", "-pk").first()
     explanations = []
-    targets = LeakRecord.objects.filter(incident=incident, record_id=record_id).select_related(
-        "source_file", "subject__recipient"
-    )
+    targets = LeakRecord.objects.filter(incident=incident, record_id=record_id).select_related("source_file")
     for target in targets:
-        subject = target.subject
+        membership = Membership.objects.filter(record=target).select_related("subject__recipient").first()
+        subject = membership.subject if membership else None
         if subject is None or run is None or not run.model:
             explanations.append(Explanation(record_id, target.source_file.source, "", "", "", False, []))
             continue
         others = list(
-            LeakRecord.objects.filter(subject=subject)
+            LeakRecord.objects.filter(membership__subject=subject)
             .exclude(pk=target.pk)
             .select_related("source_file")[:limit]
         )

@@ -16,7 +16,7 @@ def iter_clusters(*, incident: Incident, batch: int = 5000) -> Iterator[tuple[st
     rows = (
         LeakRecord.objects.filter(incident=incident)
         .order_by("id")
-        .values_list("record_id", "subject__number", "subject__recipient__number")
+        .values_list("record_id", "membership__subject__number", "membership__subject__recipient__number")
     )
     for record_id, subject, recipient in rows.iterator(chunk_size=batch):
         yield (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import multiprocessing
 import os
 import re
@@ -22,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 from django.db import transaction
 
 from owabi.core import audit, bulk, crypto
@@ -185,6 +185,7 @@ def import_file(
             if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
                 raise RuntimeError(f"{path.name}: row counts do not reconcile")
             source_file.save()
+            bulk.check_links(LeakRecord.objects.filter(source_file=source_file), ("incident", "source_file"))
             audit.record(
                 actor=actor,
                 action="records.import",
@@ -343,8 +344,8 @@ def _prepare(
         line=line,
         sealed=crypto.seal_json(sealed, _SEALED_AAD),
         match=crypto.seal_json(match, _MATCH_AAD),
-        categories=json.dumps(sorted(leaked)),
-        problems=json.dumps(problems, ensure_ascii=False),
+        categories=orjson.dumps(sorted(leaked)).decode(),
+        problems=orjson.dumps(problems).decode(),
         bx_name_phone=blind_index("name_phone", name, _digits(values.get("phone", ""))),
         bx_name_card=blind_index("name_card", name, values.get("card_last4", "")),
         bx_email=blind_index("email", values.get("email", "").lower()),
