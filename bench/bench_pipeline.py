@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,24 @@ from owabi.records.quality import compare_files  # noqa: E402
 
 
 def run(step: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall time and peak RSS (MiB) of one stage's process (its largest process, workers included)."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "owabi", *args], env=env, cwd=REPO, check=True)
+    child = subprocess.Popen([sys.executable, "-m", "owabi", *args], env=env, cwd=REPO)
+    _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.monotonic() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"stage {step} failed")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def calibrate() -> float:
+    """Seconds for a fixed pure-Python loop: this shared machine's speed varies by 3x between days, so
+    figures from different runs compare only next to this."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i * i % 7
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -63,7 +74,10 @@ def main() -> None:
     engine = "postgresql" if options.database else "sqlite"
     csv_path, truth, clusters = work / "leak.csv", work / "leak.truth.csv", work / "clusters.csv"
     n = options.records
-    print(f"owabi pipeline benchmark: {n:,} records on {engine} ({os.cpu_count()} cores), work dir {work}")
+    print(
+        f"owabi pipeline benchmark: {n:,} records on {engine} ({os.cpu_count()} cores), work dir {work}; "
+        f"calibration loop {calibrate():.2f} s"
+    )
 
     subprocess.run([sys.executable, "-m", "owabi", "migrate", "-v0"], env=env, cwd=REPO, check=True)
     subprocess.run(
@@ -96,7 +110,10 @@ def main() -> None:
         elapsed, peak = run(name, args, env)
         if name in ("import", "resolve"):
             totals += elapsed
-        print(f"  {name:8s} {elapsed:8.1f} s  {n / elapsed:>10,.0f} records/s  peak RSS {peak:,.0f} MiB")
+        print(
+            f"  {name:8s} {elapsed:8.1f} s  {n / elapsed:>10,.0f} records/s"
+            f"  {elapsed / n * 1e6:8.1f} µs/record  peak RSS {peak:,.0f} MiB"
+        )
     print(f"  import + resolve: {totals:.1f} s")
     report = compare_files(clusters, truth)
     for label, scores in (("subjects", report.subjects), ("recipients", report.recipients)):

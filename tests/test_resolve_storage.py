@@ -115,3 +115,24 @@ def test_links_written_in_bulk_are_checked_before_commit(incident, imported) -> 
         bulk.check_links(links, ("subject",))
     with pytest.raises(IntegrityError, match=r"records.Subject.best_record: 1 rows"):
         bulk.check_links(Subject.objects.filter(incident=incident), ("recipient", "best_record"))
+
+
+def test_pending_review_pairs_the_model_no_longer_doubts_are_dropped(incident, imported) -> None:
+    from owabi.records.models import ReviewPair
+
+    records = {r.record_id: r.pk for r in LeakRecord.objects.all()}
+    pending = sorted([records["K1"], records["A1"]])  # clearly different people: nothing to review
+    decided = sorted([records["K2"], records["A2"]])
+    ReviewPair.objects.create(
+        incident=incident, record_a_id=pending[0], record_b_id=pending[1], probability=0.6
+    )
+    ReviewPair.objects.create(
+        incident=incident,
+        record_a_id=decided[0],
+        record_b_id=decided[1],
+        probability=0.6,
+        decision="different",
+    )
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    left = set(ReviewPair.objects.values_list("record_a_id", "record_b_id", "decision"))
+    assert left == {(decided[0], decided[1], "different")}

@@ -22,6 +22,9 @@ def _names(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[
     return quote(model._meta.db_table), [quote(field.column) for field in concrete]
 
 
+ANALYZE_AFTER = 10_000  # rows; autovacuum would analyze only after the transaction commits
+
+
 def _sqlite_value(value: Any) -> Any:
     """SQLite stores a UUIDField as 32 hex characters (Django's convention); psycopg adapts UUIDs itself."""
     return value.hex if isinstance(value, uuid.UUID) else value
@@ -37,6 +40,8 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequ
                 for row in rows:
                     copy.write_row(row)
                     count += 1
+            if count >= ANALYZE_AFTER:  # fresh statistics, so the next queries are planned for this size
+                cursor.execute(f"ANALYZE {table}")
         else:
             batch = [tuple(_sqlite_value(value) for value in row) for row in rows]
             marks = ", ".join(["%s"] * len(columns))

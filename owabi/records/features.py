@@ -5,6 +5,7 @@ They live in memory (an in-memory DuckDB during resolve) and are never written t
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 1
+VERSION = 2
 
 COLUMNS = (
     "unique_id",
@@ -36,6 +37,7 @@ COLUMNS = (
     "prefecture",
     "guardian_fold",
     "guardian_kana",
+    "card_last4",
 )
 
 
@@ -76,6 +78,8 @@ def features(
     guardian_spaced = check(normalize.name, "guardian_name")
     guardian = normalize.name_key_of(guardian_spaced) or None if guardian_spaced else None
     guardian_kana = check(normalize.kana, "guardian_kana")
+    guardian_given = (guardian_spaced or "").partition(" ")[2]
+    guardian_given_kana = (guardian_kana or "").partition(" ")[2]
     birth = check(normalize.date, "subject_birth_date")
     due = check(normalize.date, "expected_delivery_date")
     address = safe(normalize.address, sealed.get("address"))
@@ -99,8 +103,21 @@ def features(
         "prefecture": (address.prefecture or None) if address else None,
         "guardian_fold": normalize.fold_variants(guardian) if guardian else None,
         "guardian_kana": normalize.reading_key(guardian_kana) if guardian_kana else None,
-        "due": due.isoformat() if isinstance(due, date) else None,  # pre-birth rows; not compared
+        "card_last4": card_last4(sealed.get("card_last4")),
+        # Not compared by Splink (not in COLUMNS). Pre-birth rows: the due date.
+        "due": due.isoformat() if isinstance(due, date) else None,
+        # For the recipient assignment: a mother whose own rows give her maiden name is still found by
+        # her given name and the household's contact.
+        "guardian_given_name": normalize.fold_variants(guardian_given.replace(" ", "")) or None,
+        "guardian_given_kana": normalize.reading_key(guardian_given_kana) if guardian_given_kana else None,
     }
+
+
+def card_last4(value: str | None) -> str | None:
+    """A card's last four digits: household evidence like a phone (a child's row carries the guardian's
+    card, spouses share one), compared only where the person's own identity agrees."""
+    digits = unicodedata.normalize("NFKC", value or "").strip()
+    return digits if len(digits) == 4 and digits.isascii() and digits.isdigit() else None
 
 
 def is_placeholder(sealed: dict[str, Any]) -> bool:

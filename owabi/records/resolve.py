@@ -32,14 +32,14 @@ from owabi.core import audit, bulk, crypto
 from owabi.core.fields import SealedBlob
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
-from owabi.records import resolve_model
+from owabi.records import normalize, resolve_model
 from owabi.records.models import LeakRecord, Membership, Recipient, ResolveRun, ReviewPair, Subject
 
 logger = logging.getLogger(__name__)
 
 MATCH_THRESHOLD = 0.95  # joined automatically at or above
 REVIEW_THRESHOLD = 0.50  # queued for a human between this and MATCH_THRESHOLD
-ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
+ADULT_AGE = resolve_model.ADULT_AGE
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 BULK = 1000
 # Random pairs sampled to estimate u: 20 per record, at most two million. Two million pairs see every
@@ -74,10 +74,24 @@ _KEPT = (
     "address_key",
     "postal",
     "due",
+    "card_last4",
+    "given_kana",
+    "given_name",
+    "guardian_given_name",
+    "guardian_given_kana",
 )
-_TABLE_COLUMNS = (*[c for c in feature_module.COLUMNS if c != "unique_id"], "due")
+_TABLE_COLUMNS = (
+    *[c for c in feature_module.COLUMNS if c != "unique_id"],
+    "due",
+    "guardian_given_name",
+    "guardian_given_kana",
+)
 _BATCH_ROWS = 50_000
-_CONTACT_KINDS = ("phone", "email", "address_key")
+_CONTACT_KINDS = ("phone", "email", "address_key", "card_last4")
+# The home's own evidence. A reading or a given name alone is weak (homophone names are common), so
+# matches on those ask for one of these: an e-mail address or a card is a person's, not the home's, and
+# e-mail local parts made of a name and a birth year (misaki84@) are what people of that name pick.
+_HOME_KINDS = ("phone", "address_key")
 
 
 def _features_frame(table: Any) -> tuple[Any, Any]:
@@ -102,8 +116,10 @@ def _arrow_table(rows: list[dict[str, Any]]) -> Any:
     return pa.table({column: [row[column] for row in rows] for column in feature_module.COLUMNS})
 
 
-def score_pairs(table: Any) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
-    """Scored candidate pairs (by unique_id) among the rows of an Arrow table, and the trained model."""
+def score_pairs(table: Any, *, as_of: date) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
+    """Scored candidate pairs (by unique_id) among the rows of an Arrow table, and the trained model.
+
+    `as_of` is the notice date (who is a minor)."""
     n = table.num_rows
     if n < 2:
         return [], {}
@@ -112,11 +128,11 @@ def score_pairs(table: Any) -> tuple[list[tuple[int, int, float]], dict[str, Any
     connection, frame = _features_frame(table)
     # Prior: about one record in three is a repeat of someone, among n^2/2 pairs.
     prior = min(0.5, max(1e-9, (n / 3) / (n * (n - 1) / 2)))
-    linker = Linker(frame, resolve_model.settings(prior=prior), log_level=logging.WARNING)
+    linker = Linker(frame, resolve_model.settings(prior=prior, as_of=as_of), log_level=logging.WARNING)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=min(U_SAMPLE_PAIRS, max(100_000, n * 20)), seed=42
     )
-    model = resolve_model.adjust_u(linker.misc.save_model_to_json())
+    model = resolve_model.adjust_u(linker.misc.save_model_to_json(), records=n)
     linker = Linker(frame, model, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_THRESHOLD)
     pairs = connection.execute(
@@ -290,7 +306,7 @@ def resolve(
     matchable = table.filter(pa.array([not p for p in placeholder], type=pa.bool_()))
     del table
     say(f"scoring candidate pairs among {matchable.num_rows:,} records")
-    pairs, model = score_pairs(matchable)
+    pairs, model = score_pairs(matchable, as_of=as_of)
     del matchable
     result.pairs_scored = len(pairs)
     lap("match")
@@ -329,7 +345,7 @@ def resolve(
     lap("recipients")
 
     say("writing subjects and recipients")
-    _write(incident, pks, col, clusters, minor, owner, review, result)
+    _write(incident, pks, col, clusters, minor, owner, review, result, say)
     ResolveRun.objects.create(
         incident=incident,
         records=result.records,
@@ -360,29 +376,46 @@ def _contact_tokens(col: dict[str, list[Any]], i: int) -> list[tuple[str, str]]:
 
 
 def _join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:
-    """A pre-birth row joins the child of the same guardian born near the due date (shared contact)."""
-    wanted = {col["guardian_fold"][i] for i, p in enumerate(placeholder) if p and col["guardian_fold"][i]}
+    """Join each pre-birth row to the child of the same guardian born near the due date.
+
+    The child is judged by all the records already joined into their subject: a birth date, a guardian's
+    name (or reading) and a shared phone, e-mail, address or card may each come from a different one of
+    them (one row lacks the birth date, another was written after the family moved).
+    """
+    guardian_keys = ("guardian_fold", "guardian_kana")
+    wanted = {col[k][i] for i, p in enumerate(placeholder) if p for k in guardian_keys if col[k][i]}
     if not wanted:
         return
-    children: dict[str, list[int]] = defaultdict(list)
-    for i, fold in enumerate(col["guardian_fold"]):
-        if fold in wanted and not placeholder[i] and col["dob"][i]:
-            children[fold].append(i)
+    by_guardian: dict[str, set[int]] = defaultdict(set)
     for i, is_placeholder in enumerate(placeholder):
-        fold = col["guardian_fold"][i]
-        if not is_placeholder or not fold:
+        if not is_placeholder:
+            for key in guardian_keys:
+                if col[key][i] in wanted:
+                    by_guardian[col[key][i]].add(_find(parent, i))
+    roots = set().union(*by_guardian.values()) if by_guardian else set()
+    births: dict[int, set[date]] = defaultdict(set)
+    tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for i, is_placeholder in enumerate(placeholder):
+        if is_placeholder or (root := _find(parent, i)) not in roots:
+            continue
+        if col["dob"][i]:
+            births[root].add(date.fromisoformat(col["dob"][i]))
+        tokens[root].update(_contact_tokens(col, i))
+    for i, is_placeholder in enumerate(placeholder):
+        if not is_placeholder:
             continue
         due = date.fromisoformat(col["due"][i])
-        tokens = set(_contact_tokens(col, i))
-        candidates = [
-            child
-            for child in children.get(fold, [])
-            if abs(date.fromisoformat(col["dob"][child]) - due) <= PLACEHOLDER_WINDOW
-            and (not tokens or tokens & set(_contact_tokens(col, child)))
-        ]
-        if candidates:
-            best = min(candidates, key=lambda c: abs(date.fromisoformat(col["dob"][c]) - due))
-            _union(parent, i, best)
+        own = set(_contact_tokens(col, i))
+        gaps = {
+            child: min(abs(birth - due) for birth in births[child])
+            for key in guardian_keys
+            if col[key][i]
+            for child in by_guardian.get(col[key][i], ())
+            if births[child] and (not own or own & tokens[child])
+        }
+        near = {child: gap for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW}
+        if near:
+            _union(parent, i, min(near, key=lambda child: (near[child], child)))
 
 
 def _most_common(values: Iterable[str | None]) -> str | None:
@@ -424,11 +457,13 @@ def _assign_recipients(
 ) -> list[int]:
     """For each subject, the index of the subject whose recipient it shares (itself for adults).
 
-    Minors sharing a guardian name (or reading) and any phone, e-mail or address share a guardian; a
-    group of them whose guardian is also an adult subject (same name, shared contact) goes to that
-    adult's recipient, so one notice covers the parent and the children. An adult never joins another.
-    Keys are hashed (name, contact) pairs, held only for what minors need: memory stays proportional to
-    the minors, not to every adult's every contact.
+    Minors sharing a guardian name and any phone, e-mail, address or card share a guardian; a group of
+    them whose guardian is also an adult subject (same name, shared contact) goes to that adult's
+    recipient, so one notice covers the parent and the children. Where only the reading agrees (愛 / 亜衣
+    are both アイ) or, failing any full-name match, only the given name (a mother whose own rows give
+    her maiden name), the home's own phone number or address must be shared too. An adult never joins
+    another. Keys are hashed (name, contact) pairs, held only for what minors need: memory stays
+    proportional to the minors, not to every adult's every contact.
     """
 
     def tokens_of(index: int) -> set[tuple[str, str]]:
@@ -437,38 +472,86 @@ def _assign_recipients(
     parent = list(range(len(clusters)))
     first_by_key: dict[int, int] = {}
     keys_of: dict[int, list[int]] = {}
+    minor_homes: set[int] = set()
     for index, is_minor in enumerate(minor):
         if not is_minor:
             continue
-        names = {g for g in (guardian[index], guardian_kana[index]) if g}
-        keys = [hash((name, *token)) for name in names for token in tokens_of(index)]
+        tokens = tokens_of(index)
+        home = [token for token in tokens if token[0] in _HOME_KINDS]
+        keys = [hash((guardian[index], *token)) for token in tokens] if guardian[index] else []
+        keys += [hash((guardian_kana[index], *token)) for token in home] if guardian_kana[index] else []
         keys_of[index] = keys
+        minor_homes.update(hash(token) for token in home)
         for key in keys:
             if key in first_by_key:
                 _union(parent, index, first_by_key[key])
             else:
                 first_by_key[key] = index
     adults_by_key: dict[int, list[int]] = defaultdict(list)
+    adults_at_home: dict[int, list[int]] = defaultdict(list)
     for index, is_minor in enumerate(minor):
         if is_minor:
             continue
         members = clusters[index]
-        names = {col["name_fold"][m] for m in members} | {col["kana_key"][m] for m in members}
-        names.discard(None)
+        names = {col["name_fold"][m] for m in members} - {None}
+        readings = {col["kana_key"][m] for m in members} - {None}
         for token in tokens_of(index):
-            for name in names:
+            at_home = token[0] in _HOME_KINDS
+            for name in names | readings if at_home else names:
                 key = hash((name, *token))
                 if key in first_by_key:
                     adults_by_key[key].append(index)
+            if at_home and hash(token) in minor_homes:
+                adults_at_home[hash(token)].append(index)
     owner = list(range(len(clusters)))
     for group in _groups(parent, keys_of):
         votes = Counter(
             adult for member in group for key in keys_of[member] for adult in adults_by_key.get(key, ())
         )
+        if not votes:  # the maiden-name fallback: given name + the home's phone or address
+            votes = Counter(
+                adult
+                for member in group
+                for token in tokens_of(member)
+                if token[0] in _HOME_KINDS
+                for adult in adults_at_home.get(hash(token), ())
+                if _has_given_name(clusters[adult], col, _guardian_given(clusters[member], col))
+            )
         target = votes.most_common(1)[0][0] if votes else group[0]
         for member in group:
             owner[member] = target
     return owner
+
+
+def _guardian_given(members: list[int], col: dict[str, list[Any]]) -> set[str]:
+    """The guardian's given names named on a minor's rows, as "kana:…" / "name:…"."""
+    given = {f"kana:{col['guardian_given_kana'][m]}" for m in members if col["guardian_given_kana"][m]}
+    return given | {f"name:{col['guardian_given_name'][m]}" for m in members if col["guardian_given_name"][m]}
+
+
+def _has_given_name(members: list[int], col: dict[str, list[Any]], given_names: set[str]) -> bool:
+    """The adult's own given name is one of `given_names`; where the adult's name has no space between
+    surname and given name, it ends with one of them (two characters or more, as for a married name)."""
+    given: set[str] = set()
+    unsplit: set[str] = set()
+    for m in members:
+        if col["given_kana"][m]:
+            given.add(f"kana:{col['given_kana'][m]}")
+        elif col["kana_key"][m]:
+            unsplit.add(f"kana:{col['kana_key'][m]}")
+        if col["given_name"][m]:
+            given.add(f"name:{normalize.fold_variants(col['given_name'][m])}")
+        elif col["name_fold"][m]:
+            unsplit.add(f"name:{col['name_fold'][m]}")
+    if given & given_names:
+        return True
+    for wanted in given_names:
+        kind, _, value = wanted.partition(":")
+        for whole in unsplit:
+            whole_kind, _, whole_value = whole.partition(":")
+            if whole_kind == kind and 2 <= len(value) < len(whole_value) and whole_value.endswith(value):
+                return True
+    return False
 
 
 def _fullest(members: Iterable[int], col: dict[str, list[Any]], fields: tuple[str, ...]) -> int:
@@ -489,7 +572,9 @@ def _write(
     owner: list[int],
     review: list[tuple[int, int, float]],
     result: ResolveResult,
+    say: Callable[[str], None],
 ) -> None:
+    say("  numbering subjects and recipients")
     index_of = {pk: i for i, pk in enumerate(pks)}
     old = Membership.objects.filter(subject__incident=incident).values_list(
         "record_id", "subject__number", "subject__recipient__number"
@@ -517,6 +602,7 @@ def _write(
     )
 
     with transaction.atomic():
+        say("  recipients")
         # Recipients: who each notice goes to, and the record holding the name and address to use.
         existing_recipients = {
             number: (pk, kind, contact)
@@ -544,6 +630,7 @@ def _write(
         bulk.update(Recipient, ("kind", "contact_record"), changed_rows)
         recipient_id = dict(Recipient.objects.filter(incident=incident).values_list("number", "pk"))
 
+        say("  subjects")
         # Subjects, then the records that moved to another subject (or are new).
         existing_subjects = {
             number: (pk, recipient, is_minor, best)
@@ -568,6 +655,7 @@ def _write(
         )
         bulk.update(Subject, ("recipient", "is_minor", "best_record"), changed_subjects)
         subject_id = dict(Subject.objects.filter(incident=incident).values_list("number", "pk"))
+        say("  records")
         linked, moved = [], []
         for members, number in zip(clusters, subject_numbers, strict=True):
             for m in members:
@@ -585,23 +673,38 @@ def _write(
             Subject.objects.filter(incident=incident, number__in=number_chunk).delete()
         for number_chunk in _chunked(sorted(gone_recipients), BULK):
             Recipient.objects.filter(incident=incident, number__in=number_chunk).delete()
+        say("  checking links")
         bulk.check_links(Membership.objects.filter(record__incident=incident), ("subject",))
         bulk.check_links(Membership.objects.filter(subject__incident=incident), ("record",))
         bulk.check_links(Subject.objects.filter(incident=incident), ("recipient", "best_record"))
         bulk.check_links(Recipient.objects.filter(incident=incident), ("contact_record",))
-        ReviewPair.objects.bulk_create(
-            [
-                ReviewPair(incident=incident, record_a_id=pks[a], record_b_id=pks[b], probability=p)
-                for a, b, p in ((min(a, b), max(a, b), p) for a, b, p in review)
-            ],
-            ignore_conflicts=True,
-            batch_size=2000,
-        )
+        say("  review queue")
+        _write_review(incident, pks, review)
+        say("  committing")
     result.subjects = len(clusters)
     result.recipients = len(group_owners)
     result.review_pairs = ReviewPair.objects.filter(
         incident=incident, decision=ReviewPair.Decision.PENDING
     ).count()
+
+
+def _write_review(incident: Incident, pks: array[int], review: list[tuple[int, int, float]]) -> None:
+    """Queue this run's uncertain pairs; drop pending pairs this run no longer finds uncertain (they were
+    joined or parted by the model as it now stands). Decided pairs are kept whatever the model says."""
+    wanted = {(min(pks[a], pks[b]), max(pks[a], pks[b])): p for a, b, p in review}
+    queued = ReviewPair.objects.filter(incident=incident).values_list(
+        "pk", "record_a_id", "record_b_id", "decision"
+    )
+    stale = []
+    for pk, a, b, decision in queued.iterator(5000):
+        if wanted.pop((a, b), None) is None and decision == ReviewPair.Decision.PENDING:
+            stale.append(pk)
+    for chunk in _chunked(stale, BULK):
+        ReviewPair.objects.filter(pk__in=chunk).delete()
+    rows = ((incident.pk, a, b, p, ReviewPair.Decision.PENDING.value, "") for (a, b), p in wanted.items())
+    bulk.insert(
+        ReviewPair, ("incident", "record_a", "record_b", "probability", "decision", "decided_by"), rows
+    )
 
 
 def _chunked(items: list[int], size: int) -> Iterable[list[int]]:

@@ -14,15 +14,25 @@ sending one person's data to a stranger is worse than a second letter.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
+
 NAME_EXACT = '"name_key_l" = "name_key_r"'
-NAME_SAME = f'({NAME_EXACT} OR "name_fold_l" = "name_fold_r" OR "kana_key_l" = "kana_key_r")'
+# The written name, exactly or with variant kanji folded (髙/高).
+NAME_KANJI = f'({NAME_EXACT} OR "name_fold_l" = "name_fold_r")'
+# ... or only the reading: one row's kanji may be an input-method slip (絵里 for 恵理), but homophone given
+# names are common (航 / 渉 are both ワタル), so the reading alone is much weaker evidence.
+NAME_SAME = f'({NAME_KANJI} OR "kana_key_l" = "kana_key_r")'
 # A new surname after marriage keeps the given name: one side's given name (reading or kanji, two
-# characters or more) ends the other side's full name, which starts differently.
+# characters or more) ends the other side's full name, which starts differently. Where the other side's
+# name is split too, its given name must be that same given name: a mother ユミ and a daughter アユミ
+# (or ミユミ) only share an ending.
 _GIVEN_ENDS = (
     '(length("given_{kind}_{a}") >= 2 AND ends_with("{full}_{b}", "given_{kind}_{a}")'
-    ' AND NOT starts_with("{full}_{b}", "family_{kind}_{a}"))'
+    ' AND NOT starts_with("{full}_{b}", "family_{kind}_{a}")'
+    ' AND ("given_{kind}_{b}" IS NULL OR "given_{kind}_{b}" = "given_{kind}_{a}"))'
 )
 MARRIED = (
     "("
@@ -33,13 +43,13 @@ MARRIED = (
     )
     + ")"
 )
-# A typo in the reading. Compared on the given name where both readings are split: on the full name a
-# shared surname is a long common prefix, which Jaro-Winkler rewards, and siblings would look alike.
+# A typo in the reading, compared on the given name where both readings are split. Where one is not,
+# nothing is compared: on the full reading a shared surname is a long common prefix, which Jaro-Winkler
+# rewards, so twins and siblings (タカハラナナミ / タカハラアンナ) would look like one person with a typo.
 READING_TYPO = (
-    '(CASE WHEN "given_romaji_l" IS NOT NULL AND "given_romaji_r" IS NOT NULL'
-    ' THEN "family_kana_l" = "family_kana_r"'
-    ' AND jaro_winkler_similarity("given_romaji_l", "given_romaji_r") >= 0.92'
-    ' ELSE jaro_winkler_similarity("kana_romaji_l", "kana_romaji_r") >= 0.95 END)'
+    '("given_romaji_l" IS NOT NULL AND "given_romaji_r" IS NOT NULL'
+    ' AND "family_kana_l" = "family_kana_r"'
+    ' AND jaro_winkler_similarity("given_romaji_l", "given_romaji_r") >= 0.92)'
 )
 NAME_NEAR = f"({READING_TYPO} OR {MARRIED})"
 
@@ -52,7 +62,42 @@ DOB_NEAR = f'({DOB_SWAP} OR damerau_levenshtein("dob_l", "dob_r") <= 1)'
 DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
 # The gate: the person's own identity agrees (or is at least not contradicted).
 PERSON_CONSISTENT = f"(({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEAR} OR {DOB_MISSING}))"
-CONTACT_ANY = '("phone_l" = "phone_r" OR "email_l" = "email_r" OR "address_key_l" = "address_key_r")'
+CONTACT_HOME = '("phone_l" = "phone_r" OR "address_key_l" = "address_key_r")'
+CONTACT_ANY = f'({CONTACT_HOME} OR "email_l" = "email_r" OR "card_last4_l" = "card_last4_r")'
+SHARED_CONTACT = "same phone, e-mail, address or card"
+
+# Who registered a row: a guardian (a child's row, which names the guardian and gives the guardian's
+# phone, e-mail and address) or the person themself (an own row, no guardian named).
+_CHILD_ROW = '("guardian_fold_{s}" IS NOT NULL OR "guardian_kana_{s}" IS NOT NULL)'
+_OWN_ROW = '("guardian_fold_{s}" IS NULL AND "guardian_kana_{s}" IS NULL)'
+CHILD_AND_OWN_ROW = "(({cl} AND {or_}) OR ({cr} AND {ol}))".format(
+    cl=_CHILD_ROW.format(s="l"),
+    cr=_CHILD_ROW.format(s="r"),
+    ol=_OWN_ROW.format(s="l"),
+    or_=_OWN_ROW.format(s="r"),
+)
+# One row names the other row's person as its guardian: a parent and a child named alike (一郎 / 一朗,
+# 愛 / 藍). A row whose own name is its guardian's name (a son 誠 of a father 誠) says nothing here.
+_NAMES_AS_GUARDIAN = (
+    '(("guardian_fold_{a}" = "name_fold_{b}" AND "guardian_fold_{a}" <> "name_fold_{a}")'
+    ' OR ("guardian_kana_{a}" = "kana_key_{b}" AND "guardian_kana_{a}" <> "kana_key_{a}"))'
+)
+NAMES_OTHER_AS_GUARDIAN = "(coalesce({}, false) OR coalesce({}, false))".format(
+    _NAMES_AS_GUARDIAN.format(a="l", b="r"), _NAMES_AS_GUARDIAN.format(a="r", b="l")
+)
+
+
+def minor_and_undated_own_row(cutoff: str) -> str:
+    """A minor's row (a guardian named, born after `cutoff`: under 18 on the notice date) against an
+    own row with no birth date. Such an own row is an adult's registration: the parent of the same name."""
+    minor = "({child} AND \"dob_{s}\" > '{cutoff}')"
+    undated = '({own} AND "dob_{s}" IS NULL)'
+    return "(({ml} AND {ur}) OR ({mr} AND {ul}))".format(
+        ml=minor.format(child=_CHILD_ROW.format(s="l"), s="l", cutoff=cutoff),
+        mr=minor.format(child=_CHILD_ROW.format(s="r"), s="r", cutoff=cutoff),
+        ul=undated.format(own=_OWN_ROW.format(s="l"), s="l"),
+        ur=undated.format(own=_OWN_ROW.format(s="r"), s="r"),
+    )
 
 
 def _level(
@@ -88,7 +133,10 @@ PERSON = {
         _level(f"{NAME_EXACT} AND {DOB_EXACT}", "same name, same birth date", 0.70),
         _level(f"{NAME_SAME} AND {DOB_EXACT}", "same name (variant kanji or reading), same birth date", 0.12),
         _level(f"{NAME_SAME} AND {DOB_NEAR}", "same name, birth date with a typo", 0.04),
-        _level(f"{NAME_SAME} AND {DOB_MISSING}", "same name, birth date missing", 0.06),
+        _level(f"{NAME_KANJI} AND {DOB_MISSING}", "same name, birth date missing", 0.0594),
+        # An input-method slip in one of the two rows (about 1 in 100) times the 6 % of pairs with a birth
+        # date missing. With the same birth date the kanji matter less: that level keeps both.
+        _level(f"{NAME_SAME} AND {DOB_MISSING}", "same reading, other kanji, birth date missing", 0.0006),
         _level(f"{NAME_NEAR} AND ({DOB_EXACT} OR {DOB_NEAR})", "similar name, same birth date", 0.05),
         _level(f"{NAME_NEAR} AND {DOB_MISSING}", "similar name, birth date missing", 0.01),
         _level(f"{NAME_SAME} OR {NAME_NEAR}", "same name, different birth date", 0.005),
@@ -98,41 +146,80 @@ PERSON = {
 
 CONTACT = {
     "output_column_name": "contact",
-    "comparison_description": "phone, e-mail, address (household evidence, gated)",
+    "comparison_description": "phone, e-mail, address, card (household evidence, gated)",
     "comparison_levels": [
         _level(
             '("phone_l" IS NULL OR "phone_r" IS NULL) AND ("email_l" IS NULL OR "email_r" IS NULL)'
             ' AND ("address_key_l" IS NULL OR "address_key_r" IS NULL)'
-            ' AND ("postal_l" IS NULL OR "postal_r" IS NULL)',
+            ' AND ("postal_l" IS NULL OR "postal_r" IS NULL)'
+            ' AND ("card_last4_l" IS NULL OR "card_last4_r" IS NULL)',
             "no contact data to compare",
             0,
             null=True,
         ),
         _neutral("shared contact, but the people differ"),
-        _level(CONTACT_ANY, "same phone, e-mail or address", 0.80),
+        # Only the given name agrees (a new surname?) and no birth date to compare: too little for an
+        # e-mail address or a card to count (common given names; addresses like misaki84@ are made of
+        # them). The home's phone or address still counts, and so does everything with a birth date.
+        _level(
+            f"coalesce({NAME_NEAR}, false) AND NOT coalesce({NAME_SAME}, false) AND {DOB_MISSING}"
+            f" AND NOT coalesce({CONTACT_HOME}, false) AND {CONTACT_ANY}",
+            NEUTRAL_PREFIX + "only the given name agrees, no birth date, only an e-mail or card shared",
+            0.5,
+            fixed_u=0.5,
+        ),
+        _level(CONTACT_ANY, SHARED_CONTACT, 0.80),
         _level('"postal_l" = "postal_r"', "same postal code", 0.09),
         _level('"prefecture_l" = "prefecture_r"', "same prefecture, nothing else shared", 0.109),
+        # A child's row carries the guardian's phone, e-mail and address; a grown child's own rows carry
+        # their own, and about half of those who register themselves live away from the family home:
+        # m = 0.45 (given a child's row against an own row). Strangers share nothing nine times in ten:
+        # u = 0.9. About -1 bit, where two own rows sharing nothing across prefectures weigh -10.
+        _level(
+            CHILD_AND_OWN_ROW,
+            "different prefecture, nothing shared, one a child's row (the guardian's contact)",
+            0.45,
+            fixed_u=0.9,
+        ),
         # Moving to another prefecture while changing phone and e-mail is rare; namesakes look like this.
         _level("ELSE", "different prefecture, nothing shared", 0.001),
     ],
 }
 
-GUARDIAN = {
-    "output_column_name": "guardian",
-    "comparison_description": "guardian's name (children; gated)",
-    "comparison_levels": [
-        _level(
-            '"guardian_fold_l" IS NULL OR "guardian_fold_r" IS NULL', "no guardian on one side", 0, null=True
-        ),
-        _neutral("same guardian, but the people differ"),
-        _level(
-            '"guardian_fold_l" = "guardian_fold_r" OR "guardian_kana_l" = "guardian_kana_r"',
-            "same guardian",
-            0.92,
-        ),
-        _level("ELSE", "different guardian", 0.08),
-    ],
-}
+
+def _guardian(cutoff: str) -> dict[str, Any]:
+    return {
+        "output_column_name": "guardian",
+        "comparison_description": "guardian's name, and who registered each row (children; gated)",
+        "comparison_levels": [
+            # m: a slip that puts the person's own name into the guardian column, 1 row in 10,000.
+            # u (fixed; random pairs almost never show it): among different people whose identities
+            # agree, parents and children named alike are common, and the child's row names that parent
+            # whenever that parent registered the child: 0.05. About -9 bits.
+            _level(NAMES_OTHER_AS_GUARDIAN, "one row names the other as its guardian", 0.0001, fixed_u=0.05),
+            # m: minors' rows come from their guardians; the same minor on an own row with neither a
+            # guardian nor a birth date is about 1 pair in 1,000. u is estimated (gated), with a floor.
+            _level(
+                f"coalesce({PERSON_CONSISTENT}, false) AND {minor_and_undated_own_row(cutoff)}",
+                "a minor's row, and an undated row without a guardian (an adult's)",
+                0.001,
+            ),
+            _level(
+                '"guardian_fold_l" IS NULL OR "guardian_fold_r" IS NULL',
+                "no guardian on one side",
+                0,
+                null=True,
+            ),
+            _neutral("same guardian, but the people differ"),
+            _level(
+                '"guardian_fold_l" = "guardian_fold_r" OR "guardian_kana_l" = "guardian_kana_r"',
+                "same guardian",
+                0.92,
+            ),
+            _level("ELSE", "different guardian", 0.0789),
+        ],
+    }
+
 
 GENDER = {
     "output_column_name": "gender",
@@ -151,11 +238,17 @@ BLOCKING_RULES = [
     'l."name_fold" = r."name_fold" AND l."phone" = r."phone"',
     'l."name_fold" = r."name_fold" AND l."email" = r."email"',
     'l."name_fold" = r."name_fold" AND l."address_key" = r."address_key"',
+    'l."name_fold" = r."name_fold" AND l."card_last4" = r."card_last4"',
     'l."kana_key" = r."kana_key" AND l."postal" = r."postal"',
     'l."kana_key" = r."kana_key" AND l."guardian_fold" = r."guardian_fold"',
     'l."given_kana" = r."given_kana" AND l."dob" = r."dob"',
     'l."dob" = r."dob" AND l."phone" = r."phone"',
     'l."dob" = r."dob" AND l."email" = r."email"',
+    # A married name with no birth date on one side shares nothing above but the given name, which ends
+    # the reading, and the household's contact.
+    'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."phone" = r."phone"',
+    'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."email" = r."email"',
+    'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."address_key" = r."address_key"',
 ]
 
 UNSEEN_U = 1e-6
@@ -172,19 +265,40 @@ U_CAPS: dict[tuple[str, str], float] = {
     ("person", "same name, birth date missing"): 1e-5,
     ("person", "similar name, birth date missing"): 1e-5,
     # Conditional on the person's own identity agreeing (the gate), among different people.
-    ("contact", "same phone, e-mail or address"): 1e-3,
+    ("contact", SHARED_CONTACT): 1e-3,
     ("contact", "same postal code"): 1e-2,
     ("guardian", "same guardian"): 1e-3,
 }
 
 
-def adjust_u(model: dict[str, Any]) -> dict[str, Any]:
-    """Make a trained model's u right for the gated comparisons, then apply U_CAPS.
+# Lowest plausible u for levels that are evidence of two people. Random sampling rarely sees them, and an
+# unseen level must not turn into evidence of one person.
+U_FLOORS: dict[tuple[str, str], float] = {
+    # Readings coincide at least as often as written names (many kanji per reading).
+    ("person", "same reading, other kanji, birth date missing"): 1e-5,
+    ("guardian", "a minor's row, and an undated row without a guardian (an adult's)"): 0.01,
+}
+
+
+# Two different people share a home (phone, address) about 3 times in n pairs of an n-record incident:
+# a home holds about three of them. Among people whose own names agree (the gate) relatives under one
+# roof are over-represented (a parent and a child named alike), say three times: u <= 10 / n. Unlike
+# the fixed caps this falls as the incident grows, as the prior does; without it a shared phone would
+# count for less and less against the prior, and at 35M records an undated row could never join.
+SHARED_HOME_PAIRS = 10
+
+
+def adjust_u(model: dict[str, Any], *, records: int) -> dict[str, Any]:
+    """Make a trained model's u right for the gated comparisons, then apply U_CAPS (and the shared-home
+    cap for an incident of `records` records).
 
     Random pairs mostly fall into a gated comparison's neutral level, so the u Splink estimates for the
     other levels are joint chances (gate passed AND level). Their m are conditional on the gate, so the
-    u must be too: scale them to sum to one.
+    u must be too: scale them to sum to one. Levels with a fixed u keep it.
     """
+    caps = dict(U_CAPS)
+    shared = ("contact", SHARED_CONTACT)
+    caps[shared] = min(caps[shared], SHARED_HOME_PAIRS / max(records, 1))
     for comparison in model["comparisons"]:
         levels = comparison["comparison_levels"]
         if any(level.get("label_for_charts", "").startswith(NEUTRAL_PREFIX) for level in levels):
@@ -192,7 +306,7 @@ def adjust_u(model: dict[str, Any]) -> dict[str, Any]:
                 level
                 for level in levels
                 if not level.get("is_null_level")
-                and not level.get("label_for_charts", "").startswith(NEUTRAL_PREFIX)
+                and not level.get("fix_u_probability")
                 and level.get("u_probability")
             ]
             total = sum(level["u_probability"] for level in gated)
@@ -201,21 +315,34 @@ def adjust_u(model: dict[str, Any]) -> dict[str, Any]:
         for level in levels:
             if level.get("is_null_level"):
                 continue
-            cap = U_CAPS.get((comparison["output_column_name"], level.get("label_for_charts", "")))
+            cap = caps.get((comparison["output_column_name"], level.get("label_for_charts", "")))
             u = level.get("u_probability")
             if u is None:  # never seen among the sampled pairs: rarer than one in the sample
                 level["u_probability"] = cap if cap is not None else UNSEEN_U
             elif cap is not None:
                 level["u_probability"] = min(u, cap)
+            floor = U_FLOORS.get((comparison["output_column_name"], level.get("label_for_charts", "")))
+            if floor is not None:
+                level["u_probability"] = max(level["u_probability"], floor)
     return model
 
 
-def settings(*, prior: float) -> dict[str, Any]:
+def minor_cutoff(as_of: date) -> str:
+    """Born after this ISO date = under ADULT_AGE on `as_of`."""
+    try:
+        return as_of.replace(year=as_of.year - ADULT_AGE).isoformat()
+    except ValueError:  # 29 February: those born on 28 February have had their birthday
+        return as_of.replace(year=as_of.year - ADULT_AGE, day=28).isoformat()
+
+
+def settings(*, prior: float, as_of: date) -> dict[str, Any]:
+    """The Splink settings. `as_of` (the notice date) decides which rows are minors'; it ends up in the
+    stored model's SQL, so --explain later scores with the same cutoff."""
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": prior,
-        "comparisons": [PERSON, CONTACT, GUARDIAN, GENDER],
+        "comparisons": [PERSON, CONTACT, _guardian(minor_cutoff(as_of)), GENDER],
         "blocking_rules_to_generate_predictions": [{"blocking_rule": rule} for rule in BLOCKING_RULES],
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
