@@ -471,3 +471,22 @@ def test_romaji() -> None:
     assert synth.romaji("ショウタ", long_vowels=False) == "shota"
     assert synth.romaji("ハットリ", long_vowels=False) == "hattori"
     assert synth.romaji("キョウコ", long_vowels=True) == "kyouko"
+
+
+def test_unrelated_people_never_share_an_e_mail_address(tmp_path: Path, monkeypatch) -> None:
+    from owabi.records import synth
+
+    monkeypatch.setattr(synth, "SHARED_EMAIL_RATE", 0.0)  # no spouses sharing one on purpose
+    out = tmp_path / "m.csv"
+    call_command("synth", records=20000, seed=5, out=str(out))
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    with out.with_name("m.truth.csv").open(encoding="utf-8") as handle:
+        truth = {row["record_id"]: row for row in csv.DictReader(handle)}
+    owners: dict[str, set[str]] = {}
+    for row in rows:
+        address = unicodedata.normalize("NFKC", row["email"]).lower()
+        if address and not row["guardian_name"]:  # a person's own row: their own address
+            owners.setdefault(address, set()).add(truth[row["record_id"]]["person_id"])
+    shared = [address for address, people in owners.items() if len(people) > 1]
+    assert len(owners) > 5000 and shared == []

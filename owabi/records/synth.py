@@ -546,6 +546,9 @@ class _Generator:
         self.next_pid = 0
         self.households = 0
         self.recent_adults: list[tuple[Name, Name, str, int, str]] = []  # namesake candidates
+        # A mailbox belongs to one person (or one household, when shared on purpose): a provider hands
+        # taro.yamada@ to the first Taro Yamada and the next one picks another address.
+        self.issued_emails: set[str] = set()
 
     # -- small draws --
     def pick(self, seq: Sequence[T]) -> T:
@@ -662,7 +665,11 @@ class _Generator:
             local = f"{g}{s}"
         if self.chance(0.35):
             local += str(int(self.rng.random() * 100))
-        return f"{local}@{self.pick(_DOMAINS)}"
+        domain = self.pick(_DOMAINS)
+        while f"{local}@{domain}" in self.issued_emails:
+            local += str(int(self.rng.random() * 10))
+        self.issued_emails.add(f"{local}@{domain}")
+        return f"{local}@{domain}"
 
     def card(self) -> _Card:
         brand, _, prefixes, length = self.pick(_BRANDS)
