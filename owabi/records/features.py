@@ -113,6 +113,14 @@ def features(
     }
 
 
+def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The form kept in LeakRecord.match: the keys without a record id, with the VERSION that made them."""
+    match = features(0, sealed, problems)
+    del match["unique_id"]
+    match["v"] = VERSION
+    return match
+
+
 def card_last4(value: str | None) -> str | None:
     """A card's last four digits: household evidence like a phone (a child's row carries the guardian's
     card, spouses share one), compared only where the person's own identity agrees."""

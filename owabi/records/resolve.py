@@ -28,12 +28,12 @@ from typing import Any, cast
 from django.db import transaction
 from django.utils import timezone
 
-from owabi.core import audit, bulk, crypto
-from owabi.core.fields import SealedBlob
+from owabi.core import audit, bulk
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records import normalize, resolve_model
 from owabi.records.models import LeakRecord, Membership, Recipient, ResolveRun, ReviewPair, Subject
+from owabi.records.services import seal_match
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ BULK = 1000
 # (one million) left rare "different" levels unseen and put three times as many pairs in review at 100k
 # records. The cap keeps this step's cost flat beyond 100k records (it was a third of resolve's time).
 U_SAMPLE_PAIRS = 2_000_000
-_MATCH_AAD = LeakRecord._meta.get_field("match").aad
 
 
 @dataclass
@@ -236,13 +235,11 @@ def _read_match_keys(incident: Incident, say: Callable[[str], None], result: Res
         fresh = []
         sealed_rows = LeakRecord.objects.filter(pk__in=chunk).values_list("pk", "sealed")
         for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", sealed_rows):
-            match = feature_module.features(pk, sealed)
-            del match["unique_id"]
-            match["v"] = feature_module.VERSION
+            match = feature_module.stored(sealed)
             columns.add(pk, match)
-            fresh.append((pk, SealedBlob(crypto.seal_json(match, _MATCH_AAD))))
+            fresh.append((pk, seal_match(match)))
         with transaction.atomic():
-            bulk.update(LeakRecord, ["match"], [(pk, blob.blob) for pk, blob in fresh])
+            bulk.update(LeakRecord, ["match"], fresh)
     result.refreshed = len(stale)
     return columns
 
@@ -315,12 +312,16 @@ def resolve(
     same_pk, different_pk = _decided_pairs(incident)
     decided_pks = {pk for pair in same_pk | different_pk for pk in pair}
     index_of = {pk: i for i, pk in enumerate(pks) if pk in decided_pks}
-    same = {(index_of[a], index_of[b]) for a, b in same_pk if a in index_of and b in index_of}
-    different = {
-        (min(index_of[a], index_of[b]), max(index_of[a], index_of[b]))
-        for a, b in different_pk
-        if a in index_of and b in index_of
-    }
+    # In index order (min, max), like the scored pairs: stale records are read last, so index order
+    # need not follow primary-key order.
+    same, different = (
+        {
+            (min(index_of[a], index_of[b]), max(index_of[a], index_of[b]))
+            for a, b in decided
+            if a in index_of and b in index_of
+        }
+        for decided in (same_pk, different_pk)
+    )
     parent = list(range(n))
     review: list[tuple[int, int, float]] = []
     for a, b, probability in pairs:
@@ -329,7 +330,7 @@ def resolve(
             continue
         if probability >= MATCH_THRESHOLD:
             _union(parent, *key)
-        elif key not in same and (min(pks[a], pks[b]), max(pks[a], pks[b])) not in same_pk:
+        elif key not in same:
             review.append((*key, probability))
     del pairs
     for a, b in same:
@@ -604,13 +605,7 @@ def _write(
     with transaction.atomic():
         say("  recipients")
         # Recipients: who each notice goes to, and the record holding the name and address to use.
-        existing_recipients = {
-            number: (pk, kind, contact)
-            for pk, number, kind, contact in Recipient.objects.filter(incident=incident).values_list(
-                "pk", "number", "kind", "contact_record_id"
-            )
-        }
-        new_rows, changed_rows = [], []
+        wanted_recipients = []
         recipient_number_of_subject = [0] * len(clusters)
         for group_owner, number, records in zip(group_owners, recipient_numbers, group_records, strict=True):
             if minor[group_owner]:
@@ -619,42 +614,27 @@ def _write(
             else:
                 kind = Recipient.Kind.SELF.value
                 contact = pks[_fullest(clusters[group_owner], col, ("name_key", *CONTACT_FIELDS))]
-            before = existing_recipients.get(number)
-            if before is None:
-                new_rows.append((incident.pk, uuid.uuid4(), number, kind, contact))
-            elif before[1:] != (kind, contact):
-                changed_rows.append((before[0], kind, contact))
+            wanted_recipients.append((number, (kind, contact)))
             for index in groups[group_owner]:
                 recipient_number_of_subject[index] = number
-        bulk.insert(Recipient, ("incident", "public_id", "number", "kind", "contact_record"), new_rows)
-        bulk.update(Recipient, ("kind", "contact_record"), changed_rows)
-        recipient_id = dict(Recipient.objects.filter(incident=incident).values_list("number", "pk"))
+        recipient_id = _save_numbered(Recipient, incident, ("kind", "contact_record"), wanted_recipients)
 
         say("  subjects")
         # Subjects, then the records that moved to another subject (or are new).
-        existing_subjects = {
-            number: (pk, recipient, is_minor, best)
-            for pk, number, recipient, is_minor, best in Subject.objects.filter(
-                incident=incident
-            ).values_list("pk", "number", "recipient_id", "is_minor", "best_record_id")
-        }
-        new_subjects, changed_subjects = [], []
-        for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True)):
-            values = (
-                recipient_id[recipient_number_of_subject[index]],
-                minor[index],
-                pks[_fullest(members, col, SUBJECT_FIELDS)],
+        wanted_subjects = [
+            (
+                number,
+                (
+                    recipient_id[recipient_number_of_subject[index]],
+                    minor[index],
+                    pks[_fullest(members, col, SUBJECT_FIELDS)],
+                ),
             )
-            existing = existing_subjects.get(number)
-            if existing is None:
-                new_subjects.append((incident.pk, uuid.uuid4(), number, *values))
-            elif existing[1:] != values:
-                changed_subjects.append((existing[0], *values))
-        bulk.insert(
-            Subject, ("incident", "public_id", "number", "recipient", "is_minor", "best_record"), new_subjects
+            for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True))
+        ]
+        subject_id = _save_numbered(
+            Subject, incident, ("recipient", "is_minor", "best_record"), wanted_subjects
         )
-        bulk.update(Subject, ("recipient", "is_minor", "best_record"), changed_subjects)
-        subject_id = dict(Subject.objects.filter(incident=incident).values_list("number", "pk"))
         say("  records")
         linked, moved = [], []
         for members, number in zip(clusters, subject_numbers, strict=True):
@@ -667,8 +647,8 @@ def _write(
         bulk.insert(Membership, ("record", "subject"), linked)
         bulk.update(Membership, ("subject",), moved)
 
-        gone_subjects = set(existing_subjects) - set(subject_numbers)
-        gone_recipients = set(existing_recipients) - set(recipient_numbers)
+        gone_subjects = set(subject_id) - set(subject_numbers)
+        gone_recipients = set(recipient_id) - set(recipient_numbers)
         for number_chunk in _chunked(sorted(gone_subjects), BULK):
             Subject.objects.filter(incident=incident, number__in=number_chunk).delete()
         for number_chunk in _chunked(sorted(gone_recipients), BULK):
@@ -686,6 +666,29 @@ def _write(
     result.review_pairs = ReviewPair.objects.filter(
         incident=incident, decision=ReviewPair.Decision.PENDING
     ).count()
+
+
+def _save_numbered(
+    model: type[Subject] | type[Recipient],
+    incident: Incident,
+    fields: tuple[str, ...],
+    wanted: list[tuple[int, tuple[Any, ...]]],
+) -> dict[int, int]:
+    """Insert the numbers that are new, update those whose `fields` changed; returns number -> pk of
+    every row of the incident (old numbers not wanted included: the caller deletes those)."""
+    attnames = [model._meta.get_field(name).attname for name in fields]  # type: ignore[union-attr]
+    rows = model.objects.filter(incident=incident).values_list("pk", "number", *attnames)
+    existing = {number: (pk, tuple(values)) for pk, number, *values in rows}
+    new, changed = [], []
+    for number, values in wanted:
+        before = existing.get(number)
+        if before is None:
+            new.append((incident.pk, uuid.uuid4(), number, *values))
+        elif before[1] != values:
+            changed.append((before[0], *values))
+    bulk.insert(model, ("incident", "public_id", "number", *fields), new)
+    bulk.update(model, fields, changed)
+    return dict(model.objects.filter(incident=incident).values_list("number", "pk"))
 
 
 def _write_review(incident: Incident, pks: array[int], review: list[tuple[int, int, float]]) -> None:

@@ -40,6 +40,11 @@ _SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
 _MATCH_AAD = LeakRecord._meta.get_field("match").aad
 
 
+def seal_match(match: dict[str, Any]) -> bytes:
+    """LeakRecord.match in database form (for bulk writes, which bypass the field)."""
+    return crypto.seal_json(match, _MATCH_AAD)
+
+
 @dataclass
 class Reject:
     line: int
@@ -61,7 +66,6 @@ class ImportResult:
 class _Plan:
     """What a worker needs to turn raw rows into database rows (picklable; no database access)."""
 
-    file_name: str
     width: int
     layout: dict[int, str]
     extras: dict[int, tuple[str, str]]
@@ -138,7 +142,7 @@ def import_file(
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
     layout, extras, security_code = _layout(path, header, mapping)
-    plan = _Plan(path.name, len(header), layout, extras, security_code)
+    plan = _Plan(len(header), layout, extras, security_code)
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
@@ -333,17 +337,15 @@ def _prepare(
     if extra_values:
         sealed["extras"] = extra_values
     found: list[tuple[str, str]] = []
-    match = feature_module.features(0, sealed, found)
-    del match["unique_id"]
+    match = feature_module.stored(sealed, found)
     problems = [f"{name}: {reason}" for name, reason in found]
     warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
-    match["v"] = feature_module.VERSION
     name = _name_key(values.get("subject_name", ""))
     return _Prepared(
         record_id=record_id,
         line=line,
         sealed=crypto.seal_json(sealed, _SEALED_AAD),
-        match=crypto.seal_json(match, _MATCH_AAD),
+        match=seal_match(match),
         categories=orjson.dumps(sorted(leaked)).decode(),
         problems=orjson.dumps(problems).decode(),
         bx_name_phone=blind_index("name_phone", name, _digits(values.get("phone", ""))),
