@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from owabi.core import audit, crypto, keys
 from owabi.core.env import new_key, parse_keyring
+from owabi.records import match_store
 from owabi.records.models import LeakRecord
 from owabi.records.services import import_file
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 def _raw_key_ids() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT sealed, match FROM records_leakrecord ORDER BY id")
-        return [crypto.key_id_of(bytes(blob)) for row in cursor.fetchall() for blob in row]
+        cursor.execute("SELECT sealed FROM records_leakrecord UNION ALL SELECT keys FROM records_matchbatch")
+        return [crypto.key_id_of(bytes(blob)) for (blob,) in cursor.fetchall()]
 
 
 def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path, capsys) -> None:
@@ -31,18 +32,20 @@ def test_rotation_reseals_every_value_with_the_new_key(incident, tmp_path: Path,
 
     both = parse_keyring("T", f"new:{new},old:{old}")
     with override_settings(OWABI_DATA_KEYS=both, OWABI_DATA_KEY_ID="new"):
-        # Two sealed columns per record: the row's values and its match keys.
-        assert keys.count_by_key() == {"old": 50}
+        # 25 records' values, and their match keys in one batch (one import chunk).
+        assert keys.count_by_key() == {"old": 26}
         result = keys.rotate(actor="t", batch=10)
-        assert (result.scanned, result.resealed) == (50, 50)
+        assert (result.scanned, result.resealed) == (26, 26)
         assert keys.rotate(actor="t").resealed == 0
         call_command("keys", "status")
-        assert "new\t50" in capsys.readouterr().out
+        assert "new\t26" in capsys.readouterr().out
     assert set(_raw_key_ids()) == {"new"}
 
     with override_settings(OWABI_DATA_KEYS=parse_keyring("T", f"new:{new}"), OWABI_DATA_KEY_ID="new"):
         names = sorted(r.sealed["subject_name"] for r in LeakRecord.objects.all())
+        stored = match_store.keys_by_record(incident)  # the batch opens with the new key alone
     assert names[0] == "山田 太郎0" and len(names) == 25
+    assert len(stored) == 25
     assert audit.verify().ok
     assert audit.recent(limit=1)[0].action == "keys.rotate"
 

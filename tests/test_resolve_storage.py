@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from owabi.core import audit
-from owabi.records import features
-from owabi.records.models import LeakRecord, Membership, Recipient, Subject
+from owabi.records import features, match_store
+from owabi.records.models import LeakRecord, MatchBatch, Membership, Recipient, Subject
 from owabi.records.resolve import resolve
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
@@ -63,20 +63,24 @@ def test_subjects_and_recipients_point_at_the_fullest_records(incident, imported
     assert adult.recipient.contact_record_id == _record("A2").pk
 
 
-def test_stale_match_keys_are_recomputed_and_stored(incident, imported) -> None:
+def test_stale_or_missing_match_keys_are_recomputed_and_stored(incident, imported) -> None:
     resolve(incident=incident, actor="t", as_of=AS_OF)
     before = sorted(iter_clusters(incident=incident))
-    LeakRecord.objects.filter(record_id="K1").update(match=None)  # e.g. imported before match keys
-    old = dict(_record("A2").match, v=features.VERSION - 1)  # computed by an older features()
-    LeakRecord.objects.filter(record_id="A2").update(match=old)
+    MatchBatch.objects.update(version=features.VERSION - 1)  # computed by an older features()
 
     result = resolve(incident=incident, actor="t", as_of=AS_OF)
-    assert result.refreshed == 2
+    assert result.refreshed == 4
     assert sorted(iter_clusters(incident=incident)) == before
-    assert _record("K1").match["v"] == _record("A2").match["v"] == features.VERSION
-    assert _record("K1").match["kana_key"] == "ナカムラユイ"
+    assert set(MatchBatch.objects.values_list("version", flat=True)) == {features.VERSION}
+    assert match_store.keys_by_record(incident)[_record("K1").pk]["kana_key"] == "ナカムラユイ"
     assert resolve(incident=incident, actor="t", as_of=AS_OF).refreshed == 0
     assert audit.recent(limit=1)[0].data["match_keys_refreshed"] == 0
+
+    # Erasing a record's keys (its batch goes) leaves the other records' keys to be recomputed.
+    assert match_store.forget([_record("K1")]) == 1
+    assert MatchBatch.objects.count() == 0
+    assert resolve(incident=incident, actor="t", as_of=AS_OF).refreshed == 4
+    assert sorted(iter_clusters(incident=incident)) == before
 
 
 def test_a_subject_that_disappears_is_deleted_and_its_records_move(

@@ -1,4 +1,5 @@
-"""SealedJSONField: a JSON document stored AES-GCM encrypted (see owabi.core.crypto)."""
+"""Sealed columns: bytes (SealedBytesField) or a JSON document (SealedJSONField) stored AES-GCM encrypted
+(see owabi.core.crypto). Key rotation (owabi.core.keys) re-seals every column of either kind."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from django.db import models
 from owabi.core import crypto
 
 
-class SealedJSONField(models.BinaryField):
-    """Stores a JSON-serializable value sealed with the current data key; reads open it transparently.
+class SealedBytesField(models.BinaryField):
+    """Stores bytes sealed with the current data key; reads open them transparently.
 
     The associated data is "app_label.Model.field", so a blob moved to another column fails to open.
     """
 
-    description = "Encrypted JSON document"
+    description = "Encrypted bytes"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("editable", False)
@@ -28,7 +29,7 @@ class SealedJSONField(models.BinaryField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None:
             return None
-        return crypto.unseal_json(bytes(value), self.aad)
+        return self.open(bytes(value))
 
     def to_python(self, value: Any) -> Any:
         return value
@@ -38,10 +39,28 @@ class SealedJSONField(models.BinaryField):
             return None
         if isinstance(value, SealedBlob):
             return connection.Database.Binary(value.blob)
-        return connection.Database.Binary(crypto.seal_json(value, self.aad))
+        return connection.Database.Binary(self.seal(value))
 
     def value_to_string(self, obj: models.Model) -> str:
         raise TypeError("sealed fields are never serialized in plain text")
+
+    def seal(self, value: Any) -> bytes:
+        return crypto.seal(bytes(value), self.aad)
+
+    def open(self, blob: bytes) -> Any:
+        return crypto.unseal(blob, self.aad)
+
+
+class SealedJSONField(SealedBytesField):
+    """A JSON-serializable value, sealed."""
+
+    description = "Encrypted JSON document"
+
+    def seal(self, value: Any) -> bytes:
+        return crypto.seal_json(value, self.aad)
+
+    def open(self, blob: bytes) -> Any:
+        return crypto.unseal_json(blob, self.aad)
 
 
 class SealedBlob:

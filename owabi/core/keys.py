@@ -15,7 +15,7 @@ from django.apps import apps
 from django.db import connection, models, transaction
 
 from owabi.core import audit, crypto
-from owabi.core.fields import SealedJSONField
+from owabi.core.fields import SealedBytesField
 
 
 @dataclass
@@ -25,10 +25,10 @@ class RotationResult:
     skipped_concurrent: int = 0
 
 
-def sealed_columns() -> Iterator[tuple[type[models.Model], SealedJSONField]]:
+def sealed_columns() -> Iterator[tuple[type[models.Model], SealedBytesField]]:
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
-            if isinstance(field, SealedJSONField):
+            if isinstance(field, SealedBytesField):
                 yield model, field
 
 
@@ -42,7 +42,7 @@ def count_by_key() -> dict[str, int]:
     return counts
 
 
-def _quoted(model: type[models.Model], field: SealedJSONField) -> tuple[str, str, str]:
+def _quoted(model: type[models.Model], field: SealedBytesField) -> tuple[str, str, str]:
     """Quoted table, primary-key column and sealed column, for raw SQL."""
     names = (model._meta.db_table, model._meta.pk.column, field.column)
     table, pk, column = (connection.ops.quote_name(name) for name in names)
@@ -50,7 +50,7 @@ def _quoted(model: type[models.Model], field: SealedJSONField) -> tuple[str, str
 
 
 def _raw_blobs(
-    model: type[models.Model], field: SealedJSONField, batch: int = 2000
+    model: type[models.Model], field: SealedBytesField, batch: int = 2000
 ) -> Iterator[tuple[int, bytes]]:
     table, pk, column = _quoted(model, field)
     last = -1
@@ -71,7 +71,7 @@ def _raw_blobs(
 
 def _reseal(
     model: type[models.Model],
-    field: SealedJSONField,
+    field: SealedBytesField,
     pending: list[tuple[int, bytes]],
     target: str,
     result: RotationResult,

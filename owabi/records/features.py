@@ -1,6 +1,7 @@
 """Matching features for one leaked record: normalized keys in plain text, for the matcher only.
 
-They live in memory (an in-memory DuckDB during resolve) and are never written to disk or logged.
+Computed at import and kept sealed (owabi.records.match_store); in plain text only in memory (an
+in-memory DuckDB during resolve); never logged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 2
+VERSION = 3
 
 COLUMNS = (
     "unique_id",
@@ -39,6 +40,8 @@ COLUMNS = (
     "guardian_kana",
     "card_last4",
 )
+# Keys features() returns beyond the matcher's COLUMNS (for placeholders and recipients).
+EXTRA_COLUMNS = ("due", "guardian_given_name", "guardian_given_kana")
 
 
 def safe(function: Callable[[str], T], value: str | None) -> T | None:
@@ -114,10 +117,9 @@ def features(
 
 
 def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The form kept in LeakRecord.match: the keys without a record id, with the VERSION that made them."""
+    """The keys as stored (owabi.records.match_store): without a record id."""
     match = features(0, sealed, problems)
     del match["unique_id"]
-    match["v"] = VERSION
     return match
 
 

@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from owabi.core.fields import SealedJSONField
+from owabi.core.fields import SealedBytesField, SealedJSONField
 
 
 class SourceFile(models.Model):
@@ -48,9 +48,6 @@ class LeakRecord(models.Model):
     record_id = models.CharField(max_length=100, help_text="The record's id as given in the export")
     line_no = models.PositiveIntegerField()
     sealed = SealedJSONField()  # the row's values, cleaned (NFKC, trimmed), card numbers reduced
-    # Normalized matching keys (owabi.records.features), computed at import so that resolve decrypts
-    # one small blob per record; {"v": FEATURES_VERSION, ...}. A stale version is recomputed by resolve.
-    match = SealedJSONField(null=True)
     categories = models.JSONField(default=list)
     # Fields whose value could not be normalized ("subject_birth_date: not a date"): kept, not rejected,
     # and reported in the import's warnings file. Field names and reasons only, never values.
@@ -69,6 +66,32 @@ class LeakRecord(models.Model):
 
     def __str__(self) -> str:
         return f"record {self.record_id}"
+
+
+class MatchBatch(models.Model):
+    """The normalized matching keys (owabi.records.features) of a run of lines of one source file, as one
+    sealed, compressed Arrow IPC stream (owabi.records.match_store).
+
+    Computed at import, so resolve opens one blob per few thousand records instead of one per record,
+    and gets columns ready for the matcher. A batch of an older features VERSION is replaced by resolve.
+    Lines are the file's line numbers; a line without a LeakRecord (a row dropped as a repeat within its
+    file, or an erased record) is ignored. Erasing a record must delete the batches holding its line
+    (match_store.forget); resolve recomputes the other records' keys.
+    """
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    source_file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="match_batches")
+    first_line = models.PositiveIntegerField()
+    last_line = models.PositiveIntegerField()
+    version = models.PositiveSmallIntegerField()
+    rows = models.PositiveIntegerField()
+    keys = SealedBytesField()
+
+    class Meta:
+        indexes = [models.Index(fields=["incident", "version"])]
+
+    def __str__(self) -> str:
+        return f"match keys {self.source_file_id}:{self.first_line}-{self.last_line}"
 
 
 class Recipient(models.Model):

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -31,9 +31,8 @@ from django.utils import timezone
 from owabi.core import audit, bulk
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
-from owabi.records import normalize, resolve_model
+from owabi.records import match_store, normalize, resolve_model
 from owabi.records.models import LeakRecord, Membership, Recipient, ResolveRun, ReviewPair, Subject
-from owabi.records.services import seal_match
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +78,7 @@ _KEPT = (
     "guardian_given_name",
     "guardian_given_kana",
 )
-_TABLE_COLUMNS = (
-    *[c for c in feature_module.COLUMNS if c != "unique_id"],
-    "due",
-    "guardian_given_name",
-    "guardian_given_kana",
-)
-_BATCH_ROWS = 50_000
+_TABLE_COLUMNS = (*[c for c in feature_module.COLUMNS if c != "unique_id"], *feature_module.EXTRA_COLUMNS)
 _CONTACT_KINDS = ("phone", "email", "address_key", "card_last4")
 # The home's own evidence. A reading or a given name alone is weak (homophone names are common), so
 # matches on those ask for one of these: an e-mail address or a card is a person's, not the home's, and
@@ -177,73 +170,6 @@ def _decided_pairs(incident: Incident) -> tuple[set[tuple[int, int]], set[tuple[
     return same, different
 
 
-class _Columns:
-    """The incident's match keys, read once: an Arrow table for Splink plus the record primary keys.
-
-    Rows are addressed by index (0..n-1, the Splink unique_id), never by a dict per record: at a
-    million records, per-record dicts alone would take gigabytes.
-    """
-
-    def __init__(self) -> None:
-        self.pks: array[int] = array("q")
-        self._batches: list[Any] = []
-        self._buffer: dict[str, list[Any]] = {column: [] for column in _TABLE_COLUMNS}
-
-    def add(self, pk: int, match: dict[str, Any]) -> None:
-        self.pks.append(pk)
-        for column, values in self._buffer.items():
-            values.append(match.get(column))
-        if len(self._buffer["name_key"]) >= _BATCH_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        count = len(self._buffer["name_key"])
-        if not count:
-            return
-        start = len(self.pks) - count
-        arrays = [pa.array(range(start, start + count), type=pa.int64())]
-        arrays += [pa.array(self._buffer[column], type=pa.string()) for column in _TABLE_COLUMNS]
-        self._batches.append(pa.record_batch(arrays, names=["unique_id", *_TABLE_COLUMNS]))
-        self._buffer = {column: [] for column in _TABLE_COLUMNS}
-
-    def table(self) -> Any:
-        import pyarrow as pa
-
-        self._flush()
-        schema = pa.schema([("unique_id", pa.int64()), *[(c, pa.string()) for c in _TABLE_COLUMNS]])
-        return pa.Table.from_batches(self._batches, schema=schema)
-
-
-def _read_match_keys(incident: Incident, say: Callable[[str], None], result: ResolveResult) -> _Columns:
-    """Decrypt every record's stored match keys; recompute (and store) those of an older version."""
-    columns = _Columns()
-    stale: list[int] = []
-    records = LeakRecord.objects.filter(incident=incident).order_by("pk").values_list("pk", "match")
-    for count, (pk, match) in enumerate(
-        cast("Iterable[tuple[int, dict[str, Any] | None]]", records.iterator(5000)), start=1
-    ):
-        if match is None or match.get("v") != feature_module.VERSION:
-            stale.append(pk)
-        else:
-            columns.add(pk, match)
-        if count % 200_000 == 0:
-            say(f"  {count:,} records read")
-    for start in range(0, len(stale), BULK):
-        chunk = stale[start : start + BULK]
-        fresh = []
-        sealed_rows = LeakRecord.objects.filter(pk__in=chunk).values_list("pk", "sealed")
-        for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", sealed_rows):
-            match = feature_module.stored(sealed)
-            columns.add(pk, match)
-            fresh.append((pk, seal_match(match)))
-        with transaction.atomic():
-            bulk.update(LeakRecord, ["match"], fresh)
-    result.refreshed = len(stale)
-    return columns
-
-
 def _find(parent: list[int], item: int) -> int:
     root = item
     while parent[root] != root:
@@ -286,19 +212,19 @@ def resolve(
         started = now
 
     say("reading match keys")
-    columns = _read_match_keys(incident, say, result)
-    table = columns.table()
-    pks = columns.pks
-    del columns
+    keys, result.refreshed = match_store.read(incident, say)
+    pks = array("q", keys.column("pk").to_pylist())
     n = len(pks)
+    import pyarrow as pa
+
+    table = keys.select(list(_TABLE_COLUMNS)).add_column(0, "unique_id", pa.array(range(n), pa.int64()))
+    del keys
     col = {name: table.column(name).to_pylist() for name in _KEPT}
     placeholder = [
         key is None and due is not None for key, due in zip(col["name_key"], col["due"], strict=True)
     ]
     result.records = n
     lap("features")
-
-    import pyarrow as pa
 
     matchable = table.filter(pa.array([not p for p in placeholder], type=pa.bool_()))
     del table

@@ -27,7 +27,7 @@ from django.db import transaction
 from owabi.core import audit, bulk, crypto
 from owabi.core.crypto import blind_index
 from owabi.incidents.models import Incident
-from owabi.records import cards, columns
+from owabi.records import cards, columns, match_store
 from owabi.records import features as feature_module
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, SourceFile
@@ -37,12 +37,6 @@ CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
 
 _SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
-_MATCH_AAD = LeakRecord._meta.get_field("match").aad
-
-
-def seal_match(match: dict[str, Any]) -> bytes:
-    """LeakRecord.match in database form (for bulk writes, which bypass the field)."""
-    return crypto.seal_json(match, _MATCH_AAD)
 
 
 @dataclass
@@ -76,7 +70,6 @@ class _Prepared(NamedTuple):
     record_id: str
     line: int
     sealed: bytes
-    match: bytes
     categories: str  # JSON
     problems: str  # JSON
     bx_name_phone: bytes
@@ -149,7 +142,7 @@ def import_file(
     warnings: list[Reject] = []
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
-        prepared_chunks: Iterable[tuple[list[_Prepared], list[Reject], list[Reject], int]]
+        prepared_chunks: Iterable[_Chunk]
         if pool is not None:
             prepared_chunks = pool.imap(partial(_prepare_chunk, plan), _chunks(table.rows(), chunk))
         else:
@@ -167,7 +160,7 @@ def import_file(
             seen_ids: set[str] = set()
             rows_in = 0
             next_progress = 10_000
-            for records, chunk_rejects, chunk_warnings, chunk_rows in prepared_chunks:
+            for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
                 rows_in += chunk_rows
                 rejects.extend(chunk_rejects)
                 fresh = []
@@ -180,6 +173,8 @@ def import_file(
                 fresh_lines = {record.line for record in fresh}
                 warnings.extend(w for w in chunk_warnings if w.line in fresh_lines)
                 writer.write(fresh)
+                if records:
+                    match_store.save(source_file, [record.line for record in records], keys)
                 if progress and rows_in >= next_progress:
                     progress(rows_in)
                     next_progress = rows_in + 10_000
@@ -239,7 +234,6 @@ class _RecordWriter:
         "record_id",
         "line_no",
         "sealed",
-        "match",
         "categories",
         "problems",
         "bx_name_phone",
@@ -282,23 +276,38 @@ def _layout(
     return layout, extras, security_code
 
 
-def _prepare_chunk(plan: _Plan, rows: list[Row]) -> tuple[list[_Prepared], list[Reject], list[Reject], int]:
-    """Runs in a worker: rows -> (records ready to write, rejects, warnings, rows seen)."""
+class _Chunk(NamedTuple):
+    records: list[_Prepared]  # ready to write
+    rejects: list[Reject]
+    warnings: list[Reject]
+    rows: int  # rows seen
+    keys: bytes  # the records' match keys, sealed (match_store.pack); b"" when there are no records
+
+
+def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
+    """Runs in a worker: raw rows -> records ready to write, their match keys, rejects and warnings."""
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
+    keys: list[dict[str, Any]] = []
     for line, cells, problem in rows:
         if problem:
             rejects.append(Reject(line, "", problem))
         elif len(cells) != plan.width:
             rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
-        elif (record := _prepare(plan, line, cells, rejects, warnings)) is not None:
+        elif (record := _prepare(plan, line, cells, rejects, warnings, keys)) is not None:
             prepared.append(record)
-    return prepared, rejects, warnings, len(rows)
+    blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
+    return _Chunk(prepared, rejects, warnings, len(rows), blob)
 
 
 def _prepare(
-    plan: _Plan, line: int, row: list[str], rejects: list[Reject], warnings: list[Reject]
+    plan: _Plan,
+    line: int,
+    row: list[str],
+    rejects: list[Reject],
+    warnings: list[Reject],
+    keys: list[dict[str, Any]],
 ) -> _Prepared | None:
     values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
     record_id = values.pop("record_id", "")
@@ -337,7 +346,7 @@ def _prepare(
     if extra_values:
         sealed["extras"] = extra_values
     found: list[tuple[str, str]] = []
-    match = feature_module.stored(sealed, found)
+    keys.append(feature_module.stored(sealed, found))
     problems = [f"{name}: {reason}" for name, reason in found]
     warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
     name = _name_key(values.get("subject_name", ""))
@@ -345,7 +354,6 @@ def _prepare(
         record_id=record_id,
         line=line,
         sealed=crypto.seal_json(sealed, _SEALED_AAD),
-        match=seal_match(match),
         categories=orjson.dumps(sorted(leaked)).decode(),
         problems=orjson.dumps(problems).decode(),
         bx_name_phone=blind_index("name_phone", name, _digits(values.get("phone", ""))),

@@ -1,0 +1,175 @@
+"""Match keys at rest: one sealed, compressed Arrow IPC stream per import chunk (MatchBatch).
+
+Import computes each record's normalized matching keys (owabi.records.features) once, in its worker
+processes, and stores a chunk's keys as columns. Resolve opens a few hundred blobs instead of a million,
+and gets Arrow columns ready for the matcher with no per-record parsing. Keys computed by an older
+features.VERSION, or missing, are recomputed from the sealed records and stored again.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from django.db import connection, transaction
+
+from owabi.core import crypto
+from owabi.core.fields import SealedBlob
+from owabi.incidents.models import Incident
+from owabi.records import features as feature_module
+from owabi.records.models import LeakRecord, MatchBatch, SourceFile
+
+# Every key features.stored() returns, in a fixed order (all strings or null).
+KEY_COLUMNS = tuple(c for c in feature_module.COLUMNS if c != "unique_id") + feature_module.EXTRA_COLUMNS
+RECOMPUTE_CHUNK = 5000
+
+_AAD = MatchBatch._meta.get_field("keys").aad
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("line_no", pa.int64()), *[(c, pa.string()) for c in KEY_COLUMNS]])
+
+
+def pack(lines: list[int], keys: list[dict[str, Any]]) -> bytes:
+    """Seal the keys of `lines` (one dict per line, as features.stored() returns) as one blob."""
+    import pyarrow as pa
+
+    arrays = [pa.array(lines, type=pa.int64())]
+    arrays += [pa.array([k.get(column) for k in keys], type=pa.string()) for column in KEY_COLUMNS]
+    batch = pa.record_batch(arrays, schema=_schema())
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as out:
+        out.write_batch(batch)
+    return crypto.seal(sink.getvalue().to_pybytes(), _AAD)
+
+
+def unpack(blob: bytes) -> Any:
+    """The Arrow table (line_no + KEY_COLUMNS) of one sealed blob."""
+    return _table(crypto.unseal(blob, _AAD))
+
+
+def _table(stream: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(stream)).read_all()
+
+
+def save(source_file: SourceFile, lines: list[int], blob: bytes) -> None:
+    MatchBatch.objects.create(
+        incident_id=source_file.incident_id,
+        source_file=source_file,
+        first_line=min(lines),
+        last_line=max(lines),
+        version=feature_module.VERSION,
+        rows=len(lines),
+        keys=SealedBlob(blob),
+    )
+
+
+def forget(records: Iterable[LeakRecord]) -> int:
+    """Delete the batches holding any of `records`' lines (an erasure); resolve recomputes the keys of
+    the other records in them. Returns the number of batches deleted."""
+    deleted = 0
+    for record in records:
+        holding = MatchBatch.objects.filter(
+            source_file_id=record.source_file_id,
+            first_line__lte=record.line_no,
+            last_line__gte=record.line_no,
+        )
+        deleted += holding.delete()[0]
+    return deleted
+
+
+def _record_positions(incident: Incident) -> Any:
+    """(pk, source_file, line_no) of every record of the incident, as an Arrow table ordered by pk."""
+    import pyarrow as pa
+
+    pks, files, lines = array("q"), array("q"), array("q")
+    table = LeakRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, source_file_id, line_no FROM {table} WHERE incident_id = %s ORDER BY id",  # noqa: S608
+            [incident.pk],
+        )
+        while rows := cursor.fetchmany(20_000):
+            for pk, file_id, line in rows:
+                pks.append(pk)
+                files.append(file_id)
+                lines.append(line)
+    return pa.table(
+        {
+            "pk": pa.array(pks, type=pa.int64()),
+            "source_file": pa.array(files, type=pa.int64()),
+            "line_no": pa.array(lines, type=pa.int64()),
+        }
+    )
+
+
+def _current_keys(incident: Incident) -> Any:
+    """The keys of every current-version batch of the incident, with their source file."""
+    import pyarrow as pa
+
+    tables = []
+    batches = MatchBatch.objects.filter(incident=incident, version=feature_module.VERSION)
+    for file_id, keys in batches.values_list("source_file_id", "keys").iterator(50):
+        table = _table(keys)  # the field opened the seal
+        tables.append(table.add_column(0, "source_file", pa.array([file_id] * table.num_rows, pa.int64())))
+    if not tables:
+        schema = _schema().insert(0, pa.field("source_file", pa.int64()))
+        return schema.empty_table()
+    return pa.concat_tables(tables)
+
+
+def read(incident: Incident, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, int]:
+    """Every record's match keys: an Arrow table with `pk` then KEY_COLUMNS, one row per record, ordered
+    by pk; and how many records' keys were stale or missing (recomputed and stored now)."""
+    positions = _record_positions(incident)
+    say(f"  {positions.num_rows:,} records; opening their match keys")
+    keys = _current_keys(incident)
+    stale = _stale_records(positions, keys)
+    if stale:
+        say(f"  recomputing the match keys of {len(stale):,} records (missing or of an older version)")
+        _recompute(incident, stale)
+        keys = _current_keys(incident)
+    joined = positions.join(keys, keys=["source_file", "line_no"], join_type="inner")
+    if joined.num_rows != positions.num_rows:  # pragma: no cover - invariant (one key row per record)
+        raise RuntimeError(f"match keys: {joined.num_rows} rows for {positions.num_rows} records")
+    return joined.sort_by("pk").select(["pk", *KEY_COLUMNS]), len(stale)
+
+
+def _stale_records(positions: Any, keys: Any) -> list[int]:
+    """Records with no row in a current-version batch."""
+    import pyarrow as pa
+
+    covered = keys.select(["source_file", "line_no"]).append_column(
+        "covered", pa.array([True] * keys.num_rows, pa.bool_())
+    )
+    joined = positions.join(covered, keys=["source_file", "line_no"], join_type="left outer")
+    return sorted(joined.filter(joined.column("covered").is_null()).column("pk").to_pylist())
+
+
+def _recompute(incident: Incident, stale: list[int]) -> None:
+    """Compute and store the keys of `stale` records, then drop every batch of an older version (each
+    record they covered is in `stale` or already in a current batch)."""
+    for start in range(0, len(stale), RECOMPUTE_CHUNK):
+        chunk = stale[start : start + RECOMPUTE_CHUNK]
+        by_file: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        records = LeakRecord.objects.filter(pk__in=chunk).values_list("source_file_id", "line_no", "sealed")
+        for file_id, line, sealed in cast("Iterable[tuple[int, int, dict[str, Any]]]", records):
+            by_file[file_id].append((line, feature_module.stored(sealed)))
+        with transaction.atomic():
+            for file_id, rows in by_file.items():
+                rows.sort(key=lambda row: row[0])
+                lines = [line for line, _ in rows]
+                save(SourceFile.objects.get(pk=file_id), lines, pack(lines, [keys for _, keys in rows]))
+    MatchBatch.objects.filter(incident=incident).exclude(version=feature_module.VERSION).delete()
+
+
+def keys_by_record(incident: Incident) -> dict[int, dict[str, Any]]:
+    """record pk -> its stored match keys (for tests and diagnostics on small incidents)."""
+    table, _ = read(incident)
+    return {row.pop("pk"): row for row in table.to_pylist()}
