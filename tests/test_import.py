@@ -328,3 +328,29 @@ def test_unreadable_values_are_kept_reported_and_left_out_of_matching(
     ]
     text = (tmp_path / "w.warnings.csv").read_text(encoding="utf-8")
     assert "2010-13-45" not in text and "1234" not in text and "山田" not in text
+
+
+def test_text_with_tabs_newlines_and_backslashes_survives_the_bulk_write(incident, tmp_path: Path) -> None:
+    # On PostgreSQL rows reach the table in COPY's text format, where these characters are escapes.
+    tricky = ["T\\1", "山田 太郎", "", "", "", "", "", "a\tb\nc\\N\r\\x00"]
+    rows = [tricky, ["T2", "山田\t花子", "", "", "", "", "", "\\"]]
+    result = import_file(incident=incident, path=_write(tmp_path / "t.csv", rows), actor="t")
+    assert (result.source_file.rows_ok, result.source_file.rows_rejected) == (2, 0)
+    records = {r.record_id: r for r in LeakRecord.objects.all()}
+    assert set(records) == {"T\\1", "T2"}
+    assert records["T\\1"].sealed["extras"] == {"会員ランク": "a\tb\nc\\N\r\\x00"}
+    assert records["T\\1"].line_no == 2 and records["T2"].line_no == 4  # the quoted newline spans a line
+    assert records["T2"].sealed["extras"] == {"会員ランク": "\\"}
+    assert records["T\\1"].bx_name_phone == b"" and bytes(records["T\\1"].bx_email) == b""
+    assert LeakRecord.objects.get(bx_name_card=b"", record_id="T2").categories == [
+        "card_security_code",
+        "name",
+        "other",
+    ]
+
+
+def test_a_row_with_a_nul_character_is_rejected_not_fatal(incident, tmp_path: Path) -> None:
+    rows = [["N1", "山田 太郎", "", "", "", "", "", "x\x00y"], ["N2", "山田 花子", "", "", "", "", "", ""]]
+    result = import_file(incident=incident, path=_write(tmp_path / "n.csv", rows), actor="t")
+    assert [(r.line, r.reason) for r in result.rejects] == [(2, "contains a NUL character (not text)")]
+    assert list(LeakRecord.objects.values_list("record_id", flat=True)) == ["N2"]

@@ -23,6 +23,49 @@ def _names(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[
 
 
 ANALYZE_AFTER = 10_000  # rows; autovacuum would analyze only after the transaction commits
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(values: Sequence[Any]) -> bytes:
+    """One row in PostgreSQL's COPY text format, for the value types owabi writes in bulk (text,
+    integers, booleans, bytes, UUIDs, None). Pure: import workers format their rows with it, so the
+    process holding the connection only joins bytes (psycopg's per-value formatting in Python was half
+    of that process's time at a million rows). Text must hold no NUL (PostgreSQL text cannot)."""
+    cells = []
+    for value in values:
+        if value is None:
+            cells.append("\\N")
+        elif isinstance(value, bytes):
+            cells.append("\\\\x" + value.hex())
+        elif isinstance(value, bool):
+            cells.append("t" if value else "f")
+        elif isinstance(value, int | uuid.UUID):
+            cells.append(str(value))
+        elif isinstance(value, str):
+            cells.append(value.translate(_COPY_ESCAPES))
+        else:
+            raise TypeError(f"copy_text: no COPY form for {type(value).__name__}")
+    return ("\t".join(cells) + "\n").encode()
+
+
+def insert_copy_text(model: type[models.Model], fields: Sequence[str], lines: Iterable[bytes]) -> int:
+    """Append rows already in COPY text format (copy_text), on PostgreSQL. Returns the rows written."""
+    table, columns = _names(model, fields)
+    count = 0
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            buffer = []
+            for line in lines:
+                buffer.append(line)
+                count += 1
+                if len(buffer) >= 1000:
+                    copy.write(b"".join(buffer))
+                    buffer = []
+            if buffer:
+                copy.write(b"".join(buffer))
+        if count >= ANALYZE_AFTER:
+            cursor.execute(f"ANALYZE {table}")
+    return count
 
 
 def _sqlite_value(value: Any) -> Any:

@@ -116,7 +116,7 @@ def _current_keys(incident: Incident) -> Any:
     tables = []
     batches = MatchBatch.objects.filter(incident=incident, version=feature_module.VERSION)
     for file_id, keys in batches.values_list("source_file_id", "keys").iterator(50):
-        table = _table(keys)  # the field opened the seal
+        table = _table(cast("bytes", keys))  # the field opened the seal
         tables.append(table.add_column(0, "source_file", pa.array([file_id] * table.num_rows, pa.int64())))
     if not tables:
         schema = _schema().insert(0, pa.field("source_file", pa.int64()))

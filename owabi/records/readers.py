@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -82,23 +83,58 @@ def open_table(path: Path, *, encoding: str | None = None, delimiter: str | None
     return Table(path, encoding, header.cells, rows)
 
 
-def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[Row]:
-    """Decode line by line, so bytes that don't decode cost only the record they sit in.
+BLOCK_BYTES = 1 << 20
 
-    Splitting on b"\\n" is safe for UTF-8 and Shift_JIS/CP932: 0x0A never occurs inside a character.
+
+def _text_lines(path: Path, encoding: str, bad_lines: set[int]) -> Iterator[str]:
+    """The file's lines as text, split on "\\n" only. Decoded a block at a time (a line at a time was a
+    fifth of a large import's time); a block that does not decode is decoded line by line, and the
+    lines that fail are noted in `bad_lines` (their record is rejected, the rest is kept).
+
+    Cutting at b"\\n" is safe for UTF-8 and Shift_JIS/CP932: 0x0A never occurs inside a character.
     """
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is dropped once, below
+    line_no = 0
+    with path.open("rb") as handle:
+        rest = b""
+        first = True
+        while True:
+            chunk = handle.read(BLOCK_BYTES)
+            block = rest + chunk
+            if chunk:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = block
+                    continue
+                block, rest = block[:cut], block[cut:]
+            if first and encoding == "utf-8-sig" and block.startswith(codecs.BOM_UTF8):
+                block = block[len(codecs.BOM_UTF8) :]
+            first = False
+            if not block:
+                return
+            try:
+                text = block.decode(codec)
+            except UnicodeDecodeError:
+                pieces = block.split(b"\n")
+                raws = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+                for number, raw in enumerate(raws, start=line_no + 1):
+                    try:
+                        yield raw.decode(codec)
+                    except UnicodeDecodeError:
+                        bad_lines.add(number)
+                        yield raw.decode(codec, errors="replace")
+            else:
+                yield from io.StringIO(text, newline="\n")
+            line_no += block.count(b"\n")
+            if not chunk:
+                return
+
+
+def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[Row]:
+    """Records with the number of their first physical line; a record with bytes that do not decode is
+    returned as a problem row."""
     bad_lines: set[int] = set()
-
-    def lines() -> Iterator[str]:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    yield raw.decode(encoding)
-                except UnicodeDecodeError:
-                    bad_lines.add(number)
-                    yield raw.decode(encoding, errors="replace")
-
-    reader = csv.reader(lines(), delimiter=delimiter)
+    reader = csv.reader(_text_lines(path, encoding, bad_lines), delimiter=delimiter)
     previous_end = 0
     while True:
         try:
@@ -106,12 +142,25 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise ImportFileError(f"{path.name}, line {reader.line_num}: {error}") from None
+            # The reader resumes at the next line: the record is rejected, the file goes on.
+            first, previous_end = previous_end + 1, reader.line_num
+            yield Row(first, [], _csv_problem(error))
+            continue
         first, previous_end = previous_end + 1, reader.line_num
         if bad_lines and any(line in bad_lines for line in range(first, previous_end + 1)):
             yield Row(first, [], f"bytes that are not valid {ENCODING_NAMES.get(encoding, encoding)}")
         else:
             yield Row(first, cells)
+
+
+def _csv_problem(error: csv.Error) -> str:
+    """A fixed reason for the rejects file (the csv module's messages are not for operators)."""
+    message = str(error)
+    if "new-line character" in message:
+        return "a line break (CR) inside an unquoted field"
+    if "field larger than field limit" in message:
+        return f"a field longer than {csv.field_size_limit():,} characters"
+    return "not readable as CSV"
 
 
 def _cell(value: Any) -> str:

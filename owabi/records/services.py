@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 
 from owabi.core import audit, bulk, crypto
 from owabi.core.crypto import blind_index
@@ -64,17 +64,14 @@ class _Plan:
     layout: dict[int, str]
     extras: dict[int, tuple[str, str]]
     security_code: bool
+    copy: bool  # format rows for COPY (PostgreSQL)
 
 
 class _Prepared(NamedTuple):
     record_id: str
     line: int
-    sealed: bytes
-    categories: str  # JSON
-    problems: str  # JSON
-    bx_name_phone: bytes
-    bx_name_card: bytes
-    bx_email: bytes
+    # The row from record_id on, in _RecordWriter.FIELDS order: COPY text (PostgreSQL), else a tuple.
+    values: bytes | tuple[Any, ...]
 
 
 def _sha256(path: Path) -> str:
@@ -135,7 +132,7 @@ def import_file(
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
     layout, extras, security_code = _layout(path, header, mapping)
-    plan = _Plan(len(header), layout, extras, security_code)
+    plan = _Plan(len(header), layout, extras, security_code, copy=connection.vendor == "postgresql")
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
@@ -246,8 +243,14 @@ class _RecordWriter:
         self.written = 0
 
     def write(self, records: list[_Prepared]) -> None:
-        if records:
-            rows = ((self.incident_id, self.source_file_id, *record) for record in records)
+        if not records:
+            return
+        if isinstance(records[0].values, bytes):
+            prefix = f"{self.incident_id}\t{self.source_file_id}\t".encode()
+            lines = (prefix + cast("bytes", record.values) for record in records)
+            self.written += bulk.insert_copy_text(LeakRecord, self.FIELDS, lines)
+        else:
+            rows = ((self.incident_id, self.source_file_id, *record.values) for record in records)
             self.written += bulk.insert(LeakRecord, self.FIELDS, rows)
 
 
@@ -295,6 +298,8 @@ def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
             rejects.append(Reject(line, "", problem))
         elif len(cells) != plan.width:
             rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
+        elif any("\x00" in cell for cell in cells):
+            rejects.append(Reject(line, "", "contains a NUL character (not text)"))
         elif (record := _prepare(plan, line, cells, rejects, warnings, keys)) is not None:
             prepared.append(record)
     blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
@@ -350,13 +355,14 @@ def _prepare(
     problems = [f"{name}: {reason}" for name, reason in found]
     warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
     name = _name_key(values.get("subject_name", ""))
-    return _Prepared(
-        record_id=record_id,
-        line=line,
-        sealed=crypto.seal_json(sealed, _SEALED_AAD),
-        categories=orjson.dumps(sorted(leaked)).decode(),
-        problems=orjson.dumps(problems).decode(),
-        bx_name_phone=blind_index("name_phone", name, _digits(values.get("phone", ""))),
-        bx_name_card=blind_index("name_card", name, values.get("card_last4", "")),
-        bx_email=blind_index("email", values.get("email", "").lower()),
+    stored = (
+        record_id,
+        line,
+        crypto.seal_json(sealed, _SEALED_AAD),
+        orjson.dumps(sorted(leaked)).decode(),  # categories
+        orjson.dumps(problems).decode(),
+        blind_index("name_phone", name, _digits(values.get("phone", ""))),
+        blind_index("name_card", name, values.get("card_last4", "")),
+        blind_index("email", values.get("email", "").lower()),
     )
+    return _Prepared(record_id, line, bulk.copy_text(stored) if plan.copy else stored)
