@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from datetime import date
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from owabi.records import normalize
@@ -44,6 +45,20 @@ COLUMNS = (
 EXTRA_COLUMNS = ("due", "guardian_given_name", "guardian_given_kana")
 
 
+# Values repeat across an incident's records (birth and due dates, postal codes, a household's address and
+# readings, one person's rows in several systems): each worker remembers its recent results. The
+# normalizers are pure and return immutable values; a rejected value raises again (errors aren't cached).
+_MEMO = 1 << 16
+_name = lru_cache(_MEMO)(normalize.name)
+_kana = lru_cache(_MEMO)(normalize.kana)
+_date = lru_cache(_MEMO)(normalize.date)
+_phone = lru_cache(_MEMO)(normalize.phone)
+_email = lru_cache(_MEMO)(normalize.email)
+_postal_code = lru_cache(_MEMO)(normalize.postal_code)
+_address = lru_cache(_MEMO)(normalize.address)
+_gender = lru_cache(_MEMO)(normalize.gender)
+
+
 def safe(function: Callable[[str], T], value: str | None) -> T | None:
     """A value the normalizer rejects is treated as missing for matching (import already kept it)."""
     if not value:
@@ -71,21 +86,21 @@ def features(
                 problems.append((field, error.reason))
             return None
 
-    spaced = check(normalize.name, "subject_name") or ""
+    spaced = check(_name, "subject_name") or ""
     name_key = normalize.name_key_of(spaced) or None if spaced else None
     family_name, _, given_name = spaced.partition(" ")
-    kana = check(normalize.kana, "subject_kana")
+    kana = check(_kana, "subject_kana")
     kana_key = normalize.reading_key(kana) if kana else None
     family_kana, _, given_kana = (kana or "").partition(" ")
     given_key = normalize.reading_key(given_kana) if given_kana else None
-    guardian_spaced = check(normalize.name, "guardian_name")
+    guardian_spaced = check(_name, "guardian_name")
     guardian = normalize.name_key_of(guardian_spaced) or None if guardian_spaced else None
-    guardian_kana = check(normalize.kana, "guardian_kana")
+    guardian_kana = check(_kana, "guardian_kana")
     guardian_given = (guardian_spaced or "").partition(" ")[2]
     guardian_given_kana = (guardian_kana or "").partition(" ")[2]
-    birth = check(normalize.date, "subject_birth_date")
-    due = check(normalize.date, "expected_delivery_date")
-    address = safe(normalize.address, sealed.get("address"))
+    birth = check(_date, "subject_birth_date")
+    due = check(_date, "expected_delivery_date")
+    address = safe(_address, sealed.get("address"))
     return {
         "unique_id": record_pk,
         "name_key": name_key,
@@ -98,10 +113,10 @@ def features(
         "family_name": family_name if given_name else None,
         "given_name": given_name.replace(" ", "") if given_name else None,
         "dob": birth.isoformat() if isinstance(birth, date) else None,
-        "gender": safe(normalize.gender, sealed.get("subject_gender")),
-        "phone": check(normalize.phone, "phone"),
-        "email": check(normalize.email, "email"),
-        "postal": check(normalize.postal_code, "postal_code"),
+        "gender": safe(_gender, sealed.get("subject_gender")),
+        "phone": check(_phone, "phone"),
+        "email": check(_email, "email"),
+        "postal": check(_postal_code, "postal_code"),
         "address_key": f"{address.key()}#{address.room}" if address and address.key() else None,
         "prefecture": (address.prefecture or None) if address else None,
         "guardian_fold": normalize.fold_variants(guardian) if guardian else None,
