@@ -50,8 +50,14 @@ if OWABI_DATA_KEY_ID not in OWABI_DATA_KEYS:
     raise ImproperlyConfigured("OWABI_DATA_KEY_ID names a key that OWABI_DATA_KEYS does not hold")
 OWABI_INDEX_KEY = decode_key("OWABI_INDEX_KEY", _secrets["OWABI_INDEX_KEY"])
 OWABI_AUDIT_KEY = decode_key("OWABI_AUDIT_KEY", _secrets["OWABI_AUDIT_KEY"])
-if len({OWABI_INDEX_KEY, OWABI_AUDIT_KEY, *OWABI_DATA_KEYS.values()}) != 2 + len(OWABI_DATA_KEYS):
-    raise ImproperlyConfigured("OWABI_DATA_KEYS, OWABI_INDEX_KEY and OWABI_AUDIT_KEY must all differ")
+# Derives each notice's login key from its registration code (owabi.notices.codes): never rotate it while
+# notices are outstanding, or the keys already printed stop working.
+OWABI_NOTICE_KEY = decode_key("OWABI_NOTICE_KEY", _secrets["OWABI_NOTICE_KEY"])
+_single_keys = {OWABI_INDEX_KEY, OWABI_AUDIT_KEY, OWABI_NOTICE_KEY}
+if len({*_single_keys, *OWABI_DATA_KEYS.values()}) != 3 + len(OWABI_DATA_KEYS):
+    raise ImproperlyConfigured(
+        "OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY and OWABI_NOTICE_KEY must all differ"
+    )
 
 DEBUG = env_bool("OWABI_DEBUG", False)
 if PRODUCTION and DEBUG:
@@ -72,6 +78,7 @@ INSTALLED_APPS = [
     "owabi.core",
     "owabi.incidents",
     "owabi.records",
+    "owabi.notices",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ GOOD = {
     "OWABI_DATA_KEYS": "k1:" + new_key(),
     "OWABI_INDEX_KEY": new_key(),
     "OWABI_AUDIT_KEY": new_key(),
+    "OWABI_NOTICE_KEY": new_key(),
 }
 SECRET_LOOKING = "TOPSECRETVALUE1234567890"
 
@@ -47,7 +48,10 @@ def test_development_starts_with_nothing_set_and_creates_local_secrets(tmp_path:
 def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     result = _start(tmp_path, OWABI_ENV="production")
     assert result.returncode != 0
-    assert "OWABI_SECRET_KEY, OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY" in result.stderr
+    assert (
+        "OWABI_SECRET_KEY, OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY, OWABI_NOTICE_KEY"
+        in result.stderr
+    )
     assert not (tmp_path / "dev-secrets.json").exists()
 
 
@@ -75,6 +79,7 @@ def test_production_starts_with_its_secrets(tmp_path: Path) -> None:
         ({"OWABI_INDEX_KEY": SECRET_LOOKING + "!"}, "OWABI_INDEX_KEY is not valid url-safe base64"),
         ({"OWABI_DATA_KEY_ID": "k9"}, "OWABI_DATA_KEY_ID names a key that OWABI_DATA_KEYS does not hold"),
         ({"OWABI_AUDIT_KEY": GOOD["OWABI_INDEX_KEY"]}, "must all differ"),
+        ({"OWABI_NOTICE_KEY": GOOD["OWABI_DATA_KEYS"][3:]}, "must all differ"),
         ({"OWABI_EMAIL_HOST": "smtp", "OWABI_EMAIL_PORT": "lots"}, "OWABI_EMAIL_PORT must be a whole number"),
         ({"OWABI_EMAIL_HOST": "smtp", "OWABI_EMAIL_PORT": "70000"}, "OWABI_EMAIL_PORT must be at most 65535"),
         (

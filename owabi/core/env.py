@@ -104,7 +104,13 @@ def new_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
-DEV_SECRET_NAMES = ("OWABI_SECRET_KEY", "OWABI_DATA_KEYS", "OWABI_INDEX_KEY", "OWABI_AUDIT_KEY")
+DEV_SECRET_NAMES = (
+    "OWABI_SECRET_KEY",
+    "OWABI_DATA_KEYS",
+    "OWABI_INDEX_KEY",
+    "OWABI_AUDIT_KEY",
+    "OWABI_NOTICE_KEY",
+)
 
 
 def load_dev_secrets(path: Path) -> dict[str, str]:
@@ -123,6 +129,7 @@ def _load_or_create(path: Path) -> dict[str, str]:
         "OWABI_DATA_KEYS": lambda: "k1:" + new_key(),
         "OWABI_INDEX_KEY": new_key,
         "OWABI_AUDIT_KEY": new_key,
+        "OWABI_NOTICE_KEY": new_key,
     }
     for name, make in defaults.items():
         if name not in stored:

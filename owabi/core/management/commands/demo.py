@@ -18,6 +18,10 @@ from django.utils import timezone
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
+from owabi.notices import codes
+from owabi.notices import setup as notice_setup
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.services import prepare as prepare_notices
 from owabi.records.models import LeakRecord
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
@@ -73,6 +77,17 @@ class Command(BaseCommand):
             f"{resolved.recipients:,} recipients "
             f"({resolved.review_pairs:,} uncertain pairs queued for review)"
         )
+        self.step("preparing one notice per recipient (e-mail where there is an address, else a letter)")
+        if not NoticeSetup.objects.filter(incident=incident).exists():
+            example = Path(settings.BASE_DIR) / "docs" / "notice-setup.example.toml"
+            notice_setup.apply(incident=incident, data=notice_setup.load(example), actor="demo")
+        prepared = prepare_notices(incident=incident, actor="demo")
+        self.stderr.write(
+            f"  {prepared.created['email']:,} e-mail and {prepared.created['letter']:,} letter notices "
+            f"created ({prepared.existing:,} already there, {prepared.unreachable:,} recipients unreachable)"
+        )
+        first = Notice.objects.filter(incident=incident).order_by("pk").first()
+        sample = codes.group(first.code) if first else "CODE"
         username, password = self._staff_user()
         records = LeakRecord.objects.filter(incident=incident).count()
         self.stdout.write(
@@ -85,6 +100,8 @@ class Command(BaseCommand):
                     f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
                     "  audit check:    .venv/bin/owabi audit verify",
+                    f"  a notice:       .venv/bin/owabi notices preview --incident demo --code {sample} "
+                    "--reason demo",
                     f"  synthetic data: {csv_path} (truth: {csv_path.with_suffix('.truth.csv').name})",
                     "",
                 ]

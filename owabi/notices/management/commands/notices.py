@@ -1,0 +1,104 @@
+"""`owabi notices setup|prepare|preview`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from owabi.core import audit
+from owabi.incidents.models import Incident
+from owabi.incidents.selectors import get_incident
+from owabi.notices import codes, setup
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.render import render
+from owabi.notices.services import NoticeSetupMissing, prepare
+
+
+class Command(BaseCommand):
+    help = "Set up, prepare and preview an incident's notices."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        load = sub.add_parser("setup", help="Load the notice setup (sender, phone, portal, texts) from TOML")
+        load.add_argument("--incident", required=True)
+        load.add_argument("--from", dest="path", required=True, metavar="FILE.toml")
+        run = sub.add_parser("prepare", help="Create one notice per recipient per channel (idempotent)")
+        run.add_argument("--incident", required=True)
+        show = sub.add_parser("preview", help="Print one notice as it will be sent (audited: it shows PII)")
+        show.add_argument("--incident", required=True)
+        show.add_argument("--code", required=True, help="the notice's registration code")
+        show.add_argument("--part", choices=["email", "html", "letter"], default="email")
+        show.add_argument("--reason", required=True, help="why you look at it (kept in the audit log)")
+
+    def _incident(self, slug: str) -> Incident:
+        incident = get_incident(slug=slug)
+        if incident is None:
+            raise CommandError(f"no incident with slug {slug!r}")
+        return incident
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        incident = self._incident(options["incident"])
+        action = options["action"]
+        if action == "setup":
+            try:
+                done = setup.apply(
+                    incident=incident,
+                    data=setup.load(Path(options["path"])),
+                    actor="cli",
+                    source=Path(options["path"]).name,
+                )
+            except setup.SetupError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(
+                f"notice setup of {incident.slug}: revision {done.revision}, policy {done.policy}"
+            )
+        elif action == "prepare":
+            self._prepare(incident)
+        else:
+            self._preview(incident, options)
+
+    def _prepare(self, incident: Incident) -> None:
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            sys.stderr.write(f"\r{done:,}/{total:,} recipients ({time.monotonic() - started:.1f}s)")
+
+        try:
+            result = prepare(incident=incident, actor="cli", progress=progress)
+        except NoticeSetupMissing as error:
+            raise CommandError(str(error)) from None
+        sys.stderr.write("\n")
+        self.stdout.write(
+            f"notices: {result.created['email']:,} e-mail and {result.created['letter']:,} letter created, "
+            f"{result.existing:,} already there; {result.unreachable:,} recipients have neither a usable "
+            "e-mail address nor a postal address (they are reached by the public announcement and the "
+            "portal's lookup)"
+        )
+
+    def _preview(self, incident: Incident, options: dict[str, Any]) -> None:
+        try:
+            code = codes.parse_code(options["code"])
+        except codes.CodeError as error:
+            raise CommandError(str(error)) from None
+        notice = Notice.objects.filter(incident=incident, code=code).select_related("incident").first()
+        if notice is None:
+            raise CommandError("no notice of this incident has that code")
+        audit.record(
+            actor="cli",
+            action="notices.preview",
+            object_type="notice",
+            object_id=notice.pk,
+            data={"part": options["part"]},
+            reason=options["reason"],
+        )
+        rendered = render(notice, NoticeSetup.objects.get(incident=incident))
+        if options["part"] == "email":
+            self.stdout.write(f"Subject: {rendered.subject}\n\n{rendered.text}")
+        elif options["part"] == "html":
+            self.stdout.write(rendered.html)
+        else:
+            self.stdout.write(rendered.letter)

@@ -1,0 +1,84 @@
+"""Notices: one per recipient per channel, with its registration code and what it says (sealed)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from owabi.core.fields import SealedJSONField
+
+
+class NoticeSetup(models.Model):
+    """How an incident's notices go out and what they say beyond each person's own items. No PII: these
+    texts are the same for everyone. Edited by the response team; `revision` counts the edits, and each
+    notice records the revision it was prepared with."""
+
+    class Policy(models.TextChoices):
+        EMAIL_ELSE_LETTER = "email_else_letter", "メール（なければ郵送） / E-mail, else letter"
+        LETTER = "letter", "郵送のみ / Letter only"
+        BOTH = "both", "メールと郵送 / E-mail and letter"
+
+    incident = models.OneToOneField(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="notice_setup"
+    )
+    policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.EMAIL_ELSE_LETTER)
+    language = models.CharField(max_length=2, choices=[("ja", "日本語"), ("en", "English")], default="ja")
+    sender_name = models.CharField(max_length=200, help_text="Company name as signed on the notice")
+    sender_address = models.TextField(help_text="Return address printed on letters (〒 and address)")
+    sender_email = models.EmailField(help_text="From address of notice e-mails (the official domain)")
+    phone = models.CharField(max_length=30, help_text="The one official inquiry number")
+    phone_hours = models.CharField(max_length=100)
+    portal_url = models.URLField(help_text="The portal's address, typed by hand from the letter")
+    redress_deadline = models.DateField(null=True, blank=True)
+    # {"ja": {"summary", "cause", "risk", "actions", "redress"}, "en": {…}}: plain text, one per language.
+    texts = models.JSONField(default=dict)
+    # Per-incident template overrides: {"ja/email.txt": "…"}; missing names use the built-in templates.
+    templates = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"notice setup of {self.incident_id} (revision {self.revision})"
+
+
+class Notice(models.Model):
+    """One notice to one recipient over one channel. `code` is its public registration code; the login
+    key is derived from it (owabi.notices.codes) and never stored. `content` is the snapshot of what it
+    says about this recipient's people, sealed: the notice is rendered from it and the setup revision."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "メール / E-mail"
+        LETTER = "letter", "郵送 / Letter"
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared", "準備済 / Prepared"
+        SENT = "sent", "送信済 / Sent"
+        BOUNCED = "bounced", "不達 / Bounced"
+        RETURNED = "returned", "返送 / Returned"
+        CANCELLED = "cancelled", "取消 / Cancelled"
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="notices")
+    # SET_NULL: a re-run of resolve may merge a recipient away; the notice, and what it said, stay.
+    recipient = models.ForeignKey(
+        "records.Recipient", null=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    code = models.CharField(max_length=20, unique=True)
+    language = models.CharField(max_length=2, default="ja")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARED)
+    setup_revision = models.PositiveIntegerField()
+    content = SealedJSONField()
+    prepared_at = models.DateTimeField(auto_now_add=True)
+    status_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "channel"],
+                condition=~models.Q(status="cancelled"),
+                name="notices_notice_one_live_per_recipient_channel",
+            )
+        ]
+        indexes = [models.Index(fields=["incident", "channel", "status"])]
+
+    def __str__(self) -> str:
+        return f"notice {self.code} ({self.channel})"

@@ -1,0 +1,189 @@
+"""Prepare notices: one per recipient per channel, each with its code and a snapshot of what it says.
+
+The snapshot holds, for the recipient, the name and address or e-mail the notice goes to and, for each of
+their people (themself, or each child), the name, the leaked items, the card brand and last 4 digits and
+the systems the records came from. It is sealed like the records it comes from. Notices are rendered
+from the snapshot and the incident's NoticeSetup (owabi.notices.render), so what was said can be shown
+again exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from django.db import transaction
+
+from owabi.core import audit
+from owabi.incidents.models import Incident
+from owabi.notices import codes
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.records import normalize
+from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
+
+BATCH = 1000  # recipients per transaction
+
+
+class NoticeSetupMissing(Exception):
+    """The incident's notices have not been set up (sender, phone, portal, texts)."""
+
+
+@dataclass
+class PrepareResult:
+    created: dict[str, int] = field(default_factory=lambda: {"email": 0, "letter": 0})
+    existing: int = 0  # recipient/channel pairs that already had a notice
+    unreachable: int = 0  # recipients with neither a usable e-mail address nor a postal address
+
+
+def _email(sealed: dict[str, Any]) -> str:
+    try:
+        return normalize.email(sealed.get("email") or "")
+    except normalize.NormalizeError:
+        return ""
+
+
+def _channels(policy: str, email: str, has_address: bool) -> list[str]:
+    email_ok = bool(email)
+    if policy == NoticeSetup.Policy.LETTER:
+        return ["letter"] if has_address else []
+    if policy == NoticeSetup.Policy.BOTH:
+        return [c for c, ok in (("email", email_ok), ("letter", has_address)) if ok]
+    return ["email"] if email_ok else ["letter"] if has_address else []
+
+
+def _person(
+    number: int, is_minor: bool, best: dict[str, Any], records: list[tuple[Any, ...]], declared: list[str]
+) -> dict[str, Any]:
+    items: set[str] = set(declared)
+    cards: set[tuple[str, str]] = set()
+    sources: set[str] = set()
+    for sealed, categories, source in records:
+        items.update(categories)
+        sources.add(source)
+        if sealed.get("card_last4"):
+            cards.add((sealed.get("card_brand") or "", sealed["card_last4"]))
+    return {
+        "number": number,
+        "name": best.get("subject_name") or "",
+        "due": "" if best.get("subject_name") else best.get("expected_delivery_date") or "",
+        "minor": is_minor,
+        "items": sorted(items),
+        "cards": [{"brand": brand, "last4": last4} for brand, last4 in sorted(cards)],
+        "sources": sorted(sources),
+    }
+
+
+def content_of(recipient: Recipient, people: list[dict[str, Any]], contact: dict[str, Any]) -> dict[str, Any]:
+    guardian = recipient.kind == Recipient.Kind.GUARDIAN
+    return {
+        "to": {
+            "kind": recipient.kind,
+            "name": (contact.get("guardian_name") if guardian else contact.get("subject_name")) or "",
+            "postal_code": contact.get("postal_code") or "",
+            "address": contact.get("address") or "",
+            "email": _email(contact),
+        },
+        "people": people,
+    }
+
+
+def prepare(
+    *, incident: Incident, actor: str, progress: Callable[[int, int], None] | None = None
+) -> PrepareResult:
+    """Create the notices that do not exist yet. Re-running creates nothing twice; a recipient added by
+    a later import and resolve gets its notice on the next run."""
+    setup = NoticeSetup.objects.filter(incident=incident).first()
+    if setup is None:
+        raise NoticeSetupMissing(
+            f"incident {incident.slug}: set up its notices first (owabi notices setup --incident "
+            f"{incident.slug} --from FILE.toml)"
+        )
+    result = PrepareResult()
+    live = set(
+        Notice.objects.filter(incident=incident)
+        .exclude(status=Notice.Status.CANCELLED)
+        .values_list("recipient_id", "channel")
+    )
+    sources = dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source"))
+    recipient_ids = list(
+        Recipient.objects.filter(incident=incident).order_by("number").values_list("pk", flat=True)
+    )
+    for start in range(0, len(recipient_ids), BATCH):
+        batch = list(Recipient.objects.filter(pk__in=recipient_ids[start : start + BATCH]).order_by("number"))
+        notices = _prepare_batch(incident, setup, batch, live, sources, result)
+        with transaction.atomic():
+            Notice.objects.bulk_create(notices, batch_size=500)
+        if progress:
+            progress(min(start + BATCH, len(recipient_ids)), len(recipient_ids))
+    audit.record(
+        actor=actor,
+        action="notices.prepare",
+        object_type="incident",
+        object_id=incident.pk,
+        data={
+            "created": result.created,
+            "existing": result.existing,
+            "unreachable": result.unreachable,
+            "setup_revision": setup.revision,
+        },
+    )
+    return result
+
+
+def _prepare_batch(
+    incident: Incident,
+    setup: NoticeSetup,
+    batch: list[Recipient],
+    live: set[tuple[int, str]],
+    sources: dict[int, str],
+    result: PrepareResult,
+) -> list[Notice]:
+    subjects = list(Subject.objects.filter(recipient__in=batch).order_by("number"))
+    members: dict[int, list[int]] = defaultdict(list)
+    for subject_id, record_id in Membership.objects.filter(subject__in=subjects).values_list(
+        "subject_id", "record_id"
+    ):
+        members[subject_id].append(record_id)
+    wanted = {pk for pks in members.values() for pk in pks}
+    records = {
+        pk: (sealed, categories, sources[file_id])
+        for pk, sealed, categories, file_id in cast(
+            "Iterable[tuple[int, dict[str, Any], list[str], int]]",
+            LeakRecord.objects.filter(pk__in=wanted).values_list(
+                "pk", "sealed", "categories", "source_file_id"
+            ),
+        )
+    }
+    people: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for subject in subjects:
+        own = [records[pk] for pk in sorted(members[subject.pk]) if pk in records]
+        best = records[subject.best_record_id][0] if subject.best_record_id in records else {}
+        people[cast(int, subject.recipient_id)].append(
+            _person(subject.number, subject.is_minor, best, own, incident.declared_categories)
+        )
+    notices = []
+    for recipient in batch:
+        contact = records[recipient.contact_record_id][0] if recipient.contact_record_id in records else {}
+        content = content_of(recipient, people[recipient.pk], contact)
+        channels = _channels(setup.policy, content["to"]["email"], bool(content["to"]["address"]))
+        if not channels:
+            result.unreachable += 1
+        for channel in channels:
+            if (recipient.pk, channel) in live:
+                result.existing += 1
+                continue
+            notices.append(
+                Notice(
+                    incident=incident,
+                    recipient=recipient,
+                    channel=channel,
+                    code=codes.new_code(),
+                    language=setup.language,
+                    setup_revision=setup.revision,
+                    content=content,
+                )
+            )
+            result.created[channel] += 1
+    return notices

@@ -1,0 +1,181 @@
+"""Notices: one per recipient per channel, saying exactly what of theirs leaked, prepared once."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from owabi.core import audit
+from owabi.notices import codes, setup
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.render import render
+from owabi.notices.services import NoticeSetupMissing, prepare
+from owabi.records.resolve import resolve
+from owabi.records.services import import_file
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2026, 12, 1)
+HEADER = (
+    "record_id,subject_name,subject_kana,subject_birth_date,guardian_name,guardian_kana,postal_code,"
+    "address,phone,email,card_brand,card_last4\n"
+)
+KIDS = (
+    "K1,中村 結衣,ナカムラ ユイ,2015-07-07,中村 由美,ナカムラ ユミ,166-0004,東京都杉並区阿佐谷南1-2-3,"
+    "03-3333-4444,yumi@example.jp,,\n"
+)
+SHOP = (
+    "S1,中村 蓮,ナカムラ レン,2017-01-09,中村 由美,ナカムラ ユミ,166-0004,東京都杉並区阿佐谷南1-2-3,"
+    "03-3333-4444,yumi@example.jp,,\n"
+    "S2,小林 誠,コバヤシ マコト,1975-03-03,,,590-0001,大阪府堺市堺区1-1,072-222-3333,,VISA,4242\n"
+    "S3,佐藤 花子,サトウ ハナコ,1980-05-05,,,,,,,,\n"
+)
+EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
+
+
+def _import(incident, tmp_path: Path, name: str, source: str, rows: str) -> None:
+    path = tmp_path / name
+    path.write_text(HEADER + rows, encoding="utf-8")
+    import_file(incident=incident, path=path, source=source, actor="t")
+
+
+@pytest.fixture
+def resolved(incident, tmp_path: Path):
+    _import(incident, tmp_path, "kids.csv", "こどもクラブ", KIDS)
+    _import(incident, tmp_path, "shop.csv", "通販サイト", SHOP)
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data=setup.load(EXAMPLE), actor="t")
+    return incident
+
+
+def _by_name(incident) -> dict[str, Notice]:
+    return {n.content["to"]["name"]: n for n in Notice.objects.filter(incident=incident)}
+
+
+def test_each_notice_says_what_of_its_recipient_leaked_and_nothing_of_anyone_else(resolved) -> None:
+    result = prepare(incident=resolved, actor="t")
+    assert result.created == {"email": 1, "letter": 1}
+    assert result.unreachable == 1  # 佐藤: no e-mail, no address
+    notices = _by_name(resolved)
+    assert set(notices) == {"中村 由美", "小林 誠"}
+    the_setup = NoticeSetup.objects.get(incident=resolved)
+
+    guardian = notices["中村 由美"]
+    assert guardian.channel == "email" and guardian.status == "prepared"
+    mail = render(guardian, the_setup)
+    assert "個人情報" in mail.subject and "株式会社サンプル旅行" in mail.subject
+    for text in (mail.text, mail.html):
+        assert "中村 由美 様" in text
+        assert "中村 結衣 様" in text and "中村 蓮 様" in text  # one notice covers both children
+        assert "こどもクラブ" in text and "通販サイト" in text
+        assert "生年月日" in text and "メールアドレス" in text
+        assert codes.group(guardian.code) in text and codes.login_key(guardian.code) in text
+        assert "小林" not in text and "4242" not in text and "佐藤" not in text
+        assert "決してありません" in text
+    assert "<a " not in mail.html  # no link to click in a notice e-mail (phishing look-alikes)
+
+    adult = notices["小林 誠"]
+    assert adult.channel == "letter"
+    letter = render(adult, the_setup).letter
+    assert "小林 誠 様" in letter and "VISA 下4桁 4242" in letter
+    assert "再発行の手数料は当社が負担します" in letter
+    assert "2027年3月31日" in letter  # the redress deadline
+    assert codes.login_key(adult.code) in letter and codes.login_key(guardian.code) not in letter
+    assert "中村" not in letter
+
+    english = render(Notice(**{**_fields(adult), "language": "en"}), the_setup)
+    assert "VISA ending in 4242" in english.letter and "Credit card" in english.text
+
+
+def _fields(notice: Notice) -> dict:
+    return {f.name: getattr(notice, f.name) for f in Notice._meta.concrete_fields if f.name != "id"}
+
+
+def test_prepare_twice_creates_nothing_twice_and_a_later_recipient_gets_a_new_notice(
+    resolved, tmp_path: Path
+) -> None:
+    prepare(incident=resolved, actor="t")
+    before = dict(Notice.objects.values_list("pk", "code"))
+    again = prepare(incident=resolved, actor="t")
+    assert again.created == {"email": 0, "letter": 0} and again.existing == 2
+    _import(
+        resolved,
+        tmp_path,
+        "late.csv",
+        "通販サイト",
+        "L1,山本 健,ヤマモト ケン,1990-01-01,,,,,,ken@example.jp,,\n",
+    )
+    resolve(incident=resolved, actor="t", as_of=AS_OF)
+    later = prepare(incident=resolved, actor="t")
+    assert later.created == {"email": 1, "letter": 0}
+    assert {pk: code for pk, code in Notice.objects.values_list("pk", "code") if pk in before} == before
+    assert audit.recent(limit=1)[0].action == "notices.prepare"
+
+
+def test_policy_both_adds_letters_and_a_template_can_be_overridden(resolved) -> None:
+    prepare(incident=resolved, actor="t")
+    data = {
+        **setup.load(EXAMPLE),
+        "policy": "both",
+        "templates": {"ja/email_subject.txt": "お詫び（{{ setup.sender_name }}）{{ people|length }}名"},
+    }
+    changed = setup.apply(incident=resolved, data=data, actor="t")
+    assert changed.revision == 2
+    result = prepare(incident=resolved, actor="t")
+    assert result.created == {"email": 0, "letter": 1}  # the guardian's letter; 小林 has no e-mail
+    guardian = Notice.objects.get(channel="email")
+    assert render(guardian, changed).subject == "お詫び（株式会社サンプル旅行）2名"
+    letter = Notice.objects.get(channel="letter", recipient=guardian.recipient)
+    assert letter.setup_revision == 2 and letter.code != guardian.code
+
+
+def test_prepare_needs_a_setup(incident) -> None:
+    with pytest.raises(NoticeSetupMissing, match="owabi notices setup"):
+        prepare(incident=incident, actor="t")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone": ""}, "missing phone"),
+        ({"texts": {"en": {}}}, r"\[texts.ja\] is required"),
+        ({"texts": {"ja": {"summary": "x"}}}, r"\[texts.ja\] missing cause, risk, actions, redress"),
+        ({"templates": {"ja/evil.txt": "x"}}, "unknown template 'ja/evil.txt'"),
+        ({"policy": "pigeon"}, "policy"),
+        ({"portal_url": "not a url"}, "portal_url"),
+        ({"redress_deadline": "soon"}, "redress_deadline must be a date"),
+    ],
+)
+def test_a_bad_setup_is_refused_by_field(incident, change: dict, message: str) -> None:
+    with pytest.raises(setup.SetupError, match=message):
+        setup.apply(incident=incident, data={**setup.load(EXAMPLE), **change}, actor="t")
+    assert not NoticeSetup.objects.exists()
+
+
+def test_the_commands_set_up_prepare_and_preview_with_an_audited_reason(resolved, capsys) -> None:
+    call_command("notices", "setup", "--incident", resolved.slug, "--from", str(EXAMPLE))
+    assert "revision 2" in capsys.readouterr().out
+    call_command("notices", "prepare", "--incident", resolved.slug)
+    assert "1 e-mail and 1 letter created" in capsys.readouterr().out
+    notice = Notice.objects.get(channel="letter")
+    typed = codes.group(notice.code).lower()
+    call_command(
+        "notices", "preview", "--incident", resolved.slug, "--code", typed, "--part", "letter",
+        "--reason", "checking the letter layout",
+    )  # fmt: skip
+    assert "小林 誠 様" in capsys.readouterr().out
+    event = audit.recent(limit=1)[0]
+    assert (event.action, event.object_id, event.reason) == (
+        "notices.preview",
+        str(notice.pk),
+        "checking the letter layout",
+    )
+    with pytest.raises(CommandError, match="typo"):
+        call_command(
+            "notices", "preview", "--incident", resolved.slug, "--code", notice.code[:-1] + "Z"
+            if notice.code[-1] != "Z" else notice.code[:-1] + "Y", "--reason", "x",
+        )  # fmt: skip
