@@ -15,9 +15,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import time
-import uuid
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -124,7 +125,9 @@ def score_pairs(table: Any, *, as_of: date) -> tuple[list[tuple[int, int, float]
     linker.training.estimate_u_using_random_sampling(
         max_pairs=min(U_SAMPLE_PAIRS, max(100_000, n * 20)), seed=42
     )
-    model = resolve_model.adjust_u(linker.misc.save_model_to_json(), records=n)
+    model = resolve_model.adjust_u(
+        linker.misc.save_model_to_json(), records=n, caps=resolve_model.person_caps(table)
+    )
     linker = Linker(frame, model, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_THRESHOLD)
     pairs = connection.execute(
@@ -199,6 +202,21 @@ def resolve(
     actor: str,
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
+) -> ResolveResult:
+    # Resolve holds millions of small objects (keys, clusters, pairs) and frees them only at the end;
+    # the cyclic garbage collector's full passes over them grew superlinearly with the incident (at a
+    # million records, seconds per phase) and never find anything: it is paused for the run.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _resolve(incident, actor, as_of, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _resolve(
+    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None
 ) -> ResolveResult:
     as_of = as_of or timezone.localdate()
     say = progress or (lambda _message: None)
@@ -481,9 +499,21 @@ def _has_given_name(members: list[int], col: dict[str, list[Any]], given_names: 
     return False
 
 
-def _fullest(members: Iterable[int], col: dict[str, list[Any]], fields: tuple[str, ...]) -> int:
-    """The record with most of `fields` filled (latest on a tie): the best name or address to use."""
-    return max(members, key=lambda m: (sum(col[f][m] is not None for f in fields), m))
+class _Fullness:
+    """Picks the record with most of `fields` filled (latest on a tie): the best name or address to use.
+
+    Each record's rank (filled count, then index) is computed once for all records, column by column, so
+    picking among a cluster's members is one `max` over precomputed integers."""
+
+    def __init__(self, col: dict[str, list[Any]], fields: tuple[str, ...]) -> None:
+        n = len(col[fields[0]])
+        filled = [0] * n
+        for name in fields:
+            filled = [count + (value is not None) for count, value in zip(filled, col[name], strict=True)]
+        self.rank = [count * n + index for index, count in enumerate(filled)]
+
+    def pick(self, members: Iterable[int]) -> int:
+        return max(members, key=self.rank.__getitem__)
 
 
 SUBJECT_FIELDS = ("name_key", "kana_key", "dob")
@@ -533,13 +563,15 @@ def _write(
         # Recipients: who each notice goes to, and the record holding the name and address to use.
         wanted_recipients = []
         recipient_number_of_subject = [0] * len(clusters)
+        guardian_contact = _Fullness(col, ("guardian_fold", *CONTACT_FIELDS))
+        own_contact = _Fullness(col, ("name_key", *CONTACT_FIELDS))
         for group_owner, number, records in zip(group_owners, recipient_numbers, group_records, strict=True):
             if minor[group_owner]:
                 kind = Recipient.Kind.GUARDIAN.value
-                contact = pks[_fullest(records, col, ("guardian_fold", *CONTACT_FIELDS))]
+                contact = pks[guardian_contact.pick(records)]
             else:
                 kind = Recipient.Kind.SELF.value
-                contact = pks[_fullest(clusters[group_owner], col, ("name_key", *CONTACT_FIELDS))]
+                contact = pks[own_contact.pick(clusters[group_owner])]
             wanted_recipients.append((number, (kind, contact)))
             for index in groups[group_owner]:
                 recipient_number_of_subject[index] = number
@@ -547,13 +579,14 @@ def _write(
 
         say("  subjects")
         # Subjects, then the records that moved to another subject (or are new).
+        best = _Fullness(col, SUBJECT_FIELDS)
         wanted_subjects = [
             (
                 number,
                 (
                     recipient_id[recipient_number_of_subject[index]],
                     minor[index],
-                    pks[_fullest(members, col, SUBJECT_FIELDS)],
+                    pks[best.pick(members)],
                 ),
             )
             for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True))
@@ -594,6 +627,13 @@ def _write(
     ).count()
 
 
+def _uuid4_hex() -> str:
+    """A random (version 4) UUID as 32 hex digits, the form both databases accept; uuid.uuid4() costs
+    several microseconds, which at a million subjects and recipients is seconds."""
+    digits = os.urandom(16).hex()
+    return f"{digits[:12]}4{digits[13:16]}{'89ab'[int(digits[16], 16) & 3]}{digits[17:]}"
+
+
 def _save_numbered(
     model: type[Subject] | type[Recipient],
     incident: Incident,
@@ -609,7 +649,7 @@ def _save_numbered(
     for number, values in wanted:
         before = existing.get(number)
         if before is None:
-            new.append((incident.pk, uuid.uuid4(), number, *values))
+            new.append((incident.pk, _uuid4_hex(), number, *values))
         elif before[1] != values:
             changed.append((before[0], *values))
     bulk.insert(model, ("incident", "public_id", "number", *fields), new)

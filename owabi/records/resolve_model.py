@@ -288,15 +288,65 @@ U_FLOORS: dict[tuple[str, str], float] = {
 SHARED_HOME_PAIRS = 10
 
 
-def adjust_u(model: dict[str, Any], *, records: int) -> dict[str, Any]:
+# How much more often two different people share a name and a birth date than the product of the two
+# chances: names follow fashions by birth year, and families reuse names. Generous on purpose.
+COHORT_ALLOWANCE = 30.0
+# A typo'd birth date is one of ~20 one-edit neighbours; a "similar" name one of ~10 near spellings.
+DOB_TYPO_NEIGHBOURS = 20.0
+NAME_NEAR_NEIGHBOURS = 10.0
+# Below this the estimate is noise (a small incident has few repeated names): never claim more.
+PERSON_U_FLOOR = 1e-10
+_NAME_DOB_LEVELS = (
+    ("same name, same birth date", 1.0),
+    ("same name (variant kanji or reading), same birth date", 1.0),
+    ("same name, birth date with a typo", DOB_TYPO_NEIGHBOURS),
+    ("similar name, same birth date", NAME_NEAR_NEIGHBOURS),
+)
+
+
+def collision_rate(values: Any) -> float:
+    """The chance that two different rows (both filled) of an Arrow column hold the same value."""
+    import pyarrow.compute as pc
+
+    present = values.drop_null()
+    count = len(present)
+    if count < 2:
+        return 1.0
+    counts = pc.value_counts(present).field("counts")
+    same = pc.sum(pc.multiply(counts, pc.subtract(counts, 1))).as_py() or 0
+    return float(same) / (count * (count - 1))
+
+
+def person_caps(table: Any) -> dict[tuple[str, str], float]:
+    """u caps for the name-and-birth-date levels from the incident's own frequencies.
+
+    The fixed U_CAPS (1e-7 for the same name and birth date) hold for any incident, but the prior falls
+    as 1/n: at a million records that cap left pairs agreeing on name and birth date (and nothing else)
+    below the match threshold, and the review queue grew 70-fold. Two strangers share a name with the
+    chance that two rows do (sum of squared name frequencies) and a birth date likewise; their product,
+    times a cohort allowance (names follow birth-year fashions), bounds the joint chance. Repeats of one
+    person inflate both marginals slightly, which errs on the safe side.
+    """
+    name = collision_rate(table.column("name_key"))
+    dob = collision_rate(table.column("dob"))
+    caps = {}
+    for label, widen in _NAME_DOB_LEVELS:
+        estimate = max(PERSON_U_FLOOR, name * dob * COHORT_ALLOWANCE * widen)
+        caps[("person", label)] = min(U_CAPS[("person", label)], estimate)
+    return caps
+
+
+def adjust_u(
+    model: dict[str, Any], *, records: int, caps: dict[tuple[str, str], float] | None = None
+) -> dict[str, Any]:
     """Make a trained model's u right for the gated comparisons, then apply U_CAPS (and the shared-home
-    cap for an incident of `records` records).
+    cap for an incident of `records` records, and any incident-derived `caps`, e.g. person_caps).
 
     Random pairs mostly fall into a gated comparison's neutral level, so the u Splink estimates for the
     other levels are joint chances (gate passed AND level). Their m are conditional on the gate, so the
     u must be too: scale them to sum to one. Levels with a fixed u keep it.
     """
-    caps = dict(U_CAPS)
+    caps = {**U_CAPS, **(caps or {})}
     shared = ("contact", SHARED_CONTACT)
     caps[shared] = min(caps[shared], SHARED_HOME_PAIRS / max(records, 1))
     for comparison in model["comparisons"]:

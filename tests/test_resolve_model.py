@@ -1,0 +1,61 @@
+"""The model's u for name-and-birth-date agreement comes from the incident's own frequencies."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from owabi.records import resolve_model
+
+
+def test_collision_rate_is_the_chance_two_filled_rows_agree() -> None:
+    column = pa.array(["a", "a", "b", None, "c", None])  # 4 filled rows: 6 pairs, 1 agrees
+    assert resolve_model.collision_rate(column) == pytest.approx(1 / 6)
+    assert resolve_model.collision_rate(pa.array(["x", "y", "z"], pa.string())) == 0.0
+    assert resolve_model.collision_rate(pa.array([None, "x"], pa.string())) == 1.0  # too few to know
+
+
+def _table(names: list[str], dobs: list[str]) -> pa.Table:
+    return pa.table({"name_key": names, "dob": dobs})
+
+
+def test_person_caps_follow_the_incident_and_never_exceed_the_fixed_caps() -> None:
+    # A large, varied incident: each name twice, each birth date four times.
+    n = 40_000
+    table = _table([f"name{i % 20_000}" for i in range(n)], [f"d{i % 10_000}" for i in range(n)])
+    caps = resolve_model.person_caps(table)
+    exact = caps[("person", "same name, same birth date")]
+    name = resolve_model.collision_rate(table.column("name_key"))
+    dob = resolve_model.collision_rate(table.column("dob"))
+    assert exact == pytest.approx(name * dob * resolve_model.COHORT_ALLOWANCE)
+    assert exact < resolve_model.U_CAPS[("person", "same name, same birth date")]
+    typo = caps[("person", "same name, birth date with a typo")]
+    fixed_typo = resolve_model.U_CAPS[("person", "same name, birth date with a typo")]
+    assert typo == pytest.approx(min(fixed_typo, exact * resolve_model.DOB_TYPO_NEIGHBOURS))
+
+    # A tiny incident where everyone shares a name and a date: the fixed caps rule.
+    crowded = resolve_model.person_caps(_table(["same"] * 10, ["d"] * 10))
+    assert crowded == {key: resolve_model.U_CAPS[key] for key in crowded}
+
+    # All different: the estimate is zero, the floor keeps a finite weight.
+    distinct = resolve_model.person_caps(_table([f"n{i}" for i in range(n)], [f"d{i}" for i in range(n)]))
+    assert min(distinct.values()) == resolve_model.PERSON_U_FLOOR
+
+
+def test_adjust_u_applies_incident_caps_over_the_fixed_ones() -> None:
+    model = {
+        "comparisons": [
+            {
+                "output_column_name": "person",
+                "comparison_levels": [
+                    {"label_for_charts": "same name, same birth date", "u_probability": 5e-7},
+                    {"label_for_charts": "different names", "u_probability": 0.9},
+                ],
+            }
+        ]
+    }
+    adjusted = resolve_model.adjust_u(
+        model, records=1000, caps={("person", "same name, same birth date"): 2e-9}
+    )
+    levels = adjusted["comparisons"][0]["comparison_levels"]
+    assert levels[0]["u_probability"] == 2e-9 and levels[1]["u_probability"] == 0.9
