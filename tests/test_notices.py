@@ -179,3 +179,17 @@ def test_the_commands_set_up_prepare_and_preview_with_an_audited_reason(resolved
             "notices", "preview", "--incident", resolved.slug, "--code", notice.code[:-1] + "Z"
             if notice.code[-1] != "Z" else notice.code[:-1] + "Y", "--reason", "x",
         )  # fmt: skip
+
+
+def test_incident_wide_card_items_go_only_to_card_holders_and_items_keep_the_catalog_order(resolved) -> None:
+    resolved.declared_categories = ["card_security_code"]
+    resolved.save()
+    prepare(incident=resolved, actor="t")
+    notices = _by_name(resolved)
+    the_setup = NoticeSetup.objects.get(incident=resolved)
+    card_holder = render(notices["小林 誠"], the_setup).letter
+    guardian = render(notices["中村 由美"], the_setup).text
+    assert "セキュリティコード" in card_holder and "セキュリティコード" not in guardian
+    items = next(line for line in card_holder.splitlines() if line.strip().startswith("項目："))
+    labels = items.split("：", 1)[1].split("、")
+    assert labels[:2] == ["氏名", "フリガナ"] and labels.index("生年月日") < labels.index("電話番号")

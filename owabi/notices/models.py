@@ -69,6 +69,13 @@ class Notice(models.Model):
     content = SealedJSONField()
     prepared_at = models.DateTimeField(auto_now_add=True)
     status_at = models.DateTimeField(auto_now=True)
+    # E-mail sending (owabi.notices.sending): a sender leases the notice, hands it to SMTP, marks it sent.
+    sending_by = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)  # an error class or SMTP code, never PII
 
     class Meta:
         constraints = [

@@ -17,6 +17,7 @@ from typing import Any, cast
 from django.db import transaction
 
 from owabi.core import audit
+from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
@@ -53,23 +54,31 @@ def _channels(policy: str, email: str, has_address: bool) -> list[str]:
     return ["email"] if email_ok else ["letter"] if has_address else []
 
 
+_ORDER = {category.code: index for index, category in enumerate(categories.CATEGORIES)}
+_CARD_ITEMS = frozenset(code for code in _ORDER if code.startswith("card_"))
+
+
 def _person(
     number: int, is_minor: bool, best: dict[str, Any], records: list[tuple[Any, ...]], declared: list[str]
 ) -> dict[str, Any]:
-    items: set[str] = set(declared)
+    """What one person's notice section says. Incident-wide card items (the security code, which owabi
+    never receives) are told only to people with card data among their records."""
+    items: set[str] = set()
     cards: set[tuple[str, str]] = set()
     sources: set[str] = set()
-    for sealed, categories, source in records:
-        items.update(categories)
+    for sealed, record_categories, source in records:
+        items.update(record_categories)
         sources.add(source)
         if sealed.get("card_last4"):
             cards.add((sealed.get("card_brand") or "", sealed["card_last4"]))
+    has_card = bool(cards) or bool(items & _CARD_ITEMS)
+    items.update(code for code in declared if has_card or code not in _CARD_ITEMS)
     return {
         "number": number,
         "name": best.get("subject_name") or "",
         "due": "" if best.get("subject_name") else best.get("expected_delivery_date") or "",
         "minor": is_minor,
-        "items": sorted(items),
+        "items": sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code)),
         "cards": [{"brand": brand, "last4": last4} for brand, last4 in sorted(cards)],
         "sources": sorted(sources),
     }
@@ -87,6 +96,26 @@ def content_of(recipient: Recipient, people: list[dict[str, Any]], contact: dict
         },
         "people": people,
     }
+
+
+def new_notice(
+    incident: Incident,
+    setup: NoticeSetup,
+    recipient_id: int,
+    channel: str,
+    content: dict[str, Any],
+    language: str,
+) -> Notice:
+    """An unsaved notice with a fresh registration code."""
+    return Notice(
+        incident=incident,
+        recipient_id=recipient_id,
+        channel=channel,
+        code=codes.new_code(),
+        language=language,
+        setup_revision=setup.revision,
+        content=content,
+    )
 
 
 def prepare(
@@ -174,16 +203,6 @@ def _prepare_batch(
             if (recipient.pk, channel) in live:
                 result.existing += 1
                 continue
-            notices.append(
-                Notice(
-                    incident=incident,
-                    recipient=recipient,
-                    channel=channel,
-                    code=codes.new_code(),
-                    language=setup.language,
-                    setup_revision=setup.revision,
-                    content=content,
-                )
-            )
+            notices.append(new_notice(incident, setup, recipient.pk, channel, content, setup.language))
             result.created[channel] += 1
     return notices

@@ -21,6 +21,7 @@ from owabi.incidents.services import create_incident
 from owabi.notices import codes
 from owabi.notices import setup as notice_setup
 from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.sending import send_email
 from owabi.notices.services import prepare as prepare_notices
 from owabi.records.models import LeakRecord
 from owabi.records.resolve import resolve
@@ -86,6 +87,10 @@ class Command(BaseCommand):
             f"  {prepared.created['email']:,} e-mail and {prepared.created['letter']:,} letter notices "
             f"created ({prepared.existing:,} already there, {prepared.unreachable:,} recipients unreachable)"
         )
+        outbox = getattr(settings, "EMAIL_FILE_PATH", None)
+        self.step(f"sending the e-mail notices ({'to ' + str(outbox) if outbox else 'through SMTP'})")
+        sent = send_email(incident=incident, actor="demo")
+        self.stderr.write(f"  {sent.sent:,} sent, {sent.bounced:,} bounced, {sent.failed:,} failed attempts")
         first = Notice.objects.filter(incident=incident).order_by("pk").first()
         sample = codes.group(first.code) if first else "CODE"
         username, password = self._staff_user()

@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.notices import codes, setup
+from owabi.notices import bounces, codes, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
+from owabi.notices.sending import send_email
 from owabi.notices.services import NoticeSetupMissing, prepare
 
 
@@ -28,6 +29,20 @@ class Command(BaseCommand):
         load.add_argument("--from", dest="path", required=True, metavar="FILE.toml")
         run = sub.add_parser("prepare", help="Create one notice per recipient per channel (idempotent)")
         run.add_argument("--incident", required=True)
+        send = sub.add_parser("send", help="Send the prepared e-mail notices, each once (resumable)")
+        send.add_argument("--incident", required=True)
+        send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
+        send.add_argument("--workers", type=int, default=2, help="parallel SMTP connections (default 2)")
+        send.add_argument("--rate", type=float, default=None, help="at most this many e-mails per second")
+        send.add_argument(
+            "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
+        )
+        send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
+        fed = sub.add_parser("bounces", help="Record bounces and complaints (DSN/mbox or provider CSV)")
+        fed.add_argument("--incident", required=True)
+        fed.add_argument(
+            "path", metavar="FILE", help=".eml DSN, an mbox, or a CSV (message_id,type[,status])"
+        )
         show = sub.add_parser("preview", help="Print one notice as it will be sent (audited: it shows PII)")
         show.add_argument("--incident", required=True)
         show.add_argument("--code", required=True, help="the notice's registration code")
@@ -58,6 +73,10 @@ class Command(BaseCommand):
             )
         elif action == "prepare":
             self._prepare(incident)
+        elif action == "send":
+            self._send(incident, options)
+        elif action == "bounces":
+            self._bounces(incident, Path(options["path"]))
         else:
             self._preview(incident, options)
 
@@ -77,6 +96,41 @@ class Command(BaseCommand):
             f"{result.existing:,} already there; {result.unreachable:,} recipients have neither a usable "
             "e-mail address nor a postal address (they are reached by the public announcement and the "
             "portal's lookup)"
+        )
+
+    def _send(self, incident: Incident, options: dict[str, Any]) -> None:
+        if not NoticeSetup.objects.filter(incident=incident).exists():
+            raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
+        started = time.monotonic()
+        result = send_email(
+            incident=incident,
+            actor="cli",
+            workers=options["workers"],
+            rate=options["rate"],
+            lease_seconds=options["lease"],
+            limit=options["limit"],
+        )
+        left = Notice.objects.filter(
+            incident=incident, channel="email", status=Notice.Status.PREPARED
+        ).count()
+        elapsed = time.monotonic() - started
+        errors = ", ".join(f"{name} x{count}" for name, count in sorted(result.errors.items()))
+        self.stdout.write(
+            f"e-mail: {result.sent:,} sent, {result.bounced:,} bounced (they fall back to letters), "
+            f"{result.failed:,} failed attempts{f' ({errors})' if errors else ''} in {elapsed:.1f}s; "
+            f"{left:,} still to send"
+        )
+
+    def _bounces(self, incident: Incident, path: Path) -> None:
+        try:
+            reports = bounces.read_reports(path)
+        except bounces.BounceFileError as error:
+            raise CommandError(str(error)) from None
+        result = bounces.apply_reports(incident=incident, reports=reports, actor="cli")
+        self.stdout.write(
+            f"{path.name}: {result.reports:,} reports: {result.bounced:,} bounced, {result.complaints:,} "
+            f"complaints, {result.ignored:,} ignored (temporary, or not our notices); "
+            f"{result.letters:,} letters prepared instead"
         )
 
     def _preview(self, incident: Incident, options: dict[str, Any]) -> None:

@@ -1,0 +1,252 @@
+"""Send e-mail notices through Django's mail layer (SMTP in production), each once.
+
+Protocol, per notice:
+1. Lease: a sender takes up to `batch` prepared e-mail notices (PostgreSQL: SKIP LOCKED; SQLite:
+   serialized writers), each by a conditional UPDATE that records the sender and a lease deadline.
+2. Send: just before sending, the sender renews the lease with a conditional UPDATE (skipping the
+   notice if the lease ran out and another sender took it); the message is rendered and handed to the
+   SMTP server, with a Message-ID fixed per notice.
+3. Mark: the moment the server accepts, one UPDATE (autocommit) marks the notice sent, only while the
+   sender still holds the lease.
+
+A sender killed at any moment loses nothing: its leased notices are taken again once the lease runs out,
+so no notice is skipped. No notice is sent twice, with one exception that no SMTP client can close: a
+sender killed after the server accepted a message and before step 3 committed (a window of one database
+write). That notice is sent again with the same Message-ID, so the receiving mail system and the mailbox
+see one message twice over, not two notices; `attempts` > 1 marks such notices for reconciliation
+against the mail provider's log. Strict exactly-once would need the SMTP server to take part in our
+transaction, which the protocol does not allow.
+
+A server that refuses the recipient outright (5xx at RCPT) bounces the notice at once; the letter
+fallback picks it up. A transport error (server down, connection lost) hands the notice back and stops
+that worker, so a dead server costs one failed attempt, not a loop; a notice stops being retried after
+MAX_ATTEMPTS and stays prepared, counted as still to send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from owabi.core import audit
+from owabi.incidents.models import Incident
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.render import render
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10  # send attempts (counted when a send starts), not leases
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    bounced: int = 0
+    failed: int = 0  # attempts that will be retried (or gave up after MAX_ATTEMPTS)
+    errors: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, outcome: str, error: str = "") -> None:
+        with self._lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            if error:
+                self.errors[error] = self.errors.get(error, 0) + 1
+
+
+class Pacer:
+    """At most `rate` sends per second across all worker threads (None: no limit)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = time.monotonic()
+            at = max(self.next_at, now)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+
+def message_id(notice: Notice, setup: NoticeSetup) -> str:
+    """Fixed per notice: a re-send after a crash is recognisably the same message."""
+    domain = setup.sender_email.rpartition("@")[2] or "localhost"
+    return f"<owabi.{notice.incident_id}.{notice.pk}@{domain}>"
+
+
+def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> list[Notice]:
+    now = timezone.now()
+    free = Q(sending_by="") | Q(lease_until__lt=now)
+    taken: list[Notice] = []
+    with transaction.atomic():
+        candidates = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(free, incident=incident, channel=Notice.Channel.EMAIL, status=Notice.Status.PREPARED)
+            .filter(attempts__lt=MAX_ATTEMPTS)
+            .order_by("pk")[:batch]
+        )
+        for notice in candidates:
+            claimed = Notice.objects.filter(free, pk=notice.pk, status=Notice.Status.PREPARED).update(
+                sending_by=worker, lease_until=now + timedelta(seconds=lease_seconds)
+            )
+            if claimed:
+                taken.append(notice)
+    return taken
+
+
+def _renew(notice: Notice, worker: str, lease_seconds: int) -> bool:
+    """Just before sending: still ours? Then hold it for another lease period (one send at most takes
+    the SMTP timeout, which must stay below the lease). A batch can outlast one lease, so without this
+    a second sender could take and send a notice this one is about to send."""
+    held = Notice.objects.filter(pk=notice.pk, sending_by=worker, status=Notice.Status.PREPARED)
+    return bool(
+        held.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds), attempts=F("attempts") + 1)
+    )
+
+
+def _mark(notice: Notice, worker: str, **values: object) -> bool:
+    """Record the outcome while still holding the lease (autocommit: one write)."""
+    return bool(
+        Notice.objects.filter(pk=notice.pk, sending_by=worker).update(
+            sending_by="", lease_until=None, **values
+        )
+    )
+
+
+def _build(notice: Notice, setup: NoticeSetup, connection: object) -> EmailMultiAlternatives:
+    rendered = render(notice, setup)
+    to = notice.content["to"]["email"]
+    mail = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=f"{setup.sender_name} <{setup.sender_email}>",
+        to=[to],
+        headers={"Message-ID": message_id(notice, setup)},
+        connection=connection,
+    )
+    mail.attach_alternative(rendered.html, "text/html")
+    return mail
+
+
+def _worker(
+    incident: Incident,
+    setup: NoticeSetup,
+    worker: str,
+    batch: int,
+    lease_seconds: int,
+    pacer: Pacer,
+    result: SendResult,
+    limit: int | None,
+) -> None:
+    """Lease and send until nothing is left. A transport error (server down, connection lost) hands the
+    rest of the batch back untried and stops this worker: the run ends, reporting what is left."""
+    try:
+        while limit is None or result.sent < limit:
+            notices = _lease(incident, worker, batch, lease_seconds)
+            if not notices:
+                return
+            smtp = get_connection()
+            try:
+                smtp.open()
+            except (smtplib.SMTPException, OSError) as error:
+                for untried in notices:
+                    _mark(untried, worker, last_error=type(error).__name__)
+                result.count("failed", type(error).__name__)
+                logger.warning("notice sender %s: no connection to the mail server (%s)", worker, error)
+                return
+            try:
+                for position, notice in enumerate(notices):
+                    notice.incident = incident
+                    pacer.wait()
+                    if not _renew(notice, worker, lease_seconds):
+                        continue  # the lease ran out and another sender took the notice
+                    if not _send_one(notice, setup, worker, smtp, result):
+                        for untried in notices[position + 1 :]:
+                            _mark(untried, worker)
+                        return
+            finally:
+                # The messages are marked sent or handed back already; a failing QUIT changes nothing.
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    smtp.close()
+    finally:
+        db_connection.close()
+
+
+def _send_one(notice: Notice, setup: NoticeSetup, worker: str, smtp: object, result: SendResult) -> bool:
+    """Send one leased notice; False when the connection is no longer usable."""
+    try:
+        _build(notice, setup, smtp).send()
+    except smtplib.SMTPRecipientsRefused as error:
+        code = next(iter(error.recipients.values()))[0] if error.recipients else 0
+        if 500 <= code < 600:
+            _mark(notice, worker, status=Notice.Status.BOUNCED, last_error=f"SMTP {code} at RCPT")
+            result.count("bounced", f"SMTP {code}")
+            return True
+        _release(notice, worker, f"SMTP {code} at RCPT", result)
+        return True
+    except (smtplib.SMTPException, OSError) as error:
+        _release(notice, worker, type(error).__name__, result)
+        return False
+    sent = {"status": Notice.Status.SENT, "sent_at": timezone.now(), "message_id": message_id(notice, setup)}
+    if _mark(notice, worker, **sent):
+        result.count("sent")
+    return True
+
+
+def _release(notice: Notice, worker: str, error: str, result: SendResult) -> None:
+    _mark(notice, worker, last_error=error[:200])
+    result.count("failed", error)
+    logger.warning("notice %s: send failed (%s); it will be retried", notice.pk, error)
+
+
+def send_email(
+    *,
+    incident: Incident,
+    actor: str,
+    workers: int = 2,
+    rate: float | None = None,
+    batch: int = 20,
+    lease_seconds: int = 120,
+    limit: int | None = None,
+) -> SendResult:
+    """Send every prepared e-mail notice of the incident; returns the counts of this run."""
+    setup = NoticeSetup.objects.get(incident=incident)
+    result = SendResult()
+    pacer = Pacer(rate)
+    prefix = f"{socket.gethostname()}:{threading.get_native_id()}:{time.time_ns()}"
+    threads = [
+        threading.Thread(
+            target=_worker,
+            args=(incident, setup, f"{prefix}:{i}"[:100], batch, lease_seconds, pacer, result, limit),
+            name=f"notice-sender-{i}",
+        )
+        for i in range(max(1, workers))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    audit.record(
+        actor=actor,
+        action="notices.send",
+        object_type="incident",
+        object_id=incident.pk,
+        data={"channel": "email", "sent": result.sent, "bounced": result.bounced, "failed": result.failed},
+    )
+    return result
