@@ -172,6 +172,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("OWABI_FROM_EMAIL") or "owabi@localhost"
+# The Japanese TrueType font letters embed (default: Debian's fonts-ipaexfont-gothic, which ./dev installs).
+OWABI_LETTER_FONT = env_str("OWABI_LETTER_FONT") or ""
 
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True

@@ -84,13 +84,23 @@ def _person(
     }
 
 
+def _postal(sealed: dict[str, Any]) -> str:
+    """The postal code as printed on mail (100-0001); as given when it does not read as one."""
+    raw = sealed.get("postal_code") or ""
+    try:
+        digits = normalize.postal_code(raw)
+    except normalize.NormalizeError:
+        return raw
+    return f"{digits[:3]}-{digits[3:]}" if digits else ""
+
+
 def content_of(recipient: Recipient, people: list[dict[str, Any]], contact: dict[str, Any]) -> dict[str, Any]:
     guardian = recipient.kind == Recipient.Kind.GUARDIAN
     return {
         "to": {
             "kind": recipient.kind,
             "name": (contact.get("guardian_name") if guardian else contact.get("subject_name")) or "",
-            "postal_code": contact.get("postal_code") or "",
+            "postal_code": _postal(contact),
             "address": contact.get("address") or "",
             "email": _email(contact),
         },

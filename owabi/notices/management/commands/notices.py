@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.notices import bounces, codes, setup
+from owabi.notices import bounces, codes, letters, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.sending import send_email
@@ -38,6 +38,10 @@ class Command(BaseCommand):
             "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
         )
         send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
+        out = sub.add_parser("print", help="Write the prepared letters as batch PDFs plus a vendor manifest")
+        out.add_argument("--incident", required=True)
+        out.add_argument("--out", required=True, metavar="DIR")
+        out.add_argument("--batch", type=int, default=1000, help="letters per PDF file (default 1000)")
         fed = sub.add_parser("bounces", help="Record bounces and complaints (DSN/mbox or provider CSV)")
         fed.add_argument("--incident", required=True)
         fed.add_argument(
@@ -75,6 +79,8 @@ class Command(BaseCommand):
             self._prepare(incident)
         elif action == "send":
             self._send(incident, options)
+        elif action == "print":
+            self._print(incident, Path(options["out"]), options["batch"])
         elif action == "bounces":
             self._bounces(incident, Path(options["path"]))
         else:
@@ -119,6 +125,18 @@ class Command(BaseCommand):
             f"e-mail: {result.sent:,} sent, {result.bounced:,} bounced (they fall back to letters), "
             f"{result.failed:,} failed attempts{f' ({errors})' if errors else ''} in {elapsed:.1f}s; "
             f"{left:,} still to send"
+        )
+
+    def _print(self, incident: Incident, out: Path, batch: int) -> None:
+        started = time.monotonic()
+        try:
+            result = letters.print_letters(incident=incident, out=out, actor="cli", batch=batch)
+        except (letters.FontMissing, letters.LetterTooLong) as error:
+            raise CommandError(str(error)) from None
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            f"letters: {result.letters:,} letters, {result.pages:,} pages in {len(result.files):,} "
+            f"PDF files under {out} ({elapsed:.1f}s); manifest {result.manifest}"
         )
 
     def _bounces(self, incident: Incident, path: Path) -> None:

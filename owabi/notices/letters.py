@@ -1,0 +1,356 @@
+"""Print-ready letters: A4 PDFs in batches, for window envelopes, with a manifest for the print vendor.
+
+One page per letter (a second one only for a household with many people). What every letter of the
+incident shares (title, what happened, cause, risk, what to do, redress, contact, sender) is drawn once
+per batch file as a form and placed on each page; only the address block, the people and their items,
+the code, the key and the QR code are drawn per letter. ReportLab embeds the subset of the Japanese
+font (IPAexGothic, TrueType; ReportLab cannot embed the CFF outlines of the Noto fonts).
+
+Layout (millimetres from the top left of A4): the address block sits where the window of a 長3 window
+envelope falls when the sheet is folded in three (left 20, top 38, 95 x 42), with 〒 and the postal code,
+the address, the name and 様, and under it the letter's reference for returned mail. 親展 in red above
+it. Check the window position with the print vendor before a run: ADDRESS_BOX is the one place to change.
+The QR code opens the portal with the registration code filled in; it never carries the login key.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from owabi.core import audit
+from owabi.incidents import categories
+from owabi.incidents.models import Incident
+from owabi.notices import codes
+from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.render import TEXT_KEYS
+
+FONT = "IPAexGothic"
+FONT_PATHS = (
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",  # Debian: fonts-ipaexfont-gothic
+    "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
+)
+MM = 72 / 25.4
+PAGE_W, PAGE_H = 210 * MM, 297 * MM
+ADDRESS_BOX = (20, 38, 95, 42)  # left, top, width, height (mm)
+LEFT, RIGHT = 18, 192  # text margins (mm)
+PEOPLE_TOP, PEOPLE_BOTTOM = 112, 160  # the per-letter region of people and items (mm)
+STATIC_TOP, STATIC_BOTTOM = 162, 236
+CODE_TOP = 240
+BATCH = 1000  # letters per PDF file
+RED = (0.8, 0.0, 0.0)
+_NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
+
+
+class FontMissing(RuntimeError):
+    pass
+
+
+def font_path() -> str:
+    configured = getattr(settings, "OWABI_LETTER_FONT", "") or ""
+    for candidate in (configured, *FONT_PATHS):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise FontMissing(
+        "no Japanese font for letters: install Debian's fonts-ipaexfont-gothic (./dev setup does) or set "
+        "OWABI_LETTER_FONT to an IPAexGothic .ttf"
+    )
+
+
+def _register_font() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, font_path()))
+
+
+def wrap(text: str, width_mm: float, size: float) -> list[str]:
+    """Lines of `text` that fit `width_mm` at `size` points; Japanese breaks anywhere except before
+    closing punctuation and small kana (kinsoku), and at existing line breaks."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    limit = width_mm * MM
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for char in paragraph:
+            if line and stringWidth(line + char, FONT, size) > limit and char not in _NO_LINE_START:
+                lines.append(line)
+                line = char.lstrip()
+            else:
+                line += char
+        lines.append(line)
+    return lines
+
+
+def _y(top_mm: float) -> float:
+    return PAGE_H - top_mm * MM
+
+
+@dataclass
+class _Writer:
+    canvas: Any
+    y: float  # points from the bottom
+    size: float = 9.0
+    leading: float = 1.45
+
+    def text(self, text: str, *, left: float = LEFT, right: float = RIGHT, size: float | None = None) -> None:
+        size = size or self.size
+        self.canvas.setFont(FONT, size)
+        for line in wrap(text, right - left, size):
+            self.y -= size * self.leading
+            self.canvas.drawString(left * MM, self.y, line)
+
+
+def _static_lines(setup: NoticeSetup, language: str) -> list[tuple[str, str]]:
+    texts = setup.texts.get(language) or setup.texts["ja"]
+    headings = {
+        "summary": "■ 何が起きたか",
+        "cause": "■ 原因",
+        "risk": "■ 想定される二次被害",
+        "actions": "■ お願いしたいこと",
+        "redress": "■ お詫びと補償",
+    }
+    lines = []
+    for key in TEXT_KEYS:
+        body = texts[key]
+        if key == "redress" and setup.redress_deadline:
+            body += f"（お手続きの期限：{_japanese_date(setup.redress_deadline)}）"
+        lines.append((headings[key], body))
+    lines.append(
+        (
+            "■ お問い合わせ",
+            f"{setup.phone}（{setup.phone_hours}）\n当社から、お電話やメールでカード番号・暗証番号・パスワードを"
+            "おたずねしたり、お金を請求したりすることは決してありません。",
+        )
+    )
+    return lines
+
+
+def _japanese_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class LetterTooLong(ValueError):
+    pass
+
+
+def _draw_static(canvas: Any, setup: NoticeSetup, incident: Incident, printed_on: date) -> None:
+    """The part every letter shares: drawn once per file as a form."""
+    canvas.setFont(FONT, 9)
+    canvas.drawRightString(RIGHT * MM, _y(14), _japanese_date(printed_on))
+    canvas.drawRightString(RIGHT * MM, _y(19), setup.sender_name)
+    # 親展 in red, boxed, above the address block.
+    left, top, _, _ = ADDRESS_BOX
+    canvas.setStrokeColorRGB(*RED)
+    canvas.setFillColorRGB(*RED)
+    canvas.rect(left * MM, _y(top - 1), 16 * MM, 7 * MM, stroke=1, fill=0)
+    canvas.setFont(FONT, 12)
+    canvas.drawString((left + 2.2) * MM, _y(top - 2.8), "親展")
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.setStrokeColorRGB(0, 0, 0)
+    canvas.setFont(FONT, 15)
+    canvas.drawCentredString(PAGE_W / 2, _y(95), "個人情報の流出に関するお詫びとお知らせ")
+    writer = _Writer(canvas, _y(99))
+    writer.text(
+        f"このたび、{setup.sender_name}がお預かりしていたお客さまの個人情報が外部に流出したことが判明いたしました。"
+        "多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。あなたさまに関わる情報は"
+        "下記のとおりです。"
+    )
+    writer = _Writer(canvas, _y(STATIC_TOP), size=8.6, leading=1.4)
+    for heading, body in _static_lines(setup, "ja"):
+        writer.text(heading, size=9.2)
+        writer.text(body, left=LEFT + 3)
+    if writer.y < _y(STATIC_BOTTOM):
+        raise LetterTooLong(
+            "the incident's notice texts do not fit on the letter: shorten them (owabi notices setup)"
+        )
+    canvas.setFont(FONT, 7.5)
+    canvas.drawString(LEFT * MM, _y(290), f"{setup.sender_name}　{' '.join(setup.sender_address.split())}")
+
+
+def _draw_code_box(canvas: Any, setup: NoticeSetup, code: str) -> None:
+    import segno
+
+    grouped = codes.group(code)
+    canvas.setLineWidth(0.6)
+    canvas.rect(LEFT * MM, _y(CODE_TOP + 42), (RIGHT - LEFT) * MM, 42 * MM, stroke=1, fill=0)
+    canvas.setFont(FONT, 9.5)
+    canvas.drawString(
+        (LEFT + 4) * MM,
+        _y(CODE_TOP + 7),
+        "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください",
+    )
+    canvas.setFont(FONT, 11)
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 14), setup.portal_url)
+    canvas.setFont(FONT, 10)
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 23), "登録コード")
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 33), "ログインキー")
+    canvas.setFont(FONT, 17)  # every font embedded: print vendors refuse PDFs that are not
+    canvas.drawString((LEFT + 30) * MM, _y(CODE_TOP + 23.5), grouped)
+    canvas.drawString((LEFT + 30) * MM, _y(CODE_TOP + 33.5), codes.login_key(code))
+    canvas.setFont(FONT, 7.5)
+    canvas.drawString(
+        (LEFT + 4) * MM,
+        _y(CODE_TOP + 39),
+        "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。",
+    )
+    # QR: the portal with the code filled in, never the key.
+    matrix = segno.make(qr_url(setup, code), error="m").matrix
+    modules = len(matrix)
+    side = 30 * MM
+    cell = side / modules
+    x0, y0 = (RIGHT - 4) * MM - side, _y(CODE_TOP + 36)
+    path = canvas.beginPath()
+    for row, values in enumerate(matrix):
+        for column, dark in enumerate(values):
+            if dark:
+                path.rect(x0 + column * cell, y0 + (modules - 1 - row) * cell, cell, cell)
+    canvas.drawPath(path, stroke=0, fill=1)
+
+
+def qr_url(setup: NoticeSetup, code: str) -> str:
+    return f"{setup.portal_url.rstrip('/')}/?code={codes.group(code)}"
+
+
+def reference(notice: Notice) -> str:
+    """Printed under the address (visible through the window): how returned mail is recorded."""
+    return f"L{notice.pk:09d}"
+
+
+INDENT = "\t"  # marks a line drawn indented (continuation lines too)
+
+
+def _person_lines(person: dict[str, Any]) -> list[str]:
+    name = f"{person['name']} 様" if person["name"] else f"出産予定日 {person['due']} のお子さま"
+    lines = [f"・{name}", INDENT + "項目：" + "、".join(categories.label(code) for code in person["items"])]
+    lines += [
+        INDENT + f"クレジットカード：{card['brand'] or 'カード'} 下4桁 {card['last4']}"
+        for card in person["cards"]
+    ]
+    return lines
+
+
+def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> None:
+    content = notice.content
+    to = content["to"]
+    canvas.doForm(form)
+    left, top, width, _ = ADDRESS_BOX
+    canvas.setFont(FONT, 11)
+    postal = to["postal_code"]
+    canvas.drawString(left * MM, _y(top + 9), f"〒{postal}" if postal else "")
+    writer = _Writer(canvas, _y(top + 10), size=10.5, leading=1.3)
+    writer.text(to["address"], left=left, right=left + width)
+    canvas.setFont(FONT, 14)
+    canvas.drawString(left * MM, writer.y - 22, f"{to['name']} 様")
+    canvas.setFont(FONT, 7)
+    canvas.drawString(left * MM, writer.y - 32, reference(notice))
+    # People and items.
+    lines = ["■ 流出した方と項目"]
+    for person in content["people"]:
+        lines += _person_lines(person)
+    if any(person["cards"] for person in content["people"]):
+        lines.append(
+            INDENT + "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。"
+        )
+    writer = _Writer(canvas, _y(PEOPLE_TOP), size=9.2, leading=1.4)
+    overflow: list[str] = []
+    for position, line in enumerate(lines):
+        left = LEFT + 4 if line.startswith(INDENT) else LEFT
+        if writer.y - 9.2 * 1.4 * (len(wrap(line.lstrip(INDENT), RIGHT - left, 9.2)) + 1) < _y(PEOPLE_BOTTOM):
+            overflow = lines[position:]
+            writer.text("（別紙に続きます）")
+            break
+        writer.text(line.lstrip(INDENT), left=left)
+    _draw_code_box(canvas, setup, notice.code)
+    canvas.showPage()
+    if overflow:  # a household with many people: the rest on a second page
+        writer = _Writer(canvas, _y(20), size=9.2, leading=1.4)
+        writer.text(f"別紙　{to['name']} 様　{reference(notice)}")
+        for line in overflow:
+            writer.text(line.lstrip(INDENT), left=LEFT + 4 if line.startswith(INDENT) else LEFT)
+        canvas.showPage()
+
+
+@dataclass
+class PrintResult:
+    letters: int = 0
+    pages: int = 0
+    files: list[Path] = field(default_factory=list)
+    manifest: Path | None = None
+
+
+def _batches(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def print_letters(
+    *, incident: Incident, out: Path, actor: str, batch: int = BATCH, printed_on: date | None = None
+) -> PrintResult:
+    """Write every prepared letter notice into batch PDFs under `out`, with manifest.csv; each letter
+    written is marked sent (handed to the printer). A re-run prints only letters not yet printed."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    _register_font()
+    setup = NoticeSetup.objects.get(incident=incident)
+    printed_on = printed_on or timezone.localdate()
+    waiting = list(
+        Notice.objects.filter(incident=incident, channel=Notice.Channel.LETTER, status=Notice.Status.PREPARED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    result = PrintResult()
+    manifest = out / f"manifest-{stamp}.csv"
+    with manifest.open("w", encoding="utf-8", newline="") as handle:
+        rows = csv.writer(handle)
+        rows.writerow(["file", "first_page", "pages", "reference", "postal_code"])
+        for number, pks in enumerate(_batches(waiting, batch), start=1):
+            path = out / f"letters-{stamp}-{number:04d}.pdf"
+            notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
+            canvas = Canvas(str(path), pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
+            canvas.setTitle(f"{incident.name} letters {number}")
+            canvas.beginForm("static")
+            _draw_static(canvas, setup, incident, printed_on)
+            canvas.endForm()
+            entries = []
+            for notice in notices:
+                first = canvas.getPageNumber()
+                _draw_letter(canvas, notice, setup, "static")
+                pages = canvas.getPageNumber() - first
+                entries.append(
+                    [path.name, first, pages, reference(notice), notice.content["to"]["postal_code"]]
+                )
+                result.pages += pages
+            canvas.save()
+            with path.open("rb") as written:
+                os.fsync(written.fileno())
+            rows.writerows(entries)
+            handle.flush()
+            with transaction.atomic():
+                Notice.objects.filter(pk__in=pks, status=Notice.Status.PREPARED).update(
+                    status=Notice.Status.SENT, sent_at=timezone.now()
+                )
+            result.letters += len(notices)
+            result.files.append(path)
+    result.manifest = manifest
+    audit.record(
+        actor=actor,
+        action="notices.print",
+        object_type="incident",
+        object_id=incident.pk,
+        data={"letters": result.letters, "pages": result.pages, "files": len(result.files)},
+    )
+    return result

@@ -1,0 +1,135 @@
+"""Letters: batch PDFs read back page by page: each recipient's own name, address, people, items, card,
+code and key, and nothing of anyone else; every font embedded; a manifest for the print vendor."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from pypdf import PdfReader
+
+from owabi.notices import codes, letters, setup
+from owabi.notices.models import Notice
+from owabi.notices.services import prepare
+from owabi.records.resolve import resolve
+from owabi.records.services import import_file
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.django_db
+EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
+AS_OF = date(2026, 12, 1)
+HEADER = (
+    "record_id,subject_name,subject_birth_date,guardian_name,postal_code,address,phone,"
+    "card_brand,card_last4\n"
+)
+ROWS = (
+    "K1,中村 結衣,2015-07-07,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,,\n"
+    "K2,中村 蓮,2017-01-09,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,,\n"
+    "A1,小林 誠,1975-03-03,,590-0001,大阪府堺市堺区1-1 サンハイツ101,072-222-3333,VISA,4242\n"
+)
+
+
+def _pages(paths: list[Path]) -> list[str]:
+    return [page.extract_text() for path in paths for page in PdfReader(path).pages]
+
+
+@pytest.fixture
+def ready(incident, tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    path.write_text(HEADER + ROWS, encoding="utf-8")
+    import_file(incident=incident, path=path, actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data={**setup.load(EXAMPLE), "policy": "letter"}, actor="t")
+    prepare(incident=incident, actor="t")
+    return incident
+
+
+def test_each_page_carries_its_own_recipient_and_nothing_of_another(ready, tmp_path: Path) -> None:
+    result = letters.print_letters(incident=ready, out=tmp_path / "out", actor="t", batch=1)
+    assert (result.letters, result.pages, len(result.files)) == (2, 2, 2)
+    notices = {n.content["to"]["name"]: n for n in Notice.objects.filter(channel="letter")}
+    pages = {text.split("様")[0].split("\n")[-1].strip(): text for text in _pages(result.files)}
+    adult, guardian = pages["小林 誠"], pages["中村 由美"]
+    assert "親展" in adult and "〒590-0001" in adult and "大阪府堺市堺区1-1" in adult
+    assert "VISA 下4桁 4242" in adult and "再発行" in adult
+    assert codes.group(notices["小林 誠"].code) in adult and codes.login_key(notices["小林 誠"].code) in adult
+    assert letters.reference(notices["小林 誠"]) in adult
+    assert "中村" not in adult and codes.login_key(notices["中村 由美"].code) not in adult
+    assert "中村 結衣 様" in guardian and "中村 蓮 様" in guardian and "〒166-0004" in guardian
+    assert "小林" not in guardian and "4242" not in guardian
+    flat = adult.replace("\n", "")  # the shared part, drawn once per file as a form, wraps lines
+    assert "お金を請求したりすることは決してありません" in flat and "2027年3月31日" in flat
+    assert all(n.status == "sent" and n.sent_at for n in Notice.objects.filter(channel="letter"))
+
+    with result.manifest.open(encoding="utf-8") as handle:  # type: ignore[union-attr]
+        rows = list(csv.DictReader(handle))
+    assert [(r["reference"], r["pages"], r["postal_code"]) for r in rows] == [
+        (letters.reference(n), "1", n.content["to"]["postal_code"])
+        for n in sorted(notices.values(), key=lambda n: n.pk)
+    ]
+
+    again = letters.print_letters(incident=ready, out=tmp_path / "out", actor="t")
+    assert (again.letters, again.files) == (0, [])  # nothing printed twice
+
+
+def test_every_font_is_embedded_and_subset(ready, tmp_path: Path) -> None:
+    result = letters.print_letters(incident=ready, out=tmp_path, actor="t")
+    reader = PdfReader(result.files[0])
+    fonts = {}
+    for page in reader.pages:
+        resources = page["/Resources"]
+        for form in resources.get("/XObject", {}).values():
+            fonts.update(form.get_object()["/Resources"].get("/Font", {}))
+        fonts.update(resources.get("/Font", {}))
+    assert fonts
+    for font in fonts.values():
+        font = font.get_object()
+        descriptor = font.get("/FontDescriptor")
+        descriptor = descriptor or font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+        descriptor = descriptor.get_object()
+        assert "/FontFile2" in descriptor, font["/BaseFont"]  # embedded TrueType
+        assert str(font["/BaseFont"]).split("+")[0].isupper()  # subset prefix (AAAAAA+)
+
+
+def test_the_qr_code_carries_the_code_never_the_key(ready) -> None:
+    notice = Notice.objects.filter(channel="letter").first()
+    url = letters.qr_url(notice.incident.notice_setup, notice.code)
+    assert url == f"https://owabi.sample-travel.example.jp/?code={codes.group(notice.code)}"
+    assert codes.login_key(notice.code) not in url
+
+
+def test_a_large_household_continues_on_a_second_page(incident, tmp_path: Path) -> None:
+    rows = "".join(
+        f"C{i},山田 子{i},20{10 + i % 8:02d}-0{1 + i % 9}-1{i % 9},山田 花子,100-0001,"
+        "東京都千代田区千代田1-1,03-1111-2222,,\n"
+        for i in range(14)
+    )
+    (tmp_path / "big.csv").write_text(HEADER + rows, encoding="utf-8")
+    import_file(incident=incident, path=tmp_path / "big.csv", actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data={**setup.load(EXAMPLE), "policy": "letter"}, actor="t")
+    prepare(incident=incident, actor="t")
+    result = letters.print_letters(incident=incident, out=tmp_path / "out", actor="t")
+    assert (result.letters, result.pages) == (1, 2)
+    first, second = _pages(result.files)
+    assert "（別紙に続きます）" in first and "別紙" in second
+    everyone = first + second
+    assert all(f"山田 子{i} 様" in everyone for i in range(14))
+
+
+def test_texts_too_long_for_the_page_are_refused_clearly(ready, tmp_path: Path) -> None:
+    long = {**setup.load(EXAMPLE), "policy": "letter"}
+    long["texts"] = {"ja": {**long["texts"]["ja"], "summary": "長い説明。" * 400}}
+    setup.apply(incident=ready, data=long, actor="t")
+    with pytest.raises(letters.LetterTooLong, match="shorten them"):
+        letters.print_letters(incident=ready, out=tmp_path, actor="t")
+    assert Notice.objects.filter(channel="letter", status="prepared").count() == 2  # nothing marked
+
+
+def test_the_print_command_reports_what_it_wrote(ready, tmp_path: Path, capsys) -> None:
+    call_command("notices", "print", "--incident", ready.slug, "--out", str(tmp_path / "p"))
+    out = capsys.readouterr().out
+    assert "2 letters, 2 pages in 1 PDF files" in out and "manifest" in out
