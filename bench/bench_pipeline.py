@@ -55,19 +55,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="owabi-bench-"))
     env = dict(os.environ, OWABI_DATA_DIR=str(work), DJANGO_SETTINGS_MODULE="config.settings")
     if options.database:
-        import dj_database_url
-        import psycopg
+        from fresh_database import recreate
 
-        config = dj_database_url.parse(options.database)
-        with psycopg.connect(
-            host=config["HOST"],
-            port=config["PORT"] or 5432,
-            user=config["USER"],
-            dbname="postgres",
-            autocommit=True,
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
-            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
+        recreate(options.database)
         env["DATABASE_URL"] = options.database
     else:
         env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"

@@ -133,3 +133,41 @@ def test_the_print_command_reports_what_it_wrote(ready, tmp_path: Path, capsys) 
     call_command("notices", "print", "--incident", ready.slug, "--out", str(tmp_path / "p"))
     out = capsys.readouterr().out
     assert "2 letters, 2 pages in 1 PDF files" in out and "manifest" in out
+
+
+def test_returned_letters_are_recorded_by_reference_and_reason(ready, tmp_path: Path, capsys) -> None:
+    letters.print_letters(incident=ready, out=tmp_path / "out", actor="t")
+    first, second = Notice.objects.filter(channel="letter").order_by("pk")
+    returned = tmp_path / "returned.csv"
+    returned.write_text(
+        f"reference,reason\n{letters.reference(first)},宛所不明\n{letters.reference(second).lower()},refused\n",
+        encoding="utf-8",
+    )
+    call_command("notices", "returned", "--incident", ready.slug, str(returned))
+    assert "2 recorded, 0 already recorded" in capsys.readouterr().out
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.last_error) == ("returned", "returned: addressee_unknown")
+    assert (second.status, second.last_error) == ("returned", "returned: refused")
+    call_command("notices", "returned", "--incident", ready.slug, str(returned))
+    assert "0 recorded, 2 already recorded" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("code,why\nL1,宛所不明\n", "line 1: the columns reference and reason"),
+        ("reference,reason\nX12,宛所不明\n", "line 2: reference must look like L000000123"),
+        ("reference,reason\nL1,行方不明\n", "line 2: unknown reason"),
+        ("reference,reason\nL999999999,宛所不明\n", "1 references are not letters of this incident"),
+    ],
+)
+def test_a_bad_returned_file_changes_nothing_and_says_where(
+    ready, tmp_path: Path, text: str, message: str
+) -> None:
+    letters.print_letters(incident=ready, out=tmp_path / "out", actor="t")
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(letters.ReturnedFileError, match=message):
+        letters.record_returned(incident=ready, path=path, actor="t")
+    assert not Notice.objects.filter(status="returned").exists()

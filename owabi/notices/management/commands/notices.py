@@ -42,6 +42,11 @@ class Command(BaseCommand):
         out.add_argument("--incident", required=True)
         out.add_argument("--out", required=True, metavar="DIR")
         out.add_argument("--batch", type=int, default=1000, help="letters per PDF file (default 1000)")
+        back = sub.add_parser("returned", help="Record returned letters (CSV: reference,reason)")
+        back.add_argument("--incident", required=True)
+        back.add_argument(
+            "path", metavar="FILE", help="CSV with reference (L000000123) and reason (宛所不明, …)"
+        )
         fed = sub.add_parser("bounces", help="Record bounces and complaints (DSN/mbox or provider CSV)")
         fed.add_argument("--incident", required=True)
         fed.add_argument(
@@ -81,6 +86,14 @@ class Command(BaseCommand):
             self._send(incident, options)
         elif action == "print":
             self._print(incident, Path(options["out"]), options["batch"])
+        elif action == "returned":
+            try:
+                back = letters.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
+            except letters.ReturnedFileError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(
+                f"returned letters: {back.returned:,} recorded, {back.already:,} already recorded"
+            )
         elif action == "bounces":
             self._bounces(incident, Path(options["path"]))
         else:

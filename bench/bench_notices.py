@@ -1,0 +1,137 @@
+"""Benchmark: e-mail notices per second through a local SMTP server, against the bare rate of the same
+server with pre-rendered messages; letter pages per second into batch PDFs.
+
+    .venv/bin/python bench/bench_notices.py --records 20000 [--database postgres://…]
+
+Builds a synthetic incident (synth -> import -> resolve -> notice setup -> prepare) in a fresh database,
+then times:
+  bare    the same messages, rendered beforehand, handed to the SMTP server (aiosmtpd on 127.0.0.1)
+          over one connection: the limit of that server here;
+  owabi   `send_email` (lease, render, send, mark) with 1 and 2 worker threads;
+  letters `print_letters` for every recipient (policy "letter"), one process, pages per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import smtplib
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument(
+        "--database", default="", help="postgres://… URL (dropped and created); default SQLite"
+    )
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="owabi-bench-notices-"))
+    os.environ.update(OWABI_DATA_DIR=str(work), DJANGO_SETTINGS_MODULE="config.settings")
+    if options.database:
+        from fresh_database import recreate
+
+        recreate(options.database)
+        os.environ["DATABASE_URL"] = options.database
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    port = _free_port()
+    os.environ.update(OWABI_EMAIL_HOST="127.0.0.1", OWABI_EMAIL_PORT=str(port), OWABI_EMAIL_USE_TLS="0")
+
+    import django
+
+    django.setup()
+    from aiosmtpd.controller import Controller
+    from django.core.management import call_command
+    from django.db import connection
+
+    from owabi.incidents.services import create_incident
+    from owabi.notices import letters, setup
+    from owabi.notices.models import Notice, NoticeSetup
+    from owabi.notices.sending import _build, send_email
+    from owabi.notices.services import prepare
+    from owabi.records.resolve import resolve
+    from owabi.records.services import import_file
+
+    counter = _Counter()
+    controller = Controller(counter, hostname="127.0.0.1", port=port)
+    controller.start()
+    print(
+        f"owabi notices benchmark: {options.records:,} records on {connection.vendor}, {os.cpu_count()} cores"
+    )
+    started = time.monotonic()
+    call_command("migrate", verbosity=0)
+    incident = create_incident(
+        actor="bench", slug="bench", name="bench", discovered_on=django.utils.timezone.localdate()
+    )
+    leak = work / "leak.csv"
+    call_command("synth", records=options.records, seed=5, out=str(leak), stdout=io.StringIO())
+    import_file(incident=incident, path=leak, actor="bench")
+    resolve(incident=incident, actor="bench")
+    example = setup.load(REPO / "docs" / "notice-setup.example.toml")
+    setup.apply(incident=incident, data={**example, "policy": "both"}, actor="bench")
+    prepare(incident=incident, actor="bench")
+    the_setup = NoticeSetup.objects.get(incident=incident)
+    emails = list(Notice.objects.filter(incident=incident, channel="email").select_related("incident"))
+    print(f"  set-up: {len(emails):,} e-mail notices, pipeline {time.monotonic() - started:.1f} s")
+
+    # Bare: pre-rendered messages over one SMTP connection.
+    rendered = [(n.content["to"]["email"], _build(n, the_setup, None).message().as_bytes()) for n in emails]
+    before = counter.count
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for to, data in rendered:
+            smtp.sendmail(the_setup.sender_email, [to], data)
+    bare = len(rendered) / (time.monotonic() - started)
+    assert counter.count - before == len(rendered)
+    print(f"  bare SMTP (pre-rendered, 1 connection): {bare:,.0f} e-mails/s")
+
+    for workers in (1, 2):
+        Notice.objects.filter(incident=incident, channel="email").update(
+            status="prepared", sending_by="", lease_until=None, attempts=0, message_id="", sent_at=None
+        )
+        before = counter.count
+        started = time.monotonic()
+        result = send_email(incident=incident, actor="bench", workers=workers)
+        rate = result.sent / (time.monotonic() - started)
+        assert counter.count - before == result.sent == len(emails)
+        print(f"  owabi send_email, {workers} worker(s): {rate:,.0f} e-mails/s = {rate / bare:.0%} of bare")
+
+    out = work / "letters"
+    started = time.monotonic()
+    printed = letters.print_letters(incident=incident, out=out, actor="bench")
+    elapsed = time.monotonic() - started
+    size = sum(path.stat().st_size for path in printed.files)
+    print(
+        f"  letters: {printed.letters:,} letters, {printed.pages:,} pages in {elapsed:.1f} s = "
+        f"{printed.pages / elapsed:,.0f} pages/s (one process), "
+        f"{size / max(printed.pages, 1) / 1024:.1f} KiB/page"
+    )
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
