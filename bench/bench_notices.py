@@ -61,9 +61,12 @@ def main() -> None:
     port = _free_port()
     os.environ.update(OWABI_EMAIL_HOST="127.0.0.1", OWABI_EMAIL_PORT=str(port), OWABI_EMAIL_USE_TLS="0")
 
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
     from aiosmtpd.controller import Controller
     from django.core.management import call_command
     from django.db import connection
@@ -99,7 +102,10 @@ def main() -> None:
     print(f"  set-up: {len(emails):,} e-mail notices, pipeline {time.monotonic() - started:.1f} s")
 
     # Bare: pre-rendered messages over one SMTP connection.
-    rendered = [(n.content["to"]["email"], _build(n, the_setup, None).message().as_bytes()) for n in emails]
+    rendered = [
+        (n.content["to"]["email"], _build(n, the_setup, None).message().as_bytes(linesep="\r\n"))
+        for n in emails
+    ]
     before = counter.count
     started = time.monotonic()
     with smtplib.SMTP("127.0.0.1", port) as smtp:

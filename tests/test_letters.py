@@ -94,11 +94,26 @@ def test_every_font_is_embedded_and_subset(ready, tmp_path: Path) -> None:
         assert str(font["/BaseFont"]).split("+")[0].isupper()  # subset prefix (AAAAAA+)
 
 
-def test_the_qr_code_carries_the_code_never_the_key(ready) -> None:
-    notice = Notice.objects.filter(channel="letter").first()
-    url = letters.qr_url(notice.incident.notice_setup, notice.code)
-    assert url == f"https://owabi.sample-travel.example.jp/?code={codes.group(notice.code)}"
-    assert codes.login_key(notice.code) not in url
+def test_the_printed_qr_code_scans_to_the_portal_with_the_code_and_never_the_key(
+    ready, tmp_path: Path
+) -> None:
+    import pypdfium2
+    import zxingcpp
+
+    result = letters.print_letters(incident=ready, out=tmp_path, actor="t")
+    by_reference = {letters.reference(n): n for n in Notice.objects.filter(channel="letter")}
+    document = pypdfium2.PdfDocument(str(result.files[0]))
+    for index in range(len(document)):
+        page = document[index]
+        image = page.render(scale=200 / 72).to_pil()  # 200 dpi, as a scanner or a phone camera sees it
+        text = page.get_textpage().get_text_range()
+        notice = next(n for ref, n in by_reference.items() if ref in text)
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        assert [barcode.text for barcode in found] == [
+            letters.qr_url(notice.incident.notice_setup, notice.code)
+        ]
+        assert found[0].text.endswith(f"?code={codes.group(notice.code)}")
+        assert codes.login_key(notice.code) not in found[0].text
 
 
 def test_a_large_household_continues_on_a_second_page(incident, tmp_path: Path) -> None:

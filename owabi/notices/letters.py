@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -48,6 +50,10 @@ STATIC_TOP, STATIC_BOTTOM = 162, 236
 CODE_TOP = 240
 BATCH = 1000  # letters per PDF file
 RED = (0.8, 0.0, 0.0)
+_DARK_RUN = re.compile(rb"\x00+")
+PORTAL_LINE = "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください"
+CARD_ADVICE = "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。"
+KEY_WARNING = "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。"
 _NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
 
 
@@ -77,20 +83,27 @@ def _register_font() -> None:
 def wrap(text: str, width_mm: float, size: float) -> list[str]:
     """Lines of `text` that fit `width_mm` at `size` points; Japanese breaks anywhere except before
     closing punctuation and small kana (kinsoku), and at existing line breaks."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    limit = width_mm * MM
+    limit = width_mm * MM / size  # in units of the font size: character widths scale with it
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        line = ""
+        line, width = "", 0.0
         for char in paragraph:
-            if line and stringWidth(line + char, FONT, size) > limit and char not in _NO_LINE_START:
+            advance = _advance(char)
+            if line and width + advance > limit and char not in _NO_LINE_START:
                 lines.append(line)
-                line = char.lstrip()
+                line, width = char.lstrip(), (advance if char.strip() else 0.0)
             else:
                 line += char
+                width += advance
         lines.append(line)
     return lines
+
+
+@lru_cache(maxsize=8192)
+def _advance(char: str) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return float(stringWidth(char, FONT, 1))
 
 
 def _y(top_mm: float) -> float:
@@ -110,6 +123,35 @@ class _Writer:
         for line in wrap(text, right - left, size):
             self.y -= size * self.leading
             self.canvas.drawString(left * MM, self.y, line)
+
+
+class _Page:
+    """All of one letter's own text in one PDF text object (a text object per string was a third of a
+    page's time)."""
+
+    def __init__(self, canvas: Any) -> None:
+        self.canvas = canvas
+        self.text = canvas.beginText()
+        self.size = 0.0
+
+    def put(self, x: float, y: float, line: str, size: float) -> None:
+        if size != self.size:
+            self.text.setFont(FONT, size)
+            self.size = size
+        self.text.setTextOrigin(x, y)
+        self.text.textOut(line)
+
+    def wrapped(
+        self, text: str, *, left: float, right: float, y: float, size: float, leading: float
+    ) -> float:
+        """Draw `text` wrapped between `left` and `right` (mm) below `y` (points); returns the last y."""
+        for line in wrap(text, right - left, size):
+            y -= size * leading
+            self.put(left * MM, y, line, size)
+        return y
+
+    def draw(self) -> None:
+        self.canvas.drawText(self.text)
 
 
 def _static_lines(setup: NoticeSetup, language: str) -> list[tuple[str, str]]:
@@ -177,46 +219,51 @@ def _draw_static(canvas: Any, setup: NoticeSetup, incident: Incident, printed_on
         )
     canvas.setFont(FONT, 7.5)
     canvas.drawString(LEFT * MM, _y(290), f"{setup.sender_name}　{' '.join(setup.sender_address.split())}")
+    _draw_code_box_frame(canvas, setup)
 
 
-def _draw_code_box(canvas: Any, setup: NoticeSetup, code: str) -> None:
-    import segno
-
-    grouped = codes.group(code)
+def _draw_code_box_frame(canvas: Any, setup: NoticeSetup) -> None:
+    """The code box's frame and labels: the same on every letter, so part of the shared form."""
     canvas.setLineWidth(0.6)
     canvas.rect(LEFT * MM, _y(CODE_TOP + 42), (RIGHT - LEFT) * MM, 42 * MM, stroke=1, fill=0)
     canvas.setFont(FONT, 9.5)
-    canvas.drawString(
-        (LEFT + 4) * MM,
-        _y(CODE_TOP + 7),
-        "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください",
-    )
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 7), PORTAL_LINE)
     canvas.setFont(FONT, 11)
     canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 14), setup.portal_url)
     canvas.setFont(FONT, 10)
     canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 23), "登録コード")
     canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 33), "ログインキー")
-    canvas.setFont(FONT, 17)  # every font embedded: print vendors refuse PDFs that are not
-    canvas.drawString((LEFT + 30) * MM, _y(CODE_TOP + 23.5), grouped)
-    canvas.drawString((LEFT + 30) * MM, _y(CODE_TOP + 33.5), codes.login_key(code))
     canvas.setFont(FONT, 7.5)
-    canvas.drawString(
-        (LEFT + 4) * MM,
-        _y(CODE_TOP + 39),
-        "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。",
-    )
-    # QR: the portal with the code filled in, never the key.
-    matrix = segno.make(qr_url(setup, code), error="m").matrix
-    modules = len(matrix)
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 39), KEY_WARNING)
+
+
+def _draw_code_box(canvas: Any, page: _Page, setup: NoticeSetup, code: str) -> None:
+    page.put((LEFT + 30) * MM, _y(CODE_TOP + 23.5), codes.group(code), 17)
+    page.put((LEFT + 30) * MM, _y(CODE_TOP + 33.5), codes.login_key(code), 17)
+    modules, pixels = qr_modules(qr_url(setup, code))
     side = 30 * MM
-    cell = side / modules
     x0, y0 = (RIGHT - 4) * MM - side, _y(CODE_TOP + 36)
-    path = canvas.beginPath()
-    for row, values in enumerate(matrix):
-        for column, dark in enumerate(values):
-            if dark:
-                path.rect(x0 + column * cell, y0 + (modules - 1 - row) * cell, cell, cell)
-    canvas.drawPath(path, stroke=0, fill=1)
+    # In module units (one module = one unit, origin at the bottom left), each run of dark modules one
+    # rectangle, written as raw path operators: ReportLab's path API formats every coordinate in
+    # Python, which took more time than the rest of the page.
+    runs = []
+    for row in range(modules):
+        base = row * modules
+        for run in _DARK_RUN.finditer(pixels, base, base + modules):
+            runs.append(f"{run.start() - base} {modules - 1 - row} {run.end() - run.start()} 1 re")
+    scale = side / modules
+    canvas.addLiteral(f"q 0 g {scale:.4f} 0 0 {scale:.4f} {x0:.2f} {y0:.2f} cm {' '.join(runs)} f Q")
+
+
+def qr_modules(text: str) -> tuple[int, bytes]:
+    """A QR code (error correction M): modules per side, and one byte per module row by row (0 = dark)."""
+    import zxingcpp
+
+    image = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M").to_image(
+        scale=1, add_quiet_zones=False
+    )
+    pixels = memoryview(cast(Any, image))  # the bindings expose the buffer protocol
+    return (pixels.shape[0] if pixels.shape else 0), pixels.tobytes()
 
 
 def qr_url(setup: NoticeSetup, code: str) -> str:
@@ -245,40 +292,45 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> 
     content = notice.content
     to = content["to"]
     canvas.doForm(form)
+    page = _Page(canvas)
     left, top, width, _ = ADDRESS_BOX
-    canvas.setFont(FONT, 11)
-    postal = to["postal_code"]
-    canvas.drawString(left * MM, _y(top + 9), f"〒{postal}" if postal else "")
-    writer = _Writer(canvas, _y(top + 10), size=10.5, leading=1.3)
-    writer.text(to["address"], left=left, right=left + width)
-    canvas.setFont(FONT, 14)
-    canvas.drawString(left * MM, writer.y - 22, f"{to['name']} 様")
-    canvas.setFont(FONT, 7)
-    canvas.drawString(left * MM, writer.y - 32, reference(notice))
+    if to["postal_code"]:
+        page.put(left * MM, _y(top + 9), f"〒{to['postal_code']}", 11)
+    y = page.wrapped(to["address"], left=left, right=left + width, y=_y(top + 10), size=10.5, leading=1.3)
+    page.put(left * MM, y - 22, f"{to['name']} 様", 14)
+    page.put(left * MM, y - 32, reference(notice), 7)
     # People and items.
     lines = ["■ 流出した方と項目"]
     for person in content["people"]:
         lines += _person_lines(person)
     if any(person["cards"] for person in content["people"]):
-        lines.append(
-            INDENT + "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。"
-        )
-    writer = _Writer(canvas, _y(PEOPLE_TOP), size=9.2, leading=1.4)
+        lines.append(INDENT + CARD_ADVICE)
+    y = _y(PEOPLE_TOP)
     overflow: list[str] = []
     for position, line in enumerate(lines):
-        left = LEFT + 4 if line.startswith(INDENT) else LEFT
-        if writer.y - 9.2 * 1.4 * (len(wrap(line.lstrip(INDENT), RIGHT - left, 9.2)) + 1) < _y(PEOPLE_BOTTOM):
+        indent = LEFT + 4 if line.startswith(INDENT) else LEFT
+        if y - 9.2 * 1.4 * (len(wrap(line.lstrip(INDENT), RIGHT - indent, 9.2)) + 1) < _y(PEOPLE_BOTTOM):
             overflow = lines[position:]
-            writer.text("（別紙に続きます）")
+            page.wrapped("（別紙に続きます）", left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
             break
-        writer.text(line.lstrip(INDENT), left=left)
-    _draw_code_box(canvas, setup, notice.code)
+        y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
+    _draw_code_box(canvas, page, setup, notice.code)
+    page.draw()
     canvas.showPage()
     if overflow:  # a household with many people: the rest on a second page
-        writer = _Writer(canvas, _y(20), size=9.2, leading=1.4)
-        writer.text(f"別紙　{to['name']} 様　{reference(notice)}")
+        page = _Page(canvas)
+        y = page.wrapped(
+            f"別紙　{to['name']} 様　{reference(notice)}",
+            left=LEFT,
+            right=RIGHT,
+            y=_y(20),
+            size=9.2,
+            leading=1.4,
+        )
         for line in overflow:
-            writer.text(line.lstrip(INDENT), left=LEFT + 4 if line.startswith(INDENT) else LEFT)
+            indent = LEFT + 4 if line.startswith(INDENT) else LEFT
+            y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
+        page.draw()
         canvas.showPage()
 
 

@@ -58,7 +58,10 @@ def render_part(part: str, notice: Notice, setup: NoticeSetup, ctx: dict[str, An
     return template.render(ctx if ctx is not None else context(notice, setup))
 
 
-def render(notice: Notice, setup: NoticeSetup) -> Rendered:
+def render(notice: Notice, setup: NoticeSetup, *, letter: bool = True) -> Rendered:
+    """Every part; `letter=False` skips the letter text (the e-mail sender does not need it)."""
     ctx = context(notice, setup)
-    subject, text, html, letter = (render_part(part, notice, setup, ctx) for part in PARTS)
-    return Rendered(" ".join(subject.split()), text.strip() + "\n", html, letter.strip() + "\n")
+    parts = PARTS if letter else PARTS[:3]
+    subject, text, html, *rest = (render_part(part, notice, setup, ctx) for part in parts)
+    letter_text = rest[0].strip() + "\n" if rest else ""
+    return Rendered(" ".join(subject.split()), text.strip() + "\n", html, letter_text)

@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
@@ -115,22 +116,32 @@ def _renew(notice: Notice, worker: str, lease_seconds: int) -> bool:
     the SMTP timeout, which must stay below the lease). A batch can outlast one lease, so without this
     a second sender could take and send a notice this one is about to send."""
     held = Notice.objects.filter(pk=notice.pk, sending_by=worker, status=Notice.Status.PREPARED)
-    return bool(
-        held.update(lease_until=timezone.now() + timedelta(seconds=lease_seconds), attempts=F("attempts") + 1)
+    return _write(
+        held, lease_until=timezone.now() + timedelta(seconds=lease_seconds), attempts=F("attempts") + 1
     )
 
 
 def _mark(notice: Notice, worker: str, **values: object) -> bool:
-    """Record the outcome while still holding the lease (autocommit: one write)."""
-    return bool(
-        Notice.objects.filter(pk=notice.pk, sending_by=worker).update(
-            sending_by="", lease_until=None, **values
-        )
-    )
+    """Record the outcome while still holding the lease."""
+    held = Notice.objects.filter(pk=notice.pk, sending_by=worker)
+    return _write(held, sending_by="", lease_until=None, **values)
+
+
+def _write(rows: Any, **values: object) -> bool:
+    """One short transaction. On PostgreSQL its commit does not wait for the WAL to reach the disk
+    (synchronous_commit off, for this transaction only), which halves the time per e-mail: a killed
+    sender loses nothing by it, since the server has the write; only a crash of the database server
+    itself could lose the last few writes, and those notices would then be sent again with their fixed
+    Message-ID, the same outcome as a sender killed before marking."""
+    with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        return bool(rows.update(**values))
 
 
 def _build(notice: Notice, setup: NoticeSetup, connection: object) -> EmailMultiAlternatives:
-    rendered = render(notice, setup)
+    rendered = render(notice, setup, letter=False)
     to = notice.content["to"]["email"]
     mail = EmailMultiAlternatives(
         subject=rendered.subject,
