@@ -6,8 +6,9 @@ Input: delivery status notifications (RFC 3464, one .eml or an mbox of them), ab
 never by address, so a report about another message cannot touch a notice.
 
 A permanent failure (DSN action "failed", status 5.x.x, or a CSV bounce) marks the notice bounced; a
-temporary one (4.x.x, "delayed") changes nothing. A complaint is recorded on the notice (no reminders
-by e-mail follow). Each bounced recipient with a postal address then gets a letter notice.
+temporary one (4.x.x, "delayed") changes nothing. A complaint is recorded on the notice, for the
+reminder rules to respect (reminders are not built yet). Each bounced recipient with a postal
+address then gets a letter notice.
 """
 
 from __future__ import annotations
