@@ -20,6 +20,7 @@ from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
 from owabi.notices import codes
 from owabi.notices import setup as notice_setup
+from owabi.notices.letters import print_letters
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.sending import send_email
 from owabi.notices.services import prepare as prepare_notices
@@ -91,6 +92,12 @@ class Command(BaseCommand):
         self.step(f"sending the e-mail notices ({'to ' + str(outbox) if outbox else 'through SMTP'})")
         sent = send_email(incident=incident, actor="demo")
         self.stderr.write(f"  {sent.sent:,} sent, {sent.bounced:,} bounced, {sent.failed:,} failed attempts")
+        letters_dir = demo_dir / "letters"
+        self.step(f"printing the letters to {letters_dir}")
+        printed = print_letters(incident=incident, out=letters_dir, actor="demo")
+        self.stderr.write(
+            f"  {printed.letters:,} letters, {printed.pages:,} pages in {len(printed.files):,} PDF files"
+        )
         first = Notice.objects.filter(incident=incident).order_by("pk").first()
         sample = codes.group(first.code) if first else "CODE"
         username, password = self._staff_user()
@@ -105,6 +112,8 @@ class Command(BaseCommand):
                     f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
                     "  audit check:    .venv/bin/owabi audit verify",
+                    f"  e-mails:        {outbox or 'sent through SMTP'}",
+                    f"  letters (PDF):  {letters_dir}",
                     f"  a notice:       .venv/bin/owabi notices preview --incident demo --code {sample} "
                     "--reason demo",
                     f"  synthetic data: {csv_path} (truth: {csv_path.with_suffix('.truth.csv').name})",
