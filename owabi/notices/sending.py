@@ -128,16 +128,19 @@ def _mark(notice: Notice, worker: str, **values: object) -> bool:
 
 
 def _write(rows: Any, **values: object) -> bool:
-    """One short transaction. On PostgreSQL its commit does not wait for the WAL to reach the disk
-    (synchronous_commit off, for this transaction only; an fsync per e-mail is otherwise the wait that
-    dominates): a killed sender loses nothing by it, since the server has the write; only a crash of
-    the database server itself could lose the last few writes, and those notices would then be sent
-    again with their fixed Message-ID, the same outcome as a sender killed before marking."""
-    with transaction.atomic():
-        if db_connection.vendor == "postgresql":
-            with db_connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        return bool(rows.update(**values))
+    """One autocommitted UPDATE (on the sender thread's own connection, see _fast_commits)."""
+    return bool(rows.update(**values))
+
+
+def _fast_commits() -> None:
+    """On PostgreSQL, this sender thread's connection (its own: Django keeps one per thread) commits
+    without waiting for the WAL to reach the disk; an fsync per e-mail was otherwise the wait that
+    dominated. A killed sender loses nothing by it, since the server has the write; only a crash of the
+    database server itself could lose the last few writes, and those notices would then be sent again
+    with their fixed Message-ID, the same outcome as a sender killed before marking."""
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
 
 
 def _build(notice: Notice, setup: NoticeSetup, connection: object) -> EmailMultiAlternatives:
@@ -168,6 +171,7 @@ def _worker(
     """Lease and send until nothing is left. A transport error (server down, connection lost) hands the
     rest of the batch back untried and stops this worker: the run ends, reporting what is left."""
     try:
+        _fast_commits()
         while limit is None or result.sent < limit:
             notices = _lease(incident, worker, batch, lease_seconds)
             if not notices:
