@@ -10,7 +10,7 @@ fields as bytes, JSON as text). Call them inside `transaction.atomic()`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from django.db import IntegrityError, connection, models
@@ -64,19 +64,31 @@ def copy_text(values: Sequence[Any]) -> bytes:
 
 def insert_copy_text(model: type[models.Model], fields: Sequence[str], lines: Iterable[bytes]) -> int:
     """Append rows already in COPY text format (copy_text), on PostgreSQL. Returns the rows written."""
+
+    def write(copy: Any) -> int:
+        count = 0
+        buffer = []
+        for line in lines:
+            buffer.append(line)
+            count += 1
+            if len(buffer) >= 1000:
+                copy.write(b"".join(buffer))
+                buffer = []
+        if buffer:
+            copy.write(b"".join(buffer))
+        return count
+
+    return _copy(model, fields, write)
+
+
+def _copy(model: type[models.Model], fields: Sequence[str], write: Callable[[Any], int]) -> int:
+    """COPY into the model's table what `write(copy)` writes (it returns the row count), then refresh
+    the table's statistics after a large load, so the next queries are planned for its size (autovacuum
+    would analyze only after the transaction commits)."""
     table, columns = _names(model, fields)
-    count = 0
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            buffer = []
-            for line in lines:
-                buffer.append(line)
-                count += 1
-                if len(buffer) >= 1000:
-                    copy.write(b"".join(buffer))
-                    buffer = []
-            if buffer:
-                copy.write(b"".join(buffer))
+            count = write(copy)
         if count >= ANALYZE_AFTER:
             cursor.execute(f"ANALYZE {table}")
     return count
@@ -89,25 +101,25 @@ def _sqlite_value(value: Any) -> Any:
 
 def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Append rows (values in `fields` order). Returns the number of rows written."""
+    if connection.vendor == "postgresql":
+
+        def write(copy: Any) -> int:
+            count = 0
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+            return count
+
+        return _copy(model, fields, write)
     table, columns = _names(model, fields)
-    count = 0
+    batch = [tuple(_sqlite_value(value) for value in row) for row in rows]
+    marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-            if count >= ANALYZE_AFTER:  # fresh statistics, so the next queries are planned for this size
-                cursor.execute(f"ANALYZE {table}")
-        else:
-            batch = [tuple(_sqlite_value(value) for value in row) for row in rows]
-            marks = ", ".join(["%s"] * len(columns))
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-                batch,
-            )
-            count = len(batch)
-    return count
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            batch,
+        )
+    return len(batch)
 
 
 def update(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

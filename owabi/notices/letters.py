@@ -110,21 +110,6 @@ def _y(top_mm: float) -> float:
     return PAGE_H - top_mm * MM
 
 
-@dataclass
-class _Writer:
-    canvas: Any
-    y: float  # points from the bottom
-    size: float = 9.0
-    leading: float = 1.45
-
-    def text(self, text: str, *, left: float = LEFT, right: float = RIGHT, size: float | None = None) -> None:
-        size = size or self.size
-        self.canvas.setFont(FONT, size)
-        for line in wrap(text, right - left, size):
-            self.y -= size * self.leading
-            self.canvas.drawString(left * MM, self.y, line)
-
-
 class _Page:
     """All of one letter's own text in one PDF text object (a text object per string was a third of a
     page's time)."""
@@ -203,17 +188,19 @@ def _draw_static(canvas: Any, setup: NoticeSetup, incident: Incident, printed_on
     canvas.setStrokeColorRGB(0, 0, 0)
     canvas.setFont(FONT, 15)
     canvas.drawCentredString(PAGE_W / 2, _y(95), "個人情報の流出に関するお詫びとお知らせ")
-    writer = _Writer(canvas, _y(99))
-    writer.text(
+    page = _Page(canvas)
+    greeting = (
         f"このたび、{setup.sender_name}がお預かりしていたお客さまの個人情報が外部に流出したことが判明いたしました。"
         "多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。あなたさまに関わる情報は"
         "下記のとおりです。"
     )
-    writer = _Writer(canvas, _y(STATIC_TOP), size=8.6, leading=1.4)
+    page.wrapped(greeting, left=LEFT, right=RIGHT, y=_y(99), size=9.0, leading=1.45)
+    y = _y(STATIC_TOP)
     for heading, body in _static_lines(setup, "ja"):
-        writer.text(heading, size=9.2)
-        writer.text(body, left=LEFT + 3)
-    if writer.y < _y(STATIC_BOTTOM):
+        y = page.wrapped(heading, left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
+        y = page.wrapped(body, left=LEFT + 3, right=RIGHT, y=y, size=8.6, leading=1.4)
+    page.draw()
+    if y < _y(STATIC_BOTTOM):
         raise LetterTooLong(
             "the incident's notice texts do not fit on the letter: shorten them (owabi notices setup)"
         )

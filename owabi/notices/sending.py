@@ -33,7 +33,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
@@ -116,20 +115,14 @@ def _renew(notice: Notice, worker: str, lease_seconds: int) -> bool:
     the SMTP timeout, which must stay below the lease). A batch can outlast one lease, so without this
     a second sender could take and send a notice this one is about to send."""
     held = Notice.objects.filter(pk=notice.pk, sending_by=worker, status=Notice.Status.PREPARED)
-    return _write(
-        held, lease_until=timezone.now() + timedelta(seconds=lease_seconds), attempts=F("attempts") + 1
-    )
+    until = timezone.now() + timedelta(seconds=lease_seconds)
+    return bool(held.update(lease_until=until, attempts=F("attempts") + 1))
 
 
 def _mark(notice: Notice, worker: str, **values: object) -> bool:
     """Record the outcome while still holding the lease."""
     held = Notice.objects.filter(pk=notice.pk, sending_by=worker)
-    return _write(held, sending_by="", lease_until=None, **values)
-
-
-def _write(rows: Any, **values: object) -> bool:
-    """One autocommitted UPDATE (on the sender thread's own connection, see _fast_commits)."""
-    return bool(rows.update(**values))
+    return bool(held.update(sending_by="", lease_until=None, **values))
 
 
 def _fast_commits() -> None:

@@ -22,6 +22,7 @@ from owabi.incidents.models import Incident
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.records import normalize
+from owabi.records.features import safe
 from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
 
 BATCH = 1000  # recipients per transaction
@@ -39,10 +40,7 @@ class PrepareResult:
 
 
 def _email(sealed: dict[str, Any]) -> str:
-    try:
-        return normalize.email(sealed.get("email") or "")
-    except normalize.NormalizeError:
-        return ""
+    return safe(normalize.email, sealed.get("email")) or ""
 
 
 def _channels(policy: str, email: str, has_address: bool) -> list[str]:
@@ -87,11 +85,8 @@ def _person(
 def _postal(sealed: dict[str, Any]) -> str:
     """The postal code as printed on mail (100-0001); as given when it does not read as one."""
     raw = sealed.get("postal_code") or ""
-    try:
-        digits = normalize.postal_code(raw)
-    except normalize.NormalizeError:
-        return raw
-    return f"{digits[:3]}-{digits[3:]}" if digits else ""
+    digits = safe(normalize.postal_code, raw)
+    return f"{digits[:3]}-{digits[3:]}" if digits else raw
 
 
 def content_of(recipient: Recipient, people: list[dict[str, Any]], contact: dict[str, Any]) -> dict[str, Any]:

@@ -47,11 +47,6 @@ def pack(lines: list[int], keys: list[dict[str, Any]]) -> bytes:
     return crypto.seal(sink.getvalue().to_pybytes(), _AAD)
 
 
-def unpack(blob: bytes) -> Any:
-    """The Arrow table (line_no + KEY_COLUMNS) of one sealed blob."""
-    return _table(crypto.unseal(blob, _AAD))
-
-
 def _table(stream: bytes) -> Any:
     import pyarrow as pa
 
