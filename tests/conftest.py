@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.mailsink"]  # the `sink` fixture: a real SMTP server
+
 REPO = Path(__file__).resolve().parent.parent
 OWABI = [sys.executable, "-m", "owabi"]
 

@@ -142,12 +142,19 @@ def test_texts_too_long_for_the_page_are_refused_clearly(ready, tmp_path: Path) 
     with pytest.raises(letters.LetterTooLong, match="shorten them"):
         letters.print_letters(incident=ready, out=tmp_path, actor="t")
     assert Notice.objects.filter(channel="letter", status="prepared").count() == 2  # nothing marked
+    setup.apply(
+        incident=ready,
+        data={**long, "texts": setup.load(EXAMPLE)["texts"], "sender_name": "長" * 90},
+        actor="t",
+    )
+    with pytest.raises(letters.LetterTooLong, match="sender's name is too long"):
+        letters.print_letters(incident=ready, out=tmp_path, actor="t")
 
 
 def test_the_print_command_reports_what_it_wrote(ready, tmp_path: Path, capsys) -> None:
     call_command("notices", "print", "--incident", ready.slug, "--out", str(tmp_path / "p"))
     out = capsys.readouterr().out
-    assert "2 letters, 2 pages in 1 PDF files" in out and "manifest" in out
+    assert "2 letters (0 of them reminders), 2 pages in 1 PDF files" in out and "manifest" in out
 
 
 def test_returned_letters_are_recorded_by_reference_and_reason(ready, tmp_path: Path, capsys) -> None:

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import override_settings
 
 from owabi.notices import codes, setup
@@ -26,56 +19,13 @@ from owabi.notices.services import prepare
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
 from tests.conftest import OWABI, REPO
+from tests.mailsink import Sink, free_port, smtp_settings
 
 EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
 MAX_KILLS = 5
 HEADER = "record_id,subject_name,subject_kana,subject_birth_date,email\n"
 FAMILY = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村"]
 GIVEN = ["太郎", "花子", "一郎", "美咲", "健", "結衣"]
-
-
-class Sink:
-    """An SMTP server that keeps every message it accepts; refuses recipients starting "nobody"."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        self.lock = threading.Lock()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address.startswith("nobody"):
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-    def parsed(self) -> list[tuple[list[str], EmailMessage]]:
-        with self.lock:
-            return [
-                (to, message_from_bytes(raw, policy=policy.default))  # type: ignore[misc]
-                for to, raw in self.messages
-            ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = _free_port()  # aiosmtpd's controller cannot be given port 0
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 def _people(count: int) -> str:
@@ -97,15 +47,6 @@ def _prepared(incident, tmp_path: Path, count: int) -> list[Notice]:
     return list(Notice.objects.filter(incident=incident, channel="email"))
 
 
-def _smtp(port: int) -> dict[str, Any]:
-    return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": port,
-        "EMAIL_USE_TLS": False,
-    }
-
-
 @pytest.mark.django_db(transaction=True)
 def test_each_notice_is_sent_once_to_its_own_address_and_a_refusal_bounces(
     incident, tmp_path: Path, sink: tuple[Sink, int]
@@ -113,7 +54,7 @@ def test_each_notice_is_sent_once_to_its_own_address_and_a_refusal_bounces(
     handler, port = sink
     notices = _prepared(incident, tmp_path, 12)
     assert len(notices) == 12
-    with override_settings(**_smtp(port)):
+    with override_settings(**smtp_settings(port)):
         result = send_email(incident=incident, actor="t", workers=3)
         assert (result.sent, result.bounced) == (11, 1)
         assert send_email(incident=incident, actor="t").sent == 0  # nothing twice
@@ -196,7 +137,7 @@ def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_mail_server_fails_fast_and_hands_every_notice_back(incident, tmp_path: Path) -> None:
     notices = _prepared(incident, tmp_path, 6)
-    with override_settings(**_smtp(_free_port())):  # nobody listens there
+    with override_settings(**smtp_settings(free_port())):  # nobody listens there
         started = time.monotonic()
         result = send_email(incident=incident, actor="t", workers=2, batch=4)
     assert time.monotonic() - started < 10

@@ -7,7 +7,7 @@ never by address, so a report about another message cannot touch a notice.
 
 A permanent failure (DSN action "failed", status 5.x.x, or a CSV bounce) marks the notice bounced; a
 temporary one (4.x.x, "delayed") changes nothing. A complaint is recorded on the notice, for the
-reminder rules to respect (reminders are not built yet). Each bounced recipient with a postal
+reminder rules to respect (no e-mail reminder goes to that recipient). Each bounced recipient with a postal
 address then gets a letter notice.
 """
 

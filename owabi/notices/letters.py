@@ -53,6 +53,12 @@ RED = (0.8, 0.0, 0.0)
 _DARK_RUN = re.compile(rb"\x00+")
 PORTAL_LINE = "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください"
 CARD_ADVICE = "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。"
+TITLE = "個人情報の流出に関するお詫びとお知らせ"
+REMINDER_TITLE = "【再送】個人情報の流出に関するお手続きのお願い"
+REMINDER_GREETING = (
+    "先日お送りしたお知らせについて、まだお手続きがお済みでないようですので、あらためてお送りします。"
+    "すでにお済みの場合は、行き違いをお許しください。登録コードとログインキーは前回と同じです。"
+)
 KEY_WARNING = "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。"
 _NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
 
@@ -172,8 +178,10 @@ class LetterTooLong(ValueError):
     pass
 
 
-def _draw_static(canvas: Any, setup: NoticeSetup, incident: Incident, printed_on: date) -> None:
-    """The part every letter shares: drawn once per file as a form."""
+def _draw_static(
+    canvas: Any, setup: NoticeSetup, incident: Incident, printed_on: date, *, reminder: bool = False
+) -> None:
+    """The part every letter shares: drawn once per file as a form (one for notices, one for reminders)."""
     canvas.setFont(FONT, 9)
     canvas.drawRightString(RIGHT * MM, _y(14), _japanese_date(printed_on))
     canvas.drawRightString(RIGHT * MM, _y(19), setup.sender_name)
@@ -187,14 +195,17 @@ def _draw_static(canvas: Any, setup: NoticeSetup, incident: Incident, printed_on
     canvas.setFillColorRGB(0, 0, 0)
     canvas.setStrokeColorRGB(0, 0, 0)
     canvas.setFont(FONT, 15)
-    canvas.drawCentredString(PAGE_W / 2, _y(95), "個人情報の流出に関するお詫びとお知らせ")
+    canvas.drawCentredString(PAGE_W / 2, _y(92), REMINDER_TITLE if reminder else TITLE)
     page = _Page(canvas)
     greeting = (
         f"このたび、{setup.sender_name}がお預かりしていたお客さまの個人情報が外部に流出したことが判明いたしました。"
         "多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。あなたさまに関わる情報は"
         "下記のとおりです。"
     )
-    page.wrapped(greeting, left=LEFT, right=RIGHT, y=_y(99), size=9.0, leading=1.45)
+    if reminder:
+        greeting = REMINDER_GREETING
+    if page.wrapped(greeting, left=LEFT, right=RIGHT, y=_y(96), size=9.0, leading=1.45) < _y(PEOPLE_TOP - 1):
+        raise LetterTooLong("the sender's name is too long for the letter's greeting: shorten it")
     y = _y(STATIC_TOP)
     for heading, body in _static_lines(setup, "ja"):
         y = page.wrapped(heading, left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
@@ -324,6 +335,7 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> 
 @dataclass
 class PrintResult:
     letters: int = 0
+    reminders: int = 0  # of the letters
     pages: int = 0
     files: list[Path] = field(default_factory=list)
     manifest: Path | None = None
@@ -355,24 +367,28 @@ def print_letters(
     manifest = out / f"manifest-{stamp}.csv"
     with manifest.open("w", encoding="utf-8", newline="") as handle:
         rows = csv.writer(handle)
-        rows.writerow(["file", "first_page", "pages", "reference", "postal_code"])
+        rows.writerow(["file", "first_page", "pages", "reference", "postal_code", "kind"])
         for number, pks in enumerate(_batches(waiting, batch), start=1):
             path = out / f"letters-{stamp}-{number:04d}.pdf"
             notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
             canvas = Canvas(str(path), pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
             canvas.setTitle(f"{incident.name} letters {number}")
-            canvas.beginForm("static")
-            _draw_static(canvas, setup, incident, printed_on)
-            canvas.endForm()
+            for form, reminder in (("notice", False), ("reminder", True)):
+                if any((n.reminder_of_id is not None) == reminder for n in notices):
+                    canvas.beginForm(form)
+                    _draw_static(canvas, setup, incident, printed_on, reminder=reminder)
+                    canvas.endForm()
             entries = []
             for notice in notices:
                 first = canvas.getPageNumber()
-                _draw_letter(canvas, notice, setup, "static")
+                _draw_letter(canvas, notice, setup, "reminder" if notice.reminder_of_id else "notice")
                 pages = canvas.getPageNumber() - first
+                kind = "reminder" if notice.reminder_of_id else "notice"
                 entries.append(
-                    [path.name, first, pages, reference(notice), notice.content["to"]["postal_code"]]
+                    [path.name, first, pages, reference(notice), notice.content["to"]["postal_code"], kind]
                 )
                 result.pages += pages
+                result.reminders += notice.reminder_of_id is not None
             canvas.save()
             with path.open("rb") as written:
                 os.fsync(written.fileno())
@@ -390,7 +406,12 @@ def print_letters(
         action="notices.print",
         object_type="incident",
         object_id=incident.pk,
-        data={"letters": result.letters, "pages": result.pages, "files": len(result.files)},
+        data={
+            "letters": result.letters,
+            "reminders": result.reminders,
+            "pages": result.pages,
+            "files": len(result.files),
+        },
     )
     return result
 

@@ -33,6 +33,8 @@ class NoticeSetup(models.Model):
     texts = models.JSONField(default=dict)
     # Per-incident template overrides: {"ja/email.txt": "…"}; missing names use the built-in templates.
     templates = models.JSONField(default=dict, blank=True)
+    # Reminder rules (owabi.notices.reminders.Rule), checked when loaded: [{"name", "unless", …}].
+    reminders = models.JSONField(default=list, blank=True)
     revision = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,7 +64,13 @@ class Notice(models.Model):
         "records.Recipient", null=True, on_delete=models.SET_NULL, related_name="notices"
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    code = models.CharField(max_length=20, unique=True)
+    # Unique among first notices; a reminder carries the code of the notice it reminds of (same key).
+    code = models.CharField(max_length=20, db_index=True)
+    # A reminder (owabi.notices.reminders): the first notice it reminds of, and the rule that made it.
+    reminder_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reminders"
+    )
+    rule = models.CharField(max_length=40, blank=True)
     language = models.CharField(max_length=2, default="ja")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARED)
     setup_revision = models.PositiveIntegerField()
@@ -80,12 +88,41 @@ class Notice(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
+                fields=["code"],
+                condition=models.Q(reminder_of__isnull=True),
+                name="notices_notice_code_unique",
+            ),
+            models.UniqueConstraint(
                 fields=["recipient", "channel"],
-                condition=~models.Q(status="cancelled"),
+                condition=~models.Q(status="cancelled") & models.Q(reminder_of__isnull=True),
                 name="notices_notice_one_live_per_recipient_channel",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "rule"],
+                condition=~models.Q(status="cancelled") & models.Q(reminder_of__isnull=False),
+                name="notices_notice_one_reminder_per_recipient_rule",
+            ),
         ]
         indexes = [models.Index(fields=["incident", "channel", "status"])]
 
     def __str__(self) -> str:
-        return f"notice {self.code} ({self.channel})"
+        kind = f"reminder {self.rule}" if self.reminder_of_id else "notice"
+        return f"{kind} {self.code} ({self.channel})"
+
+
+class Engagement(models.Model):
+    """What a recipient has done since their notice, as far as reminders care: the portal records it
+    (owabi.notices.engagement) and the reminder rules read it. One row per recipient, made on the first
+    event; no row means nothing has happened yet. Times only, no PII."""
+
+    recipient = models.OneToOneField(
+        "records.Recipient", on_delete=models.CASCADE, related_name="engagement", db_constraint=False
+    )
+    signed_in_at = models.DateTimeField(null=True, blank=True)  # first sign-in with any of their codes
+    redress_chosen_at = models.DateTimeField(null=True, blank=True)  # chose compensation for everyone
+    finished_at = models.DateTimeField(null=True, blank=True)  # nothing left to do: no more reminders
+    reminders_off_at = models.DateTimeField(null=True, blank=True)  # asked for no reminders
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"engagement of recipient {self.recipient_id}"

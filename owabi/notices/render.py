@@ -48,6 +48,7 @@ def context(notice: Notice, setup: NoticeSetup) -> dict[str, Any]:
         "setup": setup,
         "texts": {key: texts.get(key, "") for key in TEXT_KEYS},
         "incident": notice.incident,
+        "reminder": notice.reminder_of_id is not None,
     }
 
 

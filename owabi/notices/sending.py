@@ -53,6 +53,7 @@ MAX_ATTEMPTS = 10  # send attempts (counted when a send starts), not leases
 @dataclass
 class SendResult:
     sent: int = 0
+    reminders: int = 0  # of those sent
     bounced: int = 0
     failed: int = 0  # attempts that will be retried (or gave up after MAX_ATTEMPTS)
     errors: dict[str, int] = field(default_factory=dict)
@@ -214,6 +215,8 @@ def _send_one(notice: Notice, setup: NoticeSetup, worker: str, smtp: object, res
     sent = {"status": Notice.Status.SENT, "sent_at": timezone.now(), "message_id": message_id(notice, setup)}
     if _mark(notice, worker, **sent):
         result.count("sent")
+        if notice.reminder_of_id is not None:
+            result.count("reminders")
     return True
 
 
@@ -255,6 +258,12 @@ def send_email(
         action="notices.send",
         object_type="incident",
         object_id=incident.pk,
-        data={"channel": "email", "sent": result.sent, "bounced": result.bounced, "failed": result.failed},
+        data={
+            "channel": "email",
+            "sent": result.sent,
+            "reminders": result.reminders,
+            "bounced": result.bounced,
+            "failed": result.failed,
+        },
     )
     return result

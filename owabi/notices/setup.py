@@ -13,6 +13,7 @@ from django.db import transaction
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
+from owabi.notices import reminders
 from owabi.notices.models import NoticeSetup
 from owabi.notices.render import PARTS, TEXT_KEYS
 
@@ -56,6 +57,10 @@ def apply(*, incident: Incident, data: dict[str, Any], actor: str, source: str =
     deadline = data.get("redress_deadline")
     if deadline is not None and not isinstance(deadline, date):
         raise SetupError(f"{source}: redress_deadline must be a date (2027-03-31)")
+    try:
+        rules = reminders.parse_rules(data.get("reminders"), source=source, deadline=deadline)
+    except reminders.RuleError as error:
+        raise SetupError(str(error)) from None
     fields = {
         "policy": data.get("policy", NoticeSetup.Policy.EMAIL_ELSE_LETTER),
         "language": data.get("language", "ja"),
@@ -63,6 +68,7 @@ def apply(*, incident: Incident, data: dict[str, Any], actor: str, source: str =
         "redress_deadline": deadline,
         "texts": {lang: {k: str(v[k]).strip() for k in TEXT_KEYS} for lang, v in texts.items()},
         "templates": {name: str(text) for name, text in templates.items()},
+        "reminders": [rule.as_json() for rule in rules],
     }
     with transaction.atomic():
         setup = NoticeSetup.objects.select_for_update().filter(incident=incident).first()
@@ -83,6 +89,10 @@ def apply(*, incident: Incident, data: dict[str, Any], actor: str, source: str =
             action="notices.setup",
             object_type="incident",
             object_id=incident.pk,
-            data={"revision": setup.revision, "policy": setup.policy},
+            data={
+                "revision": setup.revision,
+                "policy": setup.policy,
+                "reminders": [rule.name for rule in rules],
+            },
         )
     return setup

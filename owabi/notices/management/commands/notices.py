@@ -1,9 +1,10 @@
-"""`owabi notices setup|prepare|preview`."""
+"""`owabi notices setup|prepare|send|print|remind|status|returned|bounces|preview`."""
 
 from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.notices import bounces, codes, letters, setup
+from owabi.notices import bounces, codes, letters, reminders, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.sending import send_email
@@ -38,6 +39,12 @@ class Command(BaseCommand):
             "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
         )
         send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
+        again = sub.add_parser("remind", help="Prepare the reminders the setup's rules call for today")
+        again.add_argument("--incident", required=True)
+        again.add_argument("--rule", default=None, help="only this rule (default: every rule)")
+        again.add_argument("--today", default=None, help="as if it were this date (YYYY-MM-DD)")
+        state = sub.add_parser("status", help="Count notices and reminders by channel and status")
+        state.add_argument("--incident", required=True)
         out = sub.add_parser("print", help="Write the prepared letters as batch PDFs plus a vendor manifest")
         out.add_argument("--incident", required=True)
         out.add_argument("--out", required=True, metavar="DIR")
@@ -56,6 +63,7 @@ class Command(BaseCommand):
         show.add_argument("--incident", required=True)
         show.add_argument("--code", required=True, help="the notice's registration code")
         show.add_argument("--part", choices=["email", "html", "letter"], default="email")
+        show.add_argument("--rule", default=None, help="show this rule's reminder instead of the notice")
         show.add_argument("--reason", required=True, help="why you look at it (kept in the audit log)")
 
     def _incident(self, slug: str) -> Incident:
@@ -84,6 +92,10 @@ class Command(BaseCommand):
             self._prepare(incident)
         elif action == "send":
             self._send(incident, options)
+        elif action == "remind":
+            self._remind(incident, options)
+        elif action == "status":
+            self._status(incident)
         elif action == "print":
             self._print(incident, Path(options["out"]), options["batch"])
         elif action == "returned":
@@ -135,10 +147,45 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         errors = ", ".join(f"{name} x{count}" for name, count in sorted(result.errors.items()))
         self.stdout.write(
-            f"e-mail: {result.sent:,} sent, {result.bounced:,} bounced (they fall back to letters), "
+            f"e-mail: {result.sent:,} sent ({result.reminders:,} of them reminders), "
+            f"{result.bounced:,} bounced (they fall back to letters), "
             f"{result.failed:,} failed attempts{f' ({errors})' if errors else ''} in {elapsed:.1f}s; "
             f"{left:,} still to send"
         )
+
+    def _remind(self, incident: Incident, options: dict[str, Any]) -> None:
+        if not NoticeSetup.objects.filter(incident=incident).exists():
+            raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
+        try:
+            today = date.fromisoformat(options["today"]) if options["today"] else None
+        except ValueError:
+            raise CommandError("--today: give a date as YYYY-MM-DD") from None
+        try:
+            result = reminders.remind(incident=incident, actor="cli", today=today, only=options["rule"])
+        except reminders.RuleError as error:
+            raise CommandError(str(error)) from None
+        made = ", ".join(
+            f"{rule} by {channel}: {count:,}" for (rule, channel), count in sorted(result.created.items())
+        )
+        skipped = ", ".join(f"{reason} {count:,}" for reason, count in sorted(result.skipped.items()))
+        self.stdout.write(
+            f"reminders prepared: {sum(result.created.values()):,}{f' ({made})' if made else ''}; "
+            f"not reminded: {skipped or 'none'}"
+            + (f"; rules not due today: {', '.join(result.not_due)}" if result.not_due else "")
+            + ". Send them with `notices send` and `notices print`."
+        )
+
+    def _status(self, incident: Incident) -> None:
+        tally = reminders.counts(incident)
+        statuses = [status.value for status in Notice.Status]
+        kinds = sorted({kind for kind, _, _ in tally}, key=lambda kind: (kind != "notice", kind))
+        self.stdout.write(f"{'':28}" + "".join(f"{status:>11}" for status in statuses))
+        for kind in kinds:
+            for channel in ("email", "letter"):
+                row = [tally.get((kind, channel, status), 0) for status in statuses]
+                if any(row):
+                    label = f"{kind} {channel}"
+                    self.stdout.write(f"{label:28}" + "".join(f"{count:>11,}" for count in row))
 
     def _print(self, incident: Incident, out: Path, batch: int) -> None:
         started = time.monotonic()
@@ -148,7 +195,8 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         elapsed = time.monotonic() - started
         self.stdout.write(
-            f"letters: {result.letters:,} letters, {result.pages:,} pages in {len(result.files):,} "
+            f"letters: {result.letters:,} letters ({result.reminders:,} of them reminders), "
+            f"{result.pages:,} pages in {len(result.files):,} "
             f"PDF files under {out} ({elapsed:.1f}s); manifest {result.manifest}"
         )
 
@@ -169,9 +217,14 @@ class Command(BaseCommand):
             code = codes.parse_code(options["code"])
         except codes.CodeError as error:
             raise CommandError(str(error)) from None
-        notice = Notice.objects.filter(incident=incident, code=code).select_related("incident").first()
+        found = Notice.objects.filter(incident=incident, code=code).select_related("incident")
+        if options["rule"]:
+            notice = found.filter(rule=options["rule"]).exclude(reminder_of=None).first()
+        else:
+            notice = found.filter(reminder_of=None).first()
         if notice is None:
-            raise CommandError("no notice of this incident has that code")
+            what = f"{options['rule']!r} reminder" if options["rule"] else "notice"
+            raise CommandError(f"this incident has no {what} with that code")
         audit.record(
             actor="cli",
             action="notices.preview",
