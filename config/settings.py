@@ -160,7 +160,7 @@ STATIC_ROOT = DATA_DIR / "static"
 # E-mail: SMTP when OWABI_EMAIL_HOST is set, otherwise files in OWABI_DATA_DIR/outbox (development).
 EMAIL_HOST = env_str("OWABI_EMAIL_HOST") or ""
 if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "owabi.notices.mime.SMTPBackend"  # Django's SMTP backend, with a fast path for notices
     EMAIL_PORT = env_int("OWABI_EMAIL_PORT", 587, minimum=1, maximum=65535)
     EMAIL_HOST_USER = env_str("OWABI_EMAIL_USER") or ""
     EMAIL_HOST_PASSWORD = env_str("OWABI_EMAIL_PASSWORD") or ""

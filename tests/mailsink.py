@@ -59,7 +59,7 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 def smtp_settings(port: int) -> dict[str, Any]:
     return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "owabi.notices.mime.SMTPBackend",  # as the settings select it
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": port,
         "EMAIL_USE_TLS": False,

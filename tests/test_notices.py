@@ -145,6 +145,12 @@ def test_prepare_needs_a_setup(incident) -> None:
         ({"texts": {"en": {}}}, r"\[texts.ja\] is required"),
         ({"texts": {"ja": {"summary": "x"}}}, r"\[texts.ja\] missing cause, risk, actions, redress"),
         ({"templates": {"ja/evil.txt": "x"}}, "unknown template 'ja/evil.txt'"),
+        ({"templates": {"ja/email.txt": "ok\n{% if %}"}}, r"'ja/email.txt': TemplateSyntaxError at line 2"),
+        ({"templates": {"ja/email.txt": "{{ secret_key }}"}}, r"'ja/email.txt': UndefinedError"),
+        (
+            {"templates": {"en/email.html": "{{ setup.__class__.__mro__ }}"}},
+            r"'en/email.html': SecurityError",
+        ),
         ({"policy": "pigeon"}, "policy"),
         ({"portal_url": "not a url"}, "portal_url"),
         ({"redress_deadline": "soon"}, "redress_deadline must be a date"),
@@ -193,3 +199,22 @@ def test_incident_wide_card_items_go_only_to_card_holders_and_items_keep_the_cat
     items = next(line for line in card_holder.splitlines() if line.strip().startswith("項目："))
     labels = items.split("：", 1)[1].split("、")
     assert labels[:2] == ["氏名", "フリガナ"] and labels.index("生年月日") < labels.index("電話番号")
+
+
+def test_html_parts_escape_what_they_show_and_text_parts_do_not(resolved) -> None:
+    prepare(incident=resolved, actor="t")
+    notice = Notice.objects.get(channel="email")
+    content = notice.content
+    content["to"]["name"] = "<b>由美</b> & 家族"
+    content["people"][0]["name"] = "<script>x</script>"
+    for language in ("ja", "en"):
+        mail = render(
+            Notice(**{**_fields(notice), "content": content, "language": language}), the_setup(resolved)
+        )
+        assert "&lt;b&gt;由美&lt;/b&gt; &amp; 家族" in mail.html and "<b>" not in mail.html
+        assert "&lt;script&gt;" in mail.html and "<script>" not in mail.html
+        assert "<b>由美</b> & 家族" in mail.text and "<script>x</script>" in mail.text
+
+
+def the_setup(incident) -> NoticeSetup:
+    return NoticeSetup.objects.get(incident=incident)

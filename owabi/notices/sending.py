@@ -1,11 +1,14 @@
 """Send e-mail notices through Django's mail layer (SMTP in production), each once.
 
-Protocol, per notice:
+Protocol, per batch and per notice:
 1. Lease: a sender takes up to `batch` prepared e-mail notices (PostgreSQL: SKIP LOCKED; SQLite:
-   serialized writers), each by a conditional UPDATE that records the sender and a lease deadline.
-2. Send: just before sending, the sender renews the lease with a conditional UPDATE (skipping the
-   notice if the lease ran out and another sender took it); the message is rendered and handed to the
-   SMTP server, with a Message-ID fixed per notice.
+   serialized writers) with one conditional UPDATE that records the sender, a lease deadline, and one
+   more attempt.
+2. Send: before each send the sender checks, on its own clock, that the lease has at least half its
+   length to run (more than the SMTP timeout, which must stay below half the lease); if not, it renews
+   the lease on the rest of the batch with one conditional UPDATE and drops any notice that another
+   sender has meanwhile taken. The message is rendered and handed to the SMTP server, with a Message-ID
+   fixed per notice.
 3. Mark: the moment the server accepts, one UPDATE (autocommit) marks the notice sent, only while the
    sender still holds the lease.
 
@@ -15,12 +18,14 @@ sender killed after the server accepted a message and before step 3 committed (a
 write). That notice is sent again with the same Message-ID, so the receiving mail system and the mailbox
 see one message twice over, not two notices; `attempts` > 1 marks such notices for reconciliation
 against the mail provider's log. Strict exactly-once would need the SMTP server to take part in our
-transaction, which the protocol does not allow.
+transaction, which the protocol does not allow. Leases are compared across senders by their clocks, so
+hosts that send together must keep their clocks in step (NTP), well within half a lease.
 
 A server that refuses the recipient outright (5xx at RCPT) bounces the notice at once; the letter
 fallback picks it up. A transport error (server down, connection lost) hands the notice back and stops
-that worker, so a dead server costs one failed attempt, not a loop; a notice stops being retried after
-MAX_ATTEMPTS and stays prepared, counted as still to send.
+that worker, so a dead server costs one failed attempt, not a loop; notices handed back untried get
+their attempt back. A notice stops being retried after MAX_ATTEMPTS leases and stays prepared, counted
+as still to send: a notice that crashes its sender every time cannot stop the run for good.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
@@ -42,6 +48,7 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
+from owabi.notices.mime import NoticeEmail
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 
@@ -91,39 +98,85 @@ def message_id(notice: Notice, setup: NoticeSetup) -> str:
     return f"<owabi.{notice.incident_id}.{notice.pk}@{domain}>"
 
 
-def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> list[Notice]:
+def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> tuple[list[Notice], datetime]:
+    """Take up to `batch` free prepared e-mail notices: one locking SELECT and one UPDATE per batch.
+    Returns them and the lease deadline."""
     now = timezone.now()
+    until = now + timedelta(seconds=lease_seconds)
     free = Q(sending_by="") | Q(lease_until__lt=now)
-    taken: list[Notice] = []
     with transaction.atomic():
-        candidates = list(
+        pks = list(
             Notice.objects.select_for_update(skip_locked=True)
             .filter(free, incident=incident, channel=Notice.Channel.EMAIL, status=Notice.Status.PREPARED)
             .filter(attempts__lt=MAX_ATTEMPTS)
-            .order_by("pk")[:batch]
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
         )
-        for notice in candidates:
-            claimed = Notice.objects.filter(free, pk=notice.pk, status=Notice.Status.PREPARED).update(
-                sending_by=worker, lease_until=now + timedelta(seconds=lease_seconds)
-            )
-            if claimed:
-                taken.append(notice)
-    return taken
+        if not pks:
+            return [], until
+        # The condition is repeated: SQLite has no row locks, and another sender may have taken some.
+        Notice.objects.filter(free, pk__in=pks, status=Notice.Status.PREPARED).update(
+            sending_by=worker, lease_until=until, attempts=F("attempts") + 1
+        )
+    return _held(pks, worker), until
 
 
-def _renew(notice: Notice, worker: str, lease_seconds: int) -> bool:
-    """Just before sending: still ours? Then hold it for another lease period (one send at most takes
-    the SMTP timeout, which must stay below the lease). A batch can outlast one lease, so without this
-    a second sender could take and send a notice this one is about to send."""
-    held = Notice.objects.filter(pk=notice.pk, sending_by=worker, status=Notice.Status.PREPARED)
+def _held(pks: list[int], worker: str) -> list[Notice]:
+    return list(
+        Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED).order_by("pk")
+    )
+
+
+def _renew(notices: list[Notice], worker: str, lease_seconds: int) -> tuple[list[Notice], datetime]:
+    """Hold the rest of a batch for another lease period; returns the notices still ours (a sender
+    stalled past its lease may have lost some to another) and the new deadline."""
     until = timezone.now() + timedelta(seconds=lease_seconds)
-    return bool(held.update(lease_until=until, attempts=F("attempts") + 1))
+    pks = [notice.pk for notice in notices]
+    Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED).update(
+        lease_until=until
+    )
+    still = {notice.pk for notice in _held(pks, worker)}
+    return [notice for notice in notices if notice.pk in still], until
 
 
-def _mark(notice: Notice, worker: str, **values: object) -> bool:
-    """Record the outcome while still holding the lease."""
-    held = Notice.objects.filter(pk=notice.pk, sending_by=worker)
-    return bool(held.update(sending_by="", lease_until=None, **values))
+_TABLE = Notice._meta.db_table
+_MARKABLE = frozenset({"status", "sent_at", "message_id", "last_error"})
+
+
+def _execute(sql: str, params: list[Any]) -> int:
+    """One statement in autocommit, written out: it runs once per e-mail, and the ORM's query
+    building cost more than the database round trip. On PostgreSQL it is a prepared statement on
+    psycopg's own cursor (Django's binds parameters in the client, and the server plans every time)."""
+    if db_connection.vendor != "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return int(cursor.rowcount)
+    import psycopg
+
+    db_connection.ensure_connection()
+    with psycopg.Cursor(db_connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return int(cursor.rowcount)
+
+
+def _mark(notice: Notice, worker: str, *, untried: bool = False, **values: object) -> bool:
+    """Record the outcome while still holding the lease, and let go of it. `untried`: handed back
+    without a send, so the attempt counted at the lease is given back."""
+    assert set(values) <= _MARKABLE, values
+    names = sorted(values)
+    assignments = "".join(f", {name} = %s" for name in names)
+    if untried:
+        assignments += ", attempts = attempts - 1"
+    sql = (  # names from the model and a fixed list only; values are parameters
+        f"UPDATE {_TABLE} SET sending_by = '', lease_until = NULL{assignments} "  # noqa: S608
+        "WHERE id = %s AND sending_by = %s"
+    )
+    params = [values[name] for name in names]
+    if db_connection.vendor != "postgresql":  # psycopg takes an aware datetime as it is
+        params = [
+            db_connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in params
+        ]
+    return bool(_execute(sql, [*params, notice.pk, worker]))
 
 
 def _fast_commits() -> None:
@@ -139,13 +192,13 @@ def _fast_commits() -> None:
 
 def _build(notice: Notice, setup: NoticeSetup, connection: object) -> EmailMultiAlternatives:
     rendered = render(notice, setup, letter=False)
-    to = notice.content["to"]["email"]
-    mail = EmailMultiAlternatives(
+    mail = NoticeEmail(
+        sender_name=setup.sender_name,
+        sender_address=setup.sender_email,
+        message_id=message_id(notice, setup),
         subject=rendered.subject,
         body=rendered.text,
-        from_email=f"{setup.sender_name} <{setup.sender_email}>",
-        to=[to],
-        headers={"Message-ID": message_id(notice, setup)},
+        to=[notice.content["to"]["email"]],
         connection=connection,
     )
     mail.attach_alternative(rendered.html, "text/html")
@@ -167,7 +220,7 @@ def _worker(
     try:
         _fast_commits()
         while limit is None or result.sent < limit:
-            notices = _lease(incident, worker, batch, lease_seconds)
+            notices, until = _lease(incident, worker, batch, lease_seconds)
             if not notices:
                 return
             smtp = get_connection()
@@ -175,19 +228,22 @@ def _worker(
                 smtp.open()
             except (smtplib.SMTPException, OSError) as error:
                 for untried in notices:
-                    _mark(untried, worker, last_error=type(error).__name__)
+                    _mark(untried, worker, untried=True, last_error=type(error).__name__)
                 result.count("failed", type(error).__name__)
                 logger.warning("notice sender %s: no connection to the mail server (%s)", worker, error)
                 return
             try:
-                for position, notice in enumerate(notices):
-                    notice.incident = incident
+                while notices:
                     pacer.wait()
-                    if not _renew(notice, worker, lease_seconds):
-                        continue  # the lease ran out and another sender took the notice
+                    if until - timezone.now() < timedelta(seconds=lease_seconds / 2):
+                        notices, until = _renew(notices, worker, lease_seconds)
+                        if not notices:
+                            break
+                    notice = notices.pop(0)
+                    notice.incident = incident
                     if not _send_one(notice, setup, worker, smtp, result):
-                        for untried in notices[position + 1 :]:
-                            _mark(untried, worker)
+                        for untried in notices:
+                            _mark(untried, worker, untried=True)
                         return
             finally:
                 # The messages are marked sent or handed back already; a failing QUIT changes nothing.
@@ -212,8 +268,8 @@ def _send_one(notice: Notice, setup: NoticeSetup, worker: str, smtp: object, res
     except (smtplib.SMTPException, OSError) as error:
         _release(notice, worker, type(error).__name__, result)
         return False
-    sent = {"status": Notice.Status.SENT, "sent_at": timezone.now(), "message_id": message_id(notice, setup)}
-    if _mark(notice, worker, **sent):
+    sent_at, mid = timezone.now(), message_id(notice, setup)
+    if _mark(notice, worker, status=Notice.Status.SENT, sent_at=sent_at, message_id=mid):
         result.count("sent")
         if notice.reminder_of_id is not None:
             result.count("reminders")
@@ -232,7 +288,7 @@ def send_email(
     actor: str,
     workers: int = 2,
     rate: float | None = None,
-    batch: int = 20,
+    batch: int = 50,
     lease_seconds: int = 120,
     limit: int | None = None,
 ) -> SendResult:

@@ -15,7 +15,7 @@ from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.notices import reminders
 from owabi.notices.models import NoticeSetup
-from owabi.notices.render import PARTS, TEXT_KEYS
+from owabi.notices.render import PARTS, TEXT_KEYS, check_template
 
 REQUIRED = ("sender_name", "sender_address", "sender_email", "phone", "phone_hours", "portal_url")
 LANGUAGES = ("ja", "en")
@@ -83,6 +83,10 @@ def apply(*, incident: Incident, data: dict[str, Any], actor: str, source: str =
         except ValidationError as error:
             field, messages = next(iter(error.message_dict.items()))
             raise SetupError(f"{source}: {field}: {messages[0]}") from None
+        for name, text in sorted(setup.templates.items()):
+            problem = check_template(name, text, setup)
+            if problem:
+                raise SetupError(f"{source}: [templates] {name!r}: {problem}")
         setup.save()
         audit.record(
             actor=actor,
