@@ -147,7 +147,7 @@ def test_texts_too_long_for_the_page_are_refused_clearly(ready, tmp_path: Path) 
         data={**long, "texts": setup.load(EXAMPLE)["texts"], "sender_name": "長" * 90},
         actor="t",
     )
-    with pytest.raises(letters.LetterTooLong, match="sender's name is too long"):
+    with pytest.raises(letters.LetterTooLong, match="greeting is too long"):
         letters.print_letters(incident=ready, out=tmp_path, actor="t")
 
 
@@ -193,3 +193,49 @@ def test_a_bad_returned_file_changes_nothing_and_says_where(
     with pytest.raises(letters.ReturnedFileError, match=message):
         letters.record_returned(incident=ready, path=path, actor="t")
     assert not Notice.objects.filter(status="returned").exists()
+
+
+def test_the_printed_letter_and_its_preview_come_from_one_template(ready, tmp_path: Path) -> None:
+    custom = {**setup.load(EXAMPLE), "policy": "letter"}
+    custom["templates"] = {
+        "ja/letter.txt": (
+            "大切なお知らせ\n\n{{ setup.sender_name }}からのお詫びです。\n\n■ ご案内\n{{ texts.summary }}\n"
+        )
+    }
+    the_setup = setup.apply(incident=ready, data=custom, actor="t")
+    adult = Notice.objects.get(pk=_pk(ready))
+    preview = letters.letter_text(adult, the_setup)
+    [page] = _pages(letters.print_letters(incident=ready, out=tmp_path, actor="t", batch=5).files)[:1]
+    for text in (preview, page):
+        assert (
+            "大切なお知らせ" in text
+            and "株式会社サンプル旅行からのお詫びです。" in text
+            and "■ ご案内" in text
+        )
+        assert "■ 原因" not in text  # the built-in sections are gone from both
+
+
+def _pk(incident) -> int:
+    return min(Notice.objects.filter(incident=incident, channel="letter").values_list("pk", flat=True))
+
+
+def test_an_english_notice_prints_an_english_letter(ready, tmp_path: Path) -> None:
+    Notice.objects.filter(channel="letter").update(language="en")
+    result = letters.print_letters(incident=ready, out=tmp_path, actor="t")
+    pages = _pages(result.files)
+    adult = next(text for text in pages if "小林 誠" in text)
+    assert "Our apology and notice about a leak of your personal data" in adult
+    words = " ".join(adult.split())  # English wraps at spaces
+    assert (
+        "VISA ending in 4242" in words
+        and "Registration code" in words
+        and "(Deadline: 31 March 2027)" in words
+    )
+    assert "tro uble" not in words and "unauthor isation" not in words
+    assert "親展" in adult  # for the post office and the household, as every letter here
+
+
+def test_a_letter_template_that_names_a_recipient_is_refused_at_setup(ready) -> None:
+    custom = {**setup.load(EXAMPLE), "templates": {"ja/letter.txt": "{{ to.name }} 様\n\n■ x\ny\n"}}
+    with pytest.raises(setup.SetupError, match=r"'ja/letter\.txt': UndefinedError"):
+        setup.apply(incident=ready, data=custom, actor="t")

@@ -1,9 +1,13 @@
 """Print-ready letters: A4 PDFs in batches, for window envelopes, with a manifest for the print vendor.
 
 One page per letter (a second one only for a household with many people). What every letter of the
-incident shares (title, what happened, cause, risk, what to do, redress, contact, sender) is drawn once
-per batch file as a form and placed on each page; only the address block, the people and their items,
-the code, the key and the QR code are drawn per letter. ReportLab embeds the subset of the Japanese
+incident shares (title, greeting, what happened, cause, risk, what to do, redress, contact) comes from
+the letter.txt template of the letter's language, which the team may override and which
+`notices preview --part letter` shows through `letter_text`, built from the same pieces as the page. It
+is drawn once per batch file as a form (one per language and for reminders) and placed on each page;
+only the address block, the people and their items, the code, the key and the QR code are drawn per
+letter. Letters are in the notice's language (Japanese or English); 親展 and 様 stay Japanese, for the
+post office. ReportLab embeds the subset of the Japanese
 font (IPAexGothic, TrueType; ReportLab cannot embed the CFF outlines of the Noto fonts).
 
 Layout (millimetres from the top left of A4): the address block sits where the window of a 長3 window
@@ -34,7 +38,7 @@ from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
-from owabi.notices.render import TEXT_KEYS
+from owabi.notices.render import long_date, shared_letter
 
 FONT = "IPAexGothic"
 FONT_PATHS = (
@@ -51,15 +55,39 @@ CODE_TOP = 240
 BATCH = 1000  # letters per PDF file
 RED = (0.8, 0.0, 0.0)
 _DARK_RUN = re.compile(rb"\x00+")
-PORTAL_LINE = "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください"
-CARD_ADVICE = "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。"
-TITLE = "個人情報の流出に関するお詫びとお知らせ"
-REMINDER_TITLE = "【再送】個人情報の流出に関するお手続きのお願い"
-REMINDER_GREETING = (
-    "先日お送りしたお知らせについて、まだお手続きがお済みでないようですので、あらためてお送りします。"
-    "すでにお済みの場合は、行き違いをお許しください。登録コードとログインキーは前回と同じです。"
-)
-KEY_WARNING = "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。"
+# The letter's own labels, per language (the incident's texts come from the letter.txt template).
+LABELS: dict[str, dict[str, str]] = {
+    "ja": {
+        "portal": "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください",
+        "code": "登録コード",
+        "key": "ログインキー",
+        "key_warning": "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。",
+        "people": "■ 流出した方と項目",
+        "person": "{name} 様",
+        "due": "出産予定日 {due} のお子さま",
+        "items": "項目：",
+        "card": "クレジットカード：{brand} 下4桁 {last4}",
+        "a_card": "カード",
+        "card_advice": "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。",
+        "continued": "（別紙に続きます）",
+        "sheet": "別紙",
+    },
+    "en": {
+        "portal": "Your personal page (24 hours): type this address and sign in with the codes below",
+        "code": "Registration code",
+        "key": "Login key",
+        "key_warning": "Keep your login key to yourself. The QR code holds only the registration code.",
+        "people": "■ Who and what leaked",
+        "person": "{name}",
+        "due": "Your child due on {due}",
+        "items": "Items: ",
+        "card": "Credit card: {brand} ending in {last4}",
+        "a_card": "card",
+        "card_advice": "Please check your card statements. We pay the fee if you have the card re-issued.",
+        "continued": "(continued on the next sheet)",
+        "sheet": "Continued",
+    },
+}
 _NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
 
 
@@ -87,8 +115,9 @@ def _register_font() -> None:
 
 
 def wrap(text: str, width_mm: float, size: float) -> list[str]:
-    """Lines of `text` that fit `width_mm` at `size` points; Japanese breaks anywhere except before
-    closing punctuation and small kana (kinsoku), and at existing line breaks."""
+    """Lines of `text` that fit `width_mm` at `size` points, breaking at existing line breaks. Japanese
+    breaks anywhere except before closing punctuation and small kana (kinsoku); a word of Latin letters
+    or digits moves whole to the next line when the line has a space to break at."""
     limit = width_mm * MM / size  # in units of the font size: character widths scale with it
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -96,13 +125,23 @@ def wrap(text: str, width_mm: float, size: float) -> list[str]:
         for char in paragraph:
             advance = _advance(char)
             if line and width + advance > limit and char not in _NO_LINE_START:
-                lines.append(line)
-                line, width = char.lstrip(), (advance if char.strip() else 0.0)
+                head, tail = line, ""
+                if _in_word(char) and _in_word(line[-1]):
+                    cut = line.rfind(" ")
+                    if cut > 0:
+                        head, tail = line[:cut], line[cut + 1 :]
+                lines.append(head)
+                line = (tail + char).lstrip()
+                width = sum(_advance(c) for c in line)
             else:
                 line += char
                 width += advance
         lines.append(line)
     return lines
+
+
+def _in_word(char: str) -> bool:
+    return char.isascii() and not char.isspace()
 
 
 @lru_cache(maxsize=8192)
@@ -145,47 +184,48 @@ class _Page:
         self.canvas.drawText(self.text)
 
 
-def _static_lines(setup: NoticeSetup, language: str) -> list[tuple[str, str]]:
-    texts = setup.texts.get(language) or setup.texts["ja"]
-    headings = {
-        "summary": "■ 何が起きたか",
-        "cause": "■ 原因",
-        "risk": "■ 想定される二次被害",
-        "actions": "■ お願いしたいこと",
-        "redress": "■ お詫びと補償",
-    }
-    lines = []
-    for key in TEXT_KEYS:
-        body = texts[key]
-        if key == "redress" and setup.redress_deadline:
-            body += f"（お手続きの期限：{_japanese_date(setup.redress_deadline)}）"
-        lines.append((headings[key], body))
-    lines.append(
-        (
-            "■ お問い合わせ",
-            f"{setup.phone}（{setup.phone_hours}）\n当社から、お電話やメールでカード番号・暗証番号・パスワードを"
-            "おたずねしたり、お金を請求したりすることは決してありません。",
-        )
-    )
-    return lines
+@dataclass(frozen=True)
+class Shared:
+    """The part every letter of a language and kind shares, from the letter.txt template: the title,
+    the greeting, and the sections (a line starting with ■ is a heading)."""
+
+    title: str
+    greeting: str
+    sections: list[tuple[str, str]]
 
 
-def _japanese_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
+    text = shared_letter(setup, language, reminder=reminder).strip()
+    blocks = text.split("\n\n", 1)
+    title = blocks[0].strip()
+    rest = blocks[1] if len(blocks) > 1 else ""
+    greeting, sections = [], []
+    for line in rest.splitlines():
+        if line.startswith("■"):
+            sections.append((line.strip(), ""))
+        elif sections:
+            heading, body = sections[-1]
+            sections[-1] = (heading, f"{body}\n{line}" if body else line)
+        elif line.strip():
+            greeting.append(line.strip())
+    return Shared(title, "".join(greeting), [(h, b.strip()) for h, b in sections])
+
+
+def _printed_date(day: date, language: str) -> str:
+    return long_date(day, language)
 
 
 class LetterTooLong(ValueError):
     pass
 
 
-def _draw_static(
-    canvas: Any, setup: NoticeSetup, incident: Incident, printed_on: date, *, reminder: bool = False
-) -> None:
-    """The part every letter shares: drawn once per file as a form (one for notices, one for reminders)."""
+def _draw_static(canvas: Any, setup: NoticeSetup, printed_on: date, language: str, *, reminder: bool) -> None:
+    """The part every letter of a language and kind shares: drawn once per file as a form."""
+    text = shared(setup, language, reminder=reminder)
     canvas.setFont(FONT, 9)
-    canvas.drawRightString(RIGHT * MM, _y(14), _japanese_date(printed_on))
+    canvas.drawRightString(RIGHT * MM, _y(14), _printed_date(printed_on, language))
     canvas.drawRightString(RIGHT * MM, _y(19), setup.sender_name)
-    # 親展 in red, boxed, above the address block.
+    # 親展 in red, boxed, above the address block (for the post office and the household, in Japanese).
     left, top, _, _ = ADDRESS_BOX
     canvas.setStrokeColorRGB(*RED)
     canvas.setFillColorRGB(*RED)
@@ -194,20 +234,14 @@ def _draw_static(
     canvas.drawString((left + 2.2) * MM, _y(top - 2.8), "親展")
     canvas.setFillColorRGB(0, 0, 0)
     canvas.setStrokeColorRGB(0, 0, 0)
-    canvas.setFont(FONT, 15)
-    canvas.drawCentredString(PAGE_W / 2, _y(92), REMINDER_TITLE if reminder else TITLE)
+    canvas.setFont(FONT, 15 if _advance_width(text.title, 15) <= (RIGHT - LEFT) * MM else 12)
+    canvas.drawCentredString(PAGE_W / 2, _y(92), text.title)
     page = _Page(canvas)
-    greeting = (
-        f"このたび、{setup.sender_name}がお預かりしていたお客さまの個人情報が外部に流出したことが判明いたしました。"
-        "多大なるご迷惑とご心配をおかけしますことを、心より深くお詫び申し上げます。あなたさまに関わる情報は"
-        "下記のとおりです。"
-    )
-    if reminder:
-        greeting = REMINDER_GREETING
-    if page.wrapped(greeting, left=LEFT, right=RIGHT, y=_y(96), size=9.0, leading=1.45) < _y(PEOPLE_TOP - 1):
-        raise LetterTooLong("the sender's name is too long for the letter's greeting: shorten it")
+    y = page.wrapped(text.greeting, left=LEFT, right=RIGHT, y=_y(96), size=9.0, leading=1.45)
+    if y < _y(PEOPLE_TOP - 1):
+        raise LetterTooLong("the letter's greeting is too long for its place: shorten it (letter.txt)")
     y = _y(STATIC_TOP)
-    for heading, body in _static_lines(setup, "ja"):
+    for heading, body in text.sections:
         y = page.wrapped(heading, left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
         y = page.wrapped(body, left=LEFT + 3, right=RIGHT, y=y, size=8.6, leading=1.4)
     page.draw()
@@ -217,27 +251,40 @@ def _draw_static(
         )
     canvas.setFont(FONT, 7.5)
     canvas.drawString(LEFT * MM, _y(290), f"{setup.sender_name}　{' '.join(setup.sender_address.split())}")
-    _draw_code_box_frame(canvas, setup)
+    _draw_code_box_frame(canvas, setup, LABELS[language])
 
 
-def _draw_code_box_frame(canvas: Any, setup: NoticeSetup) -> None:
+def _advance_width(text: str, size: float) -> float:
+    return sum(_advance(char) for char in text) * size
+
+
+def _draw_code_box_frame(canvas: Any, setup: NoticeSetup, labels: dict[str, str]) -> None:
     """The code box's frame and labels: the same on every letter, so part of the shared form."""
     canvas.setLineWidth(0.6)
     canvas.rect(LEFT * MM, _y(CODE_TOP + 42), (RIGHT - LEFT) * MM, 42 * MM, stroke=1, fill=0)
     canvas.setFont(FONT, 9.5)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 7), PORTAL_LINE)
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 7), labels["portal"])
     canvas.setFont(FONT, 11)
     canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 14), setup.portal_url)
     canvas.setFont(FONT, 10)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 23), "登録コード")
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 33), "ログインキー")
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 23), labels["code"])
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 33), labels["key"])
     canvas.setFont(FONT, 7.5)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 39), KEY_WARNING)
+    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 39), labels["key_warning"])
 
 
-def _draw_code_box(canvas: Any, page: _Page, setup: NoticeSetup, code: str) -> None:
-    page.put((LEFT + 30) * MM, _y(CODE_TOP + 23.5), codes.group(code), 17)
-    page.put((LEFT + 30) * MM, _y(CODE_TOP + 33.5), codes.login_key(code), 17)
+@lru_cache(maxsize=8)
+def _value_x(language: str) -> float:
+    """Where the code and key start: 30 mm in, or clear of the longer label (10 pt)."""
+    labels = LABELS[language]
+    widest = max(_advance_width(labels["code"], 10), _advance_width(labels["key"], 10)) / MM
+    return max(LEFT + 30, LEFT + 4 + widest + 5) * MM
+
+
+def _draw_code_box(canvas: Any, page: _Page, setup: NoticeSetup, code: str, language: str) -> None:
+    x = _value_x(language)
+    page.put(x, _y(CODE_TOP + 23.5), codes.group(code), 17)
+    page.put(x, _y(CODE_TOP + 33.5), codes.login_key(code), 17)
     modules, pixels = qr_modules(qr_url(setup, code))
     side = 30 * MM
     x0, y0 = (RIGHT - 4) * MM - side, _y(CODE_TOP + 36)
@@ -276,20 +323,48 @@ def reference(notice: Notice) -> str:
 INDENT = "\t"  # marks a line drawn indented (continuation lines too)
 
 
-def _person_lines(person: dict[str, Any]) -> list[str]:
-    name = f"{person['name']} 様" if person["name"] else f"出産予定日 {person['due']} のお子さま"
-    lines = [f"・{name}", INDENT + "項目：" + "、".join(categories.label(code) for code in person["items"])]
+def _person_lines(person: dict[str, Any], language: str) -> list[str]:
+    labels = LABELS[language]
+    name = (
+        labels["person"].format(name=person["name"])
+        if person["name"]
+        else labels["due"].format(due=person["due"])
+    )
+    items = ("、" if language == "ja" else ", ").join(
+        categories.label(code, language) for code in person["items"]
+    )
+    lines = [f"・{name}", INDENT + labels["items"] + items]
     lines += [
-        INDENT + f"クレジットカード：{card['brand'] or 'カード'} 下4桁 {card['last4']}"
+        INDENT + labels["card"].format(brand=card["brand"] or labels["a_card"], last4=card["last4"])
         for card in person["cards"]
     ]
     return lines
 
 
-def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> None:
+def _language(notice: Notice) -> str:
+    return notice.language if notice.language in LABELS else "ja"
+
+
+def people_lines(notice: Notice) -> list[str]:
+    """The letter's own block: each person and their items (continuation lines start with INDENT)."""
+    language = _language(notice)
+    lines = [LABELS[language]["people"]]
+    for person in notice.content["people"]:
+        lines += _person_lines(person, language)
+    if any(person["cards"] for person in notice.content["people"]):
+        lines.append(INDENT + LABELS[language]["card_advice"])
+    return lines
+
+
+def _form(notice: Notice) -> str:
+    return f"{_language(notice)}-{'reminder' if notice.reminder_of_id else 'notice'}"
+
+
+def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup) -> None:
     content = notice.content
     to = content["to"]
-    canvas.doForm(form)
+    labels = LABELS[_language(notice)]
+    canvas.doForm(_form(notice))
     page = _Page(canvas)
     left, top, width, _ = ADDRESS_BOX
     if to["postal_code"]:
@@ -297,28 +372,23 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> 
     y = page.wrapped(to["address"], left=left, right=left + width, y=_y(top + 10), size=10.5, leading=1.3)
     page.put(left * MM, y - 22, f"{to['name']} 様", 14)
     page.put(left * MM, y - 32, reference(notice), 7)
-    # People and items.
-    lines = ["■ 流出した方と項目"]
-    for person in content["people"]:
-        lines += _person_lines(person)
-    if any(person["cards"] for person in content["people"]):
-        lines.append(INDENT + CARD_ADVICE)
+    lines = people_lines(notice)
     y = _y(PEOPLE_TOP)
     overflow: list[str] = []
     for position, line in enumerate(lines):
         indent = LEFT + 4 if line.startswith(INDENT) else LEFT
         if y - 9.2 * 1.4 * (len(wrap(line.lstrip(INDENT), RIGHT - indent, 9.2)) + 1) < _y(PEOPLE_BOTTOM):
             overflow = lines[position:]
-            page.wrapped("（別紙に続きます）", left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
+            page.wrapped(labels["continued"], left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
             break
         y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
-    _draw_code_box(canvas, page, setup, notice.code)
+    _draw_code_box(canvas, page, setup, notice.code, _language(notice))
     page.draw()
     canvas.showPage()
     if overflow:  # a household with many people: the rest on a second page
         page = _Page(canvas)
         y = page.wrapped(
-            f"別紙　{to['name']} 様　{reference(notice)}",
+            f"{labels['sheet']}　{to['name']} 様　{reference(notice)}",
             left=LEFT,
             right=RIGHT,
             y=_y(20),
@@ -330,6 +400,28 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, form: str) -> 
             y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
         page.draw()
         canvas.showPage()
+
+
+def letter_text(notice: Notice, setup: NoticeSetup, printed_on: date | None = None) -> str:
+    """A letter as text, from the same pieces the page is drawn from (`notices preview --part letter`)."""
+    language = _language(notice)
+    labels = LABELS[language]
+    text = shared(setup, language, reminder=notice.reminder_of_id is not None)
+    to = notice.content["to"]
+    lines = [_printed_date(printed_on or timezone.localdate(), language), setup.sender_name, "", "親展"]
+    lines += [f"〒{to['postal_code']}"] if to["postal_code"] else []
+    lines += [to["address"], f"{to['name']} 様", reference(notice) if notice.pk else "", ""]
+    lines += [text.title, "", text.greeting, ""]
+    lines += [f"  {line[1:]}" if line.startswith(INDENT) else line for line in people_lines(notice)]
+    for heading, body in text.sections:
+        lines += ["", heading, body]
+    lines += ["", labels["portal"], setup.portal_url]
+    lines += [
+        f"{labels['code']}  {codes.group(notice.code)}",
+        f"{labels['key']}  {codes.login_key(notice.code)}",
+    ]
+    lines += [labels["key_warning"], "", f"{setup.sender_name}　{' '.join(setup.sender_address.split())}"]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -373,15 +465,15 @@ def print_letters(
             notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
             canvas = Canvas(str(path), pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
             canvas.setTitle(f"{incident.name} letters {number}")
-            for form, reminder in (("notice", False), ("reminder", True)):
-                if any((n.reminder_of_id is not None) == reminder for n in notices):
-                    canvas.beginForm(form)
-                    _draw_static(canvas, setup, incident, printed_on, reminder=reminder)
-                    canvas.endForm()
+            for form in sorted({_form(notice) for notice in notices}):
+                language, _, kind = form.partition("-")
+                canvas.beginForm(form)
+                _draw_static(canvas, setup, printed_on, language, reminder=kind == "reminder")
+                canvas.endForm()
             entries = []
             for notice in notices:
                 first = canvas.getPageNumber()
-                _draw_letter(canvas, notice, setup, "reminder" if notice.reminder_of_id else "notice")
+                _draw_letter(canvas, notice, setup)
                 pages = canvas.getPageNumber() - first
                 kind = "reminder" if notice.reminder_of_id else "notice"
                 entries.append(

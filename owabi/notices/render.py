@@ -1,5 +1,6 @@
 """Render a notice from its content snapshot and the incident's NoticeSetup: e-mail subject, text and
-HTML, and the letter's text.
+HTML; and the part of a letter that every letter shares (letter.txt: title, greeting, the incident's
+texts), which owabi.notices.letters lays out on the page around each letter's own items.
 
 Templates are Jinja2 (notices/<lang>/<part>), and the response team can override any of them per
 incident (NoticeSetup.templates); overrides run in Jinja2's sandbox and are checked when the setup is
@@ -25,7 +26,8 @@ from owabi.incidents import categories
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
 
-PARTS = ("email_subject.txt", "email.txt", "email.html", "letter.txt")
+EMAIL_PARTS = ("email_subject.txt", "email.txt", "email.html")
+PARTS = (*EMAIL_PARTS, "letter.txt")
 TEXT_KEYS = ("summary", "cause", "risk", "actions", "redress")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MONTHS = (
@@ -91,7 +93,6 @@ class Rendered:
     subject: str
     text: str
     html: str
-    letter: str
 
 
 def long_date(day: date, language: str) -> str:
@@ -144,13 +145,21 @@ def render_part(part: str, notice: Notice, setup: NoticeSetup, ctx: dict[str, An
     return template.render(ctx if ctx is not None else context(notice, setup))
 
 
-def render(notice: Notice, setup: NoticeSetup, *, letter: bool = True) -> Rendered:
-    """Every part; `letter=False` skips the letter text (the e-mail sender does not need it)."""
+def render(notice: Notice, setup: NoticeSetup) -> Rendered:
+    """The e-mail's parts (a letter's full text: owabi.notices.letters.letter_text)."""
     ctx = context(notice, setup)
-    parts = PARTS if letter else PARTS[:3]
-    subject, text, html, *rest = (render_part(part, notice, setup, ctx) for part in parts)
-    letter_text = rest[0].strip() + "\n" if rest else ""
-    return Rendered(" ".join(subject.split()), text.strip() + "\n", html, letter_text)
+    subject, text, html = (render_part(part, notice, setup, ctx) for part in EMAIL_PARTS)
+    return Rendered(" ".join(subject.split()), text.strip() + "\n", html)
+
+
+def letter_context(setup: NoticeSetup, language: str, *, reminder: bool) -> dict[str, Any]:
+    """What the shared part of a letter may use: drawn once per batch, it knows no recipient."""
+    return {**_setup_context(setup, language), "reminder": reminder}
+
+
+def shared_letter(setup: NoticeSetup, language: str, *, reminder: bool) -> str:
+    template = _template("letter.txt", language, setup)
+    return str(template.render(letter_context(setup, language, reminder=reminder)))
 
 
 SAMPLE_PERSON = {
@@ -178,7 +187,11 @@ def check_template(name: str, source: str, setup: NoticeSetup) -> str:
                 "people": [SAMPLE_PERSON],
             },
         )
-        template.render(context(sample, setup))
+        if part == "letter.txt":
+            template.render(letter_context(setup, language, reminder=False))
+            template.render(letter_context(setup, language, reminder=True))
+        else:
+            template.render(context(sample, setup))
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         return f"{type(error).__name__}{f' at line {line}' if line else ''}: {error.message or error}"

@@ -191,7 +191,7 @@ def _fast_commits() -> None:
 
 
 def _build(notice: Notice, setup: NoticeSetup, connection: object) -> EmailMultiAlternatives:
-    rendered = render(notice, setup, letter=False)
+    rendered = render(notice, setup)
     mail = NoticeEmail(
         sender_name=setup.sender_name,
         sender_address=setup.sender_email,

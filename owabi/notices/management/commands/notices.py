@@ -233,10 +233,12 @@ class Command(BaseCommand):
             data={"part": options["part"]},
             reason=options["reason"],
         )
-        rendered = render(notice, NoticeSetup.objects.get(incident=incident))
+        the_setup = NoticeSetup.objects.get(incident=incident)
+        if options["part"] == "letter":
+            self.stdout.write(letters.letter_text(notice, the_setup))
+            return
+        rendered = render(notice, the_setup)
         if options["part"] == "email":
             self.stdout.write(f"Subject: {rendered.subject}\n\n{rendered.text}")
-        elif options["part"] == "html":
-            self.stdout.write(rendered.html)
         else:
-            self.stdout.write(rendered.letter)
+            self.stdout.write(rendered.html)
