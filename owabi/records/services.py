@@ -94,6 +94,58 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", _clean(value))
 
 
+BLIND_INDEXES = ("bx_name_phone", "bx_name_card", "bx_email")
+
+
+def blind_indexes(values: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
+    """A record's lookup keys (BLIND_INDEXES order), from its cleaned values as sealed."""
+    name = _name_key(values.get("subject_name", ""))
+    return (
+        blind_index("name_phone", name, _digits(values.get("phone", ""))),
+        blind_index("name_card", name, values.get("card_last4", "")),
+        blind_index("email", values.get("email", "").lower()),
+    )
+
+
+@dataclass
+class ReindexResult:
+    scanned: int = 0
+    changed: int = 0
+
+
+def reindex(*, actor: str, batch: int = 5000, progress: Callable[[int], None] | None = None) -> ReindexResult:
+    """Recompute every record's blind indexes from its sealed values under the current OWABI_INDEX_KEY
+    (after that key is replaced, or the lookup normalization changes). Idempotent; resumable by running
+    it again. Lookups miss records not yet recomputed while it runs."""
+    result = ReindexResult()
+    last = 0
+    while True:
+        rows = list(
+            LeakRecord.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "sealed", *BLIND_INDEXES)[:batch]
+        )
+        if not rows:
+            break
+        changed = []
+        for pk, sealed, *stored in rows:
+            wanted = blind_indexes(sealed)
+            if tuple(bytes(value) for value in stored) != wanted:
+                changed.append((pk, *wanted))
+        if changed:
+            with transaction.atomic():
+                bulk.update(LeakRecord, BLIND_INDEXES, changed)
+        result.scanned += len(rows)
+        result.changed += len(changed)
+        last = rows[-1][0]
+        if progress:
+            progress(result.scanned)
+    audit.record(
+        actor=actor, action="records.reindex", data={"scanned": result.scanned, "changed": result.changed}
+    )
+    return result
+
+
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     chunk: list[Row] = []
     for row in rows:
@@ -354,15 +406,12 @@ def _prepare(
     keys.append(feature_module.stored(sealed, found))
     problems = [f"{name}: {reason}" for name, reason in found]
     warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
-    name = _name_key(values.get("subject_name", ""))
     stored = (
         record_id,
         line,
         crypto.seal_json(sealed, _SEALED_AAD),
         orjson.dumps(sorted(leaked)).decode(),  # categories
         orjson.dumps(problems).decode(),
-        blind_index("name_phone", name, _digits(values.get("phone", ""))),
-        blind_index("name_card", name, values.get("card_last4", "")),
-        blind_index("email", values.get("email", "").lower()),
+        *blind_indexes(values),
     )
     return _Prepared(record_id, line, bulk.copy_text(stored) if plan.copy else stored)

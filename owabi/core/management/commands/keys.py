@@ -10,7 +10,10 @@ from owabi.core.env import new_key
 
 
 class Command(BaseCommand):
-    help = "Data-key tools: `new` prints a fresh key, `status` counts values per key, `rotate` re-seals."
+    help = (
+        "Key tools: `new` prints a fresh key, `status` counts values per key, `rotate` re-seals, `reindex` "
+        "recomputes the blind indexes under the current OWABI_INDEX_KEY."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -18,6 +21,14 @@ class Command(BaseCommand):
         sub.add_parser("status", help="How many encrypted values each key id protects")
         rotate = sub.add_parser("rotate", help="Re-encrypt every value with OWABI_DATA_KEY_ID's key")
         rotate.add_argument("--batch", type=int, default=2000)
+        again = sub.add_parser(
+            "reindex", help="Recompute every record's blind indexes (after OWABI_INDEX_KEY changed)"
+        )
+        again.add_argument("--batch", type=int, default=5000)
+
+    @staticmethod
+    def _progress(scanned: int) -> None:
+        sys.stderr.write(f"\rscanned {scanned:,}")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "new":
@@ -26,6 +37,12 @@ class Command(BaseCommand):
             self.stdout.write(f"current key: {crypto.current_key_id()}")
             for key_id, count in sorted(keys.count_by_key().items()):
                 self.stdout.write(f"{key_id}\t{count}")
+        elif options["action"] == "reindex":
+            from owabi.records.services import reindex
+
+            done = reindex(actor="cli", batch=options["batch"], progress=self._progress)
+            sys.stderr.write("\n")
+            self.stdout.write(f"blind indexes: {done.scanned:,} records scanned, {done.changed:,} recomputed")
         else:
 
             def progress(scanned: int) -> None:
