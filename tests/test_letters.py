@@ -239,3 +239,13 @@ def test_a_letter_template_that_names_a_recipient_is_refused_at_setup(ready) -> 
     custom = {**setup.load(EXAMPLE), "templates": {"ja/letter.txt": "{{ to.name }} 様\n\n■ x\ny\n"}}
     with pytest.raises(setup.SetupError, match=r"'ja/letter\.txt': UndefinedError"):
         setup.apply(incident=ready, data=custom, actor="t")
+
+
+def test_lines_break_between_list_items_and_between_english_words() -> None:
+    letters._register_font()
+    items = "項目：" + "、".join(["クレジットカード番号", "セキュリティコード", "電話番号"] * 6)
+    lines = letters.wrap(items, 120, 9.2, after="、")
+    assert len(lines) > 2 and all(line.endswith("、") for line in lines[:-1])
+    assert "".join(lines) == items
+    words = letters.wrap("apology " * 40, 60, 9.2)
+    assert len(words) > 3 and all(set(line.split()) == {"apology"} for line in words)

@@ -197,8 +197,8 @@ def test_incident_wide_card_items_go_only_to_card_holders_and_items_keep_the_cat
     card_holder = letters.letter_text(notices["小林 誠"], the_setup)
     guardian = render(notices["中村 由美"], the_setup).text
     assert "セキュリティコード" in card_holder and "セキュリティコード" not in guardian
-    items = next(line for line in card_holder.splitlines() if line.strip().startswith("項目："))
-    labels = items.split("：", 1)[1].split("、")
+    items = next(line for line in card_holder.splitlines() if "項目：" in line)
+    labels = items.split("項目：", 1)[1].split("、")
     assert labels[:2] == ["氏名", "フリガナ"] and labels.index("生年月日") < labels.index("電話番号")
 
 

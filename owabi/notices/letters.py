@@ -66,6 +66,7 @@ LABELS: dict[str, dict[str, str]] = {
         "person": "{name} 様",
         "due": "出産予定日 {due} のお子さま",
         "items": "項目：",
+        "between": "　",
         "card": "クレジットカード：{brand} 下4桁 {last4}",
         "a_card": "カード",
         "card_advice": "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。",
@@ -80,7 +81,8 @@ LABELS: dict[str, dict[str, str]] = {
         "people": "■ Who and what leaked",
         "person": "{name}",
         "due": "Your child due on {due}",
-        "items": "Items: ",
+        "items": "items: ",
+        "between": " — ",
         "card": "Credit card: {brand} ending in {last4}",
         "a_card": "card",
         "card_advice": "Please check your card statements. We pay the fee if you have the card re-issued.",
@@ -114,10 +116,11 @@ def _register_font() -> None:
         pdfmetrics.registerFont(TTFont(FONT, font_path()))
 
 
-def wrap(text: str, width_mm: float, size: float) -> list[str]:
+def wrap(text: str, width_mm: float, size: float, *, after: str = "") -> list[str]:
     """Lines of `text` that fit `width_mm` at `size` points, breaking at existing line breaks. Japanese
     breaks anywhere except before closing punctuation and small kana (kinsoku); a word of Latin letters
-    or digits moves whole to the next line when the line has a space to break at."""
+    or digits moves whole to the next line when the line has a space to break at. With `after` (a
+    list's separators, "、"), a line breaks after its last separator, keeping list items whole."""
     limit = width_mm * MM / size  # in units of the font size: character widths scale with it
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -126,7 +129,10 @@ def wrap(text: str, width_mm: float, size: float) -> list[str]:
             advance = _advance(char)
             if line and width + advance > limit and char not in _NO_LINE_START:
                 head, tail = line, ""
-                if _in_word(char) and _in_word(line[-1]):
+                cut = max((line.rfind(mark) for mark in after), default=-1)
+                if cut > 0 and cut < len(line) - 1:
+                    head, tail = line[: cut + 1], line[cut + 1 :]
+                elif _in_word(char) and _in_word(line[-1]):
                     cut = line.rfind(" ")
                     if cut > 0:
                         head, tail = line[:cut], line[cut + 1 :]
@@ -333,12 +339,38 @@ def _person_lines(person: dict[str, Any], language: str) -> list[str]:
     items = ("、" if language == "ja" else ", ").join(
         categories.label(code, language) for code in person["items"]
     )
-    lines = [f"・{name}", INDENT + labels["items"] + items]
+    # One line per person, name and items together (wrapping with a hanging indent): two lines per
+    # person sent one letter in fourteen onto a second sheet.
+    lines = [f"・{name}{labels['between']}{labels['items']}{items}"]
     lines += [
         INDENT + labels["card"].format(brand=card["brand"] or labels["a_card"], last4=card["last4"])
         for card in person["cards"]
     ]
     return lines
+
+
+LINE = 9.2 * 1.4  # the people block's font size and line height (points)
+ITEM_BREAKS = "、,"  # a person's items break between items
+
+
+def _pieces(line: str) -> list[tuple[float, str]]:
+    """A people-block line wrapped: (left in mm, text) per printed line. INDENT lines are indented as a
+    whole; others hang, their continuation lines indented under the first."""
+    if line.startswith(INDENT):
+        return [(LEFT + 4, part) for part in wrap(line[len(INDENT) :], RIGHT - LEFT - 4, 9.2)]
+    first, *rest = wrap(line, RIGHT - LEFT, 9.2, after=ITEM_BREAKS)
+    pieces = [(float(LEFT), first)]
+    if rest:
+        remainder = line[len(first) :].lstrip()
+        pieces += [(LEFT + 4, part) for part in wrap(remainder, RIGHT - LEFT - 4, 9.2, after=ITEM_BREAKS)]
+    return pieces
+
+
+def _put_pieces(page: _Page, pieces: list[tuple[float, str]], y: float) -> float:
+    for left, text in pieces:
+        y -= LINE
+        page.put(left * MM, y, text, 9.2)
+    return y
 
 
 def _language(notice: Notice) -> str:
@@ -376,12 +408,12 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup) -> None:
     y = _y(PEOPLE_TOP)
     overflow: list[str] = []
     for position, line in enumerate(lines):
-        indent = LEFT + 4 if line.startswith(INDENT) else LEFT
-        if y - 9.2 * 1.4 * (len(wrap(line.lstrip(INDENT), RIGHT - indent, 9.2)) + 1) < _y(PEOPLE_BOTTOM):
+        pieces = _pieces(line)
+        if y - LINE * (len(pieces) + 1) < _y(PEOPLE_BOTTOM):
             overflow = lines[position:]
             page.wrapped(labels["continued"], left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
             break
-        y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
+        y = _put_pieces(page, pieces, y)
     _draw_code_box(canvas, page, setup, notice.code, _language(notice))
     page.draw()
     canvas.showPage()
@@ -396,8 +428,7 @@ def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup) -> None:
             leading=1.4,
         )
         for line in overflow:
-            indent = LEFT + 4 if line.startswith(INDENT) else LEFT
-            y = page.wrapped(line.lstrip(INDENT), left=indent, right=RIGHT, y=y, size=9.2, leading=1.4)
+            y = _put_pieces(page, _pieces(line), y)
         page.draw()
         canvas.showPage()
 
