@@ -7,7 +7,8 @@ Builds a synthetic incident (synth -> import -> resolve -> notice setup -> prepa
 then times:
   bare    the same messages, rendered beforehand, handed to the SMTP server (aiosmtpd on 127.0.0.1, in
           its own process) over 1, 2 and 4 connections; the best is the limit of that server here;
-  owabi   `send_email` (lease, render, send, mark) with 1, 2 and 4 worker threads, against the limit;
+  owabi   `send_email` (lease, render, send, mark) with 1, 2 and 4 worker threads in one process and
+          2 x 2 in two processes, against the limit;
   letters `print_letters` for every recipient (policy "letter"), one process, pages per second.
 """
 
@@ -150,17 +151,18 @@ def main() -> None:
         bare = max(bare, rate)
     print(f"  the server's limit here: {bare:,.0f} e-mails/s")
 
-    for workers in (1, 2, 4):
+    for processes, workers in ((1, 1), (1, 2), (1, 4), (2, 2)):
         Notice.objects.filter(incident=incident, channel="email").update(
             status="prepared", sending_by="", lease_until=None, attempts=0, message_id="", sent_at=None
         )
         before = _received(port)
         started = time.monotonic()
-        result = send_email(incident=incident, actor="bench", workers=workers)
+        result = send_email(incident=incident, actor="bench", workers=workers, processes=processes)
         rate = result.sent / (time.monotonic() - started)
         assert _received(port) - before == result.sent == len(emails)
         print(
-            f"  owabi send_email, {workers} worker(s): {rate:,.0f} e-mails/s = {rate / bare:.0%} of the limit"
+            f"  owabi send_email, {processes} process(es) x {workers} worker(s): {rate:,.0f} e-mails/s = "
+            f"{rate / bare:.0%} of the limit"
         )
 
     out = work / "letters"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from owabi.core import audit
 from owabi.notices import codes, setup
 from owabi.notices.models import Notice
 from owabi.notices.sending import message_id, send_email
@@ -80,8 +81,9 @@ def test_each_notice_is_sent_once_to_its_own_address_and_a_refusal_bounces(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("processes", [1, 2])
 def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
-    incident, tmp_path: Path, sink: tuple[Sink, int], subprocess_env: dict[str, str]
+    incident, tmp_path: Path, sink: tuple[Sink, int], subprocess_env: dict[str, str], processes: int
 ) -> None:
     handler, port = sink
     notices = _prepared(incident, tmp_path, 50)
@@ -92,7 +94,7 @@ def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
         "OWABI_EMAIL_USE_TLS": "0",
     }
     command = [*OWABI, "notices", "send", "--incident", incident.slug, "--channel", "email"]
-    command += ["--workers", "2", "--rate", "15", "--lease", "1"]
+    command += ["--workers", "2", "--processes", str(processes), "--rate", "15", "--lease", "1"]
     chooser = random.Random()
     kills = 0
     for _ in range(40):
@@ -110,7 +112,10 @@ def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
                 sender.send_signal(signal.SIGKILL)
                 sender.wait()
                 kills += 1
+                time.sleep(0.2)  # what was in flight arrives
+                settled = len(handler.messages)
                 time.sleep(1.1)  # the killed sender's leases run out
+                assert len(handler.messages) == settled  # no sender process outlived the run
                 continue
         sender.wait(timeout=120)
         assert sender.returncode == 0, sender.stderr.read().decode() if sender.stderr else ""
@@ -126,12 +131,31 @@ def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
     assert set(ids) == {expected[n.pk] for n in sent}
     repeats = len(ids) - len(set(ids))
     # A repeat is possible only for a kill between the server's acceptance and the database write; it
-    # is the same message (same Message-ID and text), and at most one per kill.
-    assert repeats <= kills
+    # is the same message (same Message-ID and text), and at most one per kill and sender process (each
+    # process's threads share one pacer, so only one of them is ever in that window).
+    assert repeats <= kills * processes
     bodies: dict[str, set[str]] = {}
     for _, message in handler.parsed():
         bodies.setdefault(message["Message-ID"], set()).add(message.get_body(("plain",)).get_content())
     assert all(len(copies) == 1 for copies in bodies.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sender_processes_share_the_work_and_send_each_notice_once(
+    incident, tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    notices = _prepared(incident, tmp_path, 30)
+    with override_settings(**smtp_settings(port)):
+        result = send_email(incident=incident, actor="t", workers=2, processes=2, batch=4)
+    assert (result.sent, result.bounced) == (29, 1)
+    ids = [message["Message-ID"] for _, message in handler.parsed()]
+    assert len(ids) == len(set(ids)) == 29
+    assert Notice.objects.filter(incident=incident, status=Notice.Status.SENT).count() == 29
+    senders = {n.pk for n in notices}
+    assert {int(i.split(".")[2].split("@")[0]) for i in ids} <= senders
+    entry = audit.recent(limit=1)[0]
+    assert entry.action == "notices.send" and entry.data["processes"] == 2 and entry.data["sent"] == 29
 
 
 @pytest.mark.django_db(transaction=True)

@@ -31,7 +31,12 @@ as still to send: a notice that crashes its sender every time cannot stop the ru
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import multiprocessing
+import os
+import queue
+import signal
 import smtplib
 import socket
 import threading
@@ -42,6 +47,7 @@ from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -216,7 +222,8 @@ def _worker(
     limit: int | None,
 ) -> None:
     """Lease and send until nothing is left. A transport error (server down, connection lost) hands the
-    rest of the batch back untried and stops this worker: the run ends, reporting what is left."""
+    rest of the batch back untried and stops this worker: the run ends, reporting what is left. Any
+    other error stops the worker too, counted in the result."""
     try:
         _fast_commits()
         while limit is None or result.sent < limit:
@@ -249,6 +256,12 @@ def _worker(
                 # The messages are marked sent or handed back already; a failing QUIT changes nothing.
                 with contextlib.suppress(smtplib.SMTPException, OSError):
                     smtp.close()
+    except Exception as error:
+        # Anything else (a database error, a notice that cannot be opened) stops this worker and is
+        # reported; the notices it held are retried when their lease runs out. The class only: an
+        # error's text could hold a value.
+        result.count("failed", type(error).__name__)
+        logger.error("notice sender %s stopped: %s", worker, type(error).__name__)
     finally:
         db_connection.close()
 
@@ -282,18 +295,16 @@ def _release(notice: Notice, worker: str, error: str, result: SendResult) -> Non
     logger.warning("notice %s: send failed (%s); it will be retried", notice.pk, error)
 
 
-def send_email(
-    *,
+def _run_threads(
     incident: Incident,
-    actor: str,
-    workers: int = 2,
-    rate: float | None = None,
-    batch: int = 50,
-    lease_seconds: int = 120,
-    limit: int | None = None,
+    setup: NoticeSetup,
+    *,
+    workers: int,
+    rate: float | None,
+    batch: int,
+    lease_seconds: int,
+    limit: int | None,
 ) -> SendResult:
-    """Send every prepared e-mail notice of the incident; returns the counts of this run."""
-    setup = NoticeSetup.objects.get(incident=incident)
     result = SendResult()
     pacer = Pacer(rate)
     prefix = f"{socket.gethostname()}:{threading.get_native_id()}:{time.time_ns()}"
@@ -309,6 +320,94 @@ def send_email(
         thread.start()
     for thread in threads:
         thread.join()
+    return result
+
+
+def _die_with_parent(parent: int) -> None:
+    """A sender process ends when the process that started the run dies (Linux's PR_SET_PDEATHSIG): an
+    orphan would go on sending, and a stopped run must stop sending."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _child(parent: int, incident_pk: int, options: dict[str, Any], results: Any) -> None:
+    _die_with_parent(parent)
+    incident = Incident.objects.get(pk=incident_pk)
+    setup = NoticeSetup.objects.get(incident=incident)
+    result = _run_threads(incident, setup, **options)
+    results.put((result.sent, result.reminders, result.bounced, result.failed, dict(result.errors)))
+
+
+def _run_processes(incident: Incident, processes: int, options: dict[str, Any]) -> SendResult:
+    """`processes` sender processes, each with its own threads: one process's threads share one
+    interpreter lock, and past two they queued for it more than they sent."""
+    rate, limit = options["rate"], options["limit"]
+    share = {
+        **options,
+        "rate": rate / processes if rate else None,
+        "limit": -(-limit // processes) if limit else None,
+    }
+    db_connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    children = [
+        context.Process(
+            target=_child, args=(os.getpid(), incident.pk, share, results), name=f"notice-sender-p{i}"
+        )
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    total = SendResult()
+    received = 0
+    while received < processes:
+        try:
+            sent, reminders, bounced, failed, errors = results.get(timeout=1)
+        except queue.Empty:
+            if all(child.exitcode is not None for child in children):
+                break  # a child died without reporting; what it sent is marked, the rest is retried
+            continue
+        received += 1
+        total.sent += sent
+        total.reminders += reminders
+        total.bounced += bounced
+        total.failed += failed
+        for name, count in errors.items():
+            total.errors[name] = total.errors.get(name, 0) + count
+    for child in children:
+        child.join()
+    if received < processes:
+        total.count("failed", "sender process died")
+    return total
+
+
+def send_email(
+    *,
+    incident: Incident,
+    actor: str,
+    workers: int = 2,
+    processes: int = 1,
+    rate: float | None = None,
+    batch: int = 50,
+    lease_seconds: int = 120,
+    limit: int | None = None,
+) -> SendResult:
+    """Send every prepared e-mail notice of the incident with `processes` × `workers` senders; returns
+    the counts of this run."""
+    setup = NoticeSetup.objects.get(incident=incident)
+    options: dict[str, Any] = {
+        "workers": workers,
+        "rate": rate,
+        "batch": batch,
+        "lease_seconds": lease_seconds,
+        "limit": limit,
+    }
+    if processes > 1:
+        result = _run_processes(incident, processes, options)
+    else:
+        result = _run_threads(incident, setup, **options)
     audit.record(
         actor=actor,
         action="notices.send",
@@ -316,6 +415,8 @@ def send_email(
         object_id=incident.pk,
         data={
             "channel": "email",
+            "processes": processes,
+            "workers": workers,
             "sent": result.sent,
             "reminders": result.reminders,
             "bounced": result.bounced,

@@ -33,7 +33,15 @@ class Command(BaseCommand):
         send = sub.add_parser("send", help="Send the prepared e-mail notices, each once (resumable)")
         send.add_argument("--incident", required=True)
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
-        send.add_argument("--workers", type=int, default=2, help="parallel SMTP connections (default 2)")
+        send.add_argument(
+            "--workers", type=int, default=2, help="SMTP connections (threads) per process (default 2)"
+        )
+        send.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="sender processes, each with --workers threads (default 1)",
+        )
         send.add_argument("--rate", type=float, default=None, help="at most this many e-mails per second")
         send.add_argument(
             "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
@@ -137,6 +145,7 @@ class Command(BaseCommand):
             incident=incident,
             actor="cli",
             workers=options["workers"],
+            processes=options["processes"],
             rate=options["rate"],
             lease_seconds=options["lease"],
             limit=options["limit"],
