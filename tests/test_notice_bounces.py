@@ -78,10 +78,17 @@ def test_an_mbox_of_reports_bounces_records_complaints_and_ignores_the_rest(
         _dsn(sent["佐藤 健"].message_id, "delayed", "4.4.1"),  # temporary
         _dsn("<someone-else@example.jp>", "failed", "5.1.1"),  # not ours
         _arf(sent["佐藤 健"].message_id),
+        # Our shape, but a notice that was not sent with it, and another incident's: both not ours.
+        _dsn(sent["佐藤 健"].message_id.replace("@", "0@", 1), "failed", "5.1.1"),
+        _dsn(
+            sent["佐藤 健"].message_id.replace(f"owabi.{incident.pk}.", f"owabi.{incident.pk + 1}."),
+            "failed",
+            "5.1.1",
+        ),
     ]
     mbox.write_text("".join(f"From MAILER-DAEMON Mon Nov 23 10:00:00 2026\n{m}\n" for m in messages))
     result = bounces.apply_reports(incident=incident, reports=bounces.read_reports(mbox), actor="t")
-    assert (result.reports, result.bounced, result.complaints, result.ignored) == (5, 2, 1, 2)
+    assert (result.reports, result.bounced, result.complaints, result.ignored) == (7, 2, 1, 4)
     assert result.letters == 1  # 山田 has a postal address; 鈴木 has none
     by_name = {n.content["to"]["name"]: n for n in Notice.objects.filter(channel="email")}
     assert by_name["山田 太郎"].status == "bounced" and by_name["山田 太郎"].last_error == "bounce 5.1.1"

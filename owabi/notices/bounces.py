@@ -122,11 +122,23 @@ def _read_csv(path: Path) -> list[Report]:
     return reports
 
 
+_OURS = re.compile(r"^<owabi\.(\d+)\.(\d+)@")
+
+
+def _notice_of(incident: Incident, message_id: str) -> Notice | None:
+    """The notice sent with this Message-ID (owabi.notices.sending.message_id: <owabi.INCIDENT.NOTICE@…>),
+    found by its primary key and checked against the whole Message-ID; None for any other message."""
+    found = _OURS.match(message_id)
+    if found is None or int(found.group(1)) != incident.pk:
+        return None
+    return Notice.objects.filter(pk=int(found.group(2)), incident=incident, message_id=message_id).first()
+
+
 def apply_reports(*, incident: Incident, reports: list[Report], actor: str) -> BounceResult:
     result = BounceResult(reports=len(reports))
     with transaction.atomic():
         for report in reports:
-            notice = Notice.objects.filter(incident=incident, message_id=report.message_id).first()
+            notice = _notice_of(incident, report.message_id)
             if notice is None or report.kind == "temporary":
                 result.ignored += 1
             elif report.kind == "complaint":

@@ -58,17 +58,22 @@ class Notice(models.Model):
         RETURNED = "returned", "返送 / Returned"
         CANCELLED = "cancelled", "取消 / Cancelled"
 
-    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="notices")
+    # No index of its own: notices_send_order starts with the incident. Every index here is updated by
+    # each mark of a sent e-mail (the status changes), so the table keeps only those it needs.
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="notices", db_index=False
+    )
     # SET_NULL: a re-run of resolve may merge a recipient away; the notice, and what it said, stay.
     recipient = models.ForeignKey(
         "records.Recipient", null=True, on_delete=models.SET_NULL, related_name="notices"
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    # Unique among first notices; a reminder carries the code of the notice it reminds of (same key).
-    code = models.CharField(max_length=20, db_index=True)
+    # Unique among first notices (the partial index below, which also serves every lookup by code); a
+    # reminder carries the code of the notice it reminds of (same key) and is found through it.
+    code = models.CharField(max_length=20)
     # A reminder (owabi.notices.reminders): the first notice it reminds of, and the rule that made it.
     reminder_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reminders"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reminders", db_index=False
     )
     rule = models.CharField(max_length=40, blank=True)
     language = models.CharField(max_length=2, default="ja")
@@ -105,7 +110,15 @@ class Notice(models.Model):
         ]
         # With the id last, a sender's lease (the lowest free ids of a status) reads the index in order
         # and stops after its batch, instead of sorting every prepared notice for each batch.
-        indexes = [models.Index(fields=["incident", "channel", "status", "id"], name="notices_send_order")]
+        indexes = [
+            models.Index(fields=["incident", "channel", "status", "id"], name="notices_send_order"),
+            # Reminders only: first notices (nearly every row) stay out of it.
+            models.Index(
+                fields=["reminder_of"],
+                condition=models.Q(reminder_of__isnull=False),
+                name="notices_reminder_of",
+            ),
+        ]
 
     def __str__(self) -> str:
         kind = f"reminder {self.rule}" if self.reminder_of_id else "notice"

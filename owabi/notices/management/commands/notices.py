@@ -226,11 +226,11 @@ class Command(BaseCommand):
             code = codes.parse_code(options["code"])
         except codes.CodeError as error:
             raise CommandError(str(error)) from None
-        found = Notice.objects.filter(incident=incident, code=code).select_related("incident")
-        if options["rule"]:
-            notice = found.filter(rule=options["rule"]).exclude(reminder_of=None).first()
-        else:
-            notice = found.filter(reminder_of=None).first()
+        notice = Notice.objects.filter(incident=incident, code=code, reminder_of=None).first()
+        if notice is not None and options["rule"]:
+            notice = notice.reminders.filter(rule=options["rule"]).first()
+        if notice is not None:
+            notice.incident = incident
         if notice is None:
             what = f"{options['rule']!r} reminder" if options["rule"] else "notice"
             raise CommandError(f"this incident has no {what} with that code")
