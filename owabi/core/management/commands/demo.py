@@ -116,6 +116,10 @@ class Command(BaseCommand):
                     f"  letters (PDF):  {letters_dir}",
                     f"  a notice:       .venv/bin/owabi notices preview --incident demo --code {sample} "
                     "--reason demo",
+                    "  counts:         .venv/bin/owabi notices status --incident demo",
+                    "  reminders:      .venv/bin/owabi notices remind --incident demo --today "
+                    f"{(timezone.localdate() + timedelta(days=21)).isoformat()}  (as if 21 days had passed), "
+                    "then notices send / print",
                     f"  synthetic data: {csv_path} (truth: {csv_path.with_suffix('.truth.csv').name})",
                     "",
                 ]
