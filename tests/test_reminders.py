@@ -231,3 +231,21 @@ def test_the_commands_remind_count_apart_and_preview_a_reminder(incident, delive
         call_command("notices", "remind", "--incident", incident.slug, "--rule", "weekly")
     with pytest.raises(CommandError, match="--today: give a date"):
         call_command("notices", "remind", "--incident", incident.slug, "--today", "tomorrow")
+
+
+def test_one_reminder_a_day_when_two_rules_fall_due_together_in_any_window(
+    incident, delivered, monkeypatch
+) -> None:
+    monkeypatch.setattr(reminders, "WINDOW", 2)  # a few recipients per step, as millions would be
+    first = reminders.remind(incident=incident, actor="t", today=DEADLINE - timedelta(days=1))
+    assert dict(first.created) == {
+        ("not-signed-in", "email"): 1,
+        ("deadline", "email"): 1,
+        ("deadline", "letter"): 2,
+    }
+    made = _made(incident)
+    waits = PEOPLE["waits"][0]
+    assert ("not-signed-in", waits) in made and ("deadline", waits) not in made  # the first rule won
+    second = reminders.remind(incident=incident, actor="t", today=DEADLINE)
+    assert dict(second.created) == {("deadline", "email"): 1}
+    assert ("deadline", waits) in _made(incident)

@@ -14,19 +14,21 @@ notice they were sent, and says the same items; it is sent and printed like any 
 Never reminded: a recipient who has finished, who asked for no reminders, or who already had this rule's
 reminder; over e-mail, anyone whose notice e-mail drew a complaint or bounced. A reminder goes on the
 first channel of the rule's list on which the recipient's notice was delivered (sent and neither bounced
-nor returned).
+nor returned). A recipient gets at most one reminder a day; the setup's order of rules decides which.
+Recipients are read a window of ids at a time, so a run's memory does not grow with the incident.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit
@@ -123,9 +125,17 @@ class RemindResult:
     not_due: list[str] = field(default_factory=list)  # rules whose time has not come (or has passed)
 
 
+class _First(NamedTuple):
+    """A delivered first notice, as much of it as a reminder needs."""
+
+    pk: int
+    code: str
+    language: str
+
+
 @dataclass
 class _Recipient:
-    delivered: dict[str, Notice] = field(default_factory=dict)  # channel -> delivered first notice
+    delivered: dict[str, _First] = field(default_factory=dict)  # channel -> delivered first notice
     last_sent: datetime | None = None
     email_blocked: bool = False  # an e-mail notice bounced or drew a complaint
     reminded: set[str] = field(default_factory=set)  # rules already used
@@ -138,39 +148,48 @@ def _due(rule: Rule, setup: NoticeSetup, today: date) -> bool:
     return deadline is not None and deadline - timedelta(days=rule.days_before_deadline) <= today <= deadline
 
 
-def _recipients(incident: Incident) -> dict[int, _Recipient]:
-    found: dict[int, _Recipient] = defaultdict(_Recipient)
-    notices = Notice.objects.filter(incident=incident, recipient__isnull=False).only(
-        "pk",
-        "recipient_id",
-        "channel",
-        "status",
-        "sent_at",
-        "last_error",
-        "reminder_of_id",
-        "rule",
-        "code",
-        "language",
-    )
-    for notice in notices.iterator(chunk_size=5000):
-        state = found[notice.recipient_id]  # type: ignore[index]
-        if notice.channel == Notice.Channel.EMAIL and (
-            notice.status == Notice.Status.BOUNCED or notice.last_error == "complaint"
-        ):
-            state.email_blocked = True
-        if notice.reminder_of_id is not None:
-            if notice.status != Notice.Status.CANCELLED:
-                state.reminded.add(notice.rule)
-            continue
-        if notice.status == Notice.Status.SENT and notice.sent_at is not None:
-            state.delivered[notice.channel] = notice
-            state.last_sent = max(filter(None, (state.last_sent, notice.sent_at)))
-    return found
+WINDOW = 5000  # recipient ids per step: memory stays bounded however many notices an incident has
+_FIELDS = (
+    "recipient_id",
+    "channel",
+    "status",
+    "sent_at",
+    "last_error",
+    "reminder_of_id",
+    "rule",
+    "pk",
+    "code",
+)
+
+
+def _windows(incident: Incident) -> Iterator[dict[int, _Recipient]]:
+    """The recipients' notice states, a window of recipient ids at a time."""
+    notices = Notice.objects.filter(incident=incident, recipient__isnull=False)
+    bounds = notices.aggregate(low=Min("recipient_id"), high=Max("recipient_id"))
+    if bounds["low"] is None:
+        return
+    for start in range(bounds["low"], bounds["high"] + 1, WINDOW):
+        found: dict[int, _Recipient] = defaultdict(_Recipient)
+        rows = notices.filter(recipient_id__gte=start, recipient_id__lt=start + WINDOW).values_list(
+            *_FIELDS, "language"
+        )
+        for recipient_id, channel, status, sent_at, last_error, reminder_of, rule, pk, code, language in rows:
+            state = found[recipient_id]
+            if channel == Notice.Channel.EMAIL and (
+                status == Notice.Status.BOUNCED or last_error == "complaint"
+            ):
+                state.email_blocked = True
+            if reminder_of is not None:
+                if status != Notice.Status.CANCELLED:
+                    state.reminded.add(rule)
+            elif status == Notice.Status.SENT and sent_at is not None:
+                state.delivered[channel] = _First(pk, code, language)
+                state.last_sent = max(filter(None, (state.last_sent, sent_at)))
+        if found:
+            yield found
 
 
 def _reason_to_skip(rule: Rule, state: _Recipient, engagement: Engagement | None, today: date) -> str:
-    if not state.delivered:
-        return ""  # never reached: not counted, as there is nothing to remind of
     if engagement is not None:
         if engagement.finished_at:
             return "finished"
@@ -194,57 +213,41 @@ def remind(
     *, incident: Incident, actor: str, today: date | None = None, only: str | None = None
 ) -> RemindResult:
     """Prepare the reminders that the incident's rules call for today; re-running the same day creates
-    nothing twice. `only` limits the run to one rule."""
+    nothing twice. `only` limits the run to one rule. A recipient gets at most one reminder a day: when
+    two rules fall due together, the first in the setup's order goes out and the other waits for the
+    next run."""
     setup = NoticeSetup.objects.get(incident=incident)
     today = today or timezone.localdate()
     rules = [rule for rule in rules_of(setup) if only is None or rule.name == only]
     if only is not None and not rules:
         raise RuleError(f"incident {incident.slug}: no reminder rule named {only!r}")
     result = RemindResult()
-    states = _recipients(incident)
-    engagements = {
-        e.recipient_id: e
-        for e in Engagement.objects.filter(recipient__incident=incident).iterator(chunk_size=5000)
-    }
-    for rule in rules:
-        if not _due(rule, setup, today):
-            result.not_due.append(rule.name)
-            continue
+    due = [rule for rule in rules if _due(rule, setup, today)]
+    result.not_due = [rule.name for rule in rules if rule not in due]
+    for states in _windows(incident) if due else ():
+        engagements = {e.recipient_id: e for e in Engagement.objects.filter(recipient_id__in=list(states))}
         created: list[Notice] = []
         for recipient_id, state in states.items():
-            reason = _reason_to_skip(rule, state, engagements.get(recipient_id), today)
-            if reason:
-                result.skipped[reason] += 1
-                continue
-            channel = next(
-                (
-                    channel
-                    for channel in rule.channels
-                    if channel in state.delivered and not (channel == "email" and state.email_blocked)
-                ),
-                None,
-            )
-            if channel is None:
-                if state.delivered:
-                    result.skipped["no channel of the rule reaches them"] += 1
-                continue
-            first = state.delivered[channel]
-            created.append(
-                Notice(
-                    incident=incident,
-                    recipient_id=recipient_id,
-                    channel=channel,
-                    code=first.code,
-                    language=first.language,
-                    setup_revision=setup.revision,
-                    content={},  # filled in by _save, which reads the first notices' content in bulk
-                    reminder_of=first,
-                    rule=rule.name,
-                )
-            )
-            state.reminded.add(rule.name)
-            result.created[(rule.name, channel)] += 1
-        _save(created, rule, result)
+            if not state.delivered:
+                continue  # never reached: nothing to remind of, and not counted
+            for rule in due:
+                reminder = _reminder(rule, state, engagements.get(recipient_id), today, result)
+                if reminder is not None:
+                    created.append(
+                        Notice(
+                            incident=incident,
+                            recipient_id=recipient_id,
+                            channel=reminder[0],
+                            code=reminder[1].code,
+                            language=reminder[1].language,
+                            setup_revision=setup.revision,
+                            content={},  # filled in by _save, which reads the first notices' content in bulk
+                            reminder_of_id=reminder[1].pk,
+                            rule=rule.name,
+                        )
+                    )
+                    break  # one reminder a day
+        _save(created, result)
     audit.record(
         actor=actor,
         action="notices.remind",
@@ -260,13 +263,28 @@ def remind(
     return result
 
 
-def _save(created: list[Notice], rule: Rule, result: RemindResult) -> None:
+def _reminder(
+    rule: Rule, state: _Recipient, engagement: Engagement | None, today: date, result: RemindResult
+) -> tuple[str, _First] | None:
+    """The channel and first notice of the reminder `rule` calls for, counted; None, counted why not."""
+    reason = _reason_to_skip(rule, state, engagement, today)
+    if reason:
+        result.skipped[reason] += 1
+        return None
+    for channel in rule.channels:
+        if channel in state.delivered and not (channel == "email" and state.email_blocked):
+            state.reminded.add(rule.name)
+            result.created[(rule.name, channel)] += 1
+            return channel, state.delivered[channel]
+    result.skipped["no channel of the rule reaches them"] += 1
+    return None
+
+
+def _save(created: list[Notice], result: RemindResult) -> None:
     """The content of the first notices is read only here, for the reminders being made."""
-    ids = [notice.reminder_of.pk for notice in created if notice.reminder_of is not None]
-    full = Notice.objects.in_bulk(ids)
+    full = Notice.objects.in_bulk([notice.reminder_of_id for notice in created])
     for notice in created:
-        first = full[notice.reminder_of.pk]  # type: ignore[union-attr]
-        notice.content = first.content
+        notice.content = full[notice.reminder_of_id].content
     for start in range(0, len(created), 1000):
         chunk = created[start : start + 1000]
         try:
@@ -280,7 +298,7 @@ def _save(created: list[Notice], rule: Rule, result: RemindResult) -> None:
                         notice.pk = None
                         notice.save(force_insert=True)
                 except IntegrityError:
-                    result.created[(rule.name, notice.channel)] -= 1
+                    result.created[(notice.rule, notice.channel)] -= 1
                     result.skipped["already reminded"] += 1
 
 

@@ -60,7 +60,7 @@ from owabi.notices.render import render
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10  # send attempts (counted when a send starts), not leases
+MAX_ATTEMPTS = 10  # leases of one notice (a lease handed back untried does not count)
 
 
 @dataclass
