@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from owabi.core import audit
-from owabi.notices import codes, letters, setup
+from owabi.notices import codes, letters, services, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.services import NoticeSetupMissing, prepare
@@ -219,3 +219,13 @@ def test_html_parts_escape_what_they_show_and_text_parts_do_not(resolved) -> Non
 
 def the_setup(incident) -> NoticeSetup:
     return NoticeSetup.objects.get(incident=incident)
+
+
+def test_prepare_works_a_window_of_recipients_at_a_time(resolved, monkeypatch) -> None:
+    monkeypatch.setattr(services, "BATCH", 1)
+    seen: list[tuple[int, int]] = []
+    result = prepare(incident=resolved, actor="t", progress=lambda done, total: seen.append((done, total)))
+    assert result.created == {"email": 1, "letter": 1} and result.unreachable == 1
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    again = prepare(incident=resolved, actor="t")
+    assert again.created == {"email": 0, "letter": 0} and again.existing == 2

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.db import transaction
+from django.db.models import Count, Max, Min
 
 from owabi.core import audit
 from owabi.incidents import categories
@@ -135,22 +136,27 @@ def prepare(
             f"{incident.slug} --from FILE.toml)"
         )
     result = PrepareResult()
-    live = set(
-        Notice.objects.filter(incident=incident)
-        .exclude(status=Notice.Status.CANCELLED)
-        .values_list("recipient_id", "channel")
-    )
     sources = dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source"))
-    recipient_ids = list(
-        Recipient.objects.filter(incident=incident).order_by("number").values_list("pk", flat=True)
-    )
-    for start in range(0, len(recipient_ids), BATCH):
-        batch = list(Recipient.objects.filter(pk__in=recipient_ids[start : start + BATCH]).order_by("number"))
+    recipients = Recipient.objects.filter(incident=incident)
+    bounds = recipients.aggregate(low=Min("pk"), high=Max("pk"), total=Count("pk"))
+    done = 0
+    # A window of recipient ids at a time, with only that window's existing notices in memory: an
+    # incident of tens of millions of recipients is prepared in bounded memory.
+    for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, BATCH):
+        batch = list(recipients.filter(pk__gte=start, pk__lt=start + BATCH).order_by("number"))
+        if not batch:
+            continue
+        live = set(
+            Notice.objects.filter(recipient__in=[recipient.pk for recipient in batch], reminder_of=None)
+            .exclude(status=Notice.Status.CANCELLED)
+            .values_list("recipient_id", "channel")
+        )
         notices = _prepare_batch(incident, setup, batch, live, sources, result)
         with transaction.atomic():
             Notice.objects.bulk_create(notices, batch_size=500)
+        done += len(batch)
         if progress:
-            progress(min(start + BATCH, len(recipient_ids)), len(recipient_ids))
+            progress(done, bounds["total"])
     audit.record(
         actor=actor,
         action="notices.prepare",
