@@ -198,8 +198,15 @@ def test_a_bad_returned_file_changes_nothing_and_says_where(
 def test_the_printed_letter_and_its_preview_come_from_one_template(ready, tmp_path: Path) -> None:
     custom = {**setup.load(EXAMPLE), "policy": "letter"}
     custom["templates"] = {
-        "ja/letter.txt": (
-            "大切なお知らせ\n\n{{ setup.sender_name }}からのお詫びです。\n\n■ ご案内\n{{ texts.summary }}\n"
+        # No blank lines: the title is the first line, the greeting runs to the first ■.
+        "ja/letter.txt": "\n".join(
+            [
+                "大切なお知らせ",
+                "{{ setup.sender_name }}からの",
+                "お詫びです。",
+                "■ ご案内",
+                "{{ texts.summary }}",
+            ]
         )
     }
     the_setup = setup.apply(incident=ready, data=custom, actor="t")

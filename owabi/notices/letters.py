@@ -192,8 +192,9 @@ class _Page:
 
 @dataclass(frozen=True)
 class Shared:
-    """The part every letter of a language and kind shares, from the letter.txt template: the title,
-    the greeting, and the sections (a line starting with ■ is a heading)."""
+    """The part every letter of a language and kind shares, from the letter.txt template: the first
+    line is the title, the lines up to the first ■ the greeting, then the sections (a line starting
+    with ■ is a heading, the lines after it its text)."""
 
     title: str
     greeting: str
@@ -201,12 +202,10 @@ class Shared:
 
 
 def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
-    text = shared_letter(setup, language, reminder=reminder).strip()
-    blocks = text.split("\n\n", 1)
-    title = blocks[0].strip()
-    rest = blocks[1] if len(blocks) > 1 else ""
-    greeting, sections = [], []
-    for line in rest.splitlines():
+    title, *rest = shared_letter(setup, language, reminder=reminder).strip().splitlines() or [""]
+    greeting: list[str] = []
+    sections: list[tuple[str, str]] = []
+    for line in rest:
         if line.startswith("■"):
             sections.append((line.strip(), ""))
         elif sections:
@@ -214,7 +213,8 @@ def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
             sections[-1] = (heading, f"{body}\n{line}" if body else line)
         elif line.strip():
             greeting.append(line.strip())
-    return Shared(title, "".join(greeting), [(h, b.strip()) for h, b in sections])
+    joined = "".join(greeting) if language == "ja" else " ".join(greeting)
+    return Shared(title.strip(), joined, [(h, b.strip()) for h, b in sections])
 
 
 def _printed_date(day: date, language: str) -> str:
