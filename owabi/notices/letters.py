@@ -217,10 +217,6 @@ def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
     return Shared(title.strip(), joined, [(h, b.strip()) for h, b in sections])
 
 
-def _printed_date(day: date, language: str) -> str:
-    return long_date(day, language)
-
-
 class LetterTooLong(ValueError):
     pass
 
@@ -229,7 +225,7 @@ def _draw_static(canvas: Any, setup: NoticeSetup, printed_on: date, language: st
     """The part every letter of a language and kind shares: drawn once per file as a form."""
     text = shared(setup, language, reminder=reminder)
     canvas.setFont(FONT, 9)
-    canvas.drawRightString(RIGHT * MM, _y(14), _printed_date(printed_on, language))
+    canvas.drawRightString(RIGHT * MM, _y(14), long_date(printed_on, language))
     canvas.drawRightString(RIGHT * MM, _y(19), setup.sender_name)
     # 親展 in red, boxed, above the address block (for the post office and the household, in Japanese).
     left, top, _, _ = ADDRESS_BOX
@@ -256,8 +252,13 @@ def _draw_static(canvas: Any, setup: NoticeSetup, printed_on: date, language: st
             "the incident's notice texts do not fit on the letter: shorten them (owabi notices setup)"
         )
     canvas.setFont(FONT, 7.5)
-    canvas.drawString(LEFT * MM, _y(290), f"{setup.sender_name}　{' '.join(setup.sender_address.split())}")
+    canvas.drawString(LEFT * MM, _y(290), _footer(setup))
     _draw_code_box_frame(canvas, setup, LABELS[language])
+
+
+def _footer(setup: NoticeSetup) -> str:
+    """The sender and return address, on one line at the foot of the page."""
+    return f"{setup.sender_name}　{' '.join(setup.sender_address.split())}"
 
 
 def _advance_width(text: str, size: float) -> float:
@@ -388,8 +389,13 @@ def people_lines(notice: Notice) -> list[str]:
     return lines
 
 
+def _kind(notice: Notice) -> str:
+    return "reminder" if notice.reminder_of_id else "notice"
+
+
 def _form(notice: Notice) -> str:
-    return f"{_language(notice)}-{'reminder' if notice.reminder_of_id else 'notice'}"
+    """The shared form a letter is drawn on: one per language and kind."""
+    return f"{_language(notice)}-{_kind(notice)}"
 
 
 def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup) -> None:
@@ -439,7 +445,7 @@ def letter_text(notice: Notice, setup: NoticeSetup, printed_on: date | None = No
     labels = LABELS[language]
     text = shared(setup, language, reminder=notice.reminder_of_id is not None)
     to = notice.content["to"]
-    lines = [_printed_date(printed_on or timezone.localdate(), language), setup.sender_name, "", "親展"]
+    lines = [long_date(printed_on or timezone.localdate(), language), setup.sender_name, "", "親展"]
     lines += [f"〒{to['postal_code']}"] if to["postal_code"] else []
     lines += [to["address"], f"{to['name']} 様", reference(notice) if notice.pk else "", ""]
     lines += [text.title, "", text.greeting, ""]
@@ -451,7 +457,7 @@ def letter_text(notice: Notice, setup: NoticeSetup, printed_on: date | None = No
         f"{labels['code']}  {codes.group(notice.code)}",
         f"{labels['key']}  {codes.login_key(notice.code)}",
     ]
-    lines += [labels["key_warning"], "", f"{setup.sender_name}　{' '.join(setup.sender_address.split())}"]
+    lines += [labels["key_warning"], "", _footer(setup)]
     return "\n".join(lines) + "\n"
 
 
@@ -506,9 +512,15 @@ def print_letters(
                 first = canvas.getPageNumber()
                 _draw_letter(canvas, notice, setup)
                 pages = canvas.getPageNumber() - first
-                kind = "reminder" if notice.reminder_of_id else "notice"
                 entries.append(
-                    [path.name, first, pages, reference(notice), notice.content["to"]["postal_code"], kind]
+                    [
+                        path.name,
+                        first,
+                        pages,
+                        reference(notice),
+                        notice.content["to"]["postal_code"],
+                        _kind(notice),
+                    ]
                 )
                 result.pages += pages
                 result.reminders += notice.reminder_of_id is not None

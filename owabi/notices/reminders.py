@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -53,13 +53,7 @@ class Rule:
     channels: tuple[str, ...] = CHANNELS
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "unless": self.unless,
-            "days_after_sent": self.days_after_sent,
-            "days_before_deadline": self.days_before_deadline,
-            "channels": list(self.channels),
-        }
+        return {**asdict(self), "channels": list(self.channels)}
 
 
 def parse_rules(raw: object, *, source: str, deadline: date | None) -> list[Rule]:
@@ -71,9 +65,7 @@ def parse_rules(raw: object, *, source: str, deadline: date | None) -> list[Rule
     rules: list[Rule] = []
     for position, item in enumerate(raw, start=1):
         where = f"{source}: reminder {position}"
-        unknown = sorted(
-            set(item) - {"name", "unless", "days_after_sent", "days_before_deadline", "channels"}
-        )
+        unknown = sorted(set(item) - {rule_field.name for rule_field in fields(Rule)})
         if unknown:
             raise RuleError(f"{where}: unknown field {unknown[0]!r}")
         name = item.get("name")
@@ -106,16 +98,7 @@ def parse_rules(raw: object, *, source: str, deadline: date | None) -> list[Rule
 
 
 def rules_of(setup: NoticeSetup) -> list[Rule]:
-    return [
-        Rule(
-            name=item["name"],
-            unless=item["unless"],
-            days_after_sent=item.get("days_after_sent"),
-            days_before_deadline=item.get("days_before_deadline"),
-            channels=tuple(item.get("channels") or CHANNELS),
-        )
-        for item in setup.reminders
-    ]
+    return [Rule(**{**item, "channels": tuple(item.get("channels") or CHANNELS)}) for item in setup.reminders]
 
 
 @dataclass

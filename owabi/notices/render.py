@@ -4,10 +4,10 @@ texts), which owabi.notices.letters lays out on the page around each letter's ow
 
 Templates are Jinja2 (notices/<lang>/<part>), and the response team can override any of them per
 incident (NoticeSetup.templates); overrides run in Jinja2's sandbox and are checked when the setup is
-loaded. HTML parts
-are escaped automatically, text parts are not. The context is plain data (no model objects), so a
-template can read what a notice says and nothing else. Jinja2 rather than Django's engine: rendering
-the three e-mail parts took 0.55 ms per notice with Django's, the largest cost of sending (decisions.md).
+loaded. HTML parts are escaped automatically, text parts are not. The context is plain data (no model
+objects), so a template can read what a notice says and nothing else. Jinja2 rather than Django's
+engine: rendering the three e-mail parts took 0.55 ms per notice with Django's, the largest cost of
+sending (decisions.md).
 """
 
 from __future__ import annotations
@@ -124,7 +124,6 @@ def context(notice: Notice, setup: NoticeSetup) -> dict[str, Any]:
         {
             **person,
             "item_labels": [categories.label(code, language) for code in person["items"]],
-            "is_card": bool(person["cards"]),
         }
         for person in content["people"]
     ]
@@ -140,15 +139,10 @@ def context(notice: Notice, setup: NoticeSetup) -> dict[str, Any]:
     }
 
 
-def render_part(part: str, notice: Notice, setup: NoticeSetup, ctx: dict[str, Any] | None = None) -> str:
-    template = _template(part, notice.language, setup)
-    return template.render(ctx if ctx is not None else context(notice, setup))
-
-
 def render(notice: Notice, setup: NoticeSetup) -> Rendered:
     """The e-mail's parts (a letter's full text: owabi.notices.letters.letter_text)."""
     ctx = context(notice, setup)
-    subject, text, html = (render_part(part, notice, setup, ctx) for part in EMAIL_PARTS)
+    subject, text, html = (_template(part, notice.language, setup).render(ctx) for part in EMAIL_PARTS)
     return Rendered(" ".join(subject.split()), text.strip() + "\n", html)
 
 
@@ -187,11 +181,11 @@ def check_template(name: str, source: str, setup: NoticeSetup) -> str:
                 "people": [SAMPLE_PERSON],
             },
         )
-        if part == "letter.txt":
-            template.render(letter_context(setup, language, reminder=False))
-            template.render(letter_context(setup, language, reminder=True))
-        else:
-            template.render(context(sample, setup))
+        for reminder in (False, True):  # both branches of a template that says {% if reminder %}
+            if part == "letter.txt":
+                template.render(letter_context(setup, language, reminder=reminder))
+            else:
+                template.render({**context(sample, setup), "reminder": reminder})
     except TemplateError as error:
         line = getattr(error, "lineno", None)
         return f"{type(error).__name__}{f' at line {line}' if line else ''}: {error.message or error}"

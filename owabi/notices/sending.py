@@ -49,7 +49,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import connections as db_connections
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from owabi.core import audit
@@ -77,6 +77,24 @@ class SendResult:
             setattr(self, outcome, getattr(self, outcome) + 1)
             if error:
                 self.errors[error] = self.errors.get(error, 0) + 1
+
+    def totals(self) -> dict[str, Any]:
+        """The counts as plain data (for the audit log, and from a sender process to the run)."""
+        return {
+            "sent": self.sent,
+            "reminders": self.reminders,
+            "bounced": self.bounced,
+            "failed": self.failed,
+            "errors": dict(self.errors),
+        }
+
+    def add(self, totals: dict[str, Any]) -> None:
+        """Add another sender's `totals()`."""
+        with self._lock:
+            for outcome in ("sent", "reminders", "bounced", "failed"):
+                setattr(self, outcome, getattr(self, outcome) + totals[outcome])
+            for error, count in totals["errors"].items():
+                self.errors[error] = self.errors.get(error, 0) + count
 
 
 class Pacer:
@@ -124,13 +142,12 @@ def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> t
         Notice.objects.filter(free, pk__in=pks, status=Notice.Status.PREPARED).update(
             sending_by=worker, lease_until=until, attempts=F("attempts") + 1
         )
-    return _held(pks, worker), until
+    return list(_ours(pks, worker).order_by("pk")), until
 
 
-def _held(pks: list[int], worker: str) -> list[Notice]:
-    return list(
-        Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED).order_by("pk")
-    )
+def _ours(pks: list[int], worker: str) -> QuerySet[Notice]:
+    """Those of `pks` this worker holds and has not sent yet."""
+    return Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED)
 
 
 def _renew(notices: list[Notice], worker: str, lease_seconds: int) -> tuple[list[Notice], datetime]:
@@ -138,10 +155,8 @@ def _renew(notices: list[Notice], worker: str, lease_seconds: int) -> tuple[list
     stalled past its lease may have lost some to another) and the new deadline."""
     until = timezone.now() + timedelta(seconds=lease_seconds)
     pks = [notice.pk for notice in notices]
-    Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED).update(
-        lease_until=until
-    )
-    still = {notice.pk for notice in _held(pks, worker)}
+    _ours(pks, worker).update(lease_until=until)
+    still = set(_ours(pks, worker).values_list("pk", flat=True))
     return [notice for notice in notices if notice.pk in still], until
 
 
@@ -336,8 +351,7 @@ def _child(parent: int, incident_pk: int, options: dict[str, Any], results: Any)
     _die_with_parent(parent)
     incident = Incident.objects.get(pk=incident_pk)
     setup = NoticeSetup.objects.get(incident=incident)
-    result = _run_threads(incident, setup, **options)
-    results.put((result.sent, result.reminders, result.bounced, result.failed, dict(result.errors)))
+    results.put(_run_threads(incident, setup, **options).totals())
 
 
 def _run_processes(incident: Incident, processes: int, options: dict[str, Any]) -> SendResult:
@@ -364,18 +378,12 @@ def _run_processes(incident: Incident, processes: int, options: dict[str, Any]) 
     received = 0
     while received < processes:
         try:
-            sent, reminders, bounced, failed, errors = results.get(timeout=1)
+            total.add(results.get(timeout=1))
         except queue.Empty:
             if all(child.exitcode is not None for child in children):
                 break  # a child died without reporting; what it sent is marked, the rest is retried
             continue
         received += 1
-        total.sent += sent
-        total.reminders += reminders
-        total.bounced += bounced
-        total.failed += failed
-        for name, count in errors.items():
-            total.errors[name] = total.errors.get(name, 0) + count
     for child in children:
         child.join()
     if received < processes:
@@ -413,14 +421,6 @@ def send_email(
         action="notices.send",
         object_type="incident",
         object_id=incident.pk,
-        data={
-            "channel": "email",
-            "processes": processes,
-            "workers": workers,
-            "sent": result.sent,
-            "reminders": result.reminders,
-            "bounced": result.bounced,
-            "failed": result.failed,
-        },
+        data={"channel": "email", "processes": processes, "workers": workers, **result.totals()},
     )
     return result
