@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import email
+import smtplib
+from collections.abc import Iterator
 from email import policy
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
+from django.core.mail import get_connection
 from django.test import override_settings
 
 from owabi.notices.mime import NoticeEmail
+from tests.mailsink import Sink, free_port, smtp_settings
 
 TEXT = "中村 由美 様\n\nこのたびは…\n登録コード：ABCDE-FGHJK-MNPQR\n"
 HTML = "<p>中村 由美 様</p>\n<p>登録コード：<strong>ABCDE-FGHJK-MNPQR</strong></p>\n"
@@ -84,3 +90,58 @@ def test_every_django_backend_takes_it(backend: str, tmp_path, capsys) -> None:
         assert "中村 由美 様" in capsys.readouterr().out
     else:
         assert mail.outbox[0].to == ["yumi@example.jp"]
+
+
+class Strict(Sink):
+    """The test sink, which also refuses one sender and records each envelope's sender."""
+
+    senders: list[str]
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("blocked"):
+            return "553 5.7.1 sender not allowed"
+        self.senders.append(address)
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.fixture
+def strict() -> Iterator[tuple[Strict, int]]:
+    handler = Strict()
+    handler.senders = []
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
+    """The notice path speaks SMTP itself (mime.transact): a line that starts with a dot must be
+    dot-stuffed on the wire and arrive as written."""
+    handler, port = strict
+    dotted = "一行目\n.\n..二つ\n.ドットで始まる行\n最後\n"
+    with override_settings(**smtp_settings(port)):
+        assert _mail(body=dotted, html=f"<p>x</p>\n.<p>y</p>\n").send() == 1
+    [(to, message)] = handler.parsed()
+    assert to == ["yumi@example.jp"] and handler.senders == ["oshirase@sample-travel.example.jp"]
+    assert _content(message, "plain") == dotted
+    assert _content(message, "html") == "<p>x</p>\n.<p>y</p>\n"
+
+
+def test_over_smtp_refusals_raise_as_smtplib_would_and_the_connection_goes_on(strict) -> None:
+    handler, port = strict
+    with override_settings(**smtp_settings(port)):
+        connection = get_connection()
+        connection.open()
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            _mail(to=["nobody@example.jp"], connection=connection).send()
+        assert refused.value.recipients == {"nobody@example.jp": (550, b"5.1.1 no such mailbox")}
+        with pytest.raises(smtplib.SMTPSenderRefused) as sender:
+            _mail(sender_address="blocked@sample-travel.example.jp", connection=connection).send()
+        assert sender.value.smtp_code == 553
+        assert _mail(connection=connection).send() == 1  # the same connection, reset after each refusal
+        connection.close()
+    assert [to for to, _ in handler.messages] == [["yumi@example.jp"]]

@@ -158,11 +158,49 @@ def _display(name: str, address: str) -> str:
     return f"{name} <{address}>" if name else address
 
 
+def _refused(smtp: smtplib.SMTP, code: int) -> None:
+    """What smtplib does on a refusal before it raises: 421 means the server is closing."""
+    if code == 421:
+        smtp.close()
+    else:
+        smtp._rset()
+
+
+def transact(smtp: smtplib.SMTP, sender: str, to: str, data: bytes) -> None:
+    """`smtplib.SMTP.sendmail` for one plain ASCII sender and recipient (NoticeEmail.plain checked them)
+    and a message with CRLF line ends: the same commands, replies and exceptions, without re-parsing
+    both addresses with the `email` package and dot-stuffing with a regular expression on every
+    message (together a sixth of the sender's CPU)."""
+    smtp.ehlo_or_helo_if_needed()
+    size = f" SIZE={len(data)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+    code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{size}")
+    if code != 250:
+        _refused(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("RCPT", f"TO:<{to}>")
+    if code not in (250, 251):
+        _refused(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    # Dot-stuffing (RFC 5321 4.5.2): a line that starts with "." gets another one.
+    stuffed = data.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    smtp.send(stuffed + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        _refused(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+
+
 class SMTPBackend(smtp.EmailBackend):
-    """Django's SMTP backend, which owabi's settings select. For a notice on the fast path it hands the
-    envelope addresses to smtplib as they are (plain ASCII, checked by NoticeEmail.plain) instead of
-    re-parsing both with the `email` package for every message (0.3 ms each time); everything else
-    goes through Django's own code."""
+    """Django's SMTP backend, which owabi's settings select. A notice on the fast path goes through
+    `transact` (plain ASCII addresses, checked by NoticeEmail.plain); everything else goes through
+    Django's own code."""
 
     def _send(self, email_message: Any) -> bool:
         if not isinstance(email_message, NoticeEmail) or not email_message.plain:
@@ -170,7 +208,7 @@ class SMTPBackend(smtp.EmailBackend):
         data = email_message.message().as_bytes(linesep="\r\n")
         assert self.connection is not None
         try:
-            self.connection.sendmail(email_message.sender_address, email_message.to, data)
+            transact(self.connection, email_message.sender_address, email_message.to[0], data)
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise

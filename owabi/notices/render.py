@@ -48,7 +48,13 @@ MONTHS = (
 
 def _linebreaksbr(value: object) -> Markup:
     """Escaped text with its line breaks as <br> (for HTML parts)."""
-    lines = str(value).replace("\r\n", "\n").split("\n")
+    return _linebreaksbr_text(str(value))
+
+
+@lru_cache(maxsize=256)
+def _linebreaksbr_text(value: str) -> Markup:
+    """Cached: templates apply it to the incident's texts, the same strings in every e-mail."""
+    lines = value.replace("\r\n", "\n").split("\n")
     return Markup("<br>").join(escape(line) for line in lines)
 
 
