@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -45,16 +46,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
+@contextlib.contextmanager
+def serving(handler: Any) -> Iterator[int]:
+    """An aiosmtpd server on 127.0.0.1 with `handler`, for the duration; yields its port."""
     port = free_port()  # aiosmtpd's controller cannot be given port 0
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    with serving(handler) as port:
+        yield handler, port
 
 
 def smtp_settings(port: int) -> dict[str, Any]:

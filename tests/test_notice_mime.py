@@ -10,13 +10,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import mail
 from django.core.mail import get_connection
 from django.test import override_settings
 
 from owabi.notices.mime import NoticeEmail
-from tests.mailsink import Sink, free_port, smtp_settings
+from tests.mailsink import Sink, serving, smtp_settings
 
 TEXT = "中村 由美 様\n\nこのたびは…\n登録コード：ABCDE-FGHJK-MNPQR\n"
 HTML = "<p>中村 由美 様</p>\n<p>登録コード：<strong>ABCDE-FGHJK-MNPQR</strong></p>\n"
@@ -109,13 +108,8 @@ class Strict(Sink):
 def strict() -> Iterator[tuple[Strict, int]]:
     handler = Strict()
     handler.senders = []
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
@@ -124,7 +118,7 @@ def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
     handler, port = strict
     dotted = "一行目\n.\n..二つ\n.ドットで始まる行\n最後\n"
     with override_settings(**smtp_settings(port)):
-        assert _mail(body=dotted, html=f"<p>x</p>\n.<p>y</p>\n").send() == 1
+        assert _mail(body=dotted, html="<p>x</p>\n.<p>y</p>\n").send() == 1
     [(to, message)] = handler.parsed()
     assert to == ["yumi@example.jp"] and handler.senders == ["oshirase@sample-travel.example.jp"]
     assert _content(message, "plain") == dotted

@@ -13,6 +13,7 @@ the standard library and checks them against Django's own message.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import secrets
 import smtplib
 from email.header import Header
@@ -163,7 +164,8 @@ def _refused(smtp: smtplib.SMTP, code: int) -> None:
     if code == 421:
         smtp.close()
     else:
-        smtp._rset()
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
+            smtp.rset()
 
 
 def transact(smtp: smtplib.SMTP, sender: str, to: str, data: bytes) -> None:
