@@ -13,14 +13,14 @@ import pytest
 from django.test import override_settings
 
 from owabi.core import audit
-from owabi.notices import codes, setup
+from owabi.notices import codes, sending, setup
 from owabi.notices.models import Notice
 from owabi.notices.sending import message_id, send_email
 from owabi.notices.services import prepare
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
 from tests.conftest import OWABI, REPO
-from tests.mailsink import Sink, free_port, smtp_settings
+from tests.mailsink import Sink, free_port, serving, smtp_settings
 
 EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
 MAX_KILLS = 5
@@ -78,6 +78,32 @@ def test_each_notice_is_sent_once_to_its_own_address_and_a_refusal_bounces(
             assert codes.group(notice.code) in body and codes.login_key(notice.code) in body
         others = [n for n in notices if n.pk != notice.pk]
         assert not any(codes.login_key(other.code) in text for other in others)
+
+
+class Greeted(Sink):
+    """The test sink, counting the connections a sender opened (one EHLO each)."""
+
+    greetings = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        self.greetings += 1
+        session.host_name = hostname
+        return responses
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_connection_carries_many_batches_and_is_renewed_after_its_share(
+    incident, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sending, "MESSAGES_PER_CONNECTION", 3)
+    handler = Greeted()
+    _prepared(incident, tmp_path, 12)
+    with serving(handler) as port, override_settings(**smtp_settings(port)):
+        result = send_email(incident=incident, actor="t", workers=1, batch=2)
+    assert (result.sent, result.bounced) == (11, 1)
+    # Batches of 2 on a connection until it has carried 3 or more: 4 messages per connection.
+    assert handler.greetings == 3
+    assert len({message["Message-ID"] for _, message in handler.parsed()}) == 11
 
 
 @pytest.mark.slow
