@@ -106,6 +106,21 @@ def test_one_connection_carries_many_batches_and_is_renewed_after_its_share(
     assert len({message["Message-ID"] for _, message in handler.parsed()}) == 11
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_trial_run_stops_at_its_limit_and_leaves_the_rest_untouched(
+    incident, tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    _prepared(incident, tmp_path, 30)
+    with override_settings(**smtp_settings(port)):
+        result = send_email(incident=incident, actor="t", workers=2, limit=5)
+    # Each worker stops once the run has sent 5; one in flight in the other worker may still land.
+    assert 5 <= result.sent <= 6 and len(handler.messages) == result.sent
+    rest = Notice.objects.filter(incident=incident, status=Notice.Status.PREPARED)
+    assert rest.count() == 30 - result.sent - result.bounced
+    assert set(rest.values_list("sending_by", "attempts")) == {("", 0)}  # handed back untried
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(

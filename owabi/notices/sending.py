@@ -125,9 +125,8 @@ def message_id(notice: Notice, setup: NoticeSetup) -> str:
     return f"<owabi.{notice.incident_id}.{notice.pk}@{domain}>"
 
 
-def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> tuple[list[Notice], datetime]:
-    """Take up to `batch` free prepared e-mail notices: one locking SELECT and one UPDATE per batch.
-    Returns them and the lease deadline."""
+def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> list[Notice]:
+    """Take up to `batch` free prepared e-mail notices: one locking SELECT and one UPDATE per batch."""
     now = timezone.now()
     until = now + timedelta(seconds=lease_seconds)
     free = Q(sending_by="") | Q(lease_until__lt=now)
@@ -140,12 +139,12 @@ def _lease(incident: Incident, worker: str, batch: int, lease_seconds: int) -> t
             .values_list("pk", flat=True)[:batch]
         )
         if not pks:
-            return [], until
+            return []
         # The condition is repeated: SQLite has no row locks, and another sender may have taken some.
         Notice.objects.filter(free, pk__in=pks, status=Notice.Status.PREPARED).update(
             sending_by=worker, lease_until=until, attempts=F("attempts") + 1
         )
-    return list(_ours(pks, worker).order_by("pk")), until
+    return list(_ours(pks, worker).order_by("pk"))
 
 
 def _ours(pks: list[int], worker: str) -> QuerySet[Notice]:
@@ -153,14 +152,14 @@ def _ours(pks: list[int], worker: str) -> QuerySet[Notice]:
     return Notice.objects.filter(pk__in=pks, sending_by=worker, status=Notice.Status.PREPARED)
 
 
-def _renew(notices: list[Notice], worker: str, lease_seconds: int) -> tuple[list[Notice], datetime]:
+def _renew(notices: list[Notice], worker: str, lease_seconds: int) -> list[Notice]:
     """Hold the rest of a batch for another lease period; returns the notices still ours (a sender
-    stalled past its lease may have lost some to another) and the new deadline."""
+    stalled past its lease may have lost some to another)."""
     until = timezone.now() + timedelta(seconds=lease_seconds)
     pks = [notice.pk for notice in notices]
     _ours(pks, worker).update(lease_until=until)
     still = set(_ours(pks, worker).values_list("pk", flat=True))
-    return [notice for notice in notices if notice.pk in still], until
+    return [notice for notice in notices if notice.pk in still]
 
 
 _TABLE = Notice._meta.db_table
@@ -254,7 +253,9 @@ def _worker(
     try:
         _fast_commits()
         while limit is None or result.sent < limit:
-            notices, until = _lease(incident, worker, batch, lease_seconds)
+            renew_at = time.monotonic() + lease_seconds / 2  # taken before the lease: errs early
+            take = batch if limit is None else min(batch, limit - result.sent)
+            notices = _lease(incident, worker, take, lease_seconds)
             if not notices:
                 return
             if smtp is None or on_connection >= MESSAGES_PER_CONNECTION:
@@ -269,13 +270,17 @@ def _worker(
                     logger.warning("notice sender %s: no connection to the mail server (%s)", worker, error)
                     return
             while notices:
+                if limit is not None and result.sent >= limit:  # other workers reached it meanwhile
+                    for untried in notices:
+                        _mark(untried, worker, untried=True)
+                    return
                 pacer.wait()
-                if until - timezone.now() < timedelta(seconds=lease_seconds / 2):
-                    notices, until = _renew(notices, worker, lease_seconds)
+                if time.monotonic() >= renew_at:
+                    renew_at = time.monotonic() + lease_seconds / 2
+                    notices = _renew(notices, worker, lease_seconds)
                     if not notices:
                         break
                 notice = notices.pop(0)
-                notice.incident = incident
                 on_connection += 1
                 if not _send_one(notice, setup, worker, smtp, result):
                     for untried in notices:
@@ -417,7 +422,7 @@ def send_email(
     workers: int = 2,
     processes: int = 1,
     rate: float | None = None,
-    batch: int = 50,
+    batch: int = 200,
     lease_seconds: int = 120,
     limit: int | None = None,
 ) -> SendResult:
