@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import date
@@ -39,8 +40,8 @@ class Command(BaseCommand):
         send.add_argument(
             "--processes",
             type=int,
-            default=1,
-            help="sender processes, each with --workers threads (default 1)",
+            default=min(2, os.cpu_count() or 1),
+            help="sender processes, each with --workers threads (default 2, or 1 on one core)",
         )
         send.add_argument("--rate", type=float, default=None, help="at most this many e-mails per second")
         send.add_argument(
