@@ -16,7 +16,6 @@ new key.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -85,8 +84,8 @@ def parse_code(typed: str) -> str:
 
 def login_key(code: str) -> str:
     """The login key of a canonical code: derived, never stored."""
-    digest = hmac.new(settings.OWABI_NOTICE_KEY, b"login-key\x1f" + code.encode("ascii"), hashlib.sha256)
-    number = int.from_bytes(digest.digest(), "big")
+    digest = hmac.digest(settings.OWABI_NOTICE_KEY, b"login-key\x1f" + code.encode("ascii"), "sha256")
+    number = int.from_bytes(digest, "big")
     symbols = []
     for _ in range(KEY_LENGTH):
         number, value = divmod(number, BASE)
