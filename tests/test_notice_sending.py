@@ -136,6 +136,7 @@ def test_a_sender_killed_at_random_moments_skips_none_and_repeats_none(
     }
     command = [*OWABI, "notices", "send", "--incident", incident.slug, "--channel", "email"]
     command += ["--workers", "2", "--processes", str(processes), "--rate", "15", "--lease", "1"]
+    command += ["--batch", "5"]  # small leases, so that every sender has work and they overlap
     chooser = random.Random()
     kills = 0
     for _ in range(40):

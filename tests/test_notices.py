@@ -186,6 +186,8 @@ def test_the_commands_set_up_prepare_and_preview_with_an_audited_reason(resolved
             "notices", "preview", "--incident", resolved.slug, "--code", notice.code[:-1] + "Z"
             if notice.code[-1] != "Z" else notice.code[:-1] + "Y", "--reason", "x",
         )  # fmt: skip
+    with pytest.raises(CommandError, match="--batch must be at least 1"):
+        call_command("notices", "send", "--incident", resolved.slug, "--channel", "email", "--batch", "0")
 
 
 def test_incident_wide_card_items_go_only_to_card_holders_and_items_keep_the_catalog_order(resolved) -> None:

@@ -48,6 +48,9 @@ class Command(BaseCommand):
             "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
         )
         send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
+        send.add_argument(
+            "--batch", type=int, default=200, help="notices a sender leases at a time (default 200)"
+        )
         again = sub.add_parser("remind", help="Prepare the reminders the setup's rules call for today")
         again.add_argument("--incident", required=True)
         again.add_argument("--rule", default=None, help="only this rule (default: every rule)")
@@ -141,6 +144,8 @@ class Command(BaseCommand):
     def _send(self, incident: Incident, options: dict[str, Any]) -> None:
         if not NoticeSetup.objects.filter(incident=incident).exists():
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
+        if options["batch"] < 1:
+            raise CommandError("--batch must be at least 1")
         started = time.monotonic()
         result = send_email(
             incident=incident,
@@ -150,6 +155,7 @@ class Command(BaseCommand):
             rate=options["rate"],
             lease_seconds=options["lease"],
             limit=options["limit"],
+            batch=options["batch"],
         )
         left = Notice.objects.filter(
             incident=incident, channel="email", status=Notice.Status.PREPARED
