@@ -92,11 +92,25 @@ def test_every_django_backend_takes_it(backend: str, tmp_path, capsys) -> None:
 
 
 class Strict(Sink):
-    """The test sink, which also refuses one sender and records each envelope's sender."""
+    """The test sink, which also refuses one sender, records each envelope's sender, and may offer
+    PIPELINING (aiosmtpd reads pipelined commands in order but does not offer it by itself)."""
 
-    senders: list[str]
+    def __init__(self, pipelining: bool) -> None:
+        super().__init__()
+        self.pipelining = pipelining
+        self.senders: list[str] = []
+        self.pipelined: list[bool] = []  # per MAIL: were RCPT and DATA already waiting behind it?
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: Any
+    ) -> Any:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.pipelined.append(b"DATA" in bytes(server._reader._buffer))
         if address.startswith("blocked"):
             return "553 5.7.1 sender not allowed"
         self.senders.append(address)
@@ -104,10 +118,9 @@ class Strict(Sink):
         return "250 OK"
 
 
-@pytest.fixture
-def strict() -> Iterator[tuple[Strict, int]]:
-    handler = Strict()
-    handler.senders = []
+@pytest.fixture(params=[False, True], ids=["one command at a time", "pipelined"])
+def strict(request: pytest.FixtureRequest) -> Iterator[tuple[Strict, int]]:
+    handler = Strict(pipelining=request.param)
     with serving(handler) as port:
         yield handler, port
 
@@ -121,6 +134,7 @@ def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
         assert _mail(body=dotted, html="<p>x</p>\n.<p>y</p>\n").send() == 1
     [(to, message)] = handler.parsed()
     assert to == ["yumi@example.jp"] and handler.senders == ["oshirase@sample-travel.example.jp"]
+    assert handler.pipelined == [handler.pipelining]  # MAIL, RCPT and DATA in one write when offered
     assert _content(message, "plain") == dotted
     assert _content(message, "html") == "<p>x</p>\n.<p>y</p>\n"
 
@@ -139,3 +153,4 @@ def test_over_smtp_refusals_raise_as_smtplib_would_and_the_connection_goes_on(st
         assert _mail(connection=connection).send() == 1  # the same connection, reset after each refusal
         connection.close()
     assert [to for to, _ in handler.messages] == [["yumi@example.jp"]]
+    assert handler.pipelined == [handler.pipelining] * 3

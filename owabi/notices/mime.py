@@ -172,20 +172,12 @@ def transact(smtp: smtplib.SMTP, sender: str, to: str, data: bytes) -> None:
     """`smtplib.SMTP.sendmail` for one plain ASCII sender and recipient (NoticeEmail.plain checked them)
     and a message with CRLF line ends: the same commands, replies and exceptions, without re-parsing
     both addresses with the `email` package and dot-stuffing with a regular expression on every
-    message (together a sixth of the sender's CPU)."""
+    message (together a sixth of the sender's CPU). Where the server offers PIPELINING (RFC 2920; mail
+    servers and providers do), MAIL, RCPT and DATA go in one write: two round trips per message
+    instead of four, which smtplib never does."""
     smtp.ehlo_or_helo_if_needed()
     size = f" SIZE={len(data)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
-    code, reply = smtp.docmd("MAIL", f"FROM:<{sender}>{size}")
-    if code != 250:
-        _refused(smtp, code)
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    code, reply = smtp.docmd("RCPT", f"TO:<{to}>")
-    if code not in (250, 251):
-        _refused(smtp, code)
-        raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
-    code, reply = smtp.docmd("DATA")
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
+    _envelope(smtp, sender, to, size)
     # Dot-stuffing (RFC 5321 4.5.2): a line that starts with "." gets another one.
     stuffed = data.replace(b"\n.", b"\n..")
     if stuffed.startswith(b"."):
@@ -197,6 +189,43 @@ def transact(smtp: smtplib.SMTP, sender: str, to: str, data: bytes) -> None:
     if code != 250:
         _refused(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+
+
+_ENVELOPE_OK = {"MAIL": (250,), "RCPT": (250, 251), "DATA": (354,)}
+
+
+def _envelope(smtp: smtplib.SMTP, sender: str, to: str, size: str) -> None:
+    """MAIL, RCPT and DATA, each reply checked as smtplib's sendmail checks it; pipelined when the
+    server allows it (the replies are then read in order after one write)."""
+    commands = (("MAIL", f"FROM:<{sender}>{size}"), ("RCPT", f"TO:<{to}>"), ("DATA", ""))
+    replies: list[tuple[int, bytes]] = []
+    if smtp.does_esmtp and smtp.has_extn("pipelining"):
+        smtp.send("".join(f"{verb} {argument}".rstrip() + "\r\n" for verb, argument in commands))
+        for _ in commands:
+            replies.append(smtp.getreply())
+            if replies[-1][0] == 421:  # the server is closing and answers nothing more
+                break
+    else:
+        for verb, argument in commands:
+            replies.append(smtp.docmd(verb, argument))
+            if replies[-1][0] not in _ENVELOPE_OK[verb]:
+                break
+    answered = zip((verb for verb, _ in commands), replies, strict=False)  # fewer replies after a 421
+    failed = [(verb, reply) for verb, reply in answered if reply[0] not in _ENVELOPE_OK[verb]]
+    if not failed:
+        return
+    verb, (code, reply) = failed[0]
+    if len(replies) == 3 and replies[2][0] == 354:
+        # A server that took DATA although the envelope failed (RFC 2920 says it must not): end the
+        # empty message so that the connection stays in step.
+        smtp.send(".\r\n")
+        smtp.getreply()
+    if verb == "DATA":
+        raise smtplib.SMTPDataError(code, reply)  # smtplib leaves the session as it is here
+    _refused(smtp, code)
+    if verb == "MAIL":
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
 
 
 class SMTPBackend(smtp.EmailBackend):
