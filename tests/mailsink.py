@@ -71,4 +71,5 @@ def smtp_settings(port: int) -> dict[str, Any]:
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": port,
         "EMAIL_USE_TLS": False,
+        "EMAIL_TIMEOUT": 10,  # a client out of step with the server fails instead of waiting for ever
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import smtplib
 from collections.abc import Iterator
@@ -109,6 +110,14 @@ class Strict(Sink):
             responses.insert(-1, "250-PIPELINING")
         return responses
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.startswith("closing"):
+            return "421 4.3.2 service shutting down"
+        if address.startswith("sloppy"):  # refuses the recipient, yet takes DATA (RFC 2920 says it must not)
+            envelope.rcpt_tos.append(address)
+            return "550 5.1.1 refused"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         self.pipelined.append(b"DATA" in bytes(server._reader._buffer))
         if address.startswith("blocked"):
@@ -123,6 +132,18 @@ def strict(request: pytest.FixtureRequest) -> Iterator[tuple[Strict, int]]:
     handler = Strict(pipelining=request.param)
     with serving(handler) as port:
         yield handler, port
+
+
+@contextlib.contextmanager
+def _connected(port: int) -> Iterator[Any]:
+    """An open connection of the SMTP backend the settings select, to the test server at `port`."""
+    with override_settings(**smtp_settings(port)):
+        connection = get_connection()
+        connection.open()
+        try:
+            yield connection
+        finally:
+            connection.close()
 
 
 def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
@@ -141,9 +162,7 @@ def test_over_smtp_the_envelope_and_dotted_lines_arrive_as_sent(strict) -> None:
 
 def test_over_smtp_refusals_raise_as_smtplib_would_and_the_connection_goes_on(strict) -> None:
     handler, port = strict
-    with override_settings(**smtp_settings(port)):
-        connection = get_connection()
-        connection.open()
+    with _connected(port) as connection:
         with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
             _mail(to=["nobody@example.jp"], connection=connection).send()
         assert refused.value.recipients == {"nobody@example.jp": (550, b"5.1.1 no such mailbox")}
@@ -151,6 +170,33 @@ def test_over_smtp_refusals_raise_as_smtplib_would_and_the_connection_goes_on(st
             _mail(sender_address="blocked@sample-travel.example.jp", connection=connection).send()
         assert sender.value.smtp_code == 553
         assert _mail(connection=connection).send() == 1  # the same connection, reset after each refusal
-        connection.close()
     assert [to for to, _ in handler.messages] == [["yumi@example.jp"]]
     assert handler.pipelined == [handler.pipelining] * 3
+
+
+def test_over_smtp_a_server_that_is_closing_ends_the_connection_and_a_new_one_delivers(strict) -> None:
+    handler, port = strict
+    with _connected(port) as connection:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            _mail(to=["closing@example.jp"], connection=connection).send()
+        assert refused.value.recipients["closing@example.jp"][0] == 421
+        assert connection.connection.sock is None  # closed, as smtplib closes on 421
+        with override_settings(**smtp_settings(port)):
+            assert _mail().send() == 1  # a new connection
+    assert [to for to, _ in handler.messages] == [["yumi@example.jp"]]
+
+
+def test_over_smtp_a_server_taking_data_after_a_refused_recipient_stays_in_step(strict) -> None:
+    """Pipelined, MAIL, RCPT and DATA are sent before any reply is read; a server that refuses the
+    recipient but still answers DATA with 354 must get its (empty) message ended, or the next message's
+    replies would be read out of step."""
+    handler, port = strict
+    with _connected(port) as connection:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            _mail(to=["sloppy@example.jp"], connection=connection).send()
+        assert refused.value.recipients == {"sloppy@example.jp": (550, b"5.1.1 refused")}
+        assert _mail(connection=connection).send() == 1
+    *ended, (to, last) = handler.messages
+    assert to == ["yumi@example.jp"] and b"ABCDE-FGHJK-MNPQR" in last
+    # One command at a time, DATA is never sent after the refusal; pipelined, the empty message ended.
+    assert [content.strip() for _, content in ended] == ([b""] if handler.pipelining else [])
