@@ -15,11 +15,24 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    """Keeps every message it accepts; refuses recipients starting "nobody" (550 5.1.1)."""
+    """Keeps every message it accepts; refuses recipients starting "nobody" (550 5.1.1); counts the
+    connections greeted (one EHLO each); offers PIPELINING when `pipelining` (aiosmtpd reads pipelined
+    commands in order but does not offer it by itself)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = False) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
         self.lock = threading.Lock()
+        self.pipelining = pipelining
+        self.greetings = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.greetings += 1
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.startswith("nobody"):

@@ -93,22 +93,13 @@ def test_every_django_backend_takes_it(backend: str, tmp_path, capsys) -> None:
 
 
 class Strict(Sink):
-    """The test sink, which also refuses one sender, records each envelope's sender, and may offer
-    PIPELINING (aiosmtpd reads pipelined commands in order but does not offer it by itself)."""
+    """The test sink, which also refuses some senders and recipients in the ways servers do, records
+    each envelope's sender, and notes whether RCPT and DATA were already waiting behind each MAIL."""
 
     def __init__(self, pipelining: bool) -> None:
-        super().__init__()
-        self.pipelining = pipelining
+        super().__init__(pipelining=pipelining)
         self.senders: list[str] = []
-        self.pipelined: list[bool] = []  # per MAIL: were RCPT and DATA already waiting behind it?
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: Any
-    ) -> Any:
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(-1, "250-PIPELINING")
-        return responses
+        self.pipelined: list[bool] = []
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.startswith("closing"):

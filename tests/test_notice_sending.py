@@ -80,23 +80,12 @@ def test_each_notice_is_sent_once_to_its_own_address_and_a_refusal_bounces(
         assert not any(codes.login_key(other.code) in text for other in others)
 
 
-class Greeted(Sink):
-    """The test sink, counting the connections a sender opened (one EHLO each)."""
-
-    greetings = 0
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
-        self.greetings += 1
-        session.host_name = hostname
-        return responses
-
-
 @pytest.mark.django_db(transaction=True)
 def test_one_connection_carries_many_batches_and_is_renewed_after_its_share(
     incident, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sending, "MESSAGES_PER_CONNECTION", 3)
-    handler = Greeted()
+    handler = Sink()
     _prepared(incident, tmp_path, 12)
     with serving(handler) as port, override_settings(**smtp_settings(port)):
         result = send_email(incident=incident, actor="t", workers=1, batch=2)

@@ -61,8 +61,8 @@ from owabi.notices.render import render
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10  # leases of one notice (a lease handed back untried does not count)
-# A new SMTP connection costs a handshake and EHLO on both sides (for the benchmark's server, as much
-# as its share of 100 messages); some servers end a connection after a number of messages.
+# A new SMTP connection costs a handshake and EHLO on both sides (and a TLS handshake with STARTTLS);
+# some servers end a connection after a number of messages.
 MESSAGES_PER_CONNECTION = 500
 
 
