@@ -1,7 +1,7 @@
 """Classify every resolution error of a benchmark run by cause (synthetic data with ground truth only).
 
     .venv/bin/python bench/bench_pipeline.py --records 20000        # prints "work dir /tmp/owabi-bench-…"
-    .venv/bin/python bench/analyze_errors.py /tmp/owabi-bench-…      [--examples 5]
+    .venv/bin/python bench/analyze_errors.py /tmp/owabi-bench-…      [--examples 5] [--database URL]
 
 Reads the run's truth file (person_id, recipient_id, variation tags), its `owabi export clusters` file,
 and the records and trained model from the run's database. Every true pair of records the run split
@@ -57,9 +57,9 @@ FORMAT_TAGS = {
 }
 
 
-def setup(work: Path) -> None:
+def setup(work: Path, database: str) -> None:
     os.environ["OWABI_DATA_DIR"] = str(work)
-    os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database or f"sqlite:///{work / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
 
@@ -417,9 +417,29 @@ def analyze_levels(data: dict[str, Any], pairs: dict, labels: dict) -> None:
         print(f"  {same[key]:7,d}  {different[key]:9,d}  {probability[key]:.3f}   {key}")
 
 
-def analyze_recipients(data: dict[str, Any], labels: dict, examples: int) -> None:
-    from owabi.records.resolve import _subject_info
+def _subject_info(members: list[int], rows: dict[int, dict[str, Any]], as_of: date) -> dict[str, Any]:
+    """What the recipient assignment sees of one predicted subject (as resolve._subject_facts and
+    resolve._assign_recipients compute it): minor or not, guardian name and reading, names, contacts."""
+    from owabi.records.resolve import _CONTACT_KINDS, ADULT_AGE, _age, _most_common
 
+    dob = _most_common(rows[m]["dob"] for m in members)
+    guardian = _most_common(rows[m]["guardian_fold"] for m in members)
+    if dob is not None:
+        minor = _age(date.fromisoformat(dob), as_of) < ADULT_AGE
+    else:
+        minor = bool(guardian) or any(rows[m].get("due") is not None for m in members)
+    return {
+        "members": members,
+        "minor": minor,
+        "guardian": guardian,
+        "guardian_kana": _most_common(rows[m]["guardian_kana"] for m in members),
+        "names": {rows[m]["name_fold"] for m in members} - {None},
+        "kana": {rows[m]["kana_key"] for m in members} - {None},
+        "tokens": {(kind, rows[m][kind]) for m in members for kind in _CONTACT_KINDS if rows[m][kind]},
+    }
+
+
+def analyze_recipients(data: dict[str, Any], labels: dict, examples: int) -> None:
     rows = data["rows"]
     by_sid: dict[str, list[int]] = defaultdict(list)
     by_true_rid: dict[str, list[int]] = defaultdict(list)
@@ -524,8 +544,9 @@ def main() -> None:
     parser.add_argument("work", type=Path, help="the work dir bench_pipeline.py printed")
     parser.add_argument("--incident", default="bench")
     parser.add_argument("--examples", type=int, default=0)
+    parser.add_argument("--database", default="", help="the --database given to bench_pipeline.py, if any")
     options = parser.parse_args()
-    setup(options.work)
+    setup(options.work, options.database)
     data = load(options.work, options.incident)
     print(f"{len(data['rows']):,} records, resolve ran on {data['as_of']} ({options.work})")
     pairs = score(data["rows"], data["placeholders"], data["model"])

@@ -78,6 +78,17 @@ ROWS = [
     # Children of two mothers whose names read alike (愛 / 亜衣), in two homes, one e-mail address.
     "HG1,zemi,木村 芽依,キムラ メイ,2019-09-29,F,長女,木村 愛,キムラ アイ,950-0001,新潟県新潟市東区松浜1-1,025-111-0000,,kimura-ai@example.jp,,,,,",
     "HG2,zemi,木村 心春,キムラ コハル,2012-04-19,F,長女,木村 亜衣,キムラ アイ,854-0001,長崎県諫早市福田町2-2,0957-22-0000,,kimura-ai@example.jp,,,,,",
+    # A woman under her new surname in two systems that write names without a space, one without the
+    # reading: one birth date, one phone, one address.
+    "UN1,event,田中陽菜,タナカヒナ,1995-04-05,F,本人,,,680-0001,鳥取県鳥取市浜坂1-2-3,080-3789-5912,,,,,,,",
+    "UN2,shop,本間陽菜,,1995-04-05,F,本人,,,680-0001,鳥取県鳥取市浜坂1-2-3,080-3789-5912,,,,,,,",
+    # ... and one with a one-character given name (萌), split, no reading on the new name.
+    "OC1,zemi,荒井 萌,アライ モエ,1990-03-08,F,本人,,,739-0001,広島県東広島市西条町1-1,080-1073-4868,,moe.a@example.jp,,,,,",
+    "OC2,shop,白木 萌,,1990-03-08,F,本人,,,739-0001,広島県東広島市西条町1-1,080-1073-4868,,moe.a@example.jp,,,,,",
+    # A woman and her mother, living together under different surnames, with one given name ending
+    # (written without a space): two people, two recipients.
+    "MD1,event,大川和子,オオカワカズコ,1948-07-07,F,本人,,,390-0001,長野県松本市中央1-1,0263-11-2222,,,,,,,",
+    "MD2,event,小林和子,コバヤシカズコ,1976-02-02,F,本人,,,390-0001,長野県松本市中央1-1,0263-11-2222,,,,,,,",
 ]
 
 
@@ -276,3 +287,15 @@ def test_explain_names_a_minor_and_the_guardian_recipient(incident, resolved, ca
 def test_explain_refuses_an_unknown_record(incident, resolved) -> None:
     with pytest.raises(CommandError, match="no record 'nope'"):
         call_command("resolve", "--incident", incident.slug, "--explain", "nope")
+
+
+def test_a_new_surname_is_found_where_names_have_no_space(resolved: dict[str, tuple[str, str]]) -> None:
+    # Neither row says where the surname ends; the names' last two characters and the first do not agree,
+    # and the second row has no reading to pair the rows on: found by the name's end and the phone.
+    assert subject(resolved, "UN1") == subject(resolved, "UN2")
+    assert subject(resolved, "OC1") == subject(resolved, "OC2")
+
+
+def test_two_women_of_one_home_with_one_given_name_stay_apart(resolved: dict[str, tuple[str, str]]) -> None:
+    assert subject(resolved, "MD1") != subject(resolved, "MD2")
+    assert recipient(resolved, "MD1") != recipient(resolved, "MD2")

@@ -34,12 +34,31 @@ _GIVEN_ENDS = (
     ' AND NOT starts_with("{full}_{b}", "family_{kind}_{a}")'
     ' AND ("given_{kind}_{b}" IS NULL OR "given_{kind}_{b}" = "given_{kind}_{a}"))'
 )
+# Where both names are split, a one-character given name (誠, 萌) counts too: the whole given name agrees.
+_GIVEN_SAME = (
+    '("given_name_l" = "given_name_r" AND "family_name_l" <> "family_name_r"'
+    ' AND NOT starts_with("name_key_l", "family_name_r") AND NOT starts_with("name_key_r", "family_name_l"))'
+)
+# Where neither name is split (no space in either export), the last two characters agree and the first
+# differs (田中陽菜 / 本間陽菜). Two characters: most given names have two, and a one-character ending
+# alone (子, 美) is common to strangers.
+_UNSPLIT_ENDS = (
+    '("given_name_l" IS NULL AND "given_name_r" IS NULL'
+    ' AND length("name_key_l") >= 3 AND length("name_key_r") >= 3'
+    ' AND right("name_key_l", 2) = right("name_key_r", 2) AND left("name_key_l", 1) <> left("name_key_r", 1))'
+)
 MARRIED = (
     "("
     + " OR ".join(
-        _GIVEN_ENDS.format(kind=kind, full=full, a=a, b=b)
-        for kind, full in (("kana", "kana_key"), ("name", "name_key"))
-        for a, b in (("l", "r"), ("r", "l"))
+        [
+            *(
+                _GIVEN_ENDS.format(kind=kind, full=full, a=a, b=b)
+                for kind, full in (("kana", "kana_key"), ("name", "name_key"))
+                for a, b in (("l", "r"), ("r", "l"))
+            ),
+            _GIVEN_SAME,
+            _UNSPLIT_ENDS,
+        ]
     )
     + ")"
 )
@@ -249,6 +268,10 @@ BLOCKING_RULES = [
     'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."phone" = r."phone"',
     'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."email" = r."email"',
     'right(l."kana_key", 2) = right(r."kana_key", 2) AND l."address_key" = r."address_key"',
+    # ... and where a row has no reading, the written name's end (its given name, most often).
+    'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."phone" = r."phone"',
+    'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."address_key" = r."address_key"',
+    'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."dob" = r."dob"',
 ]
 
 UNSEEN_U = 1e-6
