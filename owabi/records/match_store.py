@@ -83,13 +83,31 @@ def _record_positions(incident: Incident) -> Any:
     """(pk, source_file, line_no) of every record of the incident, as an Arrow table ordered by pk."""
     import pyarrow as pa
 
-    pks, files, lines = array("q"), array("q"), array("q")
     table = LeakRecord._meta.db_table
+    query = (
+        f"SELECT id, source_file_id, line_no FROM {table} WHERE incident_id = {int(incident.pk)} ORDER BY id"  # noqa: S608
+    )
+    names = ["pk", "source_file", "line_no"]
+    if connection.vendor == "postgresql":
+        # COPY's text and Arrow's CSV reader: a million rows in a fraction of a second, where fetching
+        # them as Python tuples took two seconds.
+        from pyarrow import csv as pa_csv
+
+        data = bytearray()
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({query}) TO STDOUT") as copy:
+            for block in copy:
+                data += block
+        if data:
+            return pa_csv.read_csv(
+                pa.py_buffer(bytes(data)),
+                read_options=pa_csv.ReadOptions(column_names=names),
+                parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
+                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.int64())),
+            )
+        return pa.table({name: pa.array([], pa.int64()) for name in names})
+    pks, files, lines = array("q"), array("q"), array("q")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, source_file_id, line_no FROM {table} WHERE incident_id = %s ORDER BY id",  # noqa: S608
-            [incident.pk],
-        )
+        cursor.execute(query)
         while rows := cursor.fetchmany(20_000):
             for pk, file_id, line in rows:
                 pks.append(pk)
@@ -97,9 +115,8 @@ def _record_positions(incident: Incident) -> Any:
                 lines.append(line)
     return pa.table(
         {
-            "pk": pa.array(pks, type=pa.int64()),
-            "source_file": pa.array(files, type=pa.int64()),
-            "line_no": pa.array(lines, type=pa.int64()),
+            name: pa.array(values, type=pa.int64())
+            for name, values in zip(names, (pks, files, lines), strict=True)
         }
     )
 
@@ -122,29 +139,36 @@ def _current_keys(incident: Incident) -> Any:
 def read(incident: Incident, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, int]:
     """Every record's match keys: an Arrow table with `pk` then KEY_COLUMNS, one row per record, ordered
     by pk; and how many records' keys were stale or missing (recomputed and stored now)."""
+    import pyarrow.compute as pc
+
     positions = _record_positions(incident)
     say(f"  {positions.num_rows:,} records; opening their match keys")
     keys = _current_keys(incident)
-    stale = _stale_records(positions, keys)
+    located = _locate(positions, keys)
+    stale = sorted(located.filter(pc.is_null(located.column("row"))).column("pk").to_pylist())
     if stale:
         say(f"  recomputing the match keys of {len(stale):,} records (missing or of an older version)")
         _recompute(incident, stale)
         keys = _current_keys(incident)
-    joined = positions.join(keys, keys=["source_file", "line_no"], join_type="inner")
-    if joined.num_rows != positions.num_rows:  # pragma: no cover - invariant (one key row per record)
-        raise RuntimeError(f"match keys: {joined.num_rows} rows for {positions.num_rows} records")
-    return joined.sort_by("pk").select(["pk", *KEY_COLUMNS]), len(stale)
+        located = _locate(positions, keys)
+    if located.column("row").null_count:  # pragma: no cover - invariant (one key row per record)
+        raise RuntimeError(f"match keys: {located.column('row').null_count} records without keys")
+    # Join on the narrow (file, line, row) columns and gather the keys once: joining the key columns
+    # themselves copied every string twice (five seconds at a million records).
+    return keys.take(located.column("row")).select(list(KEY_COLUMNS)).add_column(
+        0, "pk", located.column("pk")
+    ), len(stale)
 
 
-def _stale_records(positions: Any, keys: Any) -> list[int]:
-    """Records with no row in a current-version batch."""
+def _locate(positions: Any, keys: Any) -> Any:
+    """(pk, row): for every record in pk order, the row of `keys` holding its keys (null: none)."""
     import pyarrow as pa
 
-    covered = keys.select(["source_file", "line_no"]).append_column(
-        "covered", pa.array([True] * keys.num_rows, pa.bool_())
+    rows = keys.select(["source_file", "line_no"]).append_column(
+        "row", pa.array(range(keys.num_rows), pa.int64())
     )
-    joined = positions.join(covered, keys=["source_file", "line_no"], join_type="left outer")
-    return sorted(joined.filter(joined.column("covered").is_null()).column("pk").to_pylist())
+    joined = positions.join(rows, keys=["source_file", "line_no"], join_type="left outer")
+    return joined.select(["pk", "row"]).sort_by("pk")
 
 
 def _recompute(incident: Incident, stale: list[int]) -> None:

@@ -418,10 +418,12 @@ def _assign_recipients(
     first_by_key: dict[int, int] = {}
     keys_of: dict[int, list[int]] = {}
     minor_homes: set[int] = set()
+    minor_tokens: set[tuple[str, str]] = set()
     for index, is_minor in enumerate(minor):
         if not is_minor:
             continue
         tokens = tokens_of(index)
+        minor_tokens |= tokens
         home = [token for token in tokens if token[0] in _HOME_KINDS]
         keys = [hash((guardian[index], *token)) for token in tokens] if guardian[index] else []
         keys += [hash((guardian_kana[index], *token)) for token in home] if guardian_kana[index] else []
@@ -437,10 +439,14 @@ def _assign_recipients(
     for index, is_minor in enumerate(minor):
         if is_minor:
             continue
+        # Every key below holds a minor's token: most adults (no children in the incident) share none.
+        shared = tokens_of(index) & minor_tokens
+        if not shared:
+            continue
         members = clusters[index]
         names = {col["name_fold"][m] for m in members} - {None}
         readings = {col["kana_key"][m] for m in members} - {None}
-        for token in tokens_of(index):
+        for token in shared:
             at_home = token[0] in _HOME_KINDS
             for name in names | readings if at_home else names:
                 key = hash((name, *token))
