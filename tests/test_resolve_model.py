@@ -59,3 +59,42 @@ def test_adjust_u_applies_incident_caps_over_the_fixed_ones() -> None:
     )
     levels = adjusted["comparisons"][0]["comparison_levels"]
     assert levels[0]["u_probability"] == 2e-9 and levels[1]["u_probability"] == 0.9
+
+
+def _evaluate(sql: str, rows: list[dict[str, str | None]]) -> list[bool | None]:
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    connection.register("pairs", pa.Table.from_pylist(rows))
+    return [row[0] for row in connection.execute(f"SELECT {sql} FROM pairs").fetchall()]
+
+
+def test_a_birth_date_one_edit_away_is_near_and_two_edits_are_not() -> None:
+    dates = [
+        ("1980-05-17", "1980-05-18", True),  # one digit
+        ("1980-05-17", "1980-05-71", True),  # two adjacent digits swapped
+        ("1980-05-17", "1908-05-17", True),  # idem, in the year
+        ("1980-05-17", "1980-17-05", True),  # month and day swapped
+        ("1980-05-17", "1980-06-18", False),  # two digits, not a swap
+        ("1980-05-17", "1981-05-71", False),  # a digit and a swap
+        ("1980-05-17", "1990-07-17", False),
+    ]
+    rows = [{"dob_l": a, "dob_r": b} for a, b, _ in dates] + [{"dob_l": "1980-05-17", "dob_r": None}]
+    near = _evaluate(resolve_model.DOB_NEAR, rows)
+    assert near[:-1] == [expected for _, _, expected in dates]
+    assert near[-1] is None  # a missing date is neither near nor far: the level for that comes first
+    # The cheap form gives what the full Damerau-Levenshtein distance gives.
+    full = _evaluate(f'({resolve_model.DOB_SWAP} OR damerau_levenshtein("dob_l", "dob_r") <= 1)', rows)
+    assert near == full
+
+
+def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
+    # A gate must be a plain true/false: a NULL test (a missing reading) would otherwise skip the level.
+    rows = [
+        {"x": "a", "y": "a"},  # agrees
+        {"x": "a", "y": "b"},  # differs
+        {"x": "a", "y": None},  # unknown
+    ]
+    test = '"x" = "y"'
+    assert _evaluate(resolve_model._true(test), rows) == [True, False, False]
+    assert _evaluate(resolve_model._not_true(test), rows) == [False, True, True]

@@ -90,13 +90,18 @@ def blind_index(purpose: str, *parts: str) -> bytes:
     """
     if not all(parts):
         return b""
-    digest = hashlib.blake2b(
-        "\x1f".join(parts).encode(),
-        key=settings.OWABI_INDEX_KEY,
-        person=purpose.encode("ascii"),
-        digest_size=16,
-    )
+    key = settings.OWABI_INDEX_KEY
+    keyed = _keyed.get((purpose, key))
+    if keyed is None:  # keying hashes a whole block: done once per purpose and key, then copied
+        keyed = _keyed[(purpose, key)] = hashlib.blake2b(
+            key=key, person=purpose.encode("ascii"), digest_size=16
+        )
+    digest = keyed.copy()
+    digest.update("\x1f".join(parts).encode())
     return digest.digest()
+
+
+_keyed: dict[tuple[str, bytes], Any] = {}
 
 
 def keyed_hash(purpose: str, value: str) -> str:

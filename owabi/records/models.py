@@ -42,8 +42,9 @@ class LeakRecord(models.Model):
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="records", db_constraint=False
     )
+    # No index of its own: the unique (source_file, record_id) index starts with it.
     source_file = models.ForeignKey(
-        SourceFile, on_delete=models.PROTECT, related_name="records", db_constraint=False
+        SourceFile, on_delete=models.PROTECT, related_name="records", db_constraint=False, db_index=False
     )
     record_id = models.CharField(max_length=100, help_text="The record's id as given in the export")
     line_no = models.PositiveIntegerField()
@@ -104,8 +105,14 @@ class Recipient(models.Model):
         SELF = "self", "本人 / The person"
         GUARDIAN = "guardian", "保護者 / Guardian"
 
+    # No index of its own: the unique (incident, number) index starts with it. One index fewer to
+    # maintain for each of the hundreds of thousands of rows a resolve writes.
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.PROTECT, related_name="recipients", db_constraint=False
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        related_name="recipients",
+        db_constraint=False,
+        db_index=False,
     )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.PositiveIntegerField()
@@ -128,8 +135,14 @@ class Recipient(models.Model):
 class Subject(models.Model):
     """One real person whose data leaked: a cluster of LeakRecords. `number` is stable across re-runs."""
 
+    # No index of its own: the unique (incident, number) index starts with it. One index fewer to
+    # maintain for each of the hundreds of thousands of rows a resolve writes.
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.PROTECT, related_name="subjects", db_constraint=False
+        "incidents.Incident",
+        on_delete=models.PROTECT,
+        related_name="subjects",
+        db_constraint=False,
+        db_index=False,
     )
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.PositiveIntegerField()
