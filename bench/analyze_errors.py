@@ -13,6 +13,8 @@ and the records and trained model from the run's database. Every true pair of re
   two people are related (twins, siblings, parent/child, household adults, strangers) and by levels.
 - recipients, split and merged pairs: caused by the subjects, or lost in the recipient assignment
   (child taken for an adult, guardian names that do not agree, no shared contact, ...).
+- split recipients by the evidence between their parts: a phone, e-mail, address or card shared through
+  any chain of records, or nothing but names (what no model can join without merging namesakes).
 
 The figures are pair counts (what pairwise precision/recall count) and cluster counts (what the split
 and merged rates count). `--examples N` prints N example pairs per cause with their matching features:
@@ -539,6 +541,71 @@ def analyze_recipients(data: dict[str, Any], labels: dict, examples: int) -> Non
                 print(text)
 
 
+def analyze_evidence(data: dict[str, Any]) -> None:
+    """What links the parts of each split true recipient, if anything: a phone, e-mail, address or card
+    shared through any chain of records (the household's own rows, the model's subjects), or only names.
+    A split with no shared contact at all can be joined only on names (and birth dates), which the
+    incident's namesakes make unsafe."""
+    rows = data["rows"]
+    parent = {pk: pk for pk in rows}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    linked: dict[tuple[str, Any], list[int]] = defaultdict(list)
+    for pk, row in rows.items():
+        for kind in ("phone", "email", "address_key", "card_hash"):
+            if row.get(kind):
+                linked[(kind, row[kind])].append(pk)
+        linked[("subject", row["sid"])].append(pk)
+    for pks in linked.values():
+        for pk in pks[1:]:
+            a, b = find(pks[0]), find(pk)
+            if a != b:
+                parent[a] = b
+    by_rid: dict[str, list[int]] = defaultdict(list)
+    for pk, row in rows.items():
+        by_rid[row["rid"]].append(pk)
+
+    def across(parts: list[list[int]], test: Any) -> bool:
+        return any(
+            test(rows[a], rows[b])
+            for i, left in enumerate(parts)
+            for right in parts[i + 1 :]
+            for a in left
+            for b in right
+        )
+
+    causes: Counter = Counter()
+    for pks in by_rid.values():
+        fragments: dict[str, list[int]] = defaultdict(list)
+        for pk in pks:
+            fragments[rows[pk]["pred_rid"]].append(pk)
+        if len(fragments) < 2:
+            continue
+        parts = list(fragments.values())
+        if len({find(pk) for pk in pks}) == 1:
+            causes["a phone, e-mail, address or card links the parts (through any records)"] += 1
+        elif across(
+            parts,
+            lambda x, y: (
+                x["name_fold"] and x["name_fold"] == y["name_fold"] and x["dob"] and x["dob"] == y["dob"]
+            ),
+        ):
+            causes["nothing shared: the same name and birth date only"] += 1
+        elif across(parts, lambda x, y: x["name_fold"] and x["name_fold"] == y["name_fold"]):
+            causes["nothing shared: the same name only (a birth date missing or different)"] += 1
+        elif across(parts, lambda x, y: x["guardian_fold"] and x["guardian_fold"] == y["guardian_fold"]):
+            causes["nothing shared: the same guardian's name only"] += 1
+        else:
+            causes["nothing shared: other"] += 1
+    print(f"\nSPLIT RECIPIENTS BY THE EVIDENCE BETWEEN THEIR PARTS ({len(by_rid):,} true recipients)")
+    show("", causes, len(by_rid))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("work", type=Path, help="the work dir bench_pipeline.py printed")
@@ -554,6 +621,7 @@ def main() -> None:
     analyze_subjects(data, pairs, labels, options.examples)
     analyze_levels(data, pairs, labels)
     analyze_recipients(data, labels, options.examples)
+    analyze_evidence(data)
 
 
 if __name__ == "__main__":
