@@ -118,9 +118,19 @@ def score(rows: dict[int, dict[str, Any]], placeholders: set[int], model: dict[s
 
     from owabi.records import features as feature_module
     from owabi.records import resolve_model
+    from owabi.records.resolve import households
 
+    ordered = list(rows.values())
+    for row, household in zip(
+        ordered,
+        households(
+            [r["phone"] for r in ordered], [r["email"] for r in ordered], [r["address_key"] for r in ordered]
+        ),
+        strict=True,
+    ):
+        row["household"] = household
     scored = [row for pk, row in rows.items() if pk not in placeholders]
-    columns = (*feature_module.COLUMNS, "pid", "sid")
+    columns = (*feature_module.COLUMNS, "household", "pid", "sid")
     table = pa.table({c: [row[c] for row in scored] for c in columns})
     con = duckdb.connect(":memory:")
     con.execute("SET threads TO 2")

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from owabi.records import resolve_model
 from owabi.records.models import LeakRecord, ReviewPair
 from owabi.records.resolve import resolve
 from owabi.records.selectors import iter_clusters
@@ -89,6 +90,11 @@ ROWS = [
     # (written without a space): two people, two recipients.
     "MD1,event,大川和子,オオカワカズコ,1948-07-07,F,本人,,,390-0001,長野県松本市中央1-1,0263-11-2222,,,,,,,",
     "MD2,event,小林和子,コバヤシカズコ,1976-02-02,F,本人,,,390-0001,長野県松本市中央1-1,0263-11-2222,,,,,,,",
+    # A father on two rows from before and after a move to another prefecture: nothing in common but his
+    # name and birth date. His son's row was written at the old home with the father's new mobile.
+    "MV1,shop,石崎 達也,イシザキ タツヤ,1977-06-26,M,本人,,,244-0001,神奈川県横浜市戸塚区南舞岡2-27-22,045-501-0021,,,,,,,",
+    "MV2,club,石崎 達也,イシザキ タツヤ,1977-06-26,M,本人,,,294-0001,千葉県館山市東長田1-16,070-3454-9690,,,,,,,",
+    "MV3,zemi,石崎 隼,イシザキ ハヤト,2019-11-10,M,長男,石崎 達也,イシザキ タツヤ,244-0001,神奈川県横浜市戸塚区南舞岡2-27-22,070-3454-9690,,,,,,,",
 ]
 
 
@@ -299,3 +305,19 @@ def test_a_new_surname_is_found_where_names_have_no_space(resolved: dict[str, tu
 def test_two_women_of_one_home_with_one_given_name_stay_apart(resolved: dict[str, tuple[str, str]]) -> None:
     assert subject(resolved, "MD1") != subject(resolved, "MD2")
     assert recipient(resolved, "MD1") != recipient(resolved, "MD2")
+
+
+def test_a_move_is_bridged_by_the_households_other_rows(resolved: dict[str, tuple[str, str]]) -> None:
+    # MV1 and MV2 share nothing; the son's row shares the old address with one and the mobile with the
+    # other. Without that chain they look like the namesakes of N1 / W1 (which stay apart).
+    assert subject(resolved, "MV1") == subject(resolved, "MV2")
+    assert subject(resolved, "MV3") != subject(resolved, "MV1")
+    assert recipient(resolved, "MV3") == recipient(resolved, "MV1")
+
+
+def test_explain_scores_with_the_households_of_the_whole_incident(incident, resolved, capsys) -> None:
+    # The chain through the son's row is part of the explanation, though the son is another subject.
+    call_command("resolve", "--incident", incident.slug, "--explain", "MV1")
+    out = capsys.readouterr().out
+    assert "with MV2: p=" in out
+    assert f"contact: {resolve_model.SAME_HOUSEHOLD}" in out

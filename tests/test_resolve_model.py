@@ -98,3 +98,21 @@ def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
     test = '"x" = "y"'
     assert _evaluate(resolve_model._true(test), rows) == [True, False, False]
     assert _evaluate(resolve_model._not_true(test), rows) == [False, True, True]
+
+
+def test_households_follow_chains_of_shared_contact_but_not_crowded_values() -> None:
+    from owabi.records.resolve import HOUSEHOLD_TOKEN_LIMIT, households
+
+    # 0 and 1 share an address, 1 and 2 a phone, 2 and 3 an e-mail: one household through the chain.
+    # 4 shares nothing. 5.. share one "phone" held by more rows than a home has: it links nobody.
+    crowd = HOUSEHOLD_TOKEN_LIMIT + 1
+    phone = [None, "p1", "p1", None, "p9", *["switchboard"] * crowd]
+    email = [None, None, "e1", "e1", None, *[None] * crowd]
+    address = ["a1", "a1", None, None, "a9", *[None] * crowd]
+    result = households(phone, email, address)
+    assert result[:5] == [0, 0, 0, 0, 4]  # named by the smallest row of the household
+    assert result[5:] == list(range(5, 5 + crowd))
+    # The same rows in another order form the same households.
+    order = [3, 2, 1, 0]
+    again = households([phone[i] for i in order], [email[i] for i in order], [address[i] for i in order])
+    assert len(set(again)) == 1

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import time
@@ -85,6 +86,35 @@ _CONTACT_KINDS = ("phone", "email", "address_key", "card_last4")
 # matches on those ask for one of these: an e-mail address or a card is a person's, not the home's, and
 # e-mail local parts made of a name and a birth year (misaki84@) are what people of that name pick.
 _HOME_KINDS = ("phone", "address_key")
+# A phone, e-mail address or street address on more rows than this links no household (households()).
+HOUSEHOLD_TOKEN_LIMIT = 40
+
+
+def households(phone: list[str | None], email: list[str | None], address: list[str | None]) -> list[int]:
+    """Per row, its household: rows joined by a shared phone, e-mail or address, through any chain of
+    rows. The household is the smallest row index in it, so it does not depend on the order of the work.
+
+    A family that moved has rows at the old home and at the new one that share nothing, but the father's
+    mobile is on his rows at both. A value on more than HOUSEHOLD_TOKEN_LIMIT rows is not a home's (a
+    switchboard, a placeholder address) and joins nothing. Card digits are left out: four digits
+    coincide between strangers."""
+    n = len(phone)
+    parent = list(range(n))
+    for values in (phone, email, address):
+        rows_of: dict[str, list[int]] = defaultdict(list)
+        for i, value in enumerate(values):
+            if value is not None:
+                rows_of[value].append(i)
+        for rows in rows_of.values():
+            if 1 < len(rows) <= HOUSEHOLD_TOKEN_LIMIT:
+                first = rows[0]
+                for i in rows[1:]:
+                    _union(parent, first, i)
+    roots = [_find(parent, i) for i in range(n)]
+    smallest: dict[int, int] = {}
+    for i, root in enumerate(roots):
+        smallest.setdefault(root, i)
+    return [smallest[root] for root in roots]
 
 
 def _features_frame(table: Any) -> tuple[Any, Any]:
@@ -106,7 +136,8 @@ def _features_frame(table: Any) -> tuple[Any, Any]:
 def _arrow_table(rows: list[dict[str, Any]]) -> Any:
     import pyarrow as pa
 
-    return pa.table({column: [row[column] for row in rows] for column in feature_module.COLUMNS})
+    columns = (*feature_module.COLUMNS, "household")
+    return pa.table({column: [row.get(column) for row in rows] for column in columns})
 
 
 def score_pairs(table: Any, *, as_of: date) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
@@ -243,6 +274,9 @@ def _resolve(
     placeholder = [
         key is None and due is not None for key, due in zip(col["name_key"], col["due"], strict=True)
     ]
+    household = households(col["phone"], col["email"], col["address_key"])
+    table = table.append_column("household", pa.array(household, pa.int64()))
+    del household
     result.records = n
     lap("features")
 
@@ -759,6 +793,18 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
     return explanations
 
 
+def _households_of(incident: Incident, pks: list[int]) -> dict[int, int]:
+    """The households (as resolve computes them, from every record of the incident) of records `pks`."""
+    keys, _ = match_store.read(incident)
+    household = households(
+        keys.column("phone").to_pylist(),
+        keys.column("email").to_pylist(),
+        keys.column("address_key").to_pylist(),
+    )
+    index = {pk: i for i, pk in enumerate(keys.column("pk").to_pylist())}
+    return {pk: household[index[pk]] for pk in pks}
+
+
 def _score_against(
     model: dict[str, Any], target: LeakRecord, others: list[LeakRecord]
 ) -> list[PairExplanation]:
@@ -768,6 +814,10 @@ def _score_against(
 
     left = feature_module.features(target.pk, target.sealed)
     right = [feature_module.features(other.pk, other.sealed) for other in others]
+    if "household" in json.dumps(model):  # a model that weighs households: they span the whole incident
+        household = _households_of(target.incident, [target.pk, *(other.pk for other in others)])
+        for row in (left, *right):
+            row["household"] = household[row["unique_id"]]
     duck, frame = _features_frame(_arrow_table([left, *right]))
     settings = {**model, "retain_intermediate_calculation_columns": True}
     linker = Linker(frame, settings, log_level=logging.WARNING)

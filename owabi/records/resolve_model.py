@@ -104,6 +104,10 @@ PERSON_CONSISTENT = f"(({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEA
 CONTACT_HOME = '("phone_l" = "phone_r" OR "address_key_l" = "address_key_r")'
 CONTACT_ANY = f'({CONTACT_HOME} OR "email_l" = "email_r" OR "card_last4_l" = "card_last4_r")'
 SHARED_CONTACT = "same phone, e-mail, address or card"
+# Rows that share nothing themselves but belong to one household: a chain of shared phones, e-mail
+# addresses and street addresses joins them (resolve.households). A family that moved has a child's rows
+# at the old home and the father's at the new one; his mobile is on both.
+SAME_HOUSEHOLD = "nothing shared directly, one household through other rows (a move)"
 
 # Who registered a row: a guardian (a child's row, which names the guardian and gives the guardian's
 # phone, e-mail and address) or the person themself (an own row, no guardian named).
@@ -208,6 +212,10 @@ CONTACT = {
             fixed_u=0.5,
         ),
         _level(CONTACT_ANY, SHARED_CONTACT, 0.80),
+        # m: about a tenth of a person's pairs of rows share nothing directly (moves, new numbers,
+        # missing fields), and for about a fifth of those the household's other rows bridge the move.
+        # u: capped like a shared home (SHARED_HOME_PAIRS / n): a household is a handful of people.
+        _level('"household_l" = "household_r"', SAME_HOUSEHOLD, 0.02),
         _level('"postal_l" = "postal_r"', "same postal code", 0.09),
         _level('"prefecture_l" = "prefecture_r"', "same prefecture, nothing else shared", 0.109),
         # A child's row carries the guardian's phone, e-mail and address; a grown child's own rows carry
@@ -292,6 +300,8 @@ BLOCKING_RULES = [
     'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."phone" = r."phone"',
     'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."address_key" = r."address_key"',
     'right(l."name_fold", 2) = right(r."name_fold", 2) AND l."dob" = r."dob"',
+    # One household (a chain of shared contact through other rows), one name: a move bridged by the family.
+    'l."household" = r."household" AND l."name_fold" = r."name_fold"',
 ]
 
 UNSEEN_U = 1e-6
@@ -390,8 +400,9 @@ def adjust_u(
     u must be too: scale them to sum to one. Levels with a fixed u keep it.
     """
     caps = {**U_CAPS, **(caps or {})}
-    shared = ("contact", SHARED_CONTACT)
-    caps[shared] = min(caps[shared], SHARED_HOME_PAIRS / max(records, 1))
+    for label in (SHARED_CONTACT, SAME_HOUSEHOLD):
+        home = ("contact", label)
+        caps[home] = min(caps.get(home, 1.0), SHARED_HOME_PAIRS / max(records, 1))
     for comparison in model["comparisons"]:
         levels = comparison["comparison_levels"]
         if any(level.get("label_for_charts", "").startswith(NEUTRAL_PREFIX) for level in levels):
