@@ -121,13 +121,8 @@ def score(rows: dict[int, dict[str, Any]], placeholders: set[int], model: dict[s
     from owabi.records.resolve import households
 
     ordered = list(rows.values())
-    for row, household in zip(
-        ordered,
-        households(
-            [r["phone"] for r in ordered], [r["email"] for r in ordered], [r["address_key"] for r in ordered]
-        ),
-        strict=True,
-    ):
+    contacts = pa.table({c: [row[c] for row in ordered] for c in ("phone", "email", "address_key")})
+    for row, household in zip(ordered, households(contacts), strict=True):
         row["household"] = household
     scored = [row for pk, row in rows.items() if pk not in placeholders]
     columns = (*feature_module.COLUMNS, "household", "pid", "sid")

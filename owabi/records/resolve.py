@@ -90,31 +90,32 @@ _HOME_KINDS = ("phone", "address_key")
 HOUSEHOLD_TOKEN_LIMIT = 40
 
 
-def households(phone: list[str | None], email: list[str | None], address: list[str | None]) -> list[int]:
-    """Per row, its household: rows joined by a shared phone, e-mail or address, through any chain of
-    rows. The household is the smallest row index in it, so it does not depend on the order of the work.
+def households(table: Any) -> list[int]:
+    """Per row of an Arrow table (columns phone, email, address_key), its household: the rows joined by
+    a shared phone, e-mail or address, through any chain of rows. A household is named by its smallest
+    row index, so it does not depend on the order of the work.
 
     A family that moved has rows at the old home and at the new one that share nothing, but the father's
     mobile is on his rows at both. A value on more than HOUSEHOLD_TOKEN_LIMIT rows is not a home's (a
     switchboard, a placeholder address) and joins nothing. Card digits are left out: four digits
-    coincide between strangers."""
-    n = len(phone)
+    coincide between strangers. Arrow groups the rows by value; only the links go through Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
     parent = list(range(n))
-    for values in (phone, email, address):
-        rows_of: dict[str, list[int]] = defaultdict(list)
-        for i, value in enumerate(values):
-            if value is not None:
-                rows_of[value].append(i)
-        for rows in rows_of.values():
-            if 1 < len(rows) <= HOUSEHOLD_TOKEN_LIMIT:
-                first = rows[0]
-                for i in rows[1:]:
-                    _union(parent, first, i)
-    roots = [_find(parent, i) for i in range(n)]
-    smallest: dict[int, int] = {}
-    for i, root in enumerate(roots):
-        smallest.setdefault(root, i)
-    return [smallest[root] for root in roots]
+    index = pa.array(range(n), pa.int64())
+    for name in ("phone", "email", "address_key"):
+        values = table.column(name)
+        rows = pa.table({"value": values, "row": index}).filter(pc.is_valid(values))
+        groups = rows.group_by("value").aggregate([("row", "min"), ("row", "count")])
+        count = groups.column("row_count")
+        groups = groups.filter(pc.and_(pc.greater(count, 1), pc.less_equal(count, HOUSEHOLD_TOKEN_LIMIT)))
+        linked = rows.join(groups, "value", join_type="inner")
+        linked = linked.filter(pc.not_equal(linked.column("row"), linked.column("row_min")))
+        for a, b in zip(linked.column("row").to_pylist(), linked.column("row_min").to_pylist(), strict=True):
+            _union(parent, a, b)  # the smaller root wins: a household's root is its smallest row
+    return [_find(parent, i) for i in range(n)]
 
 
 def _features_frame(table: Any) -> tuple[Any, Any]:
@@ -274,9 +275,7 @@ def _resolve(
     placeholder = [
         key is None and due is not None for key, due in zip(col["name_key"], col["due"], strict=True)
     ]
-    household = households(col["phone"], col["email"], col["address_key"])
-    table = table.append_column("household", pa.array(household, pa.int64()))
-    del household
+    table = table.append_column("household", pa.array(households(table), pa.int64()))
     result.records = n
     lap("features")
 
@@ -796,11 +795,7 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
 def _households_of(incident: Incident, pks: list[int]) -> dict[int, int]:
     """The households (as resolve computes them, from every record of the incident) of records `pks`."""
     keys, _ = match_store.read(incident)
-    household = households(
-        keys.column("phone").to_pylist(),
-        keys.column("email").to_pylist(),
-        keys.column("address_key").to_pylist(),
-    )
+    household = households(keys)
     index = {pk: i for i, pk in enumerate(keys.column("pk").to_pylist())}
     return {pk: household[index[pk]] for pk in pks}
 
