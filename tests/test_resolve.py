@@ -94,6 +94,9 @@ ROWS = [
     # name and birth date. His son's row was written at the old home with the father's new mobile.
     "MV1,shop,石崎 達也,イシザキ タツヤ,1977-06-26,M,本人,,,244-0001,神奈川県横浜市戸塚区南舞岡2-27-22,045-501-0021,,,,,,,",
     "MV2,club,石崎 達也,イシザキ タツヤ,1977-06-26,M,本人,,,294-0001,千葉県館山市東長田1-16,070-3454-9690,,,,,,,",
+    # A mother under her maiden name; her daughter's row gives her married name. Neither splits names.
+    "UG1,shop,知念梨沙,チネンリサ,1986-06-11,F,本人,,,192-0001,東京都八王子市丹木町8-16-12,090-1588-5615,,,,,,,",
+    "UG2,event,和田早希,ワダサキ,2016-04-01,F,長女,和田梨沙,ワダリサ,192-0001,東京都八王子市丹木町8-16-12,090-1588-5615,,,,,,,",
     "MV3,zemi,石崎 隼,イシザキ ハヤト,2019-11-10,M,長男,石崎 達也,イシザキ タツヤ,244-0001,神奈川県横浜市戸塚区南舞岡2-27-22,070-3454-9690,,,,,,,",
 ]
 
@@ -184,6 +187,13 @@ def test_a_mother_under_her_maiden_name_receives_her_childs_notice(
 ) -> None:
     assert subject(resolved, "MM1") != subject(resolved, "MM2")
     assert recipient(resolved, "MM2") == recipient(resolved, "MM1")
+
+
+def test_a_mother_under_her_maiden_name_is_found_where_names_have_no_space(
+    resolved: dict[str, tuple[str, str]],
+) -> None:
+    assert subject(resolved, "UG1") != subject(resolved, "UG2")
+    assert recipient(resolved, "UG2") == recipient(resolved, "UG1")
 
 
 def test_a_father_and_his_minor_son_of_the_same_name_stay_apart(resolved: dict[str, tuple[str, str]]) -> None:

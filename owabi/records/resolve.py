@@ -510,9 +510,15 @@ def _assign_recipients(
 
 
 def _guardian_given(members: list[int], col: dict[str, list[Any]]) -> set[str]:
-    """The guardian's given names named on a minor's rows, as "kana:…" / "name:…"."""
+    """The guardian's given names named on a minor's rows, as "kana:…" / "name:…". Where no row splits
+    the guardian's name, its last two characters stand for the given name (most have two: 和田梨沙)."""
     given = {f"kana:{col['guardian_given_kana'][m]}" for m in members if col["guardian_given_kana"][m]}
-    return given | {f"name:{col['guardian_given_name'][m]}" for m in members if col["guardian_given_name"][m]}
+    given |= {f"name:{col['guardian_given_name'][m]}" for m in members if col["guardian_given_name"][m]}
+    if not given:
+        given = {
+            f"name:{col['guardian_fold'][m][-2:]}" for m in members if len(col["guardian_fold"][m] or "") >= 3
+        }
+    return given
 
 
 def _has_given_name(members: list[int], col: dict[str, list[Any]], given_names: set[str]) -> bool:
