@@ -1,11 +1,14 @@
 """Benchmark: synth -> import -> resolve -> export clusters -> quality, on SQLite or PostgreSQL.
 
-    .venv/bin/python bench/bench_pipeline.py --records 100000 [--database postgres://postgres@127.0.0.1:5432/owabi_bench]
+    .venv/bin/python bench/bench_pipeline.py --records 100000 \
+        [--database postgres://postgres@127.0.0.1:5432/owabi_bench] [--review]
 
 Each stage runs as its own `owabi` process (as an operator would run it), timed, with its peak memory
 (max RSS of the child). Prints records/s per stage and subject/recipient pairwise precision, recall, F1,
 plus duplicate notices (true recipients split) and merged strangers (predicted recipients mixing people).
 The database named by --database is dropped and created afresh (PostgreSQL) or a new SQLite file is used.
+--review then decides the review queue from the truth (as a careful reviewer would), resolves again and
+reports the quality after review.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--database", default="", help="postgres://… URL; default: a fresh SQLite file")
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="then decide the review queue from the truth (bench/review_by_truth.py), resolve again, report",
+    )
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="owabi-bench-"))
@@ -105,6 +113,19 @@ def main() -> None:
             f"  {elapsed / n * 1e6:8.1f} µs/record  peak RSS {peak:,.0f} MiB"
         )
     print(f"  import + resolve: {totals:.1f} s")
+    print_quality(clusters, truth)
+    if options.review:
+        subprocess.run(
+            [sys.executable, str(REPO / "bench" / "review_by_truth.py"), str(work)], env=env, check=True
+        )
+        for name, args in stages[-2:]:  # resolve and export again: the decisions survive the re-run
+            elapsed, peak = run(name, args, env)
+            print(f"  {name:8s} {elapsed:8.1f} s  (after review)  peak RSS {peak:,.0f} MiB")
+        print("  after review:")
+        print_quality(clusters, truth)
+
+
+def print_quality(clusters: Path, truth: Path) -> None:
     report = compare_files(clusters, truth)
     for label, scores in (("subjects", report.subjects), ("recipients", report.recipients)):
         print(
