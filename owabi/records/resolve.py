@@ -815,7 +815,7 @@ def _score_against(
 
     left = feature_module.features(target.pk, target.sealed)
     right = [feature_module.features(other.pk, other.sealed) for other in others]
-    if "household" in json.dumps(model):  # a model that weighs households: they span the whole incident
+    if "household_l" in json.dumps(model):  # a model that weighs households: they span the whole incident
         household = _households_of(target.incident, [target.pk, *(other.pk for other in others)])
         for row in (left, *right):
             row["household"] = household[row["unique_id"]]
