@@ -151,8 +151,9 @@ def read(incident: Incident, say: Callable[[str], None] = lambda _m: None) -> tu
         _recompute(incident, stale)
         keys = _current_keys(incident)
         located = _locate(positions, keys)
-    if located.column("row").null_count:  # pragma: no cover - invariant (one key row per record)
-        raise RuntimeError(f"match keys: {located.column('row').null_count} records without keys")
+    # One key row per record: none missing (recomputed above), none twice.
+    if located.num_rows != positions.num_rows or located.column("row").null_count:  # pragma: no cover
+        raise RuntimeError(f"match keys: {located.num_rows} rows for {positions.num_rows} records")
     # Join on the narrow (file, line, row) columns and gather the keys once: joining the key columns
     # themselves copied every string twice (five seconds at a million records).
     return keys.take(located.column("row")).select(list(KEY_COLUMNS)).add_column(
