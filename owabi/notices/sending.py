@@ -264,15 +264,13 @@ def _worker(
                 try:
                     smtp.open()
                 except (smtplib.SMTPException, OSError) as error:
-                    for untried in notices:
-                        _mark(untried, worker, untried=True, last_error=type(error).__name__)
+                    _hand_back(notices, worker, last_error=type(error).__name__)
                     result.count("failed", type(error).__name__)
                     logger.warning("notice sender %s: no connection to the mail server (%s)", worker, error)
                     return
             while notices:
                 if limit is not None and result.sent >= limit:  # other workers reached it meanwhile
-                    for untried in notices:
-                        _mark(untried, worker, untried=True)
+                    _hand_back(notices, worker)
                     return
                 pacer.wait()
                 if time.monotonic() >= renew_at:
@@ -283,8 +281,7 @@ def _worker(
                 notice = notices.pop(0)
                 on_connection += 1
                 if not _send_one(notice, setup, worker, smtp, result):
-                    for untried in notices:
-                        _mark(untried, worker, untried=True)
+                    _hand_back(notices, worker)
                     return
     except Exception as error:
         # Anything else (a database error, a notice that cannot be opened) stops this worker and is
@@ -295,6 +292,12 @@ def _worker(
     finally:
         _quit(smtp)
         db_connection.close()
+
+
+def _hand_back(notices: list[Notice], worker: str, **values: object) -> None:
+    """Let go of leased notices that were never tried (see _mark's `untried`)."""
+    for notice in notices:
+        _mark(notice, worker, untried=True, **values)
 
 
 def _quit(smtp: Any) -> None:

@@ -770,6 +770,9 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
     """
     run = ResolveRun.objects.filter(incident=incident).order_by("-finished_at", "-pk").first()
     explanations = []
+    # A model that weighs households needs them from the whole incident, as resolve computed them: read
+    # once, when first needed, whatever the number of records with this id.
+    household: dict[int, int] | None = None
     targets = LeakRecord.objects.filter(incident=incident, record_id=record_id).select_related("source_file")
     for target in targets:
         membership = Membership.objects.filter(record=target).select_related("subject__recipient").first()
@@ -782,7 +785,9 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
             .exclude(pk=target.pk)
             .select_related("source_file")[:limit]
         )
-        pairs = _score_against(run.model, target, others)
+        if household is None and "household_l" in json.dumps(run.model):
+            household = _households_of(incident)
+        pairs = _score_against(run.model, target, others, household)
         recipient = subject.recipient
         explanations.append(
             Explanation(
@@ -798,16 +803,14 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
     return explanations
 
 
-def _households_of(incident: Incident, pks: list[int]) -> dict[int, int]:
-    """The households (as resolve computes them, from every record of the incident) of records `pks`."""
+def _households_of(incident: Incident) -> dict[int, int]:
+    """Record pk -> household, as resolve computes them from every record of the incident."""
     keys, _ = match_store.read(incident)
-    household = households(keys)
-    index = {pk: i for i, pk in enumerate(keys.column("pk").to_pylist())}
-    return {pk: household[index[pk]] for pk in pks}
+    return dict(zip(keys.column("pk").to_pylist(), households(keys), strict=True))
 
 
 def _score_against(
-    model: dict[str, Any], target: LeakRecord, others: list[LeakRecord]
+    model: dict[str, Any], target: LeakRecord, others: list[LeakRecord], household: dict[int, int] | None
 ) -> list[PairExplanation]:
     if not others:
         return []
@@ -815,8 +818,7 @@ def _score_against(
 
     left = feature_module.features(target.pk, target.sealed)
     right = [feature_module.features(other.pk, other.sealed) for other in others]
-    if "household_l" in json.dumps(model):  # a model that weighs households: they span the whole incident
-        household = _households_of(target.incident, [target.pk, *(other.pk for other in others)])
+    if household is not None:
         for row in (left, *right):
             row["household"] = household[row["unique_id"]]
     duck, frame = _features_frame(_arrow_table([left, *right]))
