@@ -424,26 +424,32 @@ def analyze_levels(data: dict[str, Any], pairs: dict, labels: dict) -> None:
         print(f"  {same[key]:7,d}  {different[key]:9,d}  {probability[key]:.3f}   {key}")
 
 
-def _subject_info(members: list[int], rows: dict[int, dict[str, Any]], as_of: date) -> dict[str, Any]:
-    """What the recipient assignment sees of one predicted subject (as resolve._subject_facts and
-    resolve._assign_recipients compute it): minor or not, guardian name and reading, names, contacts."""
-    from owabi.records.resolve import _CONTACT_KINDS, ADULT_AGE, _age, _most_common
+def _subject_infos(data: dict[str, Any], by_sid: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    """What the recipient assignment sees of each predicted subject: minor or not and the guardian's
+    name and reading (from resolve._subject_facts itself), its names and contacts."""
+    from owabi.records.resolve import _CONTACT_KINDS, _subject_facts
 
-    dob = _most_common(rows[m]["dob"] for m in members)
-    guardian = _most_common(rows[m]["guardian_fold"] for m in members)
-    if dob is not None:
-        minor = _age(date.fromisoformat(dob), as_of) < ADULT_AGE
-    else:
-        minor = bool(guardian) or any(rows[m].get("due") is not None for m in members)
-    return {
-        "members": members,
-        "minor": minor,
-        "guardian": guardian,
-        "guardian_kana": _most_common(rows[m]["guardian_kana"] for m in members),
-        "names": {rows[m]["name_fold"] for m in members} - {None},
-        "kana": {rows[m]["kana_key"] for m in members} - {None},
-        "tokens": {(kind, rows[m][kind]) for m in members for kind in _CONTACT_KINDS if rows[m][kind]},
-    }
+    rows = data["rows"]
+    pks = list(rows)
+    index = {pk: i for i, pk in enumerate(pks)}
+    col = {key: [rows[pk][key] for pk in pks] for key in ("dob", "guardian_fold", "guardian_kana")}
+    placeholder = [pk in data["placeholders"] for pk in pks]
+    sids = list(by_sid)
+    clusters = [sorted(index[pk] for pk in by_sid[sid]) for sid in sids]
+    minor, guardian, guardian_kana = _subject_facts(clusters, col, placeholder, data["as_of"])
+    infos = {}
+    for n, sid in enumerate(sids):
+        members = sorted(by_sid[sid])
+        infos[sid] = {
+            "members": members,
+            "minor": minor[n],
+            "guardian": guardian[n],
+            "guardian_kana": guardian_kana[n],
+            "names": {rows[m]["name_fold"] for m in members} - {None},
+            "kana": {rows[m]["kana_key"] for m in members} - {None},
+            "tokens": {(kind, rows[m][kind]) for m in members for kind in _CONTACT_KINDS if rows[m][kind]},
+        }
+    return infos
 
 
 def analyze_recipients(data: dict[str, Any], labels: dict, examples: int) -> None:
@@ -455,7 +461,7 @@ def analyze_recipients(data: dict[str, Any], labels: dict, examples: int) -> Non
         by_sid[row["sid"]].append(pk)
         by_true_rid[row["rid"]].append(pk)
         by_pred_rid[row["pred_rid"]].append(pk)
-    info_of = {sid: _subject_info(sorted(m), rows, data["as_of"]) for sid, m in by_sid.items()}
+    info_of = _subject_infos(data, by_sid)
     subjects_of: dict[str, set[str]] = defaultdict(set)
     for row in rows.values():
         subjects_of[row["pid"]].add(row["sid"])
