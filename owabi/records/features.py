@@ -46,16 +46,68 @@ EXTRA_COLUMNS = ("due", "guardian_given_name", "guardian_given_kana")
 
 
 # Values repeat across an incident's records (birth and due dates, postal codes, a household's address and
-# readings, one person's rows in several systems): each worker remembers its recent results. The
-# normalizers are pure and return immutable values; a rejected value raises again (errors aren't cached).
+# readings, one person's rows in several systems): each worker remembers its recent results, keys derived
+# from them included. The functions are pure and return immutable values; a rejected value raises again
+# (errors aren't cached).
 _MEMO = 1 << 16
-_name = lru_cache(_MEMO)(normalize.name)
-_kana = lru_cache(_MEMO)(normalize.kana)
-_date = lru_cache(_MEMO)(normalize.date)
+
+
+@lru_cache(_MEMO)
+def _name_keys(raw: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(name_key, its variant fold, family name, given name, the given name's fold) of a raw name; the
+    parts only where the name is split."""
+    spaced = normalize.name(raw)
+    if not spaced:
+        return None, None, None, None, None
+    key = normalize.name_key_of(spaced) or None
+    family, _, given = spaced.partition(" ")
+    given = given.replace(" ", "")
+    return (
+        key,
+        normalize.fold_variants(key) if key else None,
+        family if given else None,
+        given or None,
+        normalize.fold_variants(given) or None,
+    )
+
+
+@lru_cache(_MEMO)
+def _kana_keys(raw: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(reading key, its romaji, family reading key, given reading key, its romaji) of a raw reading;
+    the parts only where the reading is split."""
+    kana = normalize.kana(raw)
+    if not kana:
+        return None, None, None, None, None
+    key = normalize.reading_key(kana)
+    family, _, given = kana.partition(" ")
+    given_key = normalize.reading_key(given) if given else None
+    return (
+        key,
+        normalize.romaji_of_key(key) if key else None,
+        normalize.reading_key(family) if given else None,
+        given_key,
+        normalize.romaji_of_key(given_key) if given_key else None,
+    )
+
+
+@lru_cache(_MEMO)
+def _iso_date(raw: str) -> str | None:
+    value = normalize.date(raw)
+    return value.isoformat() if isinstance(value, date) else None
+
+
+@lru_cache(_MEMO)
+def _address_keys(raw: str) -> tuple[str | None, str | None]:
+    """(address_key, prefecture) of a raw address."""
+    address = normalize.address(raw)
+    key = address.key()
+    return (f"{key}#{address.room}" if key else None), (address.prefecture or None)
+
+
+_NO_NAME: tuple[None, None, None, None, None] = (None, None, None, None, None)
 _phone = lru_cache(_MEMO)(normalize.phone)
 _email = lru_cache(_MEMO)(normalize.email)
 _postal_code = lru_cache(_MEMO)(normalize.postal_code)
-_address = lru_cache(_MEMO)(normalize.address)
 _gender = lru_cache(_MEMO)(normalize.gender)
 
 
@@ -86,48 +138,42 @@ def features(
                 problems.append((field, error.reason))
             return None
 
-    spaced = check(_name, "subject_name") or ""
-    name_key = normalize.name_key_of(spaced) or None if spaced else None
-    family_name, _, given_name = spaced.partition(" ")
-    kana = check(_kana, "subject_kana")
-    kana_key = normalize.reading_key(kana) if kana else None
-    family_kana, _, given_kana = (kana or "").partition(" ")
-    given_key = normalize.reading_key(given_kana) if given_kana else None
-    guardian_spaced = check(_name, "guardian_name")
-    guardian = normalize.name_key_of(guardian_spaced) or None if guardian_spaced else None
-    guardian_kana = check(_kana, "guardian_kana")
-    guardian_given = (guardian_spaced or "").partition(" ")[2]
-    guardian_given_kana = (guardian_kana or "").partition(" ")[2]
-    birth = check(_date, "subject_birth_date")
-    due = check(_date, "expected_delivery_date")
-    address = safe(_address, sealed.get("address"))
+    name_key, name_fold, family_name, given_name, _ = check(_name_keys, "subject_name") or _NO_NAME
+    kana_key, kana_romaji, family_kana, given_kana, given_romaji = (
+        check(_kana_keys, "subject_kana") or _NO_NAME
+    )
+    _, guardian_fold, _, _, guardian_given = check(_name_keys, "guardian_name") or _NO_NAME
+    guardian_kana, _, _, guardian_given_kana, _ = check(_kana_keys, "guardian_kana") or _NO_NAME
+    dob = check(_iso_date, "subject_birth_date")
+    due = check(_iso_date, "expected_delivery_date")
+    address_key, prefecture = safe(_address_keys, sealed.get("address")) or (None, None)
     return {
         "unique_id": record_pk,
         "name_key": name_key,
-        "name_fold": normalize.fold_variants(name_key) if name_key else None,
+        "name_fold": name_fold,
         "kana_key": kana_key,
-        "kana_romaji": normalize.romaji_of_key(kana_key) if kana_key else None,
-        "family_kana": normalize.reading_key(family_kana) if given_kana else None,
-        "given_kana": given_key,
-        "given_romaji": normalize.romaji_of_key(given_key) if given_key else None,
-        "family_name": family_name if given_name else None,
-        "given_name": given_name.replace(" ", "") if given_name else None,
-        "dob": birth.isoformat() if isinstance(birth, date) else None,
+        "kana_romaji": kana_romaji,
+        "family_kana": family_kana,
+        "given_kana": given_kana,
+        "given_romaji": given_romaji,
+        "family_name": family_name,
+        "given_name": given_name,
+        "dob": dob,
         "gender": safe(_gender, sealed.get("subject_gender")),
         "phone": check(_phone, "phone"),
         "email": check(_email, "email"),
         "postal": check(_postal_code, "postal_code"),
-        "address_key": f"{address.key()}#{address.room}" if address and address.key() else None,
-        "prefecture": (address.prefecture or None) if address else None,
-        "guardian_fold": normalize.fold_variants(guardian) if guardian else None,
-        "guardian_kana": normalize.reading_key(guardian_kana) if guardian_kana else None,
+        "address_key": address_key,
+        "prefecture": prefecture,
+        "guardian_fold": guardian_fold,
+        "guardian_kana": guardian_kana,
         "card_last4": card_last4(sealed.get("card_last4")),
         # Not compared by Splink (not in COLUMNS). Pre-birth rows: the due date.
-        "due": due.isoformat() if isinstance(due, date) else None,
+        "due": due,
         # For the recipient assignment: a mother whose own rows give her maiden name is still found by
         # her given name and the household's contact.
-        "guardian_given_name": normalize.fold_variants(guardian_given.replace(" ", "")) or None,
-        "guardian_given_kana": normalize.reading_key(guardian_given_kana) if guardian_given_kana else None,
+        "guardian_given_name": guardian_given,
+        "guardian_given_kana": guardian_given_kana,
     }
 
 
