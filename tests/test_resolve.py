@@ -6,6 +6,7 @@ Hand-made rows sit among 2,000 synthetic ones, so the model sees an incident-siz
 from __future__ import annotations
 
 import csv
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from owabi.records import resolve_model
-from owabi.records.models import LeakRecord, ReviewPair
+from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
@@ -98,6 +99,12 @@ ROWS = [
     "UG1,shop,知念梨沙,チネンリサ,1986-06-11,F,本人,,,192-0001,東京都八王子市丹木町8-16-12,090-1588-5615,,,,,,,",
     "UG2,event,和田早希,ワダサキ,2016-04-01,F,長女,和田梨沙,ワダリサ,192-0001,東京都八王子市丹木町8-16-12,090-1588-5615,,,,,,,",
     "MV3,zemi,石崎 隼,イシザキ ハヤト,2019-11-10,M,長男,石崎 達也,イシザキ タツヤ,244-0001,神奈川県横浜市戸塚区南舞岡2-27-22,070-3454-9690,,,,,,,",
+    # A grandfather and his son of one name, and the son's boy naming 森 博 as guardian: the boy's row
+    # shares the grandfather's phone and the son's address, so both adults match equally. The notice goes
+    # to the first imported, in every run.
+    "DT1,shop,森 博,モリ ヒロシ,1952-03-03,M,本人,,,606-0001,京都府京都市左京区岩倉1-1,075-123-9876,,,,,,,",
+    "DT2,shop,森 博,モリ ヒロシ,1981-08-08,M,本人,,,600-8001,京都府京都市下京区四条通1-1,090-8888-1234,,,,,,,",
+    "DT3,zemi,森 蓮,モリ レン,2015-01-01,M,長男,森 博,モリ ヒロシ,600-8001,京都府京都市下京区四条通1-1,075-123-9876,,,,,,,",
 ]
 
 
@@ -331,3 +338,23 @@ def test_explain_scores_with_the_households_of_the_whole_incident(incident, reso
     out = capsys.readouterr().out
     assert "with MV2: p=" in out
     assert f"contact: {resolve_model.SAME_HOUSEHOLD}" in out
+
+
+def test_subjects_and_recipients_get_distinct_random_public_ids(incident, resolved) -> None:
+    """Public ids are what links and letters may carry: random (version 4) UUIDs, never repeated."""
+    ids = [
+        *Subject.objects.filter(incident=incident).values_list("public_id", flat=True),
+        *Recipient.objects.filter(incident=incident).values_list("public_id", flat=True),
+    ]
+    assert len(ids) > 2000
+    assert len(set(ids)) == len(ids)
+    assert {uuid.UUID(str(value)).version for value in ids} == {4}
+    assert {uuid.UUID(str(value)).variant for value in ids} == {uuid.RFC_4122}
+
+
+def test_a_child_whose_guardian_name_fits_two_adults_goes_to_the_first_imported(
+    resolved: dict[str, tuple[str, str]],
+) -> None:
+    assert subject(resolved, "DT1") != subject(resolved, "DT2")
+    assert recipient(resolved, "DT1") != recipient(resolved, "DT2")
+    assert recipient(resolved, "DT3") == recipient(resolved, "DT1")

@@ -115,7 +115,7 @@ def households(table: Any) -> list[int]:
         linked = linked.filter(pc.not_equal(linked.column("row"), linked.column("row_min")))
         for a, b in zip(linked.column("row").to_pylist(), linked.column("row_min").to_pylist(), strict=True):
             _union(parent, a, b)  # the smaller root wins: a household's root is its smallest row
-    return [_find(parent, i) for i in range(n)]
+    return _roots(parent)
 
 
 def _features_frame(table: Any) -> tuple[Any, Any]:
@@ -222,11 +222,23 @@ def _union(parent: list[int], a: int, b: int) -> None:
         parent[max(root_a, root_b)] = min(root_a, root_b)
 
 
+def _roots(parent: list[int]) -> list[int]:
+    """Every item's root at once, by pointer jumping: each pass looks twice as far up, so a few passes of
+    a list comprehension replace a million `_find` calls. `parent` is not changed."""
+    roots = parent
+    while True:
+        up = [roots[item] for item in roots]
+        if up == roots:
+            return up
+        roots = up
+
+
 def _groups(parent: list[int], items: Iterable[int]) -> list[list[int]]:
     """Members per root, each sorted, ordered by their first member."""
+    roots = _roots(parent)
     by_root: dict[int, list[int]] = defaultdict(list)
     for item in items:
-        by_root[_find(parent, item)].append(item)
+        by_root[roots[item]].append(item)
     return sorted(by_root.values(), key=lambda members: members[0])
 
 
@@ -366,17 +378,17 @@ def _join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], paren
     wanted = {col[k][i] for i, p in enumerate(placeholder) if p for k in guardian_keys if col[k][i]}
     if not wanted:
         return
+    root_of = _roots(parent)
     by_guardian: dict[str, set[int]] = defaultdict(set)
-    for i, is_placeholder in enumerate(placeholder):
-        if not is_placeholder:
-            for key in guardian_keys:
-                if col[key][i] in wanted:
-                    by_guardian[col[key][i]].add(_find(parent, i))
+    for key in guardian_keys:
+        for i, value in enumerate(col[key]):
+            if value in wanted and not placeholder[i]:
+                by_guardian[value].add(root_of[i])
     roots = set().union(*by_guardian.values()) if by_guardian else set()
     births: dict[int, set[date]] = defaultdict(set)
     tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for i, is_placeholder in enumerate(placeholder):
-        if is_placeholder or (root := _find(parent, i)) not in roots:
+    for i, root in enumerate(root_of):
+        if root not in roots or placeholder[i]:
             continue
         if col["dob"][i]:
             births[root].add(date.fromisoformat(col["dob"][i]))
@@ -452,13 +464,15 @@ def _assign_recipients(
     parent = list(range(len(clusters)))
     first_by_key: dict[int, int] = {}
     keys_of: dict[int, list[int]] = {}
+    tokens_of_minor: dict[int, set[tuple[str, str]]] = {}
     minor_homes: set[int] = set()
-    minor_tokens: set[tuple[str, str]] = set()
+    minor_values: dict[str, set[str]] = {kind: set() for kind in _CONTACT_KINDS}
     for index, is_minor in enumerate(minor):
         if not is_minor:
             continue
-        tokens = tokens_of(index)
-        minor_tokens |= tokens
+        tokens = tokens_of_minor[index] = tokens_of(index)
+        for kind, value in tokens:
+            minor_values[kind].add(value)
         home = [token for token in tokens if token[0] in _HOME_KINDS]
         keys = [hash((guardian[index], *token)) for token in tokens] if guardian[index] else []
         keys += [hash((guardian_kana[index], *token)) for token in home] if guardian_kana[index] else []
@@ -471,14 +485,20 @@ def _assign_recipients(
                 first_by_key[key] = index
     adults_by_key: dict[int, list[int]] = defaultdict(list)
     adults_at_home: dict[int, list[int]] = defaultdict(list)
+    contact_columns = [(kind, col[kind], minor_values[kind]) for kind in _CONTACT_KINDS]
     for index, is_minor in enumerate(minor):
         if is_minor:
             continue
+        members = clusters[index]
         # Every key below holds a minor's token: most adults (no children in the incident) share none.
-        shared = tokens_of(index) & minor_tokens
+        shared = {
+            (kind, values[m])
+            for m in members
+            for kind, values, wanted in contact_columns
+            if values[m] in wanted
+        }
         if not shared:
             continue
-        members = clusters[index]
         names = {col["name_fold"][m] for m in members} - {None}
         readings = {col["kana_key"][m] for m in members} - {None}
         for token in shared:
@@ -491,19 +511,21 @@ def _assign_recipients(
                 adults_at_home[hash(token)].append(index)
     owner = list(range(len(clusters)))
     for group in _groups(parent, keys_of):
-        votes = Counter(
-            adult for member in group for key in keys_of[member] for adult in adults_by_key.get(key, ())
-        )
+        votes = [adult for member in group for key in keys_of[member] for adult in adults_by_key.get(key, ())]
         if not votes:  # the maiden-name fallback: given name + the home's phone or address
-            votes = Counter(
+            votes = [
                 adult
                 for member in group
-                for token in tokens_of(member)
+                for token in tokens_of_minor[member]
                 if token[0] in _HOME_KINDS
                 for adult in adults_at_home.get(hash(token), ())
                 if _has_given_name(clusters[adult], col, _guardian_given(clusters[member], col))
-            )
-        target = votes.most_common(1)[0][0] if votes else group[0]
+            ]
+        if not votes:
+            target = group[0]
+        else:  # the adult with most votes; of equals, the first imported (the same in every run)
+            counts = Counter(votes)
+            target = min(counts, key=lambda adult: (-counts[adult], adult))
         for member in group:
             owner[member] = target
     return owner
@@ -674,11 +696,19 @@ def _write(
     ).count()
 
 
-def _uuid4_hex() -> str:
-    """A random (version 4) UUID as 32 hex digits, the form both databases accept; uuid.uuid4() costs
-    several microseconds, which at a million subjects and recipients is seconds."""
-    digits = os.urandom(16).hex()
-    return f"{digits[:12]}4{digits[13:16]}{'89ab'[int(digits[16], 16) & 3]}{digits[17:]}"
+# Bytes 6 and 8 of a random (version 4, RFC 9562) UUID: the version nibble 4, the variant bits 10.
+_UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
+_UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+
+
+def _uuid4_hexes(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as 32 hex digits, the form both databases accept: one read of
+    os.urandom for all of them. uuid.uuid4() costs microseconds each, which at a million is seconds."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_UUID_VERSION)
+    raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
+    digits = raw.hex()
+    return [digits[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 def _save_numbered(
@@ -696,9 +726,10 @@ def _save_numbered(
     for number, values in wanted:
         before = existing.get(number)
         if before is None:
-            new.append((incident.pk, _uuid4_hex(), number, *values))
+            new.append((number, *values))
         elif before[1] != values:
             changed.append((before[0], *values))
+    new = [(incident.pk, public_id, *row) for public_id, row in zip(_uuid4_hexes(len(new)), new, strict=True)]
     bulk.insert(model, ("incident", "public_id", "number", *fields), new)
     bulk.update(model, fields, changed)
     with connection.cursor() as cursor:  # plain tuples: the ORM's per-row work, times 700,000, is seconds
