@@ -43,6 +43,8 @@ COLUMNS = (
 )
 # Keys features() returns beyond the matcher's COLUMNS (for placeholders and recipients).
 EXTRA_COLUMNS = ("due", "guardian_given_name", "guardian_given_kana")
+# What stored() returns, in this order: every key but the record id.
+STORED_COLUMNS = (*(c for c in COLUMNS if c != "unique_id"), *EXTRA_COLUMNS)
 
 
 # Values repeat across an incident's records (birth and due dates, postal codes, a household's address and
@@ -124,8 +126,14 @@ def safe(function: Callable[[str], T], value: str | None) -> T | None:
 def features(
     record_pk: int, sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    """The matching keys of one record. Values a normalizer rejects are left out of matching and, when
-    `problems` is given, reported there as (field, fixed reason) — never the value."""
+    """The matching keys of one record, by name (COLUMNS, then EXTRA_COLUMNS). Values a normalizer
+    rejects are left out of matching and, when `problems` is given, reported there as (field, fixed
+    reason) — never the value."""
+    return {"unique_id": record_pk, **dict(zip(STORED_COLUMNS, stored(sealed, problems), strict=True))}
+
+
+def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None) -> tuple[str | None, ...]:
+    """The keys as stored (owabi.records.match_store): in STORED_COLUMNS order, without a record id."""
 
     def check(function: Callable[[str], T], field: str) -> T | None:
         value = sealed.get(field)
@@ -145,43 +153,39 @@ def features(
     _, guardian_fold, _, _, guardian_given = check(_name_keys, "guardian_name") or _NO_NAME
     guardian_kana, _, _, guardian_given_kana, _ = check(_kana_keys, "guardian_kana") or _NO_NAME
     dob = check(_iso_date, "subject_birth_date")
-    due = check(_iso_date, "expected_delivery_date")
+    gender = safe(_gender, sealed.get("subject_gender"))
+    phone = check(_phone, "phone")
+    email = check(_email, "email")
+    postal = check(_postal_code, "postal_code")
     address_key, prefecture = safe(_address_keys, sealed.get("address")) or (None, None)
-    return {
-        "unique_id": record_pk,
-        "name_key": name_key,
-        "name_fold": name_fold,
-        "kana_key": kana_key,
-        "kana_romaji": kana_romaji,
-        "family_kana": family_kana,
-        "given_kana": given_kana,
-        "given_romaji": given_romaji,
-        "family_name": family_name,
-        "given_name": given_name,
-        "dob": dob,
-        "gender": safe(_gender, sealed.get("subject_gender")),
-        "phone": check(_phone, "phone"),
-        "email": check(_email, "email"),
-        "postal": check(_postal_code, "postal_code"),
-        "address_key": address_key,
-        "prefecture": prefecture,
-        "guardian_fold": guardian_fold,
-        "guardian_kana": guardian_kana,
-        "card_last4": card_last4(sealed.get("card_last4")),
+    due = check(_iso_date, "expected_delivery_date")
+    return (
+        name_key,
+        name_fold,
+        kana_key,
+        kana_romaji,
+        family_kana,
+        given_kana,
+        family_name,
+        given_name,
+        given_romaji,
+        dob,
+        gender,
+        phone,
+        email,
+        postal,
+        address_key,
+        prefecture,
+        guardian_fold,
+        guardian_kana,
+        card_last4(sealed.get("card_last4")),
         # Not compared by Splink (not in COLUMNS). Pre-birth rows: the due date.
-        "due": due,
+        due,
         # For the recipient assignment: a mother whose own rows give her maiden name is still found by
         # her given name and the household's contact.
-        "guardian_given_name": guardian_given,
-        "guardian_given_kana": guardian_given_kana,
-    }
-
-
-def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The keys as stored (owabi.records.match_store): without a record id."""
-    match = features(0, sealed, problems)
-    del match["unique_id"]
-    return match
+        guardian_given,
+        guardian_given_kana,
+    )
 
 
 def card_last4(value: str | None) -> str | None:

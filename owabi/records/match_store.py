@@ -21,8 +21,8 @@ from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records.models import LeakRecord, MatchBatch, SourceFile
 
-# Every key features.stored() returns, in a fixed order (all strings or null).
-KEY_COLUMNS = tuple(c for c in feature_module.COLUMNS if c != "unique_id") + feature_module.EXTRA_COLUMNS
+# Every key features.stored() returns, in its order (all strings or null).
+KEY_COLUMNS = feature_module.STORED_COLUMNS
 RECOMPUTE_CHUNK = 5000
 
 _AAD = MatchBatch._meta.get_field("keys").aad
@@ -34,12 +34,13 @@ def _schema() -> Any:
     return pa.schema([("line_no", pa.int64()), *[(c, pa.string()) for c in KEY_COLUMNS]])
 
 
-def pack(lines: list[int], keys: list[dict[str, Any]]) -> bytes:
-    """Seal the keys of `lines` (one dict per line, as features.stored() returns) as one blob."""
+def pack(lines: list[int], keys: list[tuple[str | None, ...]]) -> bytes:
+    """Seal the keys of `lines` (one tuple per line, as features.stored() returns) as one blob."""
     import pyarrow as pa
 
     arrays = [pa.array(lines, type=pa.int64())]
-    arrays += [pa.array([k.get(column) for k in keys], type=pa.string()) for column in KEY_COLUMNS]
+    columns = zip(*keys, strict=True) if keys else ([] for _ in KEY_COLUMNS)
+    arrays += [pa.array(column, type=pa.string()) for column in columns]
     batch = pa.record_batch(arrays, schema=_schema())
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as out:
@@ -177,7 +178,7 @@ def _recompute(incident: Incident, stale: list[int]) -> None:
     record they covered is in `stale` or already in a current batch)."""
     for start in range(0, len(stale), RECOMPUTE_CHUNK):
         chunk = stale[start : start + RECOMPUTE_CHUNK]
-        by_file: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        by_file: dict[int, list[tuple[int, tuple[str | None, ...]]]] = defaultdict(list)
         records = LeakRecord.objects.filter(pk__in=chunk).values_list("source_file_id", "line_no", "sealed")
         for file_id, line, sealed in cast("Iterable[tuple[int, int, dict[str, Any]]]", records):
             by_file[file_id].append((line, feature_module.stored(sealed)))

@@ -19,9 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
-from typing import Final
+from typing import Final, NamedTuple
 
 import phonenumbers
 
@@ -523,6 +523,7 @@ _PREF4: Final = frozenset(p for p in PREFECTURES if len(p) == 4)
 
 _KANJI_NUM: Final = "〇一二三四五六七八九十百千"
 _ADDR_TABLE = str.maketrans(dict.fromkeys(_DASHES, "-"))
+_ADDR_DASH = re.compile(f"[{re.escape(_DASHES[1:])}]")  # a dash _ADDR_TABLE rewrites (not "-" itself)
 _ADDR_LONG_DASH = re.compile(f"(?<=[0-9{_KANJI_NUM}])ー(?=[0-9{_KANJI_NUM}])")  # 1ー2ー3 typed with ー
 _ADDR_POSTAL = re.compile(r"〒?\s*\d{3}-?\d{4}\s*", re.ASCII)  # a postal code written before the address
 _UNIT = "(?:丁目|番地|番(?![町丁])|号(?!室))"  # 番町/番丁 are town names, 号室 is a room
@@ -587,8 +588,7 @@ def _number(text: str) -> str:
     return str(int(text)) if text.isascii() else str(_kanji_number(text))
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
     """An address split into comparable parts; `key()` is what the matcher compares.
 
     prefecture: one of the 47, or "" when the address does not start with one.
@@ -618,6 +618,7 @@ class Address:
 _EMPTY_ADDRESS: Final = Address("", "", "", "", "", "", "")
 
 
+@lru_cache(1 << 14)  # towns repeat across a leak's addresses
 def _town_key(town: str) -> str:
     text = town.replace(" ", "").replace("大字", "")
     if "郡" in text:
@@ -643,7 +644,9 @@ def address(raw: str) -> Address:
     """
     if _is_blank(raw):
         return _EMPTY_ADDRESS
-    text = _clean(raw).translate(_ADDR_TABLE)
+    text = _clean(raw)
+    if not text.isascii() and _ADDR_DASH.search(text):
+        text = text.translate(_ADDR_TABLE)
     if "ー" in text:
         text = _ADDR_LONG_DASH.sub("-", text)
     text = " ".join(text.split())

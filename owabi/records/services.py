@@ -86,12 +86,15 @@ def _clean(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def _name_key(value: str) -> str:
-    return re.sub(r"\s+", "", _clean(value))
+_NOT_DIGIT = re.compile(r"\D")
 
 
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", _clean(value))
+def _name_key(cleaned: str) -> str:
+    return "".join(cleaned.split())
+
+
+def _digits(cleaned: str) -> str:
+    return _NOT_DIGIT.sub("", cleaned)
 
 
 BLIND_INDEXES = ("bx_name_phone", "bx_name_card", "bx_email")
@@ -344,7 +347,7 @@ def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
-    keys: list[dict[str, Any]] = []
+    keys: list[tuple[str | None, ...]] = []
     for line, cells, problem in rows:
         if problem:
             rejects.append(Reject(line, "", problem))
@@ -364,7 +367,7 @@ def _prepare(
     row: list[str],
     rejects: list[Reject],
     warnings: list[Reject],
-    keys: list[dict[str, Any]],
+    keys: list[tuple[str | None, ...]],
 ) -> _Prepared | None:
     values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
     record_id = values.pop("record_id", "")
