@@ -53,16 +53,22 @@ class LeakRecord(models.Model):
     # Fields whose value could not be normalized ("subject_birth_date: not a date"): kept, not rejected,
     # and reported in the import's warnings file. Field names and reasons only, never values.
     problems = models.JSONField(default=list, blank=True)
-    # Blind indexes (owabi.core.crypto.blind_index) for the support console and the portal lookup.
-    bx_name_phone = models.BinaryField(max_length=16, default=b"", db_index=True)
-    bx_name_card = models.BinaryField(max_length=16, default=b"", db_index=True)
-    bx_email = models.BinaryField(max_length=16, default=b"", db_index=True)
+    # Blind indexes (owabi.core.crypto.blind_index) for the support console and the portal lookup. b"" is
+    # "no value" and matches nothing, so the indexes leave it out (most rows have no card): a lookup must
+    # say `.exclude(bx_…=b"")` for the database to use them.
+    bx_name_phone = models.BinaryField(max_length=16, default=b"")
+    bx_name_card = models.BinaryField(max_length=16, default=b"")
+    bx_email = models.BinaryField(max_length=16, default=b"")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["source_file", "record_id"], name="records_leakrecord_unique_id_per_file"
             )
+        ]
+        indexes = [
+            models.Index(fields=[name], condition=~models.Q(**{name: b""}), name=f"records_{name}_set")
+            for name in ("bx_name_phone", "bx_name_card", "bx_email")
         ]
 
     def __str__(self) -> str:

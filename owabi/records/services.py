@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, cast
 
 import orjson
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from owabi.core import audit, bulk, crypto
 from owabi.core.crypto import blind_index
@@ -108,6 +109,17 @@ def blind_indexes(values: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
         blind_index("name_card", name, values.get("card_last4", "")),
         blind_index("email", values.get("email", "").lower()),
     )
+
+
+def with_blind_index(column: str, key: bytes) -> QuerySet[LeakRecord]:
+    """Records whose blind index `column` (one of BLIND_INDEXES) is `key`. An empty key (a record without
+    that value) matches nothing. The partial indexes leave b"" out, so the query says so too: SQLite uses
+    a partial index only when the query implies its condition."""
+    if column not in BLIND_INDEXES:
+        raise ValueError(f"not a blind index: {column}")
+    if not key:
+        return LeakRecord.objects.none()
+    return LeakRecord.objects.filter(**{column: key}).exclude(**{column: b""})
 
 
 @dataclass
