@@ -381,3 +381,43 @@ def test_a_row_with_a_nul_character_is_rejected_not_fatal(incident, tmp_path: Pa
     result = import_file(incident=incident, path=_write(tmp_path / "n.csv", rows), actor="t")
     assert [(r.line, r.reason) for r in result.rejects] == [(2, "contains a NUL character (not text)")]
     assert list(LeakRecord.objects.values_list("record_id", flat=True)) == ["N2"]
+
+
+REASON_HEADER = ["record_id", "氏名", "保護者氏名", "カード番号", "カード下4桁"]
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        (["", "山田 太郎", "", "", ""], "record_id", "missing"),
+        (["R" * 101, "山田 太郎", "", "", ""], "record_id", "longer than 100 characters"),
+        (["B1", "", "", "", ""], "subject_name", "neither a name nor a guardian's name"),
+        (
+            ["B1", "山田 太郎", "", "4111 1111 1111 1112", ""],
+            "card_number",
+            "card number fails the check digit",
+        ),
+        (
+            ["B1", "山田 太郎", "", "4111-11", ""],
+            "card_number",
+            "not a card number (expected 12-19 digits, or a masked number ending in 4 digits)",
+        ),
+        (["B1", "山田 太郎", "", "", "42a2"], "card_last4", "must be exactly 4 digits"),
+        (["B1", "山田 太郎", "", "", "12345"], "card_last4", "must be exactly 4 digits"),
+    ],
+)
+def test_each_reject_reason_names_line_and_field_and_not_the_value(
+    incident, tmp_path: Path, row: list[str], field: str, reason: str
+) -> None:
+    good = ["B0", "", "佐藤 花子", "", "1234"]  # a guardian's name alone is enough
+    path = _write(tmp_path / "reasons.csv", [good, row], header=REASON_HEADER)
+    result = import_file(incident=incident, path=path, actor="t")
+    source = result.source_file
+    assert (source.rows_in, source.rows_ok, source.rows_rejected) == (2, 1, 1)
+    assert [(r.line, r.field, r.reason) for r in result.rejects] == [(3, field, reason)]
+    with result.rejects_path.open(encoding="utf-8") as handle:  # type: ignore[union-attr]
+        assert list(csv.reader(handle)) == [
+            ["file", "line", "field", "reason"],
+            ["reasons.csv", "3", field, reason],
+        ]
+    assert list(LeakRecord.objects.values_list("record_id", flat=True)) == ["B0"]

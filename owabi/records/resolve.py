@@ -703,12 +703,17 @@ _UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 
 def _uuid4_hexes(count: int) -> list[str]:
     """`count` random (version 4) UUIDs as 32 hex digits, the form both databases accept: one read of
-    os.urandom for all of them. uuid.uuid4() costs microseconds each, which at a million is seconds."""
+    os.urandom for all of them. uuid.uuid4() costs microseconds each, which at a million is seconds.
+
+    Sorted: the unique index on public_id then takes a batch in order, page after page, where random
+    order visits (and after a checkpoint writes out in full) a random index page per row. At 690,000
+    subjects that was 2 to 3 of the 10 seconds PostgreSQL took to insert them. The values stay random;
+    only which row gets which one follows the row order."""
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = raw[6::16].translate(_UUID_VERSION)
     raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
     digits = raw.hex()
-    return [digits[start : start + 32] for start in range(0, 32 * count, 32)]
+    return sorted([digits[start : start + 32] for start in range(0, 32 * count, 32)])
 
 
 def _save_numbered(
