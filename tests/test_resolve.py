@@ -358,3 +358,20 @@ def test_a_child_whose_guardian_name_fits_two_adults_goes_to_the_first_imported(
     assert subject(resolved, "DT1") != subject(resolved, "DT2")
     assert recipient(resolved, "DT1") != recipient(resolved, "DT2")
     assert recipient(resolved, "DT3") == recipient(resolved, "DT1")
+
+
+@pytest.mark.parametrize(
+    "rows", [[], ROWS[:1], [ROWS[0], ROWS[3]]], ids=["no records", "one record", "a wife and her husband"]
+)
+def test_the_smallest_incidents_resolve(incident, tmp_path: Path, rows: list[str]) -> None:
+    """Too few records to pair or to train on is an answer too: each adult their own subject and recipient."""
+    if rows:
+        import_file(incident=incident, path=_write(tmp_path / "few.csv", rows), actor="t")
+    result = resolve(incident=incident, actor="t", as_of=AS_OF)
+    clusters = {
+        record_id: (subject, recipient) for record_id, subject, recipient in iter_clusters(incident=incident)
+    }
+    assert result.records == len(rows) == len(clusters)
+    assert result.subjects == len({subject for subject, _ in clusters.values()}) == len(rows)
+    assert result.recipients == len({recipient for _, recipient in clusters.values()}) == len(rows)
+    assert all(subject and recipient for subject, recipient in clusters.values())

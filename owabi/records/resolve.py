@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection, transaction
@@ -80,6 +81,8 @@ _KEPT = (
     "guardian_given_name",
     "guardian_given_kana",
 )
+# Values that repeat little (a phone, an e-mail address): each row gets its own string object.
+_MOSTLY_UNIQUE = frozenset({"phone", "email"})
 _TABLE_COLUMNS = (*[c for c in feature_module.COLUMNS if c != "unique_id"], *feature_module.EXTRA_COLUMNS)
 _CONTACT_KINDS = ("phone", "email", "address_key", "card_last4")
 # The home's own evidence. A reading or a given name alone is weak (homophone names are common), so
@@ -118,6 +121,24 @@ def households(table: Any) -> list[int]:
     return _roots(parent)
 
 
+def _python_list(column: Any, *, shared: bool) -> list[Any]:
+    """An Arrow column as a Python list. `shared`: one string object per distinct value, however many rows
+    hold it (a birth date, postal code, given name or guardian repeats across thousands of rows; each
+    string costs 60-110 bytes). At 1M records that is 0.35 GiB for these lists where separate objects
+    took 1 GiB, and a string's hash, computed once, serves every row that shares it."""
+    if not shared:
+        return list(column.to_pylist())
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values = encoded.dictionary.to_pylist()
+    values.append(None)  # where the index is null
+    indices = encoded.indices.fill_null(len(values) - 1).to_pylist()
+    if len(indices) < 2:  # itemgetter of one index returns the value, not a tuple
+        return [values[i] for i in indices]
+    return list(itemgetter(*indices)(values))
+
+
 def _features_frame(table: Any) -> tuple[Any, Any]:
     """An in-memory DuckDB holding the Arrow `table` as the table "features", and its Splink frame.
 
@@ -141,25 +162,29 @@ def _arrow_table(rows: list[dict[str, Any]]) -> Any:
     return pa.table({column: [row.get(column) for row in rows] for column in columns})
 
 
-def score_pairs(table: Any, *, as_of: date) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
+def score_pairs(tables: list[Any], *, as_of: date) -> tuple[list[tuple[int, int, float]], dict[str, Any]]:
     """Scored candidate pairs (by unique_id) among the rows of an Arrow table, and the trained model.
 
-    `as_of` is the notice date (who is a minor)."""
+    `tables` holds the one table and is emptied: once DuckDB has its own copy, the Arrow one is freed
+    (at 1M records, half a GiB less at the peak). `as_of` is the notice date (who is a minor)."""
+    table = tables.pop()
     n = table.num_rows
     if n < 2:
         return [], {}
+    import pyarrow as pa
     from splink import Linker
 
+    caps = resolve_model.person_caps(table)
     duck, frame = _features_frame(table)
+    del table
+    pa.default_memory_pool().release_unused()
     # Prior: about one record in three is a repeat of someone, among n^2/2 pairs.
     prior = min(0.5, max(1e-9, (n / 3) / (n * (n - 1) / 2)))
     linker = Linker(frame, resolve_model.settings(prior=prior, as_of=as_of), log_level=logging.WARNING)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=min(U_SAMPLE_PAIRS, max(100_000, n * 20)), seed=42
     )
-    model = resolve_model.adjust_u(
-        linker.misc.save_model_to_json(), records=n, caps=resolve_model.person_caps(table)
-    )
+    model = resolve_model.adjust_u(linker.misc.save_model_to_json(), records=n, caps=caps)
     linker = Linker(frame, model, log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_THRESHOLD)
     pairs = duck.execute(
@@ -280,24 +305,29 @@ def _resolve(
     pks = array("q", keys.column("pk").to_pylist())
     n = len(pks)
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     table = keys.select(list(_TABLE_COLUMNS)).add_column(0, "unique_id", pa.array(range(n), pa.int64()))
     del keys
-    col = {name: table.column(name).to_pylist() for name in _KEPT}
-    placeholder = [
-        key is None and due is not None for key, due in zip(col["name_key"], col["due"], strict=True)
-    ]
+    # A pre-birth placeholder: no name of its own, a due date. Matched later, by _join_placeholders.
+    is_placeholder = pc.and_(pc.is_null(table.column("name_key")), pc.is_valid(table.column("due")))
     table = table.append_column("household", pa.array(households(table), pa.int64()))
+    matchable = [table.filter(pc.invert(is_placeholder))]
+    kept = table.select(list(_KEPT))
+    del table
     result.records = n
     lap("features")
 
-    matchable = table.filter(pa.array([not p for p in placeholder], type=pa.bool_()))
-    del table
-    say(f"scoring candidate pairs among {matchable.num_rows:,} records")
+    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records")
     pairs, model = score_pairs(matchable, as_of=as_of)
-    del matchable
     result.pairs_scored = len(pairs)
     lap("match")
+
+    # Python lists only now, so DuckDB's working set and these are never in memory together.
+    col = {name: _python_list(kept.column(name), shared=name not in _MOSTLY_UNIQUE) for name in _KEPT}
+    placeholder = is_placeholder.to_pylist()
+    del kept, is_placeholder
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
 
     say("clustering")
     same_pk, different_pk = _decided_pairs(incident)
