@@ -166,7 +166,7 @@ def score_pairs(tables: list[Any], *, as_of: date) -> tuple[list[tuple[int, int,
     """Scored candidate pairs (by unique_id) among the rows of an Arrow table, and the trained model.
 
     `tables` holds the one table and is emptied: once DuckDB has its own copy, the Arrow one is freed
-    (at 1M records, half a GiB less at the peak). `as_of` is the notice date (who is a minor)."""
+    (at 1M records, 0.3 GiB less at the peak). `as_of` is the notice date (who is a minor)."""
     table = tables.pop()
     n = table.num_rows
     if n < 2:
