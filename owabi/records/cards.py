@@ -25,6 +25,51 @@ _BRANDS: tuple[tuple[str, int, int], ...] = (
 )
 
 
+# Canonical brand codes, with how a notice names each (ja, en). IIN ranges above and exports' spellings
+# below both come out as one of these codes, so one card is one card however an export spelt its brand.
+BRAND_LABELS: dict[str, tuple[str, str]] = {
+    "VISA": ("VISA", "Visa"),
+    "MASTERCARD": ("Mastercard", "Mastercard"),
+    "JCB": ("JCB", "JCB"),
+    "AMEX": ("アメリカン・エキスプレス", "American Express"),
+    "DINERS": ("ダイナースクラブ", "Diners Club"),
+    "DISCOVER": ("ディスカバー", "Discover"),
+    "UNIONPAY": ("銀聯（UnionPay）", "UnionPay"),
+}
+_BRAND_SPELLINGS: dict[str, str] = {
+    **dict.fromkeys(("visa", "ビザ", "ヴィザ"), "VISA"),
+    **dict.fromkeys(("master", "mastercard", "mc", "マスター", "マスターカード"), "MASTERCARD"),
+    **dict.fromkeys(("jcb", "ジェーシービー"), "JCB"),
+    **dict.fromkeys(
+        ("amex", "americanexpress", "アメックス", "アメリカンエキスプレス", "アメリカンエクスプレス"), "AMEX"
+    ),
+    **dict.fromkeys(("diners", "dinersclub", "ダイナース", "ダイナースクラブ"), "DINERS"),
+    **dict.fromkeys(("discover", "ディスカバー"), "DISCOVER"),
+    **dict.fromkeys(("unionpay", "cup", "銀聯", "银联", "中国銀聯", "ユニオンペイ"), "UNIONPAY"),
+}
+_BRAND_NOISE = re.compile(r"[\s・.\-_/®™]|カード$|card$")
+
+
+def canonical_brand(raw: str) -> str | None:
+    """The brand code (BRAND_LABELS) for an export's spelling (VISA/Visa/ビザ, MASTER/MasterCard/マスター
+    カード, アメックス, 銀聯 …): "" for a blank value, None for one that names no brand we know."""
+    text = unicodedata.normalize("NFKC", raw).strip().casefold()
+    if not text:
+        return ""
+    if text.upper() in BRAND_LABELS:
+        return text.upper()
+    key = _BRAND_NOISE.sub("", text)
+    return _BRAND_SPELLINGS.get(key) or _BRAND_SPELLINGS.get(_BRAND_NOISE.sub("", key))
+
+
+def brand_label(code: str, language: str) -> str:
+    """How a notice names a brand code; "" for no brand."""
+    labels = BRAND_LABELS.get(code)
+    if labels is None:
+        return ""
+    return labels[1] if language == "en" else labels[0]
+
+
 @dataclass(frozen=True)
 class ReducedCard:
     brand: str
