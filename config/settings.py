@@ -79,11 +79,16 @@ INSTALLED_APPS = [
     "owabi.incidents",
     "owabi.records",
     "owabi.notices",
+    "owabi.redress",
+    "owabi.portal",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # every asset served by us, no CDN
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "owabi.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -104,6 +109,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "owabi.portal.incident.context",
             ],
         },
     },
@@ -154,8 +161,53 @@ TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True
 
+LOCALE_PATHS = [BASE_DIR / "owabi" / "locale"]
+LANGUAGE_COOKIE_SECURE = PRODUCTION
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves static files from the app folders in development and tests (no collectstatic step)
+# and from STATIC_ROOT, compressed and cache-busted, in production (`owabi collectstatic` at deploy).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# The portal's incident when one deployment serves several (default: the one whose notice setup names
+# this host, or the only one).
+OWABI_PORTAL_INCIDENT = env_str("OWABI_PORTAL_INCIDENT") or ""
+
+# Sessions: the portal ends an idle session after 30 minutes (owabi.portal.access); the cookie lives at
+# most 8 hours and dies with the browser.
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+CSRF_COOKIE_HTTPONLY = True
+# Uploads are read into memory up to this size and written to a temporary file beyond it; the portal
+# refuses any evidence file over 10 MB (owabi.redress.uploads).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 6
+
+# Content Security Policy (django-csp): our own scripts, styles and images only; nothing may frame us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'"],
+        "script-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
 
 # E-mail: SMTP when OWABI_EMAIL_HOST is set, otherwise files in OWABI_DATA_DIR/outbox (development).
 EMAIL_HOST = env_str("OWABI_EMAIL_HOST") or ""

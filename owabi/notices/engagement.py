@@ -2,8 +2,9 @@
 
 The portal calls `sign_in` with the code and key a person typed, and `record` when they choose their
 compensation, finish, or ask for no more reminders; support staff record the same on a caller's behalf.
-Only times are kept, never what was typed. Rate limiting of sign-in attempts is the portal's job
-(owabi.core.ratelimit, policies portal.login.*), before it calls `sign_in`.
+Only times are kept, never what was typed. `sign_in` is the one door to a notice: it applies the
+rate-limit policy (owabi.core.ratelimit, portal.login.*) and writes its audit events itself, so no view
+or API can forget either.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from owabi.core import audit, ratelimit
 from owabi.notices import codes
 from owabi.notices.models import Engagement, Notice
 
@@ -24,19 +26,69 @@ EVENTS = {
 }
 
 
-def sign_in(code_typed: str, key_typed: str) -> Notice | None:
+class SignInLimited(Exception):
+    """Too many failed attempts for this code or from this client: try later, or call (staff can lift
+    it). Says nothing about whether the code exists: unknown codes fill their budget the same way."""
+
+
+_LOGIN_POLICIES = ("portal.login.code", "portal.login.client")
+
+
+def sign_in(code_typed: str, key_typed: str, *, client: str = "") -> Notice | None:
     """The first notice with this registration code, when the key matches; None otherwise, the same way
-    whether the code is malformed, unknown or the key wrong. Records the recipient's first sign-in."""
+    and with the same work whether the code is unknown or the key wrong (a malformed code fails before
+    any lookup, as its shape is public). Failures count against the code and the client; over either
+    budget, SignInLimited. Records the recipient's first sign-in and audits successes and lockouts."""
     try:
         code = codes.parse_code(code_typed)
     except codes.CodeError:
         return None
+    subjects = (code, client or "-")
+    if any(
+        ratelimit.is_limited(policy, subject)
+        for policy, subject in zip(_LOGIN_POLICIES, subjects, strict=True)
+    ):
+        raise SignInLimited
     notice = Notice.objects.filter(code=code, reminder_of__isnull=True).first()
-    if notice is None or not codes.key_matches(code, key_typed):
+    key_ok = codes.key_matches(code, key_typed)  # computed for unknown codes too: same work either way
+    if notice is None or not key_ok:
+        tripped = [  # this failure used the last of a budget: the next attempt is refused
+            policy
+            for policy, subject in zip(_LOGIN_POLICIES, subjects, strict=True)
+            if not ratelimit.hit(policy, subject) or ratelimit.is_limited(policy, subject)
+        ]
+        if tripped:
+            audit.record(
+                actor="portal",
+                action="portal.sign_in.locked",
+                object_type="notice" if notice else "",
+                object_id=notice.pk if notice else "",
+                data={"policies": tripped},
+            )
         return None
+    ratelimit.reset("portal.login.code", code)
+    audit.record(actor="portal", action="portal.sign_in", object_type="notice", object_id=notice.pk)
     if notice.recipient_id is not None:
         record(notice.recipient_id, "signed_in")
     return notice
+
+
+def lift_lockout(*, code_typed: str, actor: str, reason: str) -> bool:
+    """Staff lift a code's sign-in lockout (after checking the caller). False for a malformed code."""
+    try:
+        code = codes.parse_code(code_typed)
+    except codes.CodeError:
+        return False
+    ratelimit.reset("portal.login.code", code)
+    notice = Notice.objects.filter(code=code, reminder_of__isnull=True).first()
+    audit.record(
+        actor=actor,
+        action="portal.sign_in.unlock",
+        object_type="notice" if notice else "",
+        object_id=notice.pk if notice else "",
+        reason=reason,
+    )
+    return True
 
 
 def record(recipient_id: int, event: str, *, at: datetime | None = None) -> None:

@@ -27,6 +27,8 @@ from owabi.notices.services import prepare as prepare_notices
 from owabi.records.models import LeakRecord
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
+from owabi.redress import selectors as redress_selectors
+from owabi.redress import services as redress_services
 
 DEMO_SLUG = "demo"
 
@@ -80,9 +82,13 @@ class Command(BaseCommand):
             f"({resolved.review_pairs:,} uncertain pairs queued for review)"
         )
         self.step("preparing one notice per recipient (e-mail where there is an address, else a letter)")
+        example = Path(settings.BASE_DIR) / "docs" / "notice-setup.example.toml"
         if not NoticeSetup.objects.filter(incident=incident).exists():
-            example = Path(settings.BASE_DIR) / "docs" / "notice-setup.example.toml"
             notice_setup.apply(incident=incident, data=notice_setup.load(example), actor="demo")
+        if not redress_selectors.catalog(incident.pk):
+            data = notice_setup.load(example)
+            redress_services.set_catalog(incident=incident, options=data["redress"]["options"], actor="demo")
+            self._gift_codes(incident, demo_dir, people=options["people"])
         prepared = prepare_notices(incident=incident, actor="demo")
         self.stderr.write(
             f"  {prepared.created['email']:,} e-mail and {prepared.created['letter']:,} letter notices "
@@ -98,8 +104,9 @@ class Command(BaseCommand):
         self.stderr.write(
             f"  {printed.letters:,} letters, {printed.pages:,} pages in {len(printed.files):,} PDF files"
         )
-        first = Notice.objects.filter(incident=incident).order_by("pk").first()
+        first = Notice.objects.filter(incident=incident, reminder_of=None).order_by("pk").first()
         sample = codes.group(first.code) if first else "CODE"
+        sample_key = codes.login_key(first.code) if first else "KEY"
         username, password = self._staff_user()
         records = LeakRecord.objects.filter(incident=incident).count()
         self.stdout.write(
@@ -109,6 +116,8 @@ class Command(BaseCommand):
                     f"owabi demo ready in {time.monotonic() - started:.1f}s: incident '{incident.slug}', "
                     f"{records:,} leaked records, {resolved.subjects:,} people, "
                     f"{resolved.recipients:,} recipients",
+                    f"  portal:         http://{options['addr']}/  registration code {sample}  login key "
+                    f"{sample_key}",
                     f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
                     "  audit check:    .venv/bin/owabi audit verify",
@@ -130,6 +139,16 @@ class Command(BaseCommand):
         self.stdout.write(f"serving on http://{options['addr']}/  (Ctrl-C stops)")
         sys.stdout.flush()
         call_command("runserver", options["addr"], use_reloader=False, insecure_serving=True)
+
+    def _gift_codes(self, incident: Incident, demo_dir: Path, *, people: int) -> None:
+        """A synthetic pool for the demo's code option, as a gift provider's CSV would come."""
+        path = demo_dir / "gift-codes.csv"
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write("code,gift_id,management_number,expires\n")
+            for number in range(people):
+                code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
+                handle.write(f"DEMO-{code},G{number + 1:09d},M{secrets.randbelow(10**10):010d},2027-12-31\n")
+        redress_services.import_codes(incident=incident, option_key="emoney", path=path, actor="demo")
 
     def _create_incident(self) -> Incident:
         today = timezone.localdate()

@@ -1,0 +1,98 @@
+"""Reads of notices for the portal and staff: a signed-in notice, what it says about its people, and
+the public "is this notice genuine?" check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from owabi.incidents import categories
+from owabi.notices import codes
+from owabi.notices.models import Notice, NoticeSetup
+
+
+def signed_in_notice(pk: int) -> Notice | None:
+    """The first notice (not a reminder, not cancelled) a portal session holds."""
+    return (
+        Notice.objects.select_related("incident")
+        .filter(pk=pk, reminder_of__isnull=True)
+        .exclude(status=Notice.Status.CANCELLED)
+        .first()
+    )
+
+
+def setup_of(notice: Notice) -> NoticeSetup | None:
+    return NoticeSetup.objects.filter(incident_id=notice.incident_id).first()
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person a notice covers, as the notice said it (its sealed snapshot)."""
+
+    number: int  # the subject's number: the key redress uses
+    name: str
+    due: str  # a child not yet born when the data was taken: the expected delivery date
+    minor: bool
+    items: list[tuple[str, str]]  # (category code, label) in the catalog's order
+    cards: list[dict[str, str]]
+
+
+def people(notice: Notice, language: str) -> list[Person]:
+    out = []
+    for person in notice.content.get("people", []):
+        out.append(
+            Person(
+                number=int(person["number"]),
+                name=person.get("name") or "",
+                due=person.get("due") or "",
+                minor=bool(person.get("minor")),
+                items=[
+                    (code, categories.label(code, language))
+                    for code in person.get("items", [])
+                    if categories.is_known(code)
+                ],
+                cards=list(person.get("cards", [])),
+            )
+        )
+    return out
+
+
+def addressee(notice: Notice) -> dict[str, Any]:
+    """Who the notice is addressed to: kind, name, postal code, address, e-mail (sealed snapshot)."""
+    return dict(notice.content.get("to") or {})
+
+
+@dataclass(frozen=True)
+class Genuine:
+    masked_name: str
+    channel: str
+    mailed_on: date | None  # None: prepared, not yet sent or printed
+
+
+def mask_name(name: str) -> str:
+    """山田 太郎 -> 山＊ 太＊: enough for the holder to recognise, too little to learn a stranger's name."""
+    parts = name.split() or [""]
+    return " ".join(part[:1] + "＊" * max(len(part) - 1, 1) for part in parts if part) or "＊＊"
+
+
+def genuine(code_typed: str) -> Genuine | None:
+    """What the "is this notice genuine?" page shows for a registration code: the masked name it was
+    addressed to and when it was sent, or None when we never issued it. Raises codes.CodeError for a
+    code that cannot be one of ours (caught offline, before any lookup)."""
+    code = codes.parse_code(code_typed)
+    notice = (
+        Notice.objects.filter(code=code, reminder_of__isnull=True)
+        .exclude(status=Notice.Status.CANCELLED)
+        .first()
+    )
+    if notice is None:
+        return None
+    sent = notice.sent_at
+    return Genuine(
+        masked_name=mask_name(addressee(notice).get("name") or ""),
+        channel=notice.channel,
+        mailed_on=timezone.localdate(sent) if sent else None,
+    )

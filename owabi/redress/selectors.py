@@ -1,0 +1,81 @@
+"""Reads of the redress domain, always through a signed-in notice: a person sees only what hangs off
+their own notice's recipient, and a reference from another notice answers "not found"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from owabi.notices import selectors as notice_selectors
+from owabi.notices.models import Notice
+from owabi.redress.models import Choice, Claim, GiftCode, Option, Request, TodoDone
+from owabi.redress.todos import todos_for
+
+
+def catalog(incident_id: int) -> list[Option]:
+    return list(Option.objects.filter(incident_id=incident_id, active=True))
+
+
+def option(incident_id: int, key: str) -> Option | None:
+    return Option.objects.filter(incident_id=incident_id, key=key, active=True).first()
+
+
+def stock(option_id: int) -> int:
+    return GiftCode.objects.filter(option_id=option_id, choice__isnull=True).count()
+
+
+@dataclass
+class PersonStatus:
+    person: notice_selectors.Person
+    todos: list[tuple[str, bool]] = field(default_factory=list)  # (item, done)
+    choice: Choice | None = None
+
+
+_LIVE = (Choice.Status.CANCELLED, Choice.Status.REJECTED)
+
+
+def overview(notice: Notice, language: str) -> list[PersonStatus]:
+    """Each person on the notice with their to-do list (ticked or not) and compensation choice."""
+    people = notice_selectors.people(notice, language)
+    numbers = [person.number for person in people]
+    subject_of = (
+        dict(
+            notice.incident.subjects.filter(recipient_id=notice.recipient_id, number__in=numbers).values_list(
+                "number", "pk"
+            )
+        )
+        if notice.recipient_id
+        else {}
+    )
+    done = set(TodoDone.objects.filter(subject_id__in=subject_of.values()).values_list("subject_id", "item"))
+    choices = {
+        choice.subject_id: choice
+        for choice in Choice.objects.select_related("option")
+        .filter(subject_id__in=subject_of.values())
+        .exclude(status__in=_LIVE)
+    }
+    out = []
+    for person in people:
+        subject = subject_of.get(person.number)
+        todos = [(item, (subject, item) in done) for item in todos_for(code for code, _ in person.items)]
+        out.append(PersonStatus(person, todos, choices.get(subject) if subject else None))
+    return out
+
+
+def requests_of(notice: Notice) -> list[Request]:
+    if notice.recipient_id is None:
+        return []
+    return list(Request.objects.filter(recipient_id=notice.recipient_id).order_by("-created_at"))
+
+
+def claims_of(notice: Notice) -> list[Claim]:
+    if notice.recipient_id is None:
+        return []
+    return list(Claim.objects.filter(recipient_id=notice.recipient_id).order_by("-created_at"))
+
+
+def claim_of(notice: Notice, reference: str) -> Claim | None:
+    """The claim with this reference if it belongs to the notice's recipient; None for missing and for
+    someone else's alike."""
+    if notice.recipient_id is None:
+        return None
+    return Claim.objects.filter(recipient_id=notice.recipient_id, reference=reference.strip().upper()).first()
