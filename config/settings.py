@@ -166,7 +166,8 @@ LANGUAGE_COOKIE_SECURE = PRODUCTION
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Production serves what `owabi collectstatic` gathered here; development serves from the app folders.
+STATIC_ROOT = Path(env_str("OWABI_STATIC_ROOT") or (DATA_DIR / "static")) if PRODUCTION else None
 # WhiteNoise serves static files from the app folders in development and tests (no collectstatic step)
 # and from STATIC_ROOT, compressed and cache-busted, in production (`owabi collectstatic` at deploy).
 WHITENOISE_USE_FINDERS = not PRODUCTION

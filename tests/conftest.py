@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-pytest_plugins = ["tests.mailsink"]  # the `sink` fixture: a real SMTP server
+pytest_plugins = [
+    "tests.mailsink",
+    "tests.portal_support",
+    "tests.browser",
+]  # SMTP sink, portal data, browser
 
 REPO = Path(__file__).resolve().parent.parent
 OWABI = [sys.executable, "-m", "owabi"]

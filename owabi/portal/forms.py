@@ -13,7 +13,21 @@ from owabi.redress.models import Claim, Request
 from owabi.redress.payees import ACCOUNT_TYPES
 
 
-class SignInForm(forms.Form):
+class PortalForm(forms.Form):
+    """Error texts a person understands: "入力してください" rather than Django's "this field"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.BooleanField):
+                field.error_messages["required"] = _("確認のうえ、チェックを入れてください。")
+            elif isinstance(field, forms.ChoiceField):
+                field.error_messages["required"] = _("選んでください。")
+            else:
+                field.error_messages["required"] = _("入力してください。")
+
+
+class SignInForm(PortalForm):
     code = forms.CharField(label=_("登録コード"), max_length=40)
     key = forms.CharField(label=_("ログインキー"), max_length=40)
 
@@ -26,7 +40,7 @@ class SignInForm(forms.Form):
             ) from None
 
 
-class CheckForm(forms.Form):
+class CheckForm(PortalForm):
     code = forms.CharField(label=_("登録コード"), max_length=40)
 
     def clean_code(self) -> str:
@@ -38,7 +52,7 @@ class CheckForm(forms.Form):
             ) from None
 
 
-class ChoiceForm(forms.Form):
+class ChoiceForm(PortalForm):
     option = forms.ChoiceField(label=_("お詫びの品"), widget=forms.RadioSelect)
     name = forms.CharField(label=_("お名前"), max_length=100, required=False)
     postal_code = forms.CharField(label=_("郵便番号"), max_length=10, required=False)
@@ -60,7 +74,7 @@ class ChoiceForm(forms.Form):
         return data
 
 
-class RequestForm(forms.Form):
+class RequestForm(PortalForm):
     kind = forms.ChoiceField(
         label=_("ご依頼の内容"),
         widget=forms.RadioSelect,
@@ -87,7 +101,7 @@ class RequestForm(forms.Form):
         ]
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(PortalForm):
     person = forms.TypedChoiceField(label=_("被害にあわれた方"), coerce=int)
     kind = forms.ChoiceField(
         label=_("請求の種類"),
@@ -113,7 +127,7 @@ class ClaimForm(forms.Form):
         cast(forms.ChoiceField, self.fields["person"]).choices = [(str(n), name) for n, name in people]
 
 
-class LookupForm(forms.Form):
+class LookupForm(PortalForm):
     name = forms.CharField(label=_("お名前"), max_length=100)
     phone = forms.CharField(label=_("電話番号"), max_length=30, required=False)
     card_last4 = forms.CharField(label=_("クレジットカード番号の下4桁"), max_length=10, required=False)

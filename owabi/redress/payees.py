@@ -78,14 +78,14 @@ def holder_kana(typed: str) -> str:
     text = text.replace("ｰ", "-").replace("　", " ")
     text = " ".join(text.split()).translate(_SMALL_KANA)
     if not text:
-        raise PayeeError("holder_kana", _("口座名義（カナ）を入力してください"))
+        raise PayeeError("holder", _("口座名義（カナ）を入力してください"))
     if any(ch not in HOLDER_CHARSET for ch in text):
         raise PayeeError(
-            "holder_kana",
+            "holder",
             _("口座名義はカタカナ・英大文字・数字で入力してください"),
         )
     if len(text) > HOLDER_LENGTH:
-        raise PayeeError("holder_kana", _("口座名義が長すぎます（半角30文字まで）"))
+        raise PayeeError("holder", _("口座名義が長すぎます（半角30文字まで）"))
     return text
 
 
