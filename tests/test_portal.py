@@ -309,3 +309,20 @@ def test_english_is_one_switch_away(portal_data: PortalData) -> None:
     page = client.get("/me").content.decode()
     assert "What leaked" in page and "ending in 4242" in page and 'lang="en"' in page
     assert "流出した情報" not in page
+
+
+def test_the_one_click_reminder_opt_out_needs_a_post_and_a_valid_token(portal_data: PortalData) -> None:
+    from owabi.notices import engagement
+    from owabi.notices.models import Engagement
+
+    token = engagement.unsubscribe_token(portal_data.adult)
+    client = Client(enforce_csrf_checks=True)
+    assert "停止する" in client.get(f"/reminders/off/{token}").content.decode()  # a link scanner's GET
+    assert not Engagement.objects.filter(reminders_off_at__isnull=False).exists()
+    # RFC 8058: the provider POSTs the one-click body, without a form token.
+    response = client.post(f"/reminders/off/{token}", {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and "停止しました" in response.content.decode()
+    assert Engagement.objects.get(recipient_id=portal_data.adult.recipient_id).reminders_off_at
+    assert client.post(f"/reminders/off/{token}", {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.post(f"/reminders/off/{token[:-2]}xx", {"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert "小林" not in response.content.decode()

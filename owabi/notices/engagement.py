@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -66,10 +67,11 @@ def sign_in(code_typed: str, key_typed: str, *, client: str = "") -> Notice | No
                 data={"policies": tripped},
             )
         return None
-    ratelimit.reset("portal.login.code", code)
-    audit.record(actor="portal", action="portal.sign_in", object_type="notice", object_id=notice.pk)
-    if notice.recipient_id is not None:
-        record(notice.recipient_id, "signed_in")
+    with transaction.atomic():  # one commit for the sign-in's writes
+        ratelimit.reset("portal.login.code", code)
+        audit.record(actor="portal", action="portal.sign_in", object_type="notice", object_id=notice.pk)
+        if notice.recipient_id is not None:
+            record(notice.recipient_id, "signed_in")
     return notice
 
 
@@ -108,3 +110,31 @@ def record(recipient_id: int, event: str, *, at: datetime | None = None) -> None
             return
         except IntegrityError:
             continue
+
+
+_UNSUBSCRIBE_SALT = "owabi.notices.reminders-off"
+
+
+def unsubscribe_token(notice: Notice) -> str:
+    """The opaque token of a reminder's one-click "no more reminders" link (RFC 8058): the first
+    notice's id, signed with the site's key, so it names nobody and cannot be forged."""
+    first = notice.reminder_of_id or notice.pk
+    return signing.dumps(first, salt=_UNSUBSCRIBE_SALT, compress=True)
+
+
+def reminders_off(token: str) -> bool:
+    """Stop reminders for the recipient of the notice the token names; False for a bad token. Repeating
+    it changes nothing (a mail provider may POST twice)."""
+    try:
+        pk = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return False
+    notice = Notice.objects.filter(pk=pk, reminder_of__isnull=True).first() if isinstance(pk, int) else None
+    if notice is None or notice.recipient_id is None:
+        return False
+    with transaction.atomic():
+        record(notice.recipient_id, "reminders_off")
+        audit.record(
+            actor="portal", action="notices.reminders_off", object_type="notice", object_id=notice.pk
+        )
+    return True

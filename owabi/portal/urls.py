@@ -11,6 +11,7 @@ urlpatterns = [
     path("check", views.check, name="check"),
     path("announcement", views.announcement, name="announcement"),
     path("faq", views.faq, name="faq"),
+    path("reminders/off/<str:token>", views.reminders_off, name="reminders_off"),
     path("me", views.me, name="me"),
     path("me/todo", views.todo, name="todo"),
     path("me/people/<int:person>/compensation", views.compensation, name="compensation"),

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from owabi.core import ratelimit
@@ -295,6 +296,17 @@ def claim(request: HttpRequest, reference: str) -> HttpResponse:
     if found is None:
         return render(request, "portal/not_found.html", status=404)
     return render(request, "portal/claim.html", {"claim": found})
+
+
+@csrf_exempt  # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click" with no form token
+@never_cache
+def reminders_off(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-click "no more reminders" link of reminder e-mails. GET asks (a link scanner must not
+    unsubscribe anyone); POST records it. Either way the page names nobody."""
+    if request.method == "POST":
+        done = engagement.reminders_off(token)
+        return render(request, "portal/reminders_off.html", {"done": done}, status=200 if done else 404)
+    return render(request, "portal/reminders_off.html", {"ask": True})
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -1,0 +1,160 @@
+"""Benchmark: portal sign-in + first page under gunicorn on PostgreSQL, next to a bare Django view.
+
+    .venv/bin/python bench/bench_portal.py [--people 3000] [--connections 32] [--seconds 20] [--workers 4]
+        [--database postgres://postgres@127.0.0.1:5432/owabi_bench_portal]
+
+Builds a demo incident in a fresh database (`owabi demo --no-serve`: synthetic leak, import, resolve,
+notices), starts gunicorn on 127.0.0.1 and drives it with wrk (Debian package `wrk`) from the same
+machine: first /bare (a view that returns "ok" behind the same middleware), then the portal journey,
+where each connection signs in with a real code and key (POST /signin) and opens its first page with
+the session it got (GET /me), over and over, with a different notice each time. Prints requests/s and
+the latency percentiles wrk measures for both, and their ratio. The load generator shares the two cores
+with the server, so figures are for this machine only; compare them within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()  # noqa: S310 - our own local server
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"server at {url} did not answer")
+
+
+def csrf_token(base: str) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/").read().decode()
+    cookie = next(c.value for c in jar if c.name == "csrftoken")
+    assert re.search(r'name="csrfmiddlewaretoken"', page)
+    return cookie
+
+
+def wrk(args: list[str], env: dict[str, str]) -> dict[str, str]:
+    out = subprocess.run(["wrk", *args], env=env, capture_output=True, text=True, check=True).stdout
+    figures = {"requests/s": re.search(r"Requests/sec:\s+([\d.]+)", out)[1]}  # type: ignore[index]
+    for percent in ("50", "90", "99"):
+        match = re.search(rf"^\s+{percent}(?:\.000)?%\s+(\S+)", out, re.M)
+        figures[f"p{percent}"] = match[1] if match else "?"
+    failed = re.search(r"failed responses: (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = str(int(failed[1]) if failed else 0) + (
+        f" ({non2xx[1]} non-2xx/3xx)" if non2xx else ""
+    )
+    figures["requests"] = re.search(r"(\d+) requests in", out)[1]  # type: ignore[index]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=3000, help="leaked records of the demo incident")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--port", type=int, default=8771)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/owabi_bench_portal")
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench_portal needs wrk (apt-get install wrk)")
+    from fresh_database import recreate
+
+    work = Path(tempfile.mkdtemp(prefix="owabi-bench-portal-"))
+    env = dict(
+        os.environ,
+        OWABI_DATA_DIR=str(work),
+        DATABASE_URL=options.database,
+        DJANGO_SETTINGS_MODULE="bench.portal_settings",
+        PYTHONPATH=str(REPO),
+    )
+    recreate(options.database)
+    print(f"owabi portal benchmark: {os.cpu_count()} cores, PostgreSQL, work dir {work}")
+    subprocess.run(
+        [sys.executable, "-m", "owabi", "demo", "--people", str(options.people), "--no-serve"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    codes = work / "codes.csv"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup()\n"
+            "from owabi.notices import codes\nfrom owabi.notices.models import Notice\n"
+            "import sys\n"
+            "for code in Notice.objects.filter(reminder_of=None).values_list('code', flat=True):\n"
+            "    sys.stdout.write(f'{codes.group(code)},{codes.login_key(code)}\\n')\n",
+        ],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=codes.open("w"),
+    )
+    notices = sum(1 for _ in codes.open())
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi",
+            "--workers",
+            str(options.workers),
+            "--bind",
+            f"127.0.0.1:{options.port}",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{options.port}"
+    try:
+        wait_for(base + "/bare")
+        token = csrf_token(base)
+        load = dict(env, OWABI_BENCH_CODES=str(codes), OWABI_BENCH_CSRF=token)
+        duration = [f"-d{options.seconds}s", "--latency", "--timeout", "5s"]
+        threads = ["-t", str(min(options.connections, 32)), "-c", str(options.connections)]
+        wrk([*threads, "-d3s", base + "/bare"], load)  # warm-up
+        bare = wrk([*threads, *duration, base + "/bare"], load)
+        journey = wrk([*threads, *duration, "-s", str(REPO / "bench" / "portal_signin.lua"), base], load)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    print(
+        f"{notices:,} notices to sign in with; gunicorn {options.workers} sync workers; wrk "
+        f"{options.connections} connections for {options.seconds} s each"
+    )
+    print(f"{'':<34}{'requests/s':>12}{'p50':>10}{'p90':>10}{'p99':>10}  errors")
+    for name, figures in (("bare view (GET /bare)", bare), ("sign-in + first page (POST, GET)", journey)):
+        print(
+            f"{name:<34}{figures['requests/s']:>12}{figures['p50']:>10}{figures['p90']:>10}{figures['p99']:>10}"
+            f"  {figures['errors']}"
+        )
+    ratio = float(journey["requests/s"]) / float(bare["requests/s"])
+    sign_ins = float(journey["requests/s"]) / 2
+    print(f"portal requests/s are {ratio:.0%} of the bare view's ({sign_ins:,.0f} sign-ins/s)")
+
+
+if __name__ == "__main__":
+    main()
