@@ -204,6 +204,7 @@ class Claim(models.Model):
     class Status(models.TextChoices):
         SUBMITTED = "submitted", _("受付済・審査待ち")
         INFO_REQUESTED = "info_requested", _("追加の資料をお願いしています")
+        RECOMMENDED = "recommended", _("審査中")  # one reviewer approved; a second must confirm
         APPROVED = "approved", _("承認済・お支払い準備中")
         REJECTED = "rejected", _("お支払いできません")
         PAID = "paid", _("お支払い済")
@@ -225,12 +226,31 @@ class Claim(models.Model):
     reference = models.CharField(max_length=20, unique=True)
     message = models.TextField(blank=True, help_text="What the claimant is told about a decision (no PII)")
     # Keyed hash of the client address the claim came from: velocity and reuse signals, never the address.
-    client = models.CharField(max_length=64, blank=True)
+    client = models.CharField(max_length=64, blank=True, db_index=True)
+    # Fraud signals scored on arrival and at each review (owabi.redress.review): [{"code", "weight"}].
+    signals = models.JSONField(default=list, blank=True)
+    score = models.PositiveSmallIntegerField(default=0)
+    # Four eyes: the reviewer who approved first; a second, different person confirms.
+    first_approver = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [models.Index(fields=["incident", "status"], name="redress_claim_queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="approved")
+                | (
+                    models.Q(first_approver__isnull=False, decided_by__isnull=False)
+                    & ~models.Q(first_approver=models.F("decided_by"))
+                ),
+                name="redress_claim_four_eyes",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"claim {self.reference}"

@@ -39,6 +39,7 @@ from owabi.redress.models import (
     Request,
     TodoDone,
 )
+from owabi.redress import review
 from owabi.redress.payees import Account
 from owabi.redress.references import new_reference
 from owabi.redress.todos import TODO_ITEMS
@@ -530,5 +531,6 @@ def file_claim(
             object_id=claim.pk,
             data={"kind": kind, "amount_yen": amount_yen, "files": len(uploads), "subject": subject.pk},
         )
+        review.rescore(claim)  # fraud signals scored on arrival
         _receipt("claim", claim.pk, notice)
     return claim
