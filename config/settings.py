@@ -22,6 +22,7 @@ from owabi.core.env import (
     load_dev_secrets,
     parse_keyring,
 )
+from owabi.core.files import open_private, private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OWABI_ENV = env_choice("OWABI_ENV", "development", ("development", "production"))
@@ -36,6 +37,7 @@ if PRODUCTION:
         )
     _secrets = {name: env_str(name) or "" for name in DEV_SECRET_NAMES}
 else:
+    private_dir(DATA_DIR)
     _dev = load_dev_secrets(DATA_DIR / "dev-secrets.json")
     _secrets = {name: env_str(name) or _dev[name] for name in DEV_SECRET_NAMES}
 
@@ -129,6 +131,10 @@ def _database(url: str) -> dict[str, object]:
         config["CONN_MAX_AGE"] = 0
         # Tests use a file, not memory, so worker subprocesses started by a test see the same data.
         config["TEST"] = {"NAME": str(DATA_DIR / "test-owabi.sqlite3")}
+        # Made private before SQLite makes it (with the umask); its -wal and -shm files copy its mode.
+        name = str(config.get("NAME") or "")
+        if not PRODUCTION and name not in ("", ":memory:") and not Path(name).exists():
+            open_private(Path(name), "ab").close()
     elif engine != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be an sqlite:// or postgres:// URL")
     return config
@@ -169,7 +175,7 @@ if EMAIL_HOST:
 elif PRODUCTION:
     raise ImproperlyConfigured("OWABI_EMAIL_HOST must be set in production")
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_BACKEND = "owabi.core.outbox.EmailBackend"  # Django's file backend, files 0600
     EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("OWABI_FROM_EMAIL") or "owabi@localhost"
 # The Japanese TrueType font letters embed (default: Debian's fonts-ipaexfont-gothic, which ./dev installs).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from owabi.core.env import new_key
 from tests.conftest import REPO
 
 GOOD = {
-    "OWABI_SECRET_KEY": "s" * 50,
+    "OWABI_SECRET_KEY": secrets.token_urlsafe(50),
     "OWABI_DATA_KEYS": "k1:" + new_key(),
     "OWABI_INDEX_KEY": new_key(),
     "OWABI_AUDIT_KEY": new_key(),
@@ -22,27 +23,57 @@ GOOD = {
 SECRET_LOOKING = "TOPSECRETVALUE1234567890"
 
 
-def _start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OWABI_", "DATABASE_URL"))}
+def _start(tmp_path: Path, *command: str, umask: int = 0o022, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OWABI_", "DATABASE_URL", "PG"))}
     base.update({"OWABI_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", **env})
     return subprocess.run(
-        [sys.executable, "-m", "owabi", "check"],
+        [sys.executable, "-m", "owabi", *(command or ["check"])],
         env=base,
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
+        umask=umask,
     )
 
 
 def test_development_starts_with_nothing_set_and_creates_local_secrets(tmp_path: Path) -> None:
-    result = _start(tmp_path)
+    data = tmp_path / "data" / "owabi"
+    result = _start(data, umask=0)  # whatever the umask, nothing of it is readable by others
     assert result.returncode == 0, result.stderr
-    secrets_file = tmp_path / "dev-secrets.json"
-    assert secrets_file.exists()
-    assert secrets_file.stat().st_mode & 0o077 == 0
-    assert _start(tmp_path).returncode == 0
-    assert secrets_file.read_text() == secrets_file.read_text()
+    secrets_file = data / "dev-secrets.json"
+    written = secrets_file.read_text()
+    assert {path.name: _mode(path) for path in data.iterdir()} == {
+        "dev-secrets.json": 0o600,
+        "dev-secrets.lock": 0o600,
+        "owabi.sqlite3": 0o600,  # empty until migrate; SQLite's -wal and -shm files take its mode
+    }
+    assert _mode(data) == _mode(data.parent) == 0o700
+    assert _start(data).returncode == 0
+    assert secrets_file.read_text() == written
+
+
+WRITE_AND_LIST = """
+import os
+from pathlib import Path
+from django.db import connection
+connection.cursor().execute("CREATE TABLE t (x)")
+connection.cursor().execute("INSERT INTO t VALUES (1)")  # the connection stays open: -wal and -shm exist
+files = Path(os.environ["OWABI_DATA_DIR"]).glob("owabi.sqlite3*")
+print(sorted((path.name, oct(path.stat().st_mode & 0o777)) for path in files))
+"""
+
+
+def test_the_development_database_and_its_journal_files_are_private(tmp_path: Path) -> None:
+    result = _start(tmp_path, "shell", "-v", "0", "-c", WRITE_AND_LIST, umask=0)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(
+        [("owabi.sqlite3", "0o600"), ("owabi.sqlite3-shm", "0o600"), ("owabi.sqlite3-wal", "0o600")]
+    )
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:

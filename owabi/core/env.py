@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from owabi.core.files import open_private, private_dir, write_private
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -115,8 +117,8 @@ DEV_SECRET_NAMES = (
 
 def load_dev_secrets(path: Path) -> dict[str, str]:
     """Development only: read local secrets, creating them on first use (the file is git-ignored)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("w") as lock:
+    private_dir(path.parent)
+    with open_private(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once must agree on one set of keys
         return _load_or_create(path)
 
@@ -136,8 +138,6 @@ def _load_or_create(path: Path) -> dict[str, str]:
             stored[name] = make()
             changed = True
     if changed:
-        tmp = path.with_suffix(".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        with write_private(path) as handle:
             json.dump(stored, handle, indent=2)
-        tmp.replace(path)
     return stored
