@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -21,6 +22,14 @@ GOOD = {
     "OWABI_NOTICE_KEY": new_key(),
 }
 SECRET_LOOKING = "TOPSECRETVALUE1234567890"
+# What a production deployment sets at the least (docs/operations.md); `check` opens no connection.
+PRODUCTION = {
+    **GOOD,
+    "OWABI_ENV": "production",
+    "OWABI_ALLOWED_HOSTS": "owabi.example.jp",
+    "OWABI_EMAIL_HOST": "smtp.example.jp",
+    "DATABASE_URL": "postgres://owabi@127.0.0.1:5432/owabi",
+}
 
 
 def _start(tmp_path: Path, *command: str, umask: int = 0o022, **env: str) -> subprocess.CompletedProcess[str]:
@@ -86,14 +95,30 @@ def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     assert not (tmp_path / "dev-secrets.json").exists()
 
 
-def test_production_starts_with_its_secrets(tmp_path: Path) -> None:
-    result = _start(
-        tmp_path,
-        OWABI_ENV="production",
-        OWABI_ALLOWED_HOSTS="owabi.example.jp",
-        OWABI_EMAIL_HOST="smtp",
-        **GOOD,
-    )
+def test_production_starts_with_its_secrets_and_passes_djangos_deploy_checklist(tmp_path: Path) -> None:
+    result = _start(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    assert not (tmp_path / "owabi.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OWABI_EMAIL_USE_TLS": "0", "OWABI_EMAIL_HOST": "127.0.0.1"},  # a relay on this machine
+        {"OWABI_EMAIL_USE_TLS": "0", "OWABI_EMAIL_HOST": "localhost"},
+        {"OWABI_EMAIL_USE_TLS": "0", "OWABI_EMAIL_HOST": "::1"},
+        {"OWABI_SSL_REDIRECT": "0", "OWABI_TLS_PROXY": "1"},
+        {"OWABI_HSTS_SECONDS": "0", "OWABI_TLS_PROXY": "1"},
+        {"DATABASE_URL": "postgres://owabi@db.example.jp:5432/owabi?sslmode=verify-full"},
+        {"DATABASE_URL": "postgres://owabi@db.example.jp:5432/owabi", "PGSSLMODE": "require"},
+        {"DATABASE_URL": "postgres://owabi@%2Frun%2Fpostgresql/owabi"},  # a Unix socket
+        {"DATABASE_URL": "postgres://owabi@[::1]:5432/owabi"},
+        {"OWABI_ALLOWED_HOSTS": "owabi.example.jp,.owabi.example.jp"},  # Django's subdomain form
+    ],
+)
+def test_production_accepts_safe_variants(tmp_path: Path, env: dict[str, str]) -> None:
+    result = _start(tmp_path, **{**PRODUCTION, **env})
     assert result.returncode == 0, result.stderr
 
 
@@ -129,23 +154,82 @@ def test_bad_values_fail_clearly_without_echoing_them(
     assert SECRET_LOOKING not in result.stderr
 
 
+ZERO_KEY = base64.urlsafe_b64encode(bytes(32)).decode()
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"OWABI_DEBUG": "1"}, "OWABI_DEBUG must be off in production"),
-        ({"OWABI_SECRET_KEY": "short"}, "OWABI_SECRET_KEY must be at least 40 characters"),
+        ({"OWABI_SECRET_KEY": SECRET_LOOKING}, "OWABI_SECRET_KEY must be at least 50 random characters"),
+        ({"OWABI_SECRET_KEY": "s" * 60}, "OWABI_SECRET_KEY must be at least 50 random characters"),
+        (
+            {"OWABI_SECRET_KEY": "django-insecure-" + SECRET_LOOKING * 3},
+            "OWABI_SECRET_KEY must be at least 50 random characters",
+        ),
+        ({"OWABI_SECRET_KEY": SECRET_LOOKING + GOOD["OWABI_AUDIT_KEY"]}, "must all differ"),
+        ({"OWABI_INDEX_KEY": ZERO_KEY}, "OWABI_INDEX_KEY is not a random key"),
+        ({"OWABI_DATA_KEYS": f"k1:{ZERO_KEY}"}, "OWABI_DATA_KEYS (key 'k1') is not a random key"),
         ({"OWABI_ALLOWED_HOSTS": ""}, "OWABI_ALLOWED_HOSTS must list"),
+        ({"OWABI_ALLOWED_HOSTS": "*"}, "OWABI_ALLOWED_HOSTS must name the site's hosts in production, not *"),
+        ({"OWABI_ALLOWED_HOSTS": "owabi.example.jp, *"}, "OWABI_ALLOWED_HOSTS must name the site's hosts"),
         ({"OWABI_EMAIL_HOST": ""}, "OWABI_EMAIL_HOST must be set in production"),
+        ({"OWABI_EMAIL_USE_TLS": "0"}, "OWABI_EMAIL_USE_TLS must be on in production"),
+        ({"OWABI_EMAIL_USE_TLS": "0", "OWABI_EMAIL_HOST": "10.0.0.25"}, "OWABI_EMAIL_USE_TLS must be on"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL must be set in production"),
+        ({"DATABASE_URL": "sqlite:////srv/owabi/owabi.sqlite3"}, "DATABASE_URL must be a postgres:// URL"),
+        (
+            {"DATABASE_URL": f"postgres://owabi:{SECRET_LOOKING}@db.example.jp:5432/owabi"},
+            "DATABASE_URL must ask for TLS",
+        ),
+        (
+            {"DATABASE_URL": "postgres://owabi@db.example.jp:5432/owabi?sslmode=prefer"},
+            "DATABASE_URL must ask for TLS",
+        ),
+        (
+            {"DATABASE_URL": "postgres://owabi@db.example.jp:5432/owabi", "PGSSLMODE": "disable"},
+            "DATABASE_URL must ask for TLS",
+        ),
+        ({"OWABI_SSL_REDIRECT": "0"}, "OWABI_SSL_REDIRECT may be off in production only behind"),
+        ({"OWABI_HSTS_SECONDS": "0"}, "OWABI_HSTS_SECONDS may be 0 in production only behind"),
     ],
 )
-def test_production_rules(tmp_path: Path, env: dict[str, str], message: str) -> None:
-    full = {
-        **GOOD,
-        "OWABI_ENV": "production",
-        "OWABI_ALLOWED_HOSTS": "x.jp",
-        "OWABI_EMAIL_HOST": "smtp",
-        **env,
-    }
-    result = _start(tmp_path, **full)
+def test_production_refuses_unsafe_settings_by_name(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    result = _start(tmp_path, **{**PRODUCTION, **env})
     assert result.returncode != 0
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
     assert message in result.stderr
+    assert SECRET_LOOKING not in result.stderr
+    assert ZERO_KEY not in result.stderr
+    assert not (tmp_path / "owabi.sqlite3").exists()
+
+
+def test_production_refuses_a_data_dir_anyone_can_write(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)
+    result = _start(data, **PRODUCTION)
+    assert result.returncode != 0
+    assert "OWABI_DATA_DIR must not be writable by everyone in production" in result.stderr
+    data.chmod(0o755)  # static files may be readable by the web server
+    assert _start(data, **PRODUCTION).returncode == 0
+
+
+SHOW_REQUEST = (
+    "from django.test import Client; "
+    "r = Client().get('/admin/login/', headers={'host': 'owabi.example.jp', 'x-forwarded-proto': 'https'}); "
+    "print(r.status_code, r.headers.get('Location'), sorted(r.cookies))"
+)
+
+
+def test_a_forwarded_https_header_is_believed_only_from_a_declared_proxy(tmp_path: Path) -> None:
+    direct = _start(tmp_path, "shell", "-v", "0", "-c", SHOW_REQUEST, **PRODUCTION)
+    assert direct.returncode == 0, direct.stderr
+    # Straight from a client, the header is a claim: plain HTTP is still sent to HTTPS.
+    assert direct.stdout.split()[:2] == ["301", "https://owabi.example.jp/admin/login/"]
+    proxied = _start(tmp_path, "shell", "-v", "0", "-c", SHOW_REQUEST, **PRODUCTION, OWABI_TLS_PROXY="1")
+    assert proxied.returncode == 0, proxied.stderr
+    assert proxied.stdout.split()[0] == "200"
+    assert "__Host-csrftoken" in proxied.stdout  # secure, this host only

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fcntl
+import ipaddress
 import json
 import os
 import secrets
@@ -100,6 +101,24 @@ def parse_keyring(name: str, value: str) -> dict[str, bytes]:
     if not ring:
         raise ImproperlyConfigured(f"{name} holds no keys")
     return ring
+
+
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1), decided without asking DNS."""
+    host = host.strip().removeprefix("[").removesuffix("]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_weak_key(name: str, key: bytes) -> None:
+    """A hand-made key (zeros, a repeated pattern) has few different bytes; 32 random bytes have ~30
+    and fewer than 16 with a chance below 1e-15."""
+    if len(set(key)) < 16:
+        raise ImproperlyConfigured(f"{name} is not a random key: make one with `owabi keys new`")
 
 
 def new_key() -> str:
