@@ -1,11 +1,13 @@
 """owabi settings, read from the environment (see .env.example).
 
-OWABI_ENV=production switches on production mode, which refuses to start without its secrets.
-Development (the default) creates local secrets in OWABI_DATA_DIR on first use.
+OWABI_ENV=production switches on production mode, which refuses to start without its secrets or with
+an unsafe setting (docs/operations.md lists them); each refusal is one line naming the variable, never
+its value. Development (the default) creates local secrets in OWABI_DATA_DIR on first use.
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import dj_database_url
@@ -19,9 +21,12 @@ from owabi.core.env import (
     env_int,
     env_list,
     env_str,
+    is_loopback,
     load_dev_secrets,
     parse_keyring,
+    refuse_weak_key,
 )
+from owabi.core.files import open_private, private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OWABI_ENV = env_choice("OWABI_ENV", "development", ("development", "production"))
@@ -35,13 +40,20 @@ if PRODUCTION:
             "production mode (OWABI_ENV=production) needs these secrets set: " + ", ".join(missing)
         )
     _secrets = {name: env_str(name) or "" for name in DEV_SECRET_NAMES}
+    # Anyone who can write there can swap what owabi reads and writes (static files, outputs).
+    if DATA_DIR.exists() and DATA_DIR.stat().st_mode & 0o002:
+        raise ImproperlyConfigured("OWABI_DATA_DIR must not be writable by everyone in production")
 else:
+    private_dir(DATA_DIR)
     _dev = load_dev_secrets(DATA_DIR / "dev-secrets.json")
     _secrets = {name: env_str(name) or _dev[name] for name in DEV_SECRET_NAMES}
 
 SECRET_KEY = _secrets["OWABI_SECRET_KEY"]
-if PRODUCTION and len(SECRET_KEY) < 40:
-    raise ImproperlyConfigured("OWABI_SECRET_KEY must be at least 40 characters in production")
+# Django's own deploy check (security.W009): 50 characters, 5 different ones, not a generated dev key.
+if PRODUCTION and (
+    len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured("OWABI_SECRET_KEY must be at least 50 random characters in production")
 
 # Leaked-PII encryption keys: "id:key,id:key"; OWABI_DATA_KEY_ID picks the one new data is written with.
 OWABI_DATA_KEYS = parse_keyring("OWABI_DATA_KEYS", _secrets["OWABI_DATA_KEYS"])
@@ -53,11 +65,22 @@ OWABI_AUDIT_KEY = decode_key("OWABI_AUDIT_KEY", _secrets["OWABI_AUDIT_KEY"])
 # Derives each notice's login key from its registration code (owabi.notices.codes): never rotate it while
 # notices are outstanding, or the keys already printed stop working.
 OWABI_NOTICE_KEY = decode_key("OWABI_NOTICE_KEY", _secrets["OWABI_NOTICE_KEY"])
-_single_keys = {OWABI_INDEX_KEY, OWABI_AUDIT_KEY, OWABI_NOTICE_KEY}
-if len({*_single_keys, *OWABI_DATA_KEYS.values()}) != 3 + len(OWABI_DATA_KEYS):
+_keys = {
+    **{f"OWABI_DATA_KEYS (key {key_id!r})": key for key_id, key in OWABI_DATA_KEYS.items()},
+    "OWABI_INDEX_KEY": OWABI_INDEX_KEY,
+    "OWABI_AUDIT_KEY": OWABI_AUDIT_KEY,
+    "OWABI_NOTICE_KEY": OWABI_NOTICE_KEY,
+}
+if len(set(_keys.values())) != len(_keys) or any(
+    base64.urlsafe_b64encode(key).rstrip(b"=").decode() in SECRET_KEY for key in _keys.values()
+):
     raise ImproperlyConfigured(
-        "OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY and OWABI_NOTICE_KEY must all differ"
+        "OWABI_SECRET_KEY, OWABI_DATA_KEYS, OWABI_INDEX_KEY, OWABI_AUDIT_KEY and OWABI_NOTICE_KEY "
+        "must all differ"
     )
+if PRODUCTION:
+    for _name, _key in _keys.items():
+        refuse_weak_key(_name, _key)
 
 DEBUG = env_bool("OWABI_DEBUG", False)
 if PRODUCTION and DEBUG:
@@ -67,6 +90,9 @@ ALLOWED_HOSTS = env_list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("OWABI_ALLOWED_HOSTS must list the site's host names in production")
+# "*" lets any Host header through, and links built from it (password resets) could name any site.
+if PRODUCTION and any("*" in host for host in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("OWABI_ALLOWED_HOSTS must name the site's hosts in production, not *")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -136,13 +162,37 @@ def _database(url: str) -> dict[str, object]:
         config["CONN_MAX_AGE"] = 0
         # Tests use a file, not memory, so worker subprocesses started by a test see the same data.
         config["TEST"] = {"NAME": str(DATA_DIR / "test-owabi.sqlite3")}
+        # Made private before SQLite makes it (with the umask); its -wal and -shm files copy its mode.
+        name = str(config.get("NAME") or "")
+        if not PRODUCTION and name not in ("", ":memory:") and not Path(name).exists():
+            open_private(Path(name), "ab").close()
     elif engine != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be an sqlite:// or postgres:// URL")
     return config
 
 
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'owabi.sqlite3'}"
-DATABASES = {"default": _database(DATABASE_URL)}
+def _database_is_private(config: dict[str, object]) -> bool:
+    """True when no one can read the connection on the way: a Unix socket, loopback, or TLS asked for
+    (libpq's default, sslmode=prefer, falls back to plain text without a word)."""
+    host = str(config.get("HOST") or env_str("PGHOST") or "")
+    options = config.get("OPTIONS")
+    sslmode = (options.get("sslmode") if isinstance(options, dict) else None) or env_str("PGSSLMODE")
+    tls = sslmode in ("require", "verify-ca", "verify-full")
+    return tls or not host or host.startswith("/") or is_loopback(host)
+
+
+DATABASE_URL = env_str("DATABASE_URL") or ""
+if PRODUCTION and not DATABASE_URL:
+    raise ImproperlyConfigured("DATABASE_URL must be set in production (postgres://user@host:5432/name)")
+DATABASES = {"default": _database(DATABASE_URL or f"sqlite:///{DATA_DIR / 'owabi.sqlite3'}")}
+if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    # SQLite has no SKIP LOCKED, no trigger-enforced append-only audit, one writer at a time.
+    raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL in production")
+if PRODUCTION and not _database_is_private(DATABASES["default"]):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must ask for TLS (?sslmode=verify-full, verify-ca or require) in production "
+        "when the database is not on this machine"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Extra modules to import for job handlers, beyond each app's `jobs` module (comma-separated).
@@ -219,21 +269,46 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = env_str("OWABI_EMAIL_PASSWORD") or ""
     EMAIL_USE_TLS = env_bool("OWABI_EMAIL_USE_TLS", True)
     EMAIL_TIMEOUT = env_int("OWABI_EMAIL_TIMEOUT", 30, minimum=1)
+    # Notices name people and what of theirs leaked: plain SMTP only to a relay on this machine.
+    if PRODUCTION and not EMAIL_USE_TLS and not is_loopback(EMAIL_HOST):
+        raise ImproperlyConfigured(
+            "OWABI_EMAIL_USE_TLS must be on in production unless OWABI_EMAIL_HOST is on loopback"
+        )
 elif PRODUCTION:
     raise ImproperlyConfigured("OWABI_EMAIL_HOST must be set in production")
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_BACKEND = "owabi.core.outbox.EmailBackend"  # Django's file backend, files 0600
     EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("OWABI_FROM_EMAIL") or "owabi@localhost"
 # The Japanese TrueType font letters embed (default: Debian's fonts-ipaexfont-gothic, which ./dev installs).
 OWABI_LETTER_FONT = env_str("OWABI_LETTER_FONT") or ""
 
+# A TLS-terminating proxy in front (OWABI_TLS_PROXY=1) must set X-Forwarded-Proto and drop any copy a
+# client sent: only then is that header believed, and only then may the proxy do the redirect and HSTS.
+OWABI_TLS_PROXY = env_bool("OWABI_TLS_PROXY", False)
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # __Host-: the browser keeps the cookie to this host over HTTPS, out of reach of any subdomain.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     SECURE_HSTS_SECONDS = env_int("OWABI_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # the subdomains of owabi's own host name
+    # Preloading is a submission to the browsers' list, slow to undo: the operator's decision.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_SSL_REDIRECT = env_bool("OWABI_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if OWABI_TLS_PROXY:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    elif not SECURE_SSL_REDIRECT:
+        raise ImproperlyConfigured(
+            "OWABI_SSL_REDIRECT may be off in production only behind a TLS-terminating proxy "
+            "that redirects itself (OWABI_TLS_PROXY=1)"
+        )
+    elif not SECURE_HSTS_SECONDS:
+        raise ImproperlyConfigured(
+            "OWABI_HSTS_SECONDS may be 0 in production only behind a TLS-terminating proxy "
+            "that sends HSTS itself (OWABI_TLS_PROXY=1)"
+        )
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 

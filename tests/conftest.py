@@ -49,3 +49,13 @@ def incident(db: None):
     return create_incident(
         actor="test", slug="test-leak", name="テスト漏えい事案", discovered_on=date(2026, 11, 1)
     )
+
+
+@pytest.fixture
+def open_umask():
+    """The loosest umask there is (0): whatever owabi creates must still be private."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)

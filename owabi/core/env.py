@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import binascii
 import fcntl
+import ipaddress
 import json
 import os
 import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+from owabi.core.files import open_private, private_dir, write_private
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -100,6 +103,24 @@ def parse_keyring(name: str, value: str) -> dict[str, bytes]:
     return ring
 
 
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1), decided without asking DNS."""
+    host = host.strip().removeprefix("[").removesuffix("]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_weak_key(name: str, key: bytes) -> None:
+    """A hand-made key (zeros, a repeated pattern) has few different bytes; 32 random bytes have ~30
+    and fewer than 16 with a chance below 1e-15."""
+    if len(set(key)) < 16:
+        raise ImproperlyConfigured(f"{name} is not a random key: make one with `owabi keys new`")
+
+
 def new_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
@@ -115,8 +136,8 @@ DEV_SECRET_NAMES = (
 
 def load_dev_secrets(path: Path) -> dict[str, str]:
     """Development only: read local secrets, creating them on first use (the file is git-ignored)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.with_suffix(".lock").open("w") as lock:
+    private_dir(path.parent)
+    with open_private(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once must agree on one set of keys
         return _load_or_create(path)
 
@@ -136,8 +157,6 @@ def _load_or_create(path: Path) -> dict[str, str]:
             stored[name] = make()
             changed = True
     if changed:
-        tmp = path.with_suffix(".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        with write_private(path) as handle:
             json.dump(stored, handle, indent=2)
-        tmp.replace(path)
     return stored

@@ -20,7 +20,7 @@ The QR code opens the portal with the registration code filled in; it never carr
 from __future__ import annotations
 
 import csv
-import os
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.files import csv_writer, open_private, private_dir, write_private
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
@@ -490,17 +491,18 @@ def print_letters(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     result = PrintResult()
     manifest = out / f"manifest-{stamp}.csv"
-    with manifest.open("w", encoding="utf-8", newline="") as handle:
-        rows = csv.writer(handle)
+    with open_private(manifest, newline="") as handle:  # as it goes: it lists what was printed
+        rows = csv_writer(handle)
         rows.writerow(["file", "first_page", "pages", "reference", "postal_code", "kind"])
         for number, pks in enumerate(_batches(waiting, batch), start=1):
             path = out / f"letters-{stamp}-{number:04d}.pdf"
             notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
-            canvas = Canvas(str(path), pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
+            pdf = io.BytesIO()
+            canvas = Canvas(pdf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
             canvas.setTitle(f"{incident.name} letters {number}")
             for form in sorted({_form(notice) for notice in notices}):
                 language, _, kind = form.partition("-")
@@ -525,8 +527,8 @@ def print_letters(
                 result.pages += pages
                 result.reminders += notice.reminder_of_id is not None
             canvas.save()
-            with path.open("rb") as written:
-                os.fsync(written.fileno())
+            with write_private(path, "wb") as written:  # complete on disk before it is marked sent
+                written.write(pdf.getvalue())
             rows.writerows(entries)
             handle.flush()
             with transaction.atomic():

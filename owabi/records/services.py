@@ -9,7 +9,6 @@ must still be told. It is kept, left out of matching, noted on the record and li
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import multiprocessing
 import os
@@ -27,6 +26,7 @@ from django.db.models import QuerySet
 
 from owabi.core import audit, bulk, crypto
 from owabi.core.crypto import blind_index
+from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns, match_store
 from owabi.records import features as feature_module
@@ -283,8 +283,8 @@ def import_file(
 
 
 def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+    with write_private(target, newline="") as handle:
+        writer = csv_writer(handle)
         writer.writerow(["file", "line", "field", "reason"])
         writer.writerows([file_name, r.line, r.field, r.reason] for r in lines)
 

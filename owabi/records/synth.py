@@ -18,7 +18,6 @@ fixed-size shuffle window, so a person's duplicates land near each other but not
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 import time
@@ -31,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+from owabi.core.files import csv_writer, write_private
 from owabi.records.columns import STANDARD
 
 COLUMNS: tuple[str, ...] = STANDARD
@@ -1248,11 +1248,12 @@ def generate(
     buffer: list[_Row] = []
 
     with (
-        out.open("w", encoding="utf-8", newline="") as f,
-        truth_out.open("w", encoding="utf-8", newline="") as t,
+        write_private(out, newline="") as f,
+        write_private(truth_out, newline="") as t,
     ):
-        writer = csv.writer(f, lineterminator="\n")
-        truth = csv.writer(t, lineterminator="\n")
+        # verbatim: a simulated export, every value ours, read back by `owabi import` as it stands.
+        writer = csv_writer(f, lineterminator="\n", verbatim=True)
+        truth = csv_writer(t, lineterminator="\n", verbatim=True)
         writer.writerow(COLUMNS)
         truth.writerow(TRUTH_COLUMNS)
 

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from owabi.core.files import private_dir, write_private
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
@@ -56,7 +57,7 @@ class Command(BaseCommand):
 
         incident = get_incident(slug=DEMO_SLUG) or self._create_incident()
         demo_dir = Path(settings.DATA_DIR) / "demo"
-        demo_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(demo_dir)
         csv_path = demo_dir / f"leak-{options['people']}-{options['seed']}.csv"
         if not csv_path.exists():
             self.step(f"generating {options['people']:,} synthetic leaked records")
@@ -176,6 +177,6 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        path.write_text(f"admin {password}\n")
-        path.chmod(0o600)
+        with write_private(path) as handle:
+            handle.write(f"admin {password}\n")
         return "admin", password

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.files import csv_writer, write_private
 from owabi.incidents.selectors import get_incident
 from owabi.records.selectors import iter_clusters
 
@@ -27,8 +27,8 @@ class Command(BaseCommand):
             raise CommandError(f"no incident with slug {options['incident']!r}")
         out: Path = options["out"]
         count = 0
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
+        with write_private(out, newline="") as handle:
+            writer = csv_writer(handle)
             writer.writerow(["record_id", "subject_id", "recipient_id"])
             for row in iter_clusters(incident=incident):
                 writer.writerow(row)
