@@ -106,7 +106,11 @@ INSTALLED_APPS = [
     "owabi.records",
     "owabi.notices",
     "owabi.redress",
+    "owabi.reports",
     "owabi.portal",
+    "owabi.backoffice",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +122,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with the second factor
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -229,6 +234,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+LOGIN_URL = "staff:login"
+# The authenticator app shows this as the account's issuer.
+OTP_TOTP_ISSUER = "owabi"
 
 # The portal's incident when one deployment serves several (default: the one whose notice setup names
 # this host, or the only one).

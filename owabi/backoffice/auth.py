@@ -96,7 +96,8 @@ def login_otp(request: HttpRequest) -> HttpResponse:
         device = None
         if not limited:
             device = next(
-                (d for d in TOTPDevice.objects.filter(user=user, confirmed=True) if d.verify_token(token)), None
+                (d for d in TOTPDevice.objects.filter(user=user, confirmed=True) if d.verify_token(token)),
+                None,
             )
         if device is not None:
             del request.session[PENDING]
@@ -104,7 +105,9 @@ def login_otp(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             request.session[SEEN] = int(time.time())
             ratelimit.reset("staff.login.user", user.get_username())
-            audit.record(actor=f"staff:{user.pk}", action="staff.sign_in", object_type="user", object_id=user.pk)
+            audit.record(
+                actor=f"staff:{user.pk}", action="staff.sign_in", object_type="user", object_id=user.pk
+            )
             return HttpResponseRedirect(reverse("staff:home"))
         if not limited:
             ratelimit.hit("staff.login.user", user.get_username())

@@ -3,7 +3,6 @@ needs (owabi.core.roles); each view of personal data writes an audit event."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -14,8 +13,8 @@ from django.views.decorators.http import require_POST
 
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.evidence import render_page
+from owabi.backoffice.exports import csv_response
 from owabi.core import audit
-from owabi.core.csvfiles import csv_response
 from owabi.core.roles import can
 from owabi.incidents.models import Incident
 from owabi.redress import review, selectors
@@ -38,9 +37,17 @@ def _base(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, A
     return {
         "incident": incident,
         "incidents": Incident.objects.order_by("-created_at"),
-        "may": {action: can(request.user, action) for action in (
-            "search", "review_claims", "work_requests", "manage_codes", "payouts", "review_resolution"
-        )},
+        "may": {
+            action: can(request.user, action)
+            for action in (
+                "search",
+                "review_claims",
+                "work_requests",
+                "manage_codes",
+                "payouts",
+                "review_resolution",
+            )
+        },
         **extra,
     }
 
@@ -60,7 +67,9 @@ def dashboard_csv(request: HttpRequest) -> HttpResponse:
     figures = funnel(incident)
     rows: list[list[object]] = [["section", "name", "value"]]
     rows += [["funnel", name, count] for name, count in figures.steps]
-    rows += [["notices", f"{channel}:{status}", n] for (channel, status), n in sorted(figures.notices.items())]
+    rows += [
+        ["notices", f"{channel}:{status}", n] for (channel, status), n in sorted(figures.notices.items())
+    ]
     rows += [["per_day_sent", day.isoformat(), sent] for day, sent, _ in figures.per_day]
     rows += [["per_day_signed_in", day.isoformat(), signed] for day, _, signed in figures.per_day]
     rows += [["choices", key, n] for key, n in sorted(figures.choices.items())]
@@ -95,7 +104,9 @@ def claim(request: HttpRequest, reference: str) -> HttpResponse:
     if found is None:
         raise Http404("no such claim")
     review.rescore(found)
-    audit.record(actor=actor(request), action="backoffice.view_claim", object_type="claim", object_id=found.pk)
+    audit.record(
+        actor=actor(request), action="backoffice.view_claim", object_type="claim", object_id=found.pk
+    )
     return render(
         request,
         "backoffice/claim.html",
@@ -146,7 +157,10 @@ def evidence_page(request: HttpRequest, pk: int, page: int) -> HttpResponse:
     if image is None:
         raise Http404("no such page")
     audit.record(
-        actor=actor(request), action="backoffice.view_evidence", object_type="evidence", object_id=item.pk,
+        actor=actor(request),
+        action="backoffice.view_evidence",
+        object_type="evidence",
+        object_id=item.pk,
         data={"claim": item.claim_id, "page": page},
     )
     response = HttpResponse(image, content_type="image/png")
@@ -182,8 +196,7 @@ def codes(request: HttpRequest) -> HttpResponse:
     for option in selectors.catalog(incident.pk):
         chosen = option.choices.exclude(status__in=["cancelled", "rejected"]).count()
         free = selectors.stock(option.pk) if option.kind == Option.Kind.CODE else None
-        rows.append({"option": option, "chosen": chosen, "free": free, "low": free is not None and free < 100})
+        rows.append(
+            {"option": option, "chosen": chosen, "free": free, "low": free is not None and free < 100}
+        )
     return render(request, "backoffice/codes.html", _base(request, incident, rows=rows))
-
-
-_ = io

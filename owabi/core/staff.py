@@ -43,7 +43,9 @@ def add_staff(*, username: str, roles: list[str], actor: str, email: str = "") -
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
     device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
-    audit.record(actor=actor, action="staff.add", object_type="user", object_id=user.pk, data={"roles": roles})
+    audit.record(
+        actor=actor, action="staff.add", object_type="user", object_id=user.pk, data={"roles": roles}
+    )
     return NewStaff(user, password, device.config_url)
 
 
@@ -56,7 +58,9 @@ def set_roles(*, username: str, roles: list[str], actor: str) -> None:
     user.groups.remove(*Group.objects.filter(name__in=ROLES))
     for role in roles:
         user.groups.add(Group.objects.get_or_create(name=role)[0])
-    audit.record(actor=actor, action="staff.roles", object_type="user", object_id=user.pk, data={"roles": roles})
+    audit.record(
+        actor=actor, action="staff.roles", object_type="user", object_id=user.pk, data={"roles": roles}
+    )
 
 
 @transaction.atomic

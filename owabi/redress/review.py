@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from owabi.notices.models import NoticeSetup
 from owabi.redress.models import Choice, Claim, Request
 
 # Amounts above these are usual for nobody; a claim over its cap is flagged, not refused.
-CAPS_YEN = {Claim.Kind.REISSUE_FEE: 5_500, Claim.Kind.FRAUD_CHARGE: 300_000, Claim.Kind.OTHER_LOSS: 50_000}
+CAPS_YEN: dict[str, int] = {"reissue_fee": 5_500, "fraud_charge": 300_000, "other_loss": 50_000}
 VELOCITY = 3  # claims from one client address within a day
 SIGNALS: dict[str, tuple[int, str]] = {  # code -> (weight, what a reviewer reads)
     "payee_reuse": (40, "同じ振込先口座が別の方の請求にも使われています"),
@@ -41,7 +41,9 @@ class ReviewError(Exception):
 def score(claim: Claim) -> list[dict[str, Any]]:
     """The signals that hold for `claim` now (codes and weights; no PII)."""
     found: list[str] = []
-    others = Claim.objects.filter(incident_id=claim.incident_id).exclude(recipient_id=claim.recipient_id)
+    others = Claim.objects.filter(incident_id=claim.incident_id)
+    if claim.recipient_id is not None:
+        others = others.exclude(recipient_id=claim.recipient_id)
     if others.filter(payee__fingerprint=claim.payee.fingerprint).exists():
         found.append("payee_reuse")
     if claim.client and others.filter(client=claim.client).exists():
@@ -55,7 +57,7 @@ def score(claim: Claim) -> list[dict[str, Any]]:
     setup = NoticeSetup.objects.filter(incident_id=claim.incident_id).first()
     deadline = setup.redress_deadline if setup else None
     arrived = claim.created_at or timezone.now()
-    if deadline and (deadline - timezone.localdate(arrived)).days <= 7:
+    if deadline and claim.recipient_id is not None and (deadline - timezone.localdate(arrived)).days <= 7:
         recent = Request.objects.filter(
             recipient_id=claim.recipient_id,
             kind=Request.Kind.CORRECT_CONTACT,
@@ -63,7 +65,10 @@ def score(claim: Claim) -> list[dict[str, Any]]:
         )
         if recent.exists():
             found.append("late_new_contact")
-    if claim.subject_id and Choice.objects.filter(subject_id=claim.subject_id, status=Choice.Status.HELD).exists():
+    if (
+        claim.subject_id
+        and Choice.objects.filter(subject_id=claim.subject_id, status=Choice.Status.HELD).exists()
+    ):
         found.append("held_choice")
     return [{"code": code, "weight": SIGNALS[code][0]} for code in found]
 
@@ -81,7 +86,7 @@ DECISIONS = ("approve", "reject", "request_info")
 
 
 @transaction.atomic
-def decide(*, claim: Claim, decision: str, user: AbstractBaseUser, reason: str, message: str = "") -> Claim:
+def decide(*, claim: Claim, decision: str, user: User, reason: str, message: str = "") -> Claim:
     """Approve (first or second pair of eyes), reject, or ask for more information. `reason` is for
     the audit log (no PII); `message` is what the claimant reads on their status page."""
     if decision not in DECISIONS:

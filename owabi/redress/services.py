@@ -28,6 +28,7 @@ from owabi.notices import engagement
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.records import features
 from owabi.records.models import LeakRecord, Subject
+from owabi.redress import review
 from owabi.redress.models import (
     Choice,
     ChoiceKey,
@@ -39,7 +40,6 @@ from owabi.redress.models import (
     Request,
     TodoDone,
 )
-from owabi.redress import review
 from owabi.redress.payees import Account
 from owabi.redress.references import new_reference
 from owabi.redress.todos import TODO_ITEMS

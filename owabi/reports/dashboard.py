@@ -42,7 +42,9 @@ def funnel(incident: Incident) -> Funnel:
     signed_in = Engagement.objects.filter(recipient__in=recipients, signed_in_at__isnull=False).count()
     live_choices = Choice.objects.filter(incident=incident).exclude(status__in=_LIVE)
     choices = dict(live_choices.values_list("option__key").annotate(n=Count("pk")).order_by())
-    claims = dict(Claim.objects.filter(incident=incident).values_list("status").annotate(n=Count("pk")).order_by())
+    claims = dict(
+        Claim.objects.filter(incident=incident).values_list("status").annotate(n=Count("pk")).order_by()
+    )
     requests = Counter(
         {
             (k, s): n
@@ -82,8 +84,13 @@ def funnel(incident: Incident) -> Funnel:
     )
     days = sorted(set(sent_per_day) | set(in_per_day))
     gifts = live_choices.aggregate(total=Sum("option__amount_yen"))["total"] or 0
-    paid = Claim.objects.filter(incident=incident, status="paid").aggregate(total=Sum("amount_yen"))["total"] or 0
-    letters = sum(n for (channel, status), n in by_status.items() if channel == "letter" and status != "prepared")
+    paid = (
+        Claim.objects.filter(incident=incident, status="paid").aggregate(total=Sum("amount_yen"))["total"]
+        or 0
+    )
+    letters = sum(
+        n for (channel, status), n in by_status.items() if channel == "letter" and status != "prepared"
+    )
     return Funnel(
         steps=steps,
         notices=dict(by_status),

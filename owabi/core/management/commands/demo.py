@@ -144,7 +144,7 @@ class Command(BaseCommand):
     def _gift_codes(self, incident: Incident, demo_dir: Path, *, people: int) -> None:
         """A synthetic pool for the demo's code option, as a gift provider's CSV would come."""
         path = demo_dir / "gift-codes.csv"
-        with path.open("w", encoding="utf-8") as handle:
+        with write_private(path) as handle:
             handle.write("code,gift_id,management_number,expires\n")
             for number in range(people):
                 code = "-".join(secrets.token_hex(2).upper() for _ in range(4))

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from owabi.backoffice import auth, views
+
+app_name = "staff"
+
+urlpatterns = [
+    path("login", auth.login, name="login"),
+    path("login/code", auth.login_otp, name="login_otp"),
+    path("logout", auth.logout, name="logout"),
+    path("", views.home, name="home"),
+    path("dashboard.csv", views.dashboard_csv, name="dashboard_csv"),
+    path("claims", views.claims, name="claims"),
+    path("claims/<str:reference>", views.claim, name="claim"),
+    path("claims/<str:reference>/decide", views.decide_claim, name="decide_claim"),
+    path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
+    path("requests", views.requests_queue, name="requests"),
+    path("codes", views.codes, name="codes"),
+]
