@@ -490,9 +490,11 @@ def print_letters(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    result = PrintResult()
+    if not waiting:  # nothing to print: no empty manifest for the vendor to puzzle over
+        return result
     out.mkdir(parents=True, exist_ok=True)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    result = PrintResult()
     manifest = out / f"manifest-{stamp}.csv"
     with manifest.open("w", encoding="utf-8", newline="") as handle:
         rows = csv.writer(handle)
