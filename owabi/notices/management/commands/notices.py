@@ -73,7 +73,7 @@ class Command(BaseCommand):
             "--limit", type=positive_int, default=None, help="stop after about this many (a trial run)"
         )
         send.add_argument(
-            "--batch", type=positive_int, default=200, help="notices a sender leases at a time (default 200)"
+            "--batch", type=int, default=200, help="notices a sender leases at a time (default 200)"
         )
         again = sub.add_parser("remind", help="Prepare the reminders the setup's rules call for today")
         again.add_argument("--incident", required=True, help=INCIDENT)
@@ -187,6 +187,8 @@ class Command(BaseCommand):
     def _send(self, incident: Incident, options: dict[str, Any]) -> None:
         if not NoticeSetup.objects.filter(incident=incident).exists():
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
+        if options["batch"] < 1:
+            raise CommandError("--batch must be at least 1")
         started = time.monotonic()
         result = send_email(
             incident=incident,
