@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import connection
 
-from owabi.core.crypto import blind_index
 from owabi.records import match_store
 from owabi.records.mapping import load_mapping
 from owabi.records.models import LeakRecord, SourceFile
 from owabi.records.readers import ImportFileError
-from owabi.records.services import import_file, with_blind_index
+from owabi.records.services import import_file
 
 pytestmark = pytest.mark.django_db
 
@@ -85,8 +84,9 @@ def test_card_numbers_are_reduced_and_security_codes_refused(incident, tmp_path:
     masked = LeakRecord.objects.get(record_id="A2")
     assert masked.sealed["card_last4"] == "4242"
     assert "card_number_hash" not in masked.sealed
-    for record in LeakRecord.objects.all():
-        assert "739" not in str(record.sealed) and "862" not in str(record.sealed)
+    for record in LeakRecord.objects.all():  # (the card hash is hex: it may hold any three digits)
+        values = str({k: v for k, v in record.sealed.items() if k != "card_number_hash"})
+        assert "739" not in values and "862" not in values
 
 
 def test_stored_rows_hold_no_plaintext(incident, tmp_path: Path) -> None:
@@ -96,43 +96,6 @@ def test_stored_rows_hold_no_plaintext(incident, tmp_path: Path) -> None:
         dump = repr(cursor.fetchall())
     for secret in ["山田", "ヤマダ", "1234-5678", "12345678", "taro@", "4111111111111111", "gold"]:
         assert secret not in dump
-
-
-def test_lookups_find_a_record_by_blind_index(incident, tmp_path: Path) -> None:
-    import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
-
-    def found(column: str, key: bytes) -> list[str]:
-        return sorted(with_blind_index(column, key).values_list("record_id", flat=True))
-
-    assert found("bx_name_phone", blind_index("name_phone", "山田太郎", "09012345678")) == ["A1"]
-    assert found("bx_name_card", blind_index("name_card", "髙橋花子", "4242")) == ["A2"]
-    assert found("bx_email", blind_index("email", "taro@example.jp")) == ["A1"]
-    assert LeakRecord.objects.filter(bx_email=b"").exists()  # records without an e-mail...
-    assert found("bx_email", b"") == []  # ...are not what an empty key finds
-    with pytest.raises(ValueError, match="not a blind index"):
-        with_blind_index("sealed", b"x")
-
-
-@pytest.mark.parametrize("column", ["bx_name_phone", "bx_name_card", "bx_email"])
-def test_a_blind_index_lookup_uses_a_partial_index(incident, tmp_path: Path, column) -> None:
-    """Most records lack a card (or a phone, or an e-mail): the index leaves b"" out, and the lookup must be
-    one the database answers from it (SQLite only when the query restates the index's condition)."""
-    import_file(incident=incident, path=_write(tmp_path / "x.csv", ROWS), actor="t")
-    query = with_blind_index(column, b"\x01" * 16)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # a tiny table is read whole unless told otherwise
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-        plan = query.explain()
-        cursor.execute(
-            "SELECT sql FROM sqlite_master WHERE name = %s"
-            if connection.vendor == "sqlite"
-            else "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
-            [f"records_{column}_set"],
-        )
-        (definition,) = cursor.fetchone()
-    assert f"records_{column}_set" in plan
-    assert "WHERE" in definition.upper()
 
 
 def test_importing_the_same_file_twice_is_a_no_op(incident, tmp_path: Path) -> None:
@@ -368,8 +331,7 @@ def test_text_with_tabs_newlines_and_backslashes_survives_the_bulk_write(inciden
     assert records["T\\1"].sealed["extras"] == {"会員ランク": "a\tb\nc\\N\r\\x00"}
     assert records["T\\1"].line_no == 2 and records["T2"].line_no == 4  # the quoted newline spans a line
     assert records["T2"].sealed["extras"] == {"会員ランク": "\\"}
-    assert records["T\\1"].bx_name_phone == b"" and bytes(records["T\\1"].bx_email) == b""
-    assert LeakRecord.objects.get(bx_name_card=b"", record_id="T2").categories == [
+    assert LeakRecord.objects.get(record_id="T2").categories == [
         "card_security_code",
         "name",
         "other",

@@ -54,35 +54,3 @@ def test_new_key_prints_a_usable_key(capsys) -> None:
     call_command("keys", "new")
     printed = capsys.readouterr().out.strip()
     assert parse_keyring("T", f"k:{printed}")["k"] != b"\0" * 32
-
-
-def test_reindex_recomputes_the_blind_indexes_under_a_new_index_key(incident, tmp_path: Path, capsys) -> None:
-    path = tmp_path / "people.csv"
-    path.write_text(
-        "record_id,subject_name,phone,email,card_last4\n"
-        "R1,山田 太郎,090-1234-5678,taro@example.jp,4242\n"
-        "R2,佐藤 花子,,,\n",
-        encoding="utf-8",
-    )
-    import_file(incident=incident, path=path, actor="t")
-
-    def found(key_name: str, *parts: str) -> set[str]:
-        field = {"name_phone": "bx_name_phone", "name_card": "bx_name_card", "email": "bx_email"}[key_name]
-        return set(
-            LeakRecord.objects.filter(**{field: crypto.blind_index(key_name, *parts)}).values_list(
-                "record_id", flat=True
-            )
-        )
-
-    assert found("name_phone", "山田太郎", "09012345678") == {"R1"}
-    with override_settings(OWABI_INDEX_KEY=bytes(range(32))):
-        assert found("name_phone", "山田太郎", "09012345678") == set()  # the old indexes no longer match
-        call_command("keys", "reindex", "--batch", "1")
-        assert "2 records scanned, 1 recomputed" in capsys.readouterr().out  # 佐藤 has nothing to index
-        assert found("name_phone", "山田太郎", "09012345678") == {"R1"}
-        assert found("name_card", "山田太郎", "4242") == {"R1"} and found("email", "taro@example.jp") == {
-            "R1"
-        }
-        call_command("keys", "reindex")
-        assert "0 recomputed" in capsys.readouterr().out
-    assert audit.recent(limit=1)[0].action == "records.reindex"

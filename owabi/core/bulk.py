@@ -62,8 +62,11 @@ def copy_text(values: Sequence[Any]) -> bytes:
         raise TypeError(f"copy_text: no COPY form for {error.args[0].__name__}") from None
 
 
-def insert_copy_text(model: type[models.Model], fields: Sequence[str], lines: Iterable[bytes]) -> int:
-    """Append rows already in COPY text format (copy_text), on PostgreSQL. Returns the rows written."""
+def insert_copy_text(
+    model: type[models.Model], fields: Sequence[str], lines: Iterable[bytes], *, analyze: bool = True
+) -> int:
+    """Append rows already in COPY text format (copy_text), on PostgreSQL. Returns the rows written.
+    analyze=False: no ANALYZE after a large load (for a table no query reads before the commit)."""
 
     def write(copy: Any) -> int:
         count = 0
@@ -78,10 +81,12 @@ def insert_copy_text(model: type[models.Model], fields: Sequence[str], lines: It
             copy.write(b"".join(buffer))
         return count
 
-    return _copy(model, fields, write)
+    return _copy(model, fields, write, analyze=analyze)
 
 
-def _copy(model: type[models.Model], fields: Sequence[str], write: Callable[[Any], int]) -> int:
+def _copy(
+    model: type[models.Model], fields: Sequence[str], write: Callable[[Any], int], *, analyze: bool = True
+) -> int:
     """COPY into the model's table what `write(copy)` writes (it returns the row count), then refresh
     the table's statistics after a large load, so the next queries are planned for its size (autovacuum
     would analyze only after the transaction commits)."""
@@ -89,7 +94,7 @@ def _copy(model: type[models.Model], fields: Sequence[str], write: Callable[[Any
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             count = write(copy)
-        if count >= ANALYZE_AFTER:
+        if analyze and count >= ANALYZE_AFTER:
             cursor.execute(f"ANALYZE {table}")
     return count
 

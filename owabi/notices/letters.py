@@ -491,9 +491,11 @@ def print_letters(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    result = PrintResult()
+    if not waiting:  # nothing to print: no empty manifest for the vendor to puzzle over
+        return result
     private_dir(out)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    result = PrintResult()
     manifest = out / f"manifest-{stamp}.csv"
     with open_private(manifest, newline="") as handle:  # as it goes: it lists what was printed
         rows = csv_writer(handle)

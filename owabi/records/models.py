@@ -1,4 +1,4 @@
-"""Leaked records as imported. All PII sits in `sealed` (encrypted); lookups use blind indexes."""
+"""Leaked records as imported. All PII sits in `sealed` (encrypted); lookups use keyed hashes (LookupKey)."""
 
 from __future__ import annotations
 
@@ -53,12 +53,6 @@ class LeakRecord(models.Model):
     # Fields whose value could not be normalized ("subject_birth_date: not a date"): kept, not rejected,
     # and reported in the import's warnings file. Field names and reasons only, never values.
     problems = models.JSONField(default=list, blank=True)
-    # Blind indexes (owabi.core.crypto.blind_index) for the support console and the portal lookup. b"" is
-    # "no value" and matches nothing, so the indexes leave it out (most rows have no card): a lookup must
-    # say `.exclude(bx_…=b"")` for the database to use them.
-    bx_name_phone = models.BinaryField(max_length=16, default=b"")
-    bx_name_card = models.BinaryField(max_length=16, default=b"")
-    bx_email = models.BinaryField(max_length=16, default=b"")
 
     class Meta:
         constraints = [
@@ -66,13 +60,28 @@ class LeakRecord(models.Model):
                 fields=["source_file", "record_id"], name="records_leakrecord_unique_id_per_file"
             )
         ]
-        indexes = [
-            models.Index(fields=[name], condition=~models.Q(**{name: b""}), name=f"records_{name}_set")
-            for name in ("bx_name_phone", "bx_name_card", "bx_email")
-        ]
 
     def __str__(self) -> str:
         return f"record {self.record_id}"
+
+
+class LookupKey(models.Model):
+    """One way to find a record: a keyed hash of a normalized name + phone, name + card last 4, name +
+    postal code, or e-mail, within its incident (owabi.records.lookup makes them; `find` reads them).
+
+    A narrow table rather than columns of LeakRecord: a record has as many keys as it has values (its
+    subject's name and reading, its guardian's, times the contacts it holds), and a value it lacks costs
+    no row. The primary key (key, record) is the lookup's index; the record's index serves re-indexing
+    and erasure (a deleted record takes its keys with it).
+    """
+
+    pk = models.CompositePrimaryKey("key", "record")
+    key = models.BinaryField(max_length=16)
+    # Written in bulk at import: no database constraint, as for LeakRecord's own links.
+    record = models.ForeignKey(LeakRecord, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+
+    def __str__(self) -> str:
+        return f"lookup key of record {self.record_id}"
 
 
 class MatchBatch(models.Model):

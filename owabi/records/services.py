@@ -22,16 +22,14 @@ from typing import Any, NamedTuple, cast
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import QuerySet
 
 from owabi.core import audit, bulk, crypto
-from owabi.core.crypto import blind_index
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
-from owabi.records import cards, columns, match_store
+from owabi.records import cards, columns, lookup, match_store
 from owabi.records import features as feature_module
 from owabi.records.mapping import Mapping
-from owabi.records.models import LeakRecord, SourceFile
+from owabi.records.models import LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError, Row, open_table
 
 CHUNK = 2000  # rows per unit of work (and per database write)
@@ -66,6 +64,7 @@ class _Plan:
     extras: dict[int, tuple[str, str]]
     security_code: bool
     copy: bool  # format rows for COPY (PostgreSQL)
+    incident: int  # lookup keys are made per incident
 
 
 class _Prepared(NamedTuple):
@@ -73,6 +72,7 @@ class _Prepared(NamedTuple):
     line: int
     # The row from record_id on, in _RecordWriter.FIELDS order: COPY text (PostgreSQL), else a tuple.
     values: bytes | tuple[Any, ...]
+    lookup_keys: tuple[bytes, ...]  # owabi.records.lookup.record_keys
 
 
 def _sha256(path: Path) -> str:
@@ -85,80 +85,6 @@ def _sha256(path: Path) -> str:
 
 def _clean(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
-
-
-_NOT_DIGIT = re.compile(r"\D")
-
-
-def _name_key(cleaned: str) -> str:
-    return "".join(cleaned.split())
-
-
-def _digits(cleaned: str) -> str:
-    return _NOT_DIGIT.sub("", cleaned)
-
-
-BLIND_INDEXES = ("bx_name_phone", "bx_name_card", "bx_email")
-
-
-def blind_indexes(values: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
-    """A record's lookup keys (BLIND_INDEXES order), from its cleaned values as sealed."""
-    name = _name_key(values.get("subject_name", ""))
-    return (
-        blind_index("name_phone", name, _digits(values.get("phone", ""))),
-        blind_index("name_card", name, values.get("card_last4", "")),
-        blind_index("email", values.get("email", "").lower()),
-    )
-
-
-def with_blind_index(column: str, key: bytes) -> QuerySet[LeakRecord]:
-    """Records whose blind index `column` (one of BLIND_INDEXES) is `key`. An empty key (a record without
-    that value) matches nothing. The partial indexes leave b"" out, so the query says so too: SQLite uses
-    a partial index only when the query implies its condition."""
-    if column not in BLIND_INDEXES:
-        raise ValueError(f"not a blind index: {column}")
-    if not key:
-        return LeakRecord.objects.none()
-    return LeakRecord.objects.filter(**{column: key}).exclude(**{column: b""})
-
-
-@dataclass
-class ReindexResult:
-    scanned: int = 0
-    changed: int = 0
-
-
-def reindex(*, actor: str, batch: int = 5000, progress: Callable[[int], None] | None = None) -> ReindexResult:
-    """Recompute every record's blind indexes from its sealed values under the current OWABI_INDEX_KEY
-    (after that key is replaced, or the lookup normalization changes). Idempotent; resumable by running
-    it again. Lookups miss records not yet recomputed while it runs."""
-    result = ReindexResult()
-    last = 0
-    while True:
-        rows = list(
-            LeakRecord.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "sealed", *BLIND_INDEXES)[:batch]
-        )
-        if not rows:
-            break
-        changed = []
-        for pk, sealed, *stored in rows:
-            wanted = blind_indexes(sealed)
-            if tuple(bytes(value) for value in stored) != wanted:
-                changed.append((pk, *wanted))
-        if changed:
-            with transaction.atomic():
-                bulk.update(LeakRecord, BLIND_INDEXES, changed)
-        result.scanned += len(rows)
-        result.changed += len(changed)
-        last = rows[-1][0]
-        if progress:
-            progress(result.scanned)
-    audit.record(
-        actor=actor, action="records.reindex", data={"scanned": result.scanned, "changed": result.changed}
-    )
-    return result
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
@@ -199,7 +125,14 @@ def import_file(
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
     layout, extras, security_code = _layout(path, header, mapping)
-    plan = _Plan(len(header), layout, extras, security_code, copy=connection.vendor == "postgresql")
+    plan = _Plan(
+        len(header),
+        layout,
+        extras,
+        security_code,
+        copy=connection.vendor == "postgresql",
+        incident=incident.pk,
+    )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
@@ -242,6 +175,7 @@ def import_file(
                 if progress and rows_in >= next_progress:
                     progress(rows_in)
                     next_progress = rows_in + 10_000
+            writer.finish()
             source_file.rows_in = rows_in
             source_file.rows_rejected = len(rejects)
             source_file.rows_ok = writer.written
@@ -290,35 +224,91 @@ def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
 
 
 class _RecordWriter:
-    """Appends prepared rows to the LeakRecord table (COPY on PostgreSQL)."""
+    """Appends prepared rows to the LeakRecord table and their lookup keys to LookupKey (COPY on
+    PostgreSQL). Record ids are taken before the write, so that the keys can point at them.
 
-    FIELDS = (
-        "incident",
-        "source_file",
-        "record_id",
-        "line_no",
-        "sealed",
-        "categories",
-        "problems",
-        "bx_name_phone",
-        "bx_name_card",
-        "bx_email",
-    )
+    SQLite gets the keys in key order at the end (`finish`), from a temporary table: keys are random,
+    and inserting them as they come sends each to a random page of the key index, which for SQLite's
+    small page cache was much of what the keys cost the import."""
+
+    KEYS_TABLE = "owabi_import_lookup_keys"
+
+    FIELDS = ("id", "incident", "source_file", "record_id", "line_no", "sealed", "categories", "problems")
 
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
         self.written = 0
+        self.next_id = 0  # SQLite: the next free id, once read
+        self.held_keys = False  # SQLite: the temporary table of keys exists
 
     def write(self, records: list[_Prepared]) -> None:
         if not records:
             return
+        ids = self._take_ids(len(records))
         if isinstance(records[0].values, bytes):
-            prefix = f"{self.incident_id}\t{self.source_file_id}\t".encode()
-            lines = (prefix + cast("bytes", record.values) for record in records)
+            head = f"\t{self.incident_id}\t{self.source_file_id}\t".encode()
+            lines = (
+                b"%d%s%s" % (pk, head, cast("bytes", r.values)) for pk, r in zip(ids, records, strict=True)
+            )
             self.written += bulk.insert_copy_text(LeakRecord, self.FIELDS, lines)
+            keys = (
+                b"\\\\x%s\t%d\n" % (key.hex().encode(), pk)
+                for pk, record in zip(ids, records, strict=True)
+                for key in record.lookup_keys
+            )
+            bulk.insert_copy_text(LookupKey, lookup.KEY_FIELDS, keys, analyze=False)
         else:
-            rows = ((self.incident_id, self.source_file_id, *record.values) for record in records)
+            rows = (
+                (pk, self.incident_id, self.source_file_id, *r.values)
+                for pk, r in zip(ids, records, strict=True)
+            )
             self.written += bulk.insert(LeakRecord, self.FIELDS, rows)
+            with connection.cursor() as cursor:
+                if not self.held_keys:
+                    self.held_keys = True
+                    cursor.execute(
+                        f"CREATE TEMP TABLE {self.KEYS_TABLE} (key BLOB NOT NULL, record_id INTEGER)"
+                    )
+                cursor.executemany(
+                    f"INSERT INTO {self.KEYS_TABLE} VALUES (%s, %s)",  # noqa: S608
+                    [
+                        (key, pk)
+                        for pk, record in zip(ids, records, strict=True)
+                        for key in record.lookup_keys
+                    ],
+                )
+
+    def finish(self) -> None:
+        """Store the keys held back (SQLite)."""
+        if self.held_keys:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {LookupKey._meta.db_table} (key, record_id) "  # noqa: S608
+                    f"SELECT key, record_id FROM {self.KEYS_TABLE} ORDER BY key, record_id"
+                )
+                cursor.execute(f"DROP TABLE {self.KEYS_TABLE}")
+
+    def _take_ids(self, count: int) -> list[int]:
+        table = LeakRecord._meta.db_table
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [table, count],
+                )
+                return [row[0] for row in cursor.fetchall()]
+            # SQLite: the import's transaction holds the write lock (BEGIN IMMEDIATE), so no other writer
+            # takes ids meanwhile; AUTOINCREMENT never reuses one, so start past the highest ever given.
+            if not self.next_id:
+                cursor.execute(
+                    f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
+                    f"coalesce((SELECT max(id) FROM {table}), 0))",
+                    [table],
+                )
+                self.next_id = cursor.fetchone()[0] + 1
+        ids = list(range(self.next_id, self.next_id + count))
+        self.next_id += count
+        return ids
 
 
 def _layout(
@@ -427,6 +417,10 @@ def _prepare(
         crypto.seal_json(sealed, _SEALED_AAD),
         orjson.dumps(sorted(leaked)).decode(),  # categories
         orjson.dumps(problems).decode(),
-        *blind_indexes(values),
     )
-    return _Prepared(record_id, line, bulk.copy_text(stored) if plan.copy else stored)
+    return _Prepared(
+        record_id,
+        line,
+        bulk.copy_text(stored) if plan.copy else stored,
+        lookup.record_keys(plan.incident, values),
+    )

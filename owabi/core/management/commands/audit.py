@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Audit log tools: `owabi audit verify` checks the whole hash chain."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify}")
         sub.add_parser("verify", help="Check that no audit event was edited, removed or reordered")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from owabi.core.files import private_dir, write_private
+from owabi.core.management.arguments import positive_int
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
@@ -39,9 +40,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--people", type=int, default=2000, help="leaked records to generate (default 2000)"
+            "--people", type=positive_int, default=2000, help="leaked records to generate (default 2000)"
         )
-        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--seed", type=int, default=7, help="same seed, same people (default 7)")
         parser.add_argument("--no-serve", action="store_true", help="stop after the pipeline")
         parser.add_argument(
             "--addr", default="127.0.0.1:8000", help="where to serve (default 127.0.0.1:8000)"

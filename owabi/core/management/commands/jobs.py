@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import jobs
+from owabi.core.management.arguments import positive_float, positive_int
 from owabi.core.models import Job
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 class Command(BaseCommand):
@@ -42,19 +22,19 @@ class Command(BaseCommand):
         work.add_argument(
             "--lease",
             metavar="SECONDS",
-            type=_positive_int,
+            type=positive_int,
             default=300,
             help="lease in seconds (default 300)",
         )
         work.add_argument(
             "--poll",
             metavar="SECONDS",
-            type=_positive_float,
+            type=positive_float,
             default=1.0,
             help="idle wait in seconds (default 1)",
         )
         work.add_argument(
-            "--max-jobs", metavar="N", type=_positive_int, help="exit after running this many jobs"
+            "--max-jobs", metavar="N", type=positive_int, help="exit after running this many jobs"
         )
         work.add_argument(
             "--kind", dest="kinds", metavar="KIND", nargs="+", action="extend", help="only these job kinds"

@@ -7,24 +7,33 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from owabi.core import crypto, keys
 from owabi.core.env import new_key
+from owabi.core.management.arguments import positive_int
 
 
 class Command(BaseCommand):
     help = (
-        "Key tools: `new` prints a fresh key, `status` counts values per key, `rotate` re-seals, `reindex` "
-        "recomputes the blind indexes under the current OWABI_INDEX_KEY."
+        "Keys: print a new one (new), count values per key (status), re-seal (rotate), recompute lookups "
+        "(reindex)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{new,status,rotate,reindex}")
         sub.add_parser("new", help="Print a new random 256-bit key (url-safe base64)")
         sub.add_parser("status", help="How many encrypted values each key id protects")
         rotate = sub.add_parser("rotate", help="Re-encrypt every value with OWABI_DATA_KEY_ID's key")
-        rotate.add_argument("--batch", type=int, default=2000)
-        again = sub.add_parser(
-            "reindex", help="Recompute every record's blind indexes (after OWABI_INDEX_KEY changed)"
+        rotate.add_argument(
+            "--batch", type=positive_int, default=2000, help="values re-sealed per transaction (default 2000)"
         )
-        again.add_argument("--batch", type=int, default=5000)
+        again = sub.add_parser(
+            "reindex",
+            help="Recompute every record's lookup keys (after OWABI_INDEX_KEY changed, and after an upgrade)",
+        )
+        again.add_argument(
+            "--batch",
+            type=positive_int,
+            default=5000,
+            help="records recomputed per transaction (default 5000)",
+        )
 
     @staticmethod
     def _progress(scanned: int) -> None:
@@ -38,11 +47,11 @@ class Command(BaseCommand):
             for key_id, count in sorted(keys.count_by_key().items()):
                 self.stdout.write(f"{key_id}\t{count}")
         elif options["action"] == "reindex":
-            from owabi.records.services import reindex
+            from owabi.records.lookup import reindex
 
             done = reindex(actor="cli", batch=options["batch"], progress=self._progress)
             sys.stderr.write("\n")
-            self.stdout.write(f"blind indexes: {done.scanned:,} records scanned, {done.changed:,} recomputed")
+            self.stdout.write(f"lookup keys: {done.scanned:,} records scanned, {done.changed:,} recomputed")
         else:
 
             def progress(scanned: int) -> None:

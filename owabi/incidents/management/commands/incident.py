@@ -1,35 +1,42 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.management.arguments import iso_date
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.incidents.services import create_incident
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
 class Command(BaseCommand):
-    help = "Create and list incidents."
+    help = "Open an incident (create), list them (list), or list the data categories (categories)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{create,list,categories}")
         create = sub.add_parser("create", help="Open a new incident")
-        create.add_argument("--slug", required=True)
-        create.add_argument("--name", required=True)
-        create.add_argument("--discovered-on", required=True, help="知った日, YYYY-MM-DD")
-        create.add_argument("--occurred-from")
-        create.add_argument("--occurred-to")
-        create.add_argument("--cause", default="")
+        create.add_argument(
+            "--slug", required=True, help="short name used by every other command (letters, digits, -, _)"
+        )
+        create.add_argument(
+            "--name", required=True, help="the incident's name as notices and reports show it"
+        )
+        create.add_argument(
+            "--discovered-on",
+            required=True,
+            type=iso_date,
+            metavar="YYYY-MM-DD",
+            help="知った日: the day the company knew (deadlines run from it)",
+        )
+        create.add_argument(
+            "--occurred-from", type=iso_date, metavar="YYYY-MM-DD", help="first day of the leak, if known"
+        )
+        create.add_argument(
+            "--occurred-to", type=iso_date, metavar="YYYY-MM-DD", help="last day of the leak, if known"
+        )
+        create.add_argument("--cause", default="", help="what happened, as notices state it (概要)")
         create.add_argument(
             "--malicious", action="store_true", help="不正の目的: final report due in 60 days"
         )
@@ -46,14 +53,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
+            occurred_from, occurred_to = options["occurred_from"], options["occurred_to"]
+            if occurred_from and occurred_to and occurred_to < occurred_from:
+                raise CommandError("--occurred-to is before --occurred-from")
             try:
                 incident = create_incident(
                     actor="cli",
                     slug=options["slug"],
                     name=options["name"],
-                    discovered_on=_date(options["discovered_on"]),
-                    occurred_from=_date(options["occurred_from"]) if options["occurred_from"] else None,
-                    occurred_to=_date(options["occurred_to"]) if options["occurred_to"] else None,
+                    discovered_on=options["discovered_on"],
+                    occurred_from=occurred_from,
+                    occurred_to=occurred_to,
                     cause=options["cause"],
                     malicious=options["malicious"],
                     declared_categories=options["declare"],
@@ -64,7 +74,10 @@ class Command(BaseCommand):
                 ) from None
             self.stdout.write(f"created incident {incident.slug}")
         elif action == "list":
-            for incident in Incident.objects.order_by("discovered_on"):
+            incidents = Incident.objects.order_by("discovered_on")
+            if not incidents:
+                self.stdout.write("no incidents yet (owabi incident create --help)")
+            for incident in incidents:
                 self.stdout.write(
                     f"{incident.slug}\t{incident.discovered_on}\t{incident.status}\t{incident.name}"
                 )

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import audit
+from owabi.core.management.arguments import input_file, output_dir, positive_float, positive_int
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.notices import bounces, codes, letters, reminders, setup
@@ -20,61 +21,103 @@ from owabi.notices.render import render
 from owabi.notices.sending import send_email
 from owabi.notices.services import NoticeSetupMissing, prepare
 
+INCIDENT = "the incident's slug (owabi incident list)"
+
 
 class Command(BaseCommand):
-    help = "Set up, prepare and preview an incident's notices."
+    help = "Set up, prepare, send, print, remind and follow up an incident's notices (one per recipient)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True)
+        sub = parser.add_subparsers(
+            dest="action",
+            required=True,
+            metavar="{setup,prepare,send,print,remind,status,returned,bounces,preview}",
+        )
         load = sub.add_parser("setup", help="Load the notice setup (sender, phone, portal, texts) from TOML")
-        load.add_argument("--incident", required=True)
-        load.add_argument("--from", dest="path", required=True, metavar="FILE.toml")
+        load.add_argument("--incident", required=True, help=INCIDENT)
+        load.add_argument(
+            "--from",
+            dest="path",
+            required=True,
+            type=input_file,
+            metavar="FILE.toml",
+            help="the setup (example: docs/notice-setup.example.toml)",
+        )
         run = sub.add_parser("prepare", help="Create one notice per recipient per channel (idempotent)")
-        run.add_argument("--incident", required=True)
+        run.add_argument("--incident", required=True, help=INCIDENT)
         send = sub.add_parser("send", help="Send the prepared e-mail notices, each once (resumable)")
-        send.add_argument("--incident", required=True)
+        send.add_argument("--incident", required=True, help=INCIDENT)
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
         send.add_argument(
-            "--workers", type=int, default=2, help="SMTP connections (threads) per process (default 2)"
+            "--workers",
+            type=positive_int,
+            default=2,
+            help="SMTP connections (threads) per process (default 2)",
         )
         send.add_argument(
             "--processes",
-            type=int,
+            type=positive_int,
             default=min(2, os.cpu_count() or 1),
             help="sender processes, each with --workers threads (default 2, or 1 on one core)",
         )
-        send.add_argument("--rate", type=float, default=None, help="at most this many e-mails per second")
         send.add_argument(
-            "--lease", type=int, default=120, help="seconds before a stopped sender's notices are retried"
+            "--rate", type=positive_float, default=None, help="at most this many e-mails per second"
         )
-        send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
+        send.add_argument(
+            "--lease",
+            type=positive_int,
+            default=120,
+            help="seconds before a stopped sender's notices are retried (default 120)",
+        )
+        send.add_argument(
+            "--limit", type=positive_int, default=None, help="stop after about this many (a trial run)"
+        )
         send.add_argument(
             "--batch", type=int, default=200, help="notices a sender leases at a time (default 200)"
         )
         again = sub.add_parser("remind", help="Prepare the reminders the setup's rules call for today")
-        again.add_argument("--incident", required=True)
+        again.add_argument("--incident", required=True, help=INCIDENT)
         again.add_argument("--rule", default=None, help="only this rule (default: every rule)")
-        again.add_argument("--today", default=None, help="as if it were this date (YYYY-MM-DD)")
+        again.add_argument("--today", default=None, metavar="YYYY-MM-DD", help="as if it were this date")
         state = sub.add_parser("status", help="Count notices and reminders by channel and status")
-        state.add_argument("--incident", required=True)
+        state.add_argument("--incident", required=True, help=INCIDENT)
         out = sub.add_parser("print", help="Write the prepared letters as batch PDFs plus a vendor manifest")
-        out.add_argument("--incident", required=True)
-        out.add_argument("--out", required=True, metavar="DIR")
-        out.add_argument("--batch", type=int, default=1000, help="letters per PDF file (default 1000)")
+        out.add_argument("--incident", required=True, help=INCIDENT)
+        out.add_argument(
+            "--out",
+            required=True,
+            type=output_dir,
+            metavar="DIR",
+            help="folder for the PDFs and the manifest",
+        )
+        out.add_argument(
+            "--batch", type=positive_int, default=1000, help="letters per PDF file (default 1000)"
+        )
         back = sub.add_parser("returned", help="Record returned letters (CSV: reference,reason)")
-        back.add_argument("--incident", required=True)
+        back.add_argument("--incident", required=True, help=INCIDENT)
         back.add_argument(
-            "path", metavar="FILE", help="CSV with reference (L000000123) and reason (宛所不明, …)"
+            "path",
+            type=input_file,
+            metavar="FILE",
+            help="CSV with reference (L000000123) and reason (宛所不明, …)",
         )
         fed = sub.add_parser("bounces", help="Record bounces and complaints (DSN/mbox or provider CSV)")
-        fed.add_argument("--incident", required=True)
+        fed.add_argument("--incident", required=True, help=INCIDENT)
         fed.add_argument(
-            "path", metavar="FILE", help=".eml DSN, an mbox, or a CSV (message_id,type[,status])"
+            "path",
+            type=input_file,
+            metavar="FILE",
+            help=".eml DSN, an mbox, or a CSV (message_id,type[,status])",
         )
         show = sub.add_parser("preview", help="Print one notice as it will be sent (audited: it shows PII)")
-        show.add_argument("--incident", required=True)
+        show.add_argument("--incident", required=True, help=INCIDENT)
         show.add_argument("--code", required=True, help="the notice's registration code")
-        show.add_argument("--part", choices=["email", "html", "letter"], default="email")
+        show.add_argument(
+            "--part",
+            choices=["email", "html", "letter"],
+            default="email",
+            help="the e-mail's text (default), its HTML, or the letter's text",
+        )
         show.add_argument("--rule", default=None, help="show this rule's reminder instead of the notice")
         show.add_argument("--reason", required=True, help="why you look at it (kept in the audit log)")
 
@@ -204,11 +247,19 @@ class Command(BaseCommand):
                     self.stdout.write(f"{label:28}" + "".join(f"{count:>11,}" for count in row))
 
     def _print(self, incident: Incident, out: Path, batch: int) -> None:
+        if not NoticeSetup.objects.filter(incident=incident).exists():
+            raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
         started = time.monotonic()
         try:
             result = letters.print_letters(incident=incident, out=out, actor="cli", batch=batch)
         except (letters.FontMissing, letters.LetterTooLong) as error:
             raise CommandError(str(error)) from None
+        if not result.letters:
+            self.stdout.write(
+                f"letters: nothing to print for {incident.slug} (every prepared letter is printed already; "
+                "no files written)"
+            )
+            return
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"letters: {result.letters:,} letters ({result.reminders:,} of them reminders), "

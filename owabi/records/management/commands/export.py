@@ -6,26 +6,29 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core.files import csv_writer, write_private
+from owabi.core.management.arguments import output_file
 from owabi.incidents.selectors import get_incident
 from owabi.records.selectors import iter_clusters
 
 
 class Command(BaseCommand):
-    help = "Export resolution results. `owabi export clusters` writes record_id,subject_id,recipient_id."
+    help = "Export resolution results: `owabi export clusters` writes record_id,subject_id,recipient_id."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="what", required=True)
+        sub = parser.add_subparsers(dest="what", required=True, metavar="{clusters}")
         clusters = sub.add_parser(
             "clusters", help="One row per imported record: record_id,subject_id,recipient_id"
         )
-        clusters.add_argument("--incident", required=True)
-        clusters.add_argument("--out", required=True, type=Path)
+        clusters.add_argument("--incident", required=True, help="the incident's slug (owabi incident list)")
+        clusters.add_argument(
+            "--out", required=True, type=output_file, metavar="FILE.csv", help="the CSV file to write"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         incident = get_incident(slug=options["incident"])
         if incident is None:
             raise CommandError(f"no incident with slug {options['incident']!r}")
-        out: Path = options["out"]
+        out = Path(options["out"])
         count = 0
         with write_private(out, newline="") as handle:
             writer = csv_writer(handle)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.management.arguments import input_file, output_file
 from owabi.incidents.selectors import get_incident
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
@@ -17,18 +18,26 @@ class Command(BaseCommand):
     help = "Import one export of leaked records (CSV or TSV, UTF-8 or Shift_JIS/CP932) into an incident."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--incident", required=True, help="incident slug")
-        parser.add_argument("--source", default="", help="name of the system the export came from")
-        parser.add_argument("--mapping", type=Path, help="TOML mapping file for non-standard headers")
+        parser.add_argument("file", type=input_file, help="the export: .csv, .tsv, .txt or .xlsx")
+        parser.add_argument("--incident", required=True, help="the incident's slug (owabi incident list)")
         parser.add_argument(
-            "--rejects", type=Path, help="where to write rejected rows (default FILE.rejects.csv)"
+            "--source", default="", help="name of the system the export came from (default: the file name)"
+        )
+        parser.add_argument(
+            "--mapping",
+            type=input_file,
+            metavar="MAP.toml",
+            help="TOML mapping file for non-standard headers",
+        )
+        parser.add_argument(
+            "--rejects",
+            type=output_file,
+            metavar="FILE.csv",
+            help="where to write rejected rows (default FILE.rejects.csv beside the export)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["file"]
-        if not path.is_file():
-            raise CommandError(f"{path}: no such file")
+        path = Path(options["file"])
         incident = get_incident(slug=options["incident"])
         if incident is None:
             raise CommandError(f"no incident with slug {options['incident']!r}")
@@ -40,7 +49,7 @@ class Command(BaseCommand):
             sys.stderr.flush()
 
         try:
-            mapping = load_mapping(options["mapping"]) if options["mapping"] else None
+            mapping = load_mapping(Path(options["mapping"])) if options["mapping"] else None
             result = import_file(
                 incident=incident,
                 path=path,

@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Resolve an incident's records into subjects (people) and recipients (one notice each)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--incident", required=True)
+        parser.add_argument("--incident", required=True, help="the incident's slug (owabi incident list)")
         parser.add_argument("--engine", choices=["duckdb"], default="duckdb", help="Splink backend")
         parser.add_argument(
             "--explain",

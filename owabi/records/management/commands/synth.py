@@ -24,17 +24,16 @@ def _date(text: str) -> date:
 
 
 class Command(BaseCommand):
-    help = (
-        "Write N deterministic synthetic leaked records (standard import columns) to FILE.csv and the "
-        "truth (record_id, person_id, recipient_id, variation) to FILE.truth.csv."
-    )
+    help = "Write N synthetic leaked records to FILE.csv and who is who to FILE.truth.csv (deterministic)."
     requires_system_checks: list[str] = []  # no database or app state needed
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--records", type=int, required=True, help="exact number of records to write")
         parser.add_argument("--seed", type=int, default=0, help="same seed + same args = same bytes")
-        parser.add_argument("--out", type=Path, required=True, help="output CSV")
-        parser.add_argument("--truth", type=Path, default=None, help="truth CSV (default FILE.truth.csv)")
+        parser.add_argument("--out", type=Path, required=True, metavar="FILE.csv", help="output CSV")
+        parser.add_argument(
+            "--truth", type=Path, default=None, metavar="TRUTH.csv", help="truth CSV (default FILE.truth.csv)"
+        )
         parser.add_argument(
             "--as-of",
             type=_date,
@@ -54,8 +53,12 @@ class Command(BaseCommand):
         if truth.resolve() == out.resolve():
             raise CommandError("--truth must differ from --out")
         for path in (out, truth):
-            if not path.parent.is_dir():
-                raise CommandError(f"directory does not exist: {path.parent}")
+            if path.is_dir():
+                raise CommandError(f"{path} is a folder; name a file in it")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise CommandError(f"cannot create the folder {path.parent}: {error.strerror}") from None
         started = time.perf_counter()
 
         def progress(done: int) -> None:
