@@ -482,12 +482,12 @@ def test_a_long_shared_string_costs_the_rows_that_use_it(incident, tmp_path: Pat
     [
         (
             {"xl/sharedStrings.xml": 200_000_000},
-            "bomb.xlsx: the shared strings would expand to 200,000,000 bytes (at most 134,217,728);"
+            "bomb.xlsx: the shared-string table would expand to 200,000,000 bytes (at most 134,217,728);"
             " save the sheet as CSV",
         ),
         (
             {"xl/sharedStrings.xml": 100},
-            "bomb.xlsx: the zip archive is damaged (the shared strings cannot be read)",
+            "bomb.xlsx: the zip archive is damaged (the shared-string table cannot be read)",
         ),
         ({"xl/workbook.xml": 40_000_000}, "bomb.xlsx: the workbook would expand to 40,000,000 bytes"),
     ],
@@ -513,7 +513,7 @@ def test_xml_entities_are_refused_before_they_expand(incident, tmp_path: Path, p
     shared = _shared("x")
     if part == "shared":
         shared = LAUGHS + shared.replace("<t>x</t>", "<t>&lol9;</t>")
-        what = "the shared strings"
+        what = "the shared-string table"
     else:
         sheet = LAUGHS + sheet.replace("東京都", "&lol9;")
         what = "sheet 1"

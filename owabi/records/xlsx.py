@@ -293,7 +293,7 @@ def _relationships(
                 _target(source, attributes.get("Target", "")),
             )
 
-    what = "the workbook's relationships"
+    what = "a relationship list"
     parser = _parser(file_name, what, start)
     _parse_all(archive, info, parser, limit=MAX_PART_BYTES, what=what, file_name=file_name)
     return found
@@ -452,7 +452,7 @@ def _read_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo, strings: _Str
         elif name == "si":
             strings.append(text.value())
 
-    what = "the shared strings"
+    what = "the shared-string table"
     parser = _parser(file_name, what, start, end, text.add)
     _parse_all(archive, info, parser, limit=MAX_SHARED_STRINGS_BYTES, what=what, file_name=file_name)
 
@@ -485,7 +485,7 @@ def _read_styles(
         if name == "cellXfs":
             inside = False
 
-    what = "the styles"
+    what = "the style sheet"
     _parse_all(
         archive,
         info,
