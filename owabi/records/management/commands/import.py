@@ -14,7 +14,7 @@ from owabi.records.services import import_file
 
 
 class Command(BaseCommand):
-    help = "Import one export of leaked records (CSV or TSV, UTF-8 or Shift_JIS/CP932) into an incident."
+    help = "Import one export of leaked records (CSV/TSV text or an .xlsx workbook) into an incident."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
