@@ -15,7 +15,7 @@ from owabi.records.services import import_file
 
 
 class Command(BaseCommand):
-    help = "Import one export of leaked records (CSV or TSV, UTF-8 or Shift_JIS/CP932) into an incident."
+    help = "Import one export of leaked records (CSV/TSV text or an .xlsx workbook) into an incident."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=input_file, help="the export: .csv, .tsv, .txt or .xlsx")
