@@ -101,7 +101,7 @@ def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
 
 
 def test_households_follow_chains_of_shared_contact_but_not_crowded_values() -> None:
-    from owabi.records.resolve import HOUSEHOLD_TOKEN_LIMIT, households
+    from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT, households
 
     # 0 and 1 share an address, 1 and 2 a phone, 2 and 3 an e-mail: one household through the chain.
     # 4 shares nothing. 5.. share one "phone" held by more rows than a home has: it links nobody.

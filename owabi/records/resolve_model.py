@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
+from owabi.records.majority import minor_cutoff
 
 
 # Three-valued logic: a test on a missing field is NULL, which is neither true nor false. These turn a
@@ -131,7 +131,7 @@ NAMES_OTHER_AS_GUARDIAN = "({} OR {})".format(
 
 
 def minor_and_undated_own_row(cutoff: str) -> str:
-    """A minor's row (a guardian named, born after `cutoff`: under 18 on the notice date) against an
+    """A minor's row (a guardian named, born after `cutoff`: majority.minor_cutoff) against an
     own row with no birth date. Such an own row is an adult's registration: the parent of the same name."""
     minor = "({child} AND \"dob_{s}\" > '{cutoff}')"
     undated = '({own} AND "dob_{s}" IS NULL)'
@@ -429,14 +429,6 @@ def adjust_u(
             if floor is not None:
                 level["u_probability"] = max(level["u_probability"], floor)
     return model
-
-
-def minor_cutoff(as_of: date) -> str:
-    """Born after this ISO date = under ADULT_AGE on `as_of`."""
-    try:
-        return as_of.replace(year=as_of.year - ADULT_AGE).isoformat()
-    except ValueError:  # 29 February: those born on 28 February have had their birthday
-        return as_of.replace(year=as_of.year - ADULT_AGE, day=28).isoformat()
 
 
 def settings(*, prior: float, as_of: date) -> dict[str, Any]:

@@ -4,9 +4,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from owabi.incidents.selectors import get_incident
+from owabi.incidents.cli import incident_or_error
 from owabi.records.selectors import iter_clusters
 
 
@@ -22,9 +22,7 @@ class Command(BaseCommand):
         clusters.add_argument("--out", required=True, type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         out: Path = options["out"]
         count = 0
         with out.open("w", encoding="utf-8", newline="") as handle:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from owabi.incidents.selectors import get_incident
+from owabi.incidents.cli import incident_or_error
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
@@ -29,9 +29,7 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         started = time.monotonic()
 
         def progress(rows: int) -> None:
