@@ -99,6 +99,20 @@ DOB_NEAR = (
     ' OR (hamming("dob_l", "dob_r") = 2 AND damerau_levenshtein("dob_l", "dob_r") <= 1))'
 )
 DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
+
+
+def dob_near(a: str, b: str) -> bool:
+    """DOB_EXACT or DOB_NEAR for two ISO birth dates, in Python (for rules that run after scoring): the
+    same date, month and day swapped, or one edit apart. tests/test_resolve_model holds it to the SQL."""
+    if a == b or (a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]):
+        return True
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(differ) == 2:
+        i, j = differ
+        return j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    return len(differ) <= 1
+
+
 # The gate: the person's own identity agrees (or is at least not contradicted).
 PERSON_CONSISTENT = f"(({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEAR} OR {DOB_MISSING}))"
 CONTACT_HOME = '("phone_l" = "phone_r" OR "address_key_l" = "address_key_r")'

@@ -12,7 +12,10 @@ One job per module, run in this order by `pipeline.resolve`:
    the guardian. Minors with the same guardian name and a shared phone, e-mail or address share one
    guardian, across sources; a guardian whose own data leaked is that adult's own recipient, so one
    notice covers both.
-5. Storage (`storage`): numbers stay stable: each new cluster keeps the number of the old subject
+5. One child listed once (`children`): the minors of one recipient with one name are one subject unless
+   their birth dates say otherwise; a pre-birth row joins the one child of the recipient born near the
+   due date.
+6. Storage (`storage`): numbers stay stable: each new cluster keeps the number of the old subject
    (recipient) it overlaps most, so re-running after another import renumbers nothing that did not change.
 
 `explain` (`explanation`) shows why a record sits in its subject, by the stored model's levels.

@@ -22,6 +22,7 @@ from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records import match_store
 from owabi.records.models import ResolveRun
+from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import decided_pairs, join_placeholders, link
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
@@ -154,6 +155,7 @@ def _resolve(
     say(f"assigning recipients to {len(clusters):,} subjects")
     minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
     owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
+    clusters, minor, owner = one_subject_per_child(clusters, col, minor, owner, different)
     lap("recipients")
 
     say("writing subjects and recipients")
