@@ -36,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from owabi.records.majority import is_minor  # noqa: E402
+
 # Tags that describe the formatting only; every real cause shows up with or without them.
 FORMAT_TAGS = {
     "dup",
@@ -173,12 +175,6 @@ def score(rows: dict[int, dict[str, Any]], placeholders: set[int], model: dict[s
     return out
 
 
-def level_labels(model: dict[str, Any]) -> dict[str, dict[int, str]]:
-    from owabi.records.resolve import _level_labels
-
-    return _level_labels(model)
-
-
 def relation(x: dict[str, Any], y: dict[str, Any]) -> str:
     """How two different true people are related, from the truth file (and shared contact)."""
     tags = (x["tags"] | y["tags"]) - FORMAT_TAGS
@@ -206,9 +202,9 @@ def registration(x: dict[str, Any], y: dict[str, Any], as_of: Any) -> str:
     birth = child[0]["dob"]
     if not birth:
         return "child row + own row (age unknown)"
-    born = date.fromisoformat(birth)
-    age = as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
-    return "child row (adult now) + own row" if age >= 18 else "child row (minor now) + own row"
+    if is_minor(date.fromisoformat(birth), as_of):
+        return "child row (minor now) + own row"
+    return "child row (adult now) + own row"
 
 
 def tagset(x: dict[str, Any], y: dict[str, Any]) -> str:
@@ -426,8 +422,9 @@ def analyze_levels(data: dict[str, Any], pairs: dict, labels: dict) -> None:
 
 def _subject_infos(data: dict[str, Any], by_sid: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
     """What the recipient assignment sees of each predicted subject: minor or not and the guardian's
-    name and reading (from resolve._subject_facts itself), its names and contacts."""
-    from owabi.records.resolve import _CONTACT_KINDS, _subject_facts
+    name and reading (from resolve.recipients.subject_facts itself), its names and contacts."""
+    from owabi.records.resolve.households import CONTACT_KINDS
+    from owabi.records.resolve.recipients import subject_facts
 
     rows = data["rows"]
     pks = list(rows)
@@ -436,7 +433,7 @@ def _subject_infos(data: dict[str, Any], by_sid: dict[str, list[int]]) -> dict[s
     placeholder = [pk in data["placeholders"] for pk in pks]
     sids = list(by_sid)
     clusters = [sorted(index[pk] for pk in by_sid[sid]) for sid in sids]
-    minor, guardian, guardian_kana = _subject_facts(clusters, col, placeholder, data["as_of"])
+    minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, data["as_of"])
     infos = {}
     for n, sid in enumerate(sids):
         members = sorted(by_sid[sid])
@@ -447,7 +444,7 @@ def _subject_infos(data: dict[str, Any], by_sid: dict[str, list[int]]) -> dict[s
             "guardian_kana": guardian_kana[n],
             "names": {rows[m]["name_fold"] for m in members} - {None},
             "kana": {rows[m]["kana_key"] for m in members} - {None},
-            "tokens": {(kind, rows[m][kind]) for m in members for kind in _CONTACT_KINDS if rows[m][kind]},
+            "tokens": {(kind, rows[m][kind]) for m in members for kind in CONTACT_KINDS if rows[m][kind]},
         }
     return infos
 
@@ -625,6 +622,8 @@ def main() -> None:
     parser.add_argument("--database", default="", help="the --database given to bench_pipeline.py, if any")
     options = parser.parse_args()
     setup(options.work, options.database)
+    from owabi.records.resolve.explanation import level_labels
+
     data = load(options.work, options.incident)
     print(f"{len(data['rows']):,} records, resolve ran on {data['as_of']} ({options.work})")
     pairs = score(data["rows"], data["placeholders"], data["model"])

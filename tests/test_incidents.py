@@ -98,3 +98,25 @@ def test_every_category_has_both_labels() -> None:
     assert categories.label("card_security_code") == "セキュリティコード"
     assert categories.label("card_security_code", "en") == "Card security code"
     assert categories.get("card_number").financial
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["import", "{file}", "--incident", "nope"],
+        ["resolve", "--incident", "nope"],
+        ["resolve", "--incident", "nope", "--explain", "A1"],
+        ["export", "clusters", "--incident", "nope", "--out", "{out}"],
+        ["notices", "prepare", "--incident", "nope"],
+        ["notices", "status", "--incident", "nope"],
+    ],
+    ids=["import", "resolve", "explain", "export", "notices prepare", "notices status"],
+)
+def test_every_command_names_an_unknown_incident_in_one_line(tmp_path, args: list[str]) -> None:
+    leak = tmp_path / "leak.csv"
+    leak.write_text("record_id,subject_name\nA1,山田 花子\n", encoding="utf-8")
+    filled = [arg.format(file=leak, out=tmp_path / "out.csv") for arg in args]
+    with pytest.raises(CommandError) as raised:
+        call_command(*filled)
+    assert str(raised.value) == "no incident with slug 'nope'"
+    assert not (tmp_path / "out.csv").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
+
 import pyarrow as pa
 import pytest
 
@@ -86,6 +89,28 @@ def test_a_birth_date_one_edit_away_is_near_and_two_edits_are_not() -> None:
     # The cheap form gives what the full Damerau-Levenshtein distance gives.
     full = _evaluate(f'({resolve_model.DOB_SWAP} OR damerau_levenshtein("dob_l", "dob_r") <= 1)', rows)
     assert near == full
+    # The Python form, for rules applied after scoring, says the same (and a date is near itself).
+    assert [resolve_model.dob_near(a, b) for a, b, _ in dates] == near[:-1]
+    assert resolve_model.dob_near("1980-05-17", "1980-05-17")
+
+
+def test_the_python_and_sql_birth_date_rules_agree_on_many_pairs() -> None:
+    rng = random.Random(7)
+    base = date(2000, 1, 1)
+    rows = []
+    for _ in range(2000):
+        a = (base + timedelta(days=rng.randrange(9000))).isoformat()
+        b = list(a)
+        for _ in range(rng.choice((1, 1, 2))):  # one or two digits changed or swapped
+            i = rng.choice((0, 1, 2, 3, 5, 6, 8, 9))
+            if rng.random() < 0.5 and i + 1 < 10 and b[i + 1] != "-":
+                b[i], b[i + 1] = b[i + 1], b[i]
+            else:
+                b[i] = str(rng.randrange(10))
+        rows.append({"dob_l": a, "dob_r": "".join(b)})
+    sql = _evaluate(f"({resolve_model.DOB_EXACT} OR {resolve_model.DOB_NEAR})", rows)
+    assert [resolve_model.dob_near(row["dob_l"], row["dob_r"]) for row in rows] == sql
+    assert 0 < sum(sql) < len(sql)
 
 
 def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
@@ -101,7 +126,7 @@ def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
 
 
 def test_households_follow_chains_of_shared_contact_but_not_crowded_values() -> None:
-    from owabi.records.resolve import HOUSEHOLD_TOKEN_LIMIT, households
+    from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT, households
 
     # 0 and 1 share an address, 1 and 2 a phone, 2 and 3 an e-mail: one household through the chain.
     # 4 shares nothing. 5.. share one "phone" held by more rows than a home has: it links nobody.

@@ -10,10 +10,13 @@ fields as bytes, JSON as text). Call them inside `transaction.atomic()`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar, cast
 
 from django.db import IntegrityError, connection, models
+
+T = TypeVar("T")
 
 
 def _names(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[str]]:
@@ -70,18 +73,20 @@ def insert_copy_text(
 
     def write(copy: Any) -> int:
         count = 0
-        buffer = []
-        for line in lines:
-            buffer.append(line)
-            count += 1
-            if len(buffer) >= 1000:
-                copy.write(b"".join(buffer))
-                buffer = []
-        if buffer:
-            copy.write(b"".join(buffer))
+        for chunk in chunked(lines, 1000):
+            copy.write(b"".join(chunk))
+            count += len(chunk)
         return count
 
     return _copy(model, fields, write, analyze=analyze)
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter), reading no further ahead than one list: an
+    `IN (…)` of bounded length, a batch of rows for a worker, a buffer for COPY."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _copy(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -33,7 +32,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from owabi.core import audit
+from owabi.core import audit, bulk
 from owabi.core.files import csv_writer, open_private, private_dir, write_private
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
@@ -471,11 +470,6 @@ class PrintResult:
     manifest: Path | None = None
 
 
-def _batches(items: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def print_letters(
     *, incident: Incident, out: Path, actor: str, batch: int = BATCH, printed_on: date | None = None
 ) -> PrintResult:
@@ -500,7 +494,7 @@ def print_letters(
     with open_private(manifest, newline="") as handle:  # as it goes: it lists what was printed
         rows = csv_writer(handle)
         rows.writerow(["file", "first_page", "pages", "reference", "postal_code", "kind"])
-        for number, pks in enumerate(_batches(waiting, batch), start=1):
+        for number, pks in enumerate(bulk.chunked(waiting, batch), start=1):
             path = out / f"letters-{stamp}-{number:04d}.pdf"
             notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
             pdf = io.BytesIO()

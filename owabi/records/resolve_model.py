@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-ADULT_AGE = 18  # Japan's age of majority since 2022-04-01
+from owabi.records.majority import minor_cutoff
 
 
 # Three-valued logic: a test on a missing field is NULL, which is neither true nor false. These turn a
@@ -99,6 +99,20 @@ DOB_NEAR = (
     ' OR (hamming("dob_l", "dob_r") = 2 AND damerau_levenshtein("dob_l", "dob_r") <= 1))'
 )
 DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
+
+
+def dob_near(a: str, b: str) -> bool:
+    """DOB_EXACT or DOB_NEAR for two ISO birth dates, in Python (for rules that run after scoring): the
+    same date, month and day swapped, or one edit apart. tests/test_resolve_model holds it to the SQL."""
+    if a == b or (a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]):
+        return True
+    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(differ) == 2:
+        i, j = differ
+        return j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    return len(differ) <= 1
+
+
 # The gate: the person's own identity agrees (or is at least not contradicted).
 PERSON_CONSISTENT = f"(({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEAR} OR {DOB_MISSING}))"
 CONTACT_HOME = '("phone_l" = "phone_r" OR "address_key_l" = "address_key_r")'
@@ -131,7 +145,7 @@ NAMES_OTHER_AS_GUARDIAN = "({} OR {})".format(
 
 
 def minor_and_undated_own_row(cutoff: str) -> str:
-    """A minor's row (a guardian named, born after `cutoff`: under 18 on the notice date) against an
+    """A minor's row (a guardian named, born after `cutoff`: majority.minor_cutoff) against an
     own row with no birth date. Such an own row is an adult's registration: the parent of the same name."""
     minor = "({child} AND \"dob_{s}\" > '{cutoff}')"
     undated = '({own} AND "dob_{s}" IS NULL)'
@@ -429,14 +443,6 @@ def adjust_u(
             if floor is not None:
                 level["u_probability"] = max(level["u_probability"], floor)
     return model
-
-
-def minor_cutoff(as_of: date) -> str:
-    """Born after this ISO date = under ADULT_AGE on `as_of`."""
-    try:
-        return as_of.replace(year=as_of.year - ADULT_AGE).isoformat()
-    except ValueError:  # 29 February: those born on 28 February have had their birthday
-        return as_of.replace(year=as_of.year - ADULT_AGE, day=28).isoformat()
 
 
 def settings(*, prior: float, as_of: date) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -87,17 +87,6 @@ def _clean(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def import_file(
     *,
     incident: Incident,
@@ -141,9 +130,9 @@ def import_file(
     try:
         prepared_chunks: Iterable[_Chunk]
         if pool is not None:
-            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), _chunks(table.rows(), chunk))
+            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), bulk.chunked(table.rows(), chunk))
         else:
-            prepared_chunks = map(partial(_prepare_chunk, plan), _chunks(table.rows(), chunk))
+            prepared_chunks = map(partial(_prepare_chunk, plan), bulk.chunked(table.rows(), chunk))
         with transaction.atomic():
             source_file = SourceFile.objects.create(
                 incident=incident,

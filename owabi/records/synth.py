@@ -32,12 +32,12 @@ from typing import TypeVar
 
 from owabi.core.files import csv_writer, write_private
 from owabi.records.columns import STANDARD
+from owabi.records.majority import ADULT_AGE, is_minor
 
 COLUMNS: tuple[str, ...] = STANDARD
 TRUTH_COLUMNS: tuple[str, ...] = ("record_id", "person_id", "recipient_id", "variation")
 
 DEFAULT_AS_OF = date(2026, 12, 1)
-ADULT_AGE = 18  # Japan's age of majority since 2022 (DESIGN.md §4.2)
 
 # --- Mix (module-level so experiments can tune them) -------------------------------------------------
 # Each person gets 1 + G records, G geometric with continuation probability DUPLICATE_FRACTION; the
@@ -877,10 +877,7 @@ class _Generator:
         return table[-1][0]
 
     def is_minor(self, birth: int) -> bool:
-        b = date.fromordinal(birth)
-        a = date.fromordinal(self.as_of)
-        age = a.year - b.year - ((a.month, a.day) < (b.month, b.day))
-        return age < ADULT_AGE
+        return is_minor(date.fromordinal(birth), date.fromordinal(self.as_of))
 
     def emit(
         self,

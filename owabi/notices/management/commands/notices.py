@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import audit
 from owabi.core.management.arguments import input_file, output_dir, positive_float, positive_int
+from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.incidents.selectors import get_incident
 from owabi.notices import bounces, codes, letters, reminders, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
@@ -121,14 +121,8 @@ class Command(BaseCommand):
         show.add_argument("--rule", default=None, help="show this rule's reminder instead of the notice")
         show.add_argument("--reason", required=True, help="why you look at it (kept in the audit log)")
 
-    def _incident(self, slug: str) -> Incident:
-        incident = get_incident(slug=slug)
-        if incident is None:
-            raise CommandError(f"no incident with slug {slug!r}")
-        return incident
-
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = self._incident(options["incident"])
+        incident = incident_or_error(options["incident"])
         action = options["action"]
         if action == "setup":
             try:

@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from owabi.core.files import csv_writer, write_private
 from owabi.core.management.arguments import output_file
-from owabi.incidents.selectors import get_incident
+from owabi.incidents.cli import incident_or_error
 from owabi.records.selectors import iter_clusters
 
 
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         out = Path(options["out"])
         count = 0
         with write_private(out, newline="") as handle:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core.management.arguments import input_file, output_file
-from owabi.incidents.selectors import get_incident
+from owabi.incidents.cli import incident_or_error
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
@@ -38,9 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         started = time.monotonic()
 
         def progress(rows: int) -> None:

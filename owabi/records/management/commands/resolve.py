@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.incidents.selectors import get_incident
 from owabi.records.resolve import explain, resolve
 
 
@@ -24,9 +24,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         if options["explain"]:
             self._explain(incident, options["explain"])
             return

@@ -1,0 +1,187 @@
+"""The resolve run: features, scores, subjects, recipients, storage, one step after the other.
+
+Each step's module says how it decides; this one says in which order they run and what is in memory
+when. Resolve holds a Python list per feature column only after scoring, so DuckDB's working set and
+those lists are never in memory together.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+
+from owabi.core import audit
+from owabi.incidents.models import Incident
+from owabi.records import features as feature_module
+from owabi.records import match_store
+from owabi.records.models import ResolveRun
+from owabi.records.resolve.children import one_subject_per_child
+from owabi.records.resolve.clusters import decided_pairs, join_placeholders, link
+from owabi.records.resolve.households import households
+from owabi.records.resolve.recipients import assign_recipients, subject_facts
+from owabi.records.resolve.scoring import score_pairs
+from owabi.records.resolve.storage import write
+from owabi.records.resolve.union_find import groups
+
+
+@dataclass
+class ResolveResult:
+    records: int = 0
+    subjects: int = 0
+    recipients: int = 0
+    pairs_scored: int = 0
+    review_pairs: int = 0
+    refreshed: int = 0  # records whose stored match keys were stale and were recomputed
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# The feature columns clustering and recipient assignment read back as Python lists (index = record).
+_KEPT = (
+    "name_key",
+    "name_fold",
+    "kana_key",
+    "dob",
+    "guardian_fold",
+    "guardian_kana",
+    "phone",
+    "email",
+    "address_key",
+    "postal",
+    "due",
+    "card_last4",
+    "given_kana",
+    "given_name",
+    "guardian_given_name",
+    "guardian_given_kana",
+)
+# Values that repeat little (a phone, an e-mail address): each row gets its own string object.
+_MOSTLY_UNIQUE = frozenset({"phone", "email"})
+_TABLE_COLUMNS = (*[c for c in feature_module.COLUMNS if c != "unique_id"], *feature_module.EXTRA_COLUMNS)
+
+
+def _python_list(column: Any, *, shared: bool) -> list[Any]:
+    """An Arrow column as a Python list. `shared`: one string object per distinct value, however many rows
+    hold it (a birth date, postal code, given name or guardian repeats across thousands of rows; each
+    string costs 60-110 bytes). At 1M records the lists hold 327 MiB where separate objects took
+    894 MiB (tracemalloc), and a string's hash, computed once, serves every row that shares it."""
+    if not shared:
+        return column.to_pylist()
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values = encoded.dictionary.to_pylist()
+    values.append(None)  # where the index is null
+    return [values[i] for i in encoded.indices.fill_null(len(values) - 1).to_pylist()]
+
+
+def resolve(
+    *,
+    incident: Incident,
+    actor: str,
+    as_of: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ResolveResult:
+    # Resolve holds millions of small objects (keys, clusters, pairs) and frees them only at the end;
+    # the cyclic garbage collector's full passes over them grew superlinearly with the incident (at a
+    # million records, seconds per phase) and never find anything: it is paused for the run.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _resolve(incident, actor, as_of, progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _resolve(
+    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None
+) -> ResolveResult:
+    as_of = as_of or timezone.localdate()
+    say = progress or (lambda _message: None)
+    result = ResolveResult()
+    started = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal started
+        now = time.monotonic()
+        result.timings[name] = round(now - started, 2)
+        started = now
+
+    say("reading match keys")
+    keys, result.refreshed = match_store.read(incident, say)
+    pks = array("q", keys.column("pk").to_pylist())
+    n = len(pks)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = keys.select(list(_TABLE_COLUMNS)).add_column(0, "unique_id", pa.array(range(n), pa.int64()))
+    del keys
+    # A pre-birth placeholder: no name of its own, a due date. Matched later, by join_placeholders.
+    is_placeholder = pc.and_(pc.is_null(table.column("name_key")), pc.is_valid(table.column("due")))
+    table = table.append_column("household", pa.array(households(table), pa.int64()))
+    matchable = [table.filter(pc.invert(is_placeholder))]
+    kept = table.select(list(_KEPT))
+    del table
+    result.records = n
+    lap("features")
+
+    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records")
+    pairs, model = score_pairs(matchable, as_of=as_of)
+    result.pairs_scored = len(pairs)
+    lap("match")
+
+    # Python lists only now, so DuckDB's working set and these are never in memory together.
+    col = {name: _python_list(kept.column(name), shared=name not in _MOSTLY_UNIQUE) for name in _KEPT}
+    placeholder = is_placeholder.to_pylist()
+    del kept, is_placeholder
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+
+    say("clustering")
+    same, different = decided_pairs(incident, pks)
+    parent, review = link(n, pairs, same, different)
+    del pairs
+    join_placeholders(col, placeholder, parent)
+    clusters = groups(parent, range(n))
+    del parent
+    lap("cluster")
+
+    say(f"assigning recipients to {len(clusters):,} subjects")
+    minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
+    owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
+    clusters, minor, owner = one_subject_per_child(clusters, col, minor, owner, different)
+    lap("recipients")
+
+    say("writing subjects and recipients")
+    result.subjects, result.recipients, result.review_pairs = write(
+        incident, pks, col, clusters, minor, owner, review, say
+    )
+    ResolveRun.objects.create(
+        incident=incident,
+        records=result.records,
+        subjects=result.subjects,
+        recipients=result.recipients,
+        model=model,
+    )
+    audit.record(
+        actor=actor,
+        action="records.resolve",
+        object_type="incident",
+        object_id=incident.pk,
+        data={
+            "records": result.records,
+            "subjects": result.subjects,
+            "recipients": result.recipients,
+            "pairs_scored": result.pairs_scored,
+            "review_pairs": result.review_pairs,
+            "match_keys_refreshed": result.refreshed,
+        },
+    )
+    lap("write")
+    return result
