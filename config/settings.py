@@ -224,12 +224,14 @@ STATIC_URL = "static/"
 # Production serves what `owabi collectstatic` gathered here; development serves from the app folders.
 STATIC_ROOT = Path(env_str("OWABI_STATIC_ROOT") or (DATA_DIR / "static")) if PRODUCTION else None
 # WhiteNoise serves static files from the app folders in development and tests (no collectstatic step)
-# and from STATIC_ROOT, compressed and cache-busted, in production (`owabi collectstatic` at deploy).
+# and from STATIC_ROOT, compressed, in production (`owabi collectstatic` at deploy).
 WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Compressed, not renamed by content hash: a page whose stylesheet was not collected still
+        # renders instead of failing (a manifest makes a missing file a 500); the few assets are small.
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
         if PRODUCTION
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },

@@ -31,6 +31,7 @@ NO_DATABASE = frozenset(
         "migrate",
         "optimizemigration",
         "sendtestemail",
+        "shell",  # a developer's tool: it opens without touching the database
         "showmigrations",
         "sqlflush",
         "sqlmigrate",

@@ -13,9 +13,6 @@ from typing import Any
 
 import pytest
 
-# Playwright's sync API keeps an event loop on the test's thread, which Django takes for async code; the
-# test's own database calls are synchronous (Playwright's documented setting for Django tests).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("OWABI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 PHONE = {"width": 390, "height": 844}
@@ -30,16 +27,28 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser per test module. While it runs, Playwright's sync API keeps an event loop on the
+    test's thread, which Django takes for async code; the tests' own database calls are synchronous, so
+    Django's check is lifted for the module only (Playwright's documented setting for Django tests), and
+    restored so later tests and their subprocesses run with it."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no chromium at {CHROMIUM}: ./dev test installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            yield launched
+            launched.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture

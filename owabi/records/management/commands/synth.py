@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.files import private_dir
 from owabi.records import synth
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             if path.is_dir():
                 raise CommandError(f"{path} is a folder; name a file in it")
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(path.parent)
             except OSError as error:
                 raise CommandError(f"cannot create the folder {path.parent}: {error.strerror}") from None
         started = time.perf_counter()
