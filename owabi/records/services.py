@@ -461,8 +461,13 @@ def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
 
 
-_NAMES = ("subject_name", "subject_kana", "guardian_name", "guardian_kana")
-_CONTACTS = ("phone", "email", "address")
+# A row stands for someone with any of these: a name (or its reading, or a guardian's) to address, or a
+# contact to reach them by.
+_STANDS_FOR_SOMEONE = frozenset(
+    {"subject_name", "subject_kana", "guardian_name", "guardian_kana", "phone", "email", "address"}
+)
+_READ_AS_CARD = ("card_number", "card_last4")  # read by cards.reduce, not searched for numbers
+_CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
 _CUT = "held a full card number: cut out, kept as brand + last 4"
 _NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
 _OTHER_BRAND = "differs from the brand the card number's first digits give (theirs is kept)"
@@ -488,11 +493,16 @@ def _prepare(
     # Card data: full numbers cut out of every field, then the card columns read.
     notes: list[tuple[str, str]] = []  # (field, reason) of values kept out; never the value
     found: list[cards.ReducedCard] = []
-    searched = [value for column, value in values.items() if column not in ("card_number", "card_last4")]
-    if cards.may_hold_number("\n".join((record_id, *searched, *extra_values.values()))):
+    # Only a value of 13 characters or more can hold one: most (names, dates, codes) are skipped unseen.
+    searched = [value for column, value in values.items() if len(value) > 12 and column not in _READ_AS_CARD]
+    searched += [value for value in (record_id, *extra_values.values()) if len(value) > 12]
+    if searched and cards.may_hold_number("\n".join(searched)):
         record_id = _cut_card_numbers(record_id, values, extra_values, found, notes)
-    card_hash, more_cards, had_card = _reduce_cards(values, found, notes)
-    if not any(values.get(column) for column in _NAMES + _CONTACTS):
+    more_cards: list[dict[str, str]] = []
+    card_hash, had_card = "", False
+    if found or not _CARD_FIELDS.isdisjoint(values):
+        card_hash, more_cards, had_card = _reduce_cards(values, found, notes)
+    if _STANDS_FOR_SOMEONE.isdisjoint(values):  # values holds only non-empty ones
         rejects.append(Reject(line, "subject_name", _NO_ONE))
         return None
     leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
@@ -543,7 +553,7 @@ def _cut_card_numbers(
         record_id = "card-" + keyed_hash("record_id", record_id)
         notes.append(("record_id", "held a full card number: replaced by a keyed hash of the id"))
     for fields in (values, extra_values):
-        for name in [name for name in fields if name not in ("card_number", "card_last4")]:
+        for name in [name for name in fields if name not in _READ_AS_CARD]:
             kept, cut = cards.cut_numbers(fields[name])
             if cut:
                 found += cut
