@@ -4,7 +4,8 @@ Exports hold cards in many forms (docs/exports.md): full numbers, grouped or not
 (`************1234`, `XXXX-XXXX-XXXX-1234`, `411111******1111`, `3782-******-*1005`, `●●●●1234`);
 the last four alone (`1234`, `*1234`, `末尾1234`, `下4桁：1234`); brand names in any spelling. `reduce`
 turns any of them into a `ReducedCard`, and `cut_numbers` finds full numbers where no card belongs (a
-name, an address, a memo) and cuts them out. No function here returns, logs or raises a card number.
+name, an address, a memo) and cuts them out; `cut_from_row` and `reduce_row` do both for one row of an
+import. No function here returns, logs or raises a card number.
 """
 
 from __future__ import annotations
@@ -228,12 +229,6 @@ def _is_card(digits: str) -> bool:
     return bool(brand) and len(digits) in _LENGTHS[brand] and luhn_ok(digits)
 
 
-def may_hold_number(text: str) -> bool:
-    """False when `text` surely holds no full card number: one cheap test for a whole row, its fields
-    joined by a character that is no separator ("\\n")."""
-    return _CANDIDATE.search(text) is not None
-
-
 def cut_numbers(text: str) -> tuple[str, list[ReducedCard]]:
     """`text` without the full card numbers in it, and those numbers reduced. Where a number was cut,
     the pieces around it are joined by one space (an address's number, a name's parts stay apart)."""
@@ -269,3 +264,113 @@ def cut_numbers(text: str) -> tuple[str, list[ReducedCard]]:
     pieces.append(text[position:])
     kept = (piece.strip(_SEPARATORS + "\u3000") for piece in pieces)
     return " ".join(piece for piece in kept if piece), found
+
+
+# --- One row's card data, as import reduces it --------------------------------------------------------
+READ_AS_CARD = ("card_number", "card_last4")  # read by reduce(), not searched for numbers
+_CUT = "held a full card number: cut out, kept as brand + last 4"
+_OTHER_BRAND = "differs from the brand the card number's first digits give (theirs is kept)"
+
+
+def cut_from_row(
+    record_id: str,
+    values: dict[str, str],
+    extra_values: dict[str, str],
+    found: list[ReducedCard],
+    notes: list[tuple[str, str]],
+) -> str:
+    """Cut full card numbers out of every field but the card columns (into `found`, with a note per
+    field); returns the record id, replaced by a keyed hash of itself if it held one (a payment log
+    keyed by card number)."""
+    # Only a value of 13 characters or more can hold one: most (names, dates, codes) are skipped unseen.
+    searched = [value for column, value in values.items() if len(value) > 12 and column not in READ_AS_CARD]
+    searched += [value for value in (record_id, *extra_values.values()) if len(value) > 12]
+    if not searched or not _CANDIDATE.search("\n".join(searched)):  # one test for the row: "\n" parts them
+        return record_id
+    _, in_id = cut_numbers(record_id)
+    if in_id:
+        found += in_id
+        record_id = "card-" + keyed_hash("record_id", record_id)
+        notes.append(("record_id", "held a full card number: replaced by a keyed hash of the id"))
+    for fields in (values, extra_values):
+        for name in [name for name in fields if name not in READ_AS_CARD]:
+            kept, cut = cut_numbers(fields[name])
+            if cut:
+                found += cut
+                notes.append((name, _CUT))
+                if kept:
+                    fields[name] = kept
+                else:
+                    del fields[name]
+    return record_id
+
+
+def reduce_row(
+    values: dict[str, str], found: list[ReducedCard], notes: list[tuple[str, str]]
+) -> tuple[str, list[dict[str, str]], bool]:
+    """Replace the card columns in `values` by the row's card: card_brand (a canonical code) and
+    card_last4. Returns (the card's keyed hash or "", further cards, whether the row holds card data).
+
+    The card is the one the card columns give; a full number found elsewhere becomes it when they give
+    none (or none with its last 4), else it is kept as a further card unless it is the same one. Where
+    the number's first digits give a brand, that brand is kept over the column's.
+    """
+    brand = ""
+    had_card = bool(found)
+    if raw_brand := values.pop("card_brand", ""):
+        had_card = True
+        code = canonical_brand(raw_brand)
+        if code is None:
+            notes.append(("card_brand", "not a card brand we know (not stored)"))
+        else:
+            brand = code
+    card: ReducedCard | None = None
+    for column in ("card_number", "card_last4"):
+        if not (raw := values.pop(column, "")):
+            continue
+        try:
+            read = reduce(raw)
+        except CardNumberError as error:
+            had_card = True
+            notes.append((column, f"{error} (not stored)"))
+            continue
+        if read == NO_CARD:
+            continue  # "-", なし: no card
+        had_card = True
+        if card is None:
+            card = read
+        elif read.last4 and card.last4 and read.last4 != card.last4:
+            notes.append((column, "last 4 digits differ from the card number's (the number's are kept)"))
+        else:
+            card = ReducedCard(
+                card.brand or read.brand, card.last4 or read.last4, card.number_hash or read.number_hash
+            )
+    if card is not None and not card.last4:
+        notes.append(("card_number", "a masked number that shows no last 4 digits (brand kept)"))
+        if found:
+            card = None  # a full number found elsewhere is a better card
+    more: list[ReducedCard] = []
+    for other in found:
+        if card is None:
+            card = other
+        elif (
+            not (
+                (other.number_hash and other.number_hash == card.number_hash)
+                or (other.last4 == card.last4 and other.brand in ("", card.brand or brand))
+            )
+            and other not in more
+        ):
+            more.append(other)
+    if card is not None and card.brand:
+        if brand and brand != card.brand:
+            notes.append(("card_brand", _OTHER_BRAND))
+        brand = card.brand
+    if brand:
+        values["card_brand"] = brand
+    if card is not None and card.last4:
+        values["card_last4"] = card.last4
+    further = [
+        {"card_brand": other.brand, "card_last4": other.last4, "card_number_hash": other.number_hash}
+        for other in more
+    ]
+    return (card.number_hash if card is not None else ""), further, had_card

@@ -90,8 +90,13 @@ CATEGORY_OF: dict[str, str] = {
 }
 
 
+def clean(value: str) -> str:
+    """A cell or a header as import keeps it: NFKC, without surrounding space."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def header_key(header: str) -> str:
-    return unicodedata.normalize("NFKC", header).strip().lower().replace(" ", "_")
+    return clean(header).lower().replace(" ", "_")
 
 
 def map_header(header: str) -> str | None:
@@ -115,7 +120,7 @@ CARD_COLUMNS = ("card_brand", "card_last4", "card_number")
 # 2. or its words, run together, hold one of the phrases below (Card Verification Value, security_code,
 #    セキュリティ番号, カード確認コード; but not security_deposit, social_security_number, or a bare
 #    verification_code, which web sign-ups use for the code sent by e-mail).
-# A column that looks like security codes by its values instead is caught by the import (services).
+# A column that looks like security codes by its values instead is caught by layout.refuse_code_lookalikes.
 _CODE_ABBREVIATIONS = frozenset({"cvv", "cvv2", "cvc", "cvc2", "cav2", "cvn", "cvn2", "cvd", "csc", "cid"})
 _CARD_WORDS = frozenset(
     {

@@ -10,8 +10,8 @@ delimiter = "\\t"
 "口座番号" = "bank_account"
 "支店コード" = "other"            # looked at: not a security code, import it
 
-A column listed in either table has been looked at: import does not ask about it again (services:
-an unlisted column of 3-4 digit values in a file with card data is refused until it is listed).
+A column listed in either table has been looked at: import does not ask about it again (an unlisted
+column of 3-4 digit values in a file with card data is refused until it is listed: layout.py).
 """
 
 from __future__ import annotations

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import multiprocessing
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -30,13 +27,14 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from owabi.core import audit, bulk, crypto
-from owabi.core.crypto import blind_index, keyed_hash
+from owabi.core.crypto import blind_index
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns, match_store
 from owabi.records import features as feature_module
+from owabi.records.layout import read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, SourceFile
-from owabi.records.readers import ImportFileError, Row, open_table
+from owabi.records.readers import Row, open_table
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
@@ -88,8 +86,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _clean(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip()
+_clean = columns.clean
 
 
 _NOT_DIGIT = re.compile(r"\D")
@@ -203,11 +200,11 @@ def import_file(
         return ImportResult(source_file=existing, already_imported=True)
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
-    layout, extras, refused = _layout(path, header, mapping)
-    rows = _unread(table.rows(), refused)
+    layout, extras, refused = read_header(path, header, mapping)
+    rows = unread(table.rows(), refused)
     card_file = any(column in columns.CARD_COLUMNS or column == "card_expiry" for column in layout.values())
     if card_file or refused:
-        rows = _refuse_code_lookalikes(path, header, rows, extras, mapping)
+        rows = refuse_code_lookalikes(path, header, rows, extras, mapping)
     plan = _Plan(len(header), layout, extras, bool(refused), card_file, connection.vendor == "postgresql")
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
@@ -334,106 +331,6 @@ class _RecordWriter:
             self.written += bulk.insert(LeakRecord, self.FIELDS, rows)
 
 
-def _header_name(header: str) -> str:
-    """A header as an error line names it: quoted and escaped as a mapping file (TOML) writes it, so
-    the line stays one line and can be copied (headers are not leaked values)."""
-    return json.dumps(header.strip(), ensure_ascii=False)
-
-
-def _layout(
-    path: Path, header: list[str], mapping: Mapping
-) -> tuple[dict[int, str], dict[int, tuple[str, str]], list[int]]:
-    """Which standard column each input column feeds; unknown columns become extra leaked items.
-
-    Returns (index -> standard column, index -> (extra's name, category), refused security-code
-    columns). Two extras with one header are both kept ("memo", "memo (2)"); two columns for one
-    standard column are refused, naming both.
-    """
-    layout: dict[int, str] = {}
-    extras: dict[int, tuple[str, str]] = {}
-    refused: list[int] = []
-    names: set[str] = set()
-    for index, name in enumerate(header):
-        key = columns.header_key(name)
-        explicit, category = mapping.columns.get(key), mapping.categories.get(key)
-        if columns.SECURITY_CODE in (explicit, category) or (
-            explicit is None and category is None and columns.is_security_code(name)
-        ):
-            refused.append(index)  # never read: the values go no further than the CSV parser
-        elif (standard := explicit or columns.map_header(name)) is not None:
-            if standard in layout.values():
-                first = next(header[i] for i, column in layout.items() if column == standard)
-                raise ImportFileError(
-                    f"{path.name}, line 1: columns {_header_name(first)} and {_header_name(name)} both map "
-                    f"to {standard}; map one of them to another column in a mapping file (--mapping)"
-                )
-            layout[index] = standard
-        else:
-            base = _clean(name) or f"(column {index + 1})"
-            extra, number = base, 1
-            while extra in names:
-                number += 1
-                extra = f"{base} ({number})"
-            names.add(extra)
-            extras[index] = (extra, category or "other")
-    if "record_id" not in layout.values():
-        raise ImportFileError(f"{path.name}, line 1: no record_id column (or a known alias)")
-    return layout, extras, refused
-
-
-def _unread(rows: Iterator[Row], refused: list[int]) -> Iterator[Row]:
-    """The rows with refused columns' cells blanked, before anything else (sniffing, workers) sees them."""
-    if not refused:
-        yield from rows
-        return
-    for row in rows:
-        cells = row.cells
-        for index in refused:
-            if index < len(cells):
-                cells[index] = ""
-        yield row
-
-
-# An extra column of a file with card data whose values are all 3-4 digits may be security codes under
-# a header the words don't give away (PIN, 確認番号, code2). It is judged from up to SNIFF_VALUES
-# non-empty values in the first SNIFF_ROWS rows; a column listed in the mapping file is not asked about.
-SNIFF_VALUES = 200
-SNIFF_ROWS = 5000
-_CODE_LIKE = re.compile(r"[0-9]{3,4}")
-
-
-def _refuse_code_lookalikes(
-    path: Path, header: list[str], rows: Iterator[Row], extras: dict[int, tuple[str, str]], mapping: Mapping
-) -> Iterator[Row]:
-    """`rows` unchanged, or ImportFileError naming an unlisted extra column that holds only 3-4 digits."""
-    open_columns = {i: 0 for i in extras if columns.header_key(header[i]) not in mapping.categories}
-    if not open_columns:
-        return rows
-    head: list[Row] = []
-    for row in rows:
-        head.append(row)
-        if not row.problem and len(row.cells) == len(header):
-            for index in list(open_columns):
-                value = _clean(row.cells[index])
-                if not value:
-                    continue
-                if not _CODE_LIKE.fullmatch(value):
-                    del open_columns[index]
-                else:
-                    open_columns[index] += 1
-        if not open_columns or len(head) >= SNIFF_ROWS or min(open_columns.values()) >= SNIFF_VALUES:
-            break
-    suspects = [header[index] for index, seen in open_columns.items() if seen]
-    if suspects:
-        name = _header_name(suspects[0])
-        raise ImportFileError(
-            f"{path.name}, line 1: column {name} holds only 3- or 4-digit numbers, as card security codes "
-            f'do; say what it is in a mapping file (--mapping): [columns] {name} = "card_security_code" '
-            f'(never read) or [categories] {name} = "other" (imported)'
-        )
-    return chain(head, rows)
-
-
 class _Chunk(NamedTuple):
     records: list[_Prepared]  # ready to write
     rejects: list[Reject]
@@ -466,11 +363,8 @@ def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
 _STANDS_FOR_SOMEONE = frozenset(
     {"subject_name", "subject_kana", "guardian_name", "guardian_kana", "phone", "email", "address"}
 )
-_READ_AS_CARD = ("card_number", "card_last4")  # read by cards.reduce, not searched for numbers
 _CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
-_CUT = "held a full card number: cut out, kept as brand + last 4"
 _NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
-_OTHER_BRAND = "differs from the brand the card number's first digits give (theirs is kept)"
 
 
 def _prepare(
@@ -493,15 +387,11 @@ def _prepare(
     # Card data: full numbers cut out of every field, then the card columns read.
     notes: list[tuple[str, str]] = []  # (field, reason) of values kept out; never the value
     found: list[cards.ReducedCard] = []
-    # Only a value of 13 characters or more can hold one: most (names, dates, codes) are skipped unseen.
-    searched = [value for column, value in values.items() if len(value) > 12 and column not in _READ_AS_CARD]
-    searched += [value for value in (record_id, *extra_values.values()) if len(value) > 12]
-    if searched and cards.may_hold_number("\n".join(searched)):
-        record_id = _cut_card_numbers(record_id, values, extra_values, found, notes)
+    record_id = cards.cut_from_row(record_id, values, extra_values, found, notes)
     more_cards: list[dict[str, str]] = []
     card_hash, had_card = "", False
     if found or not _CARD_FIELDS.isdisjoint(values):
-        card_hash, more_cards, had_card = _reduce_cards(values, found, notes)
+        card_hash, more_cards, had_card = cards.reduce_row(values, found, notes)
     if _STANDS_FOR_SOMEONE.isdisjoint(values):  # values holds only non-empty ones
         rejects.append(Reject(line, "subject_name", _NO_ONE))
         return None
@@ -535,102 +425,3 @@ def _prepare(
         *blind_indexes(values),
     )
     return _Prepared(record_id, line, bulk.copy_text(stored) if plan.copy else stored)
-
-
-def _cut_card_numbers(
-    record_id: str,
-    values: dict[str, str],
-    extra_values: dict[str, str],
-    found: list[cards.ReducedCard],
-    notes: list[tuple[str, str]],
-) -> str:
-    """Cut full card numbers out of every field but the card columns (into `found`, with a note per
-    field); returns the record id, replaced by a keyed hash of itself if it held one (a payment log
-    keyed by card number)."""
-    _, in_id = cards.cut_numbers(record_id)
-    if in_id:
-        found += in_id
-        record_id = "card-" + keyed_hash("record_id", record_id)
-        notes.append(("record_id", "held a full card number: replaced by a keyed hash of the id"))
-    for fields in (values, extra_values):
-        for name in [name for name in fields if name not in _READ_AS_CARD]:
-            kept, cut = cards.cut_numbers(fields[name])
-            if cut:
-                found += cut
-                notes.append((name, _CUT))
-                if kept:
-                    fields[name] = kept
-                else:
-                    del fields[name]
-    return record_id
-
-
-def _reduce_cards(
-    values: dict[str, str], found: list[cards.ReducedCard], notes: list[tuple[str, str]]
-) -> tuple[str, list[dict[str, str]], bool]:
-    """Replace the card columns in `values` by the row's card: card_brand (a canonical code) and
-    card_last4. Returns (the card's keyed hash or "", further cards, whether the row holds card data).
-
-    The card is the one the card columns give; a full number found elsewhere becomes it when they give
-    none (or none with its last 4), else it is kept as a further card unless it is the same one. Where
-    the number's first digits give a brand, that brand is kept over the column's.
-    """
-    brand = ""
-    had_card = bool(found)
-    if raw_brand := values.pop("card_brand", ""):
-        had_card = True
-        code = cards.canonical_brand(raw_brand)
-        if code is None:
-            notes.append(("card_brand", "not a card brand we know (not stored)"))
-        else:
-            brand = code
-    card: cards.ReducedCard | None = None
-    for column in ("card_number", "card_last4"):
-        if not (raw := values.pop(column, "")):
-            continue
-        try:
-            read = cards.reduce(raw)
-        except cards.CardNumberError as error:
-            had_card = True
-            notes.append((column, f"{error} (not stored)"))
-            continue
-        if read == cards.NO_CARD:
-            continue  # "-", なし: no card
-        had_card = True
-        if card is None:
-            card = read
-        elif read.last4 and card.last4 and read.last4 != card.last4:
-            notes.append((column, "last 4 digits differ from the card number's (the number's are kept)"))
-        else:
-            card = cards.ReducedCard(
-                card.brand or read.brand, card.last4 or read.last4, card.number_hash or read.number_hash
-            )
-    if card is not None and not card.last4:
-        notes.append(("card_number", "a masked number that shows no last 4 digits (brand kept)"))
-        if found:
-            card = None  # a full number found elsewhere is a better card
-    more: list[cards.ReducedCard] = []
-    for other in found:
-        if card is None:
-            card = other
-        elif (
-            not (
-                (other.number_hash and other.number_hash == card.number_hash)
-                or (other.last4 == card.last4 and other.brand in ("", card.brand or brand))
-            )
-            and other not in more
-        ):
-            more.append(other)
-    if card is not None and card.brand:
-        if brand and brand != card.brand:
-            notes.append(("card_brand", _OTHER_BRAND))
-        brand = card.brand
-    if brand:
-        values["card_brand"] = brand
-    if card is not None and card.last4:
-        values["card_last4"] = card.last4
-    further = [
-        {"card_brand": other.brand, "card_last4": other.last4, "card_number_hash": other.number_hash}
-        for other in more
-    ]
-    return (card.number_hash if card is not None else ""), further, had_card
