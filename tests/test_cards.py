@@ -138,6 +138,7 @@ def test_an_unreadable_value_raises_a_fixed_reason_without_the_value(value: str,
         ("1-2-3-4111-1111-1111-1111", "1-2-3", ["1111"]),
         ("3782 822463 10005 と 5555555555554444", "と", ["0005", "4444"]),
         ("memo: 3530111333300000.", "memo:", ["0000"]),
+        ("6445 6445 6445 6445", "", ["6445"]),  # Discover's 644-649 range
     ],
 )
 def test_full_numbers_are_cut_out_of_other_text(text: str, kept: str, last4s: list[str]) -> None:

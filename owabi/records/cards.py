@@ -28,6 +28,7 @@ _BRANDS: tuple[tuple[str, int, int], ...] = (
     ("MASTERCARD", 2221, 2720),
     ("VISA", 4, 4),
     ("DISCOVER", 6011, 6011),
+    ("DISCOVER", 644, 649),
     ("DISCOVER", 65, 65),
     ("UNIONPAY", 62, 62),
 )
