@@ -149,7 +149,7 @@ def test_header_count_and_ids(sample: Sample) -> None:
     assert len(sample.rows) == SAMPLE
     ids = [row["record_id"] for row in sample.rows]
     assert len(set(ids)) == SAMPLE
-    assert {row["source"] for row in sample.rows} == {s.name for s in synth.SOURCES}
+    assert {row["source"] for row in sample.rows} == {system for s in synth.SOURCES for system in s.systems}
     assert not any(is_security_code(h) for h in sample.header)
 
 
@@ -339,7 +339,7 @@ VARIATIONS = (
     "no_space", "fullwidth_space", "stray_space", "fullwidth_digits", "fullwidth_letters", "dash_variant",
     "wareki_date", "date_slash", "date_compact", "date_kanji", "dm_swap", "phone_format", "new_phone",
     "new_email", "email_upper", "missing_phone", "missing_email", "missing_kana", "missing_birth_date",
-    "no_prefecture", "no_building", "kanji_numerals", "shared_card",
+    "no_prefecture", "no_building", "kanji_numerals", "shared_card", "masked_card",
 )  # fmt: skip
 
 
@@ -416,24 +416,44 @@ def test_phones_look_japanese(sample: Sample) -> None:
 
 
 def test_cards(sample: Sample) -> None:
+    """Every card value reads as the import reads it: the full numbers are valid, the masked ones show the
+    same last 4 as the row's last-4 column, and brands are spelt as exports spell them."""
     full = masked = 0
+    forms: set[str] = set()
     for row in sample.rows:
-        number = row["card_number"].replace(" ", "").replace("-", "")
-        if not number:
+        if row["card_brand"]:
+            assert cards.canonical_brand(row["card_brand"]), row["card_brand"]
+        if row["card_last4"]:
+            assert cards.reduce(row["card_last4"]).last4
+        if not row["card_number"]:
             continue
-        if number.isdigit():
+        card = cards.reduce(row["card_number"])
+        assert card.last4, row["card_number"]
+        if card.number_hash:
             full += 1
-            assert cards.luhn_ok(number), number
-            assert number[0] in "3452"
-            assert len(number) in (14, 15, 16)
+            digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", row["card_number"]))
+            assert cards.luhn_ok(digits) and digits[0] in "3452" and len(digits) in (14, 15, 16)
+            assert card.brand == (cards.canonical_brand(row["card_brand"]) or card.brand)
         else:
             masked += 1
-            assert re.fullmatch(r"[*X]+\d{4}", number), number
+            forms.add(re.sub(r"[0-9]{4}$", "9999", row["card_number"]))
         if row["card_last4"]:
-            assert number.endswith(row["card_last4"])
+            assert card.last4 == cards.reduce(row["card_last4"]).last4
         if row["card_expiry"]:
             assert re.fullmatch(r"(0[1-9]|1[0-2])/\d{2}", row["card_expiry"])
-    assert full and masked
+    assert full and masked >= full / 2
+    for form in (
+        "XXXX-XXXX-XXXX-9999",
+        "末尾9999",
+        "下4桁：9999",
+        "9999",
+        "●●●●-●●●●-●●●●-9999",
+        "**** **** **** 9999",
+    ):
+        assert form in forms, form
+    assert any(re.match(r"[0-9]{6}\*", f) for f in forms) and any("＊" in f for f in forms)
+    spellings = {row["card_brand"] for row in sample.rows}
+    assert {"VISA", "Visa", "ビザ", "MasterCard", "マスターカード", "JCB"} <= spellings
     assert any(r["card_last4"] and not r["card_number"] for r in sample.rows)
 
 

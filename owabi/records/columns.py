@@ -1,7 +1,9 @@
-"""Standard import columns (DESIGN.md §4.1) and the header names exports commonly use for them."""
+"""Standard import columns (DESIGN.md §4.1), the header names exports commonly use for them, and the
+headers of card security codes, which import never reads."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 STANDARD: tuple[str, ...] = (
@@ -66,20 +68,6 @@ ALIASES: dict[str, str] = {
     "出産予定日": "expected_delivery_date",
 }
 
-# Security-code headers: the column is refused (never read into memory past the header) and the
-# category is recorded as leaked.
-SECURITY_CODE_HEADERS = {
-    "cvv",
-    "cvc",
-    "cvv2",
-    "cvc2",
-    "cid",
-    "security_code",
-    "card_security_code",
-    "セキュリティコード",
-    "セキュリティーコード",
-}
-
 # Which leaked-data category each standard column contributes when the row has a value in it.
 CATEGORY_OF: dict[str, str] = {
     "subject_name": "name",
@@ -102,8 +90,13 @@ CATEGORY_OF: dict[str, str] = {
 }
 
 
+def clean(value: str) -> str:
+    """A cell or a header as import keeps it: NFKC, without surrounding space."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def header_key(header: str) -> str:
-    return unicodedata.normalize("NFKC", header).strip().lower().replace(" ", "_")
+    return clean(header).lower().replace(" ", "_")
 
 
 def map_header(header: str) -> str | None:
@@ -114,5 +107,68 @@ def map_header(header: str) -> str | None:
     return ALIASES.get(key)
 
 
+# A mapping file may map a header to this instead of a standard column: the column is never read.
+SECURITY_CODE = "card_security_code"
+CARD_COLUMNS = ("card_brand", "card_last4", "card_number")
+
+# Security codes (CVV2/CVC2/CID/CAV2; PCI DSS forbids keeping them, even encrypted) come under many
+# headers. A header is one when, after NFKC, case folding and dropping brackets with their contents
+# (セキュリティコード(3桁)), and split into words (Latin letters/digits, or runs of other letters):
+# 1. it has one of these abbreviations and its other words only say "card", "code", "number" and the
+#    like (card_cvv, cvv_code, CVV/CVC, CVV番号, CSC; but not CSC_branch). CID is also a customer id:
+#    it counts only beside such a word (card_cid);
+# 2. or its words, run together, hold one of the phrases below (Card Verification Value, security_code,
+#    セキュリティ番号, カード確認コード; but not security_deposit, social_security_number, or a bare
+#    verification_code, which web sign-ups use for the code sent by e-mail).
+# A column that looks like security codes by its values instead is caught by layout.refuse_code_lookalikes.
+_CODE_ABBREVIATIONS = frozenset({"cvv", "cvv2", "cvc", "cvc2", "cav2", "cvn", "cvn2", "cvd", "csc", "cid"})
+_CARD_WORDS = frozenset(
+    {
+        *("card", "credit", "code", "codes", "no", "nr", "num", "number", "value", "digit", "digits"),
+        *("visa", "master", "mastercard", "amex", "jcb", "diners", "3", "4", "the", "of"),
+        *("カード", "クレジット", "クレジットカード", "番号", "コード", "値", "桁", "ナンバー", "の"),
+    }
+)
+_CODE_PHRASES = (
+    "securitycode",
+    "securitynumber",
+    "cardverification",
+    "verificationvalue",
+    "セキュリティコード",
+    "セキュリティーコード",
+    "セキュリティ番号",
+    "セキュリティー番号",
+    "セキュリティナンバー",
+    "カード確認",
+    "カード認証",
+    "カード照合",
+    "裏面の番号",
+    "裏面番号",
+    "裏面の桁",
+    "裏面コード",
+)
+_NOT_CODE_PHRASES = ("socialsecurity",)
+_CARD_NAMES = frozenset(
+    {"card", "credit", "visa", "master", "mastercard", "amex", "jcb", "diners"}
+    | {"カード", "クレジット", "クレジットカード"}
+)
+_BRACKETED = re.compile(r"[(\[{【〔《〈「『][^)\]}】〕》〉」』]*[)\]}】〕》〉」』]")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORDS = re.compile(r"[a-z0-9]+|[^\W\da-z_]+")
+
+
+def _words(header: str) -> list[str]:
+    text = _BRACKETED.sub(" ", unicodedata.normalize("NFKC", header))
+    return _WORDS.findall(_CAMEL.sub(" ", text).casefold())
+
+
 def is_security_code(header: str) -> bool:
-    return header_key(header) in SECURITY_CODE_HEADERS
+    """Does the header name a card security code column (rules above)?"""
+    words = _words(header)
+    abbreviations = [word for word in words if word in _CODE_ABBREVIATIONS]
+    if abbreviations and all(word in _CODE_ABBREVIATIONS or word in _CARD_WORDS for word in words):
+        return set(abbreviations) != {"cid"} or any(word in _CARD_NAMES for word in words)
+    joined = "".join(words)
+    if any(phrase in joined for phrase in _NOT_CODE_PHRASES):
+        return False
+    return any(phrase in joined for phrase in _CODE_PHRASES)

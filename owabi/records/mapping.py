@@ -5,8 +5,13 @@ encoding = "cp932"               # override detection (CSV/TSV only)
 delimiter = "\\t"
 [columns]                        # input header -> standard column (DESIGN.md §4.1)
 "お子さまのお名前" = "subject_name"
+"PIN" = "card_security_code"     # a security code: never read, recorded as a leaked category
 [categories]                     # extra (unmapped) header -> leaked-data category code
 "口座番号" = "bank_account"
+"支店コード" = "other"            # looked at: not a security code, import it
+
+A column listed in either table has been looked at: import does not ask about it again (an unlisted
+column of 3-4 digit values in a file with card data is refused until it is listed: layout.py).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ def load_mapping(path: Path) -> Mapping:
         raise ImportFileError(f"{path.name}: unknown keys {', '.join(unknown)}")
     mapped = data.get("columns", {})
     for header, standard in mapped.items():
-        if standard not in columns.STANDARD:
+        if standard not in columns.STANDARD and standard != columns.SECURITY_CODE:
             raise ImportFileError(f"{path.name}: [columns] {header!r} maps to unknown column {standard!r}")
     extra = data.get("categories", {})
     for header, code in extra.items():

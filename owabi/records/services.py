@@ -2,9 +2,11 @@
 
 Every input row ends up either as a LeakRecord or as a line in the rejects file with its line number,
 field and reason, and `rows_in == rows_ok + rows_rejected` always holds. No PII is written to the
-rejects file, the logs or error messages: the operator finds the row by its line number. A value that
-is present but cannot be normalized (a birth date that is no date) does not reject its row: the person
-must still be told. It is kept, left out of matching, noted on the record and listed in the warnings file.
+rejects file, the logs or error messages: the operator finds the row by its line number. A row is
+rejected only when it stands for no one or is broken as a record (docs/exports.md). A value that is
+present but cannot be read (a birth date that is no date, a card in no known form) does not reject its
+row: the person must still be told. It is kept (a card value: left out), left out of matching, noted on
+the record and listed in the warnings file.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,9 +28,10 @@ from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns, lookup, match_store
 from owabi.records import features as feature_module
+from owabi.records.layout import read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
-from owabi.records.readers import ImportFileError, Row, open_table
+from owabi.records.readers import Row, open_table
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
@@ -62,7 +63,8 @@ class _Plan:
     width: int
     layout: dict[int, str]
     extras: dict[int, tuple[str, str]]
-    security_code: bool
+    security_code: bool  # a security-code column was refused
+    card_file: bool  # the file has card columns
     copy: bool  # format rows for COPY (PostgreSQL)
     incident: int  # lookup keys are made per incident
 
@@ -83,8 +85,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _clean(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip()
+_clean = columns.clean
 
 
 def import_file(
@@ -113,12 +114,17 @@ def import_file(
         return ImportResult(source_file=existing, already_imported=True)
     table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
     header = table.header
-    layout, extras, security_code = _layout(path, header, mapping)
+    layout, extras, refused = read_header(path, header, mapping)
+    rows = unread(table.rows(), refused)
+    card_file = any(column in columns.CARD_COLUMNS or column == "card_expiry" for column in layout.values())
+    if card_file or refused:
+        rows = refuse_code_lookalikes(path, header, rows, extras, mapping)
     plan = _Plan(
         len(header),
         layout,
         extras,
-        security_code,
+        bool(refused),
+        card_file,
         copy=connection.vendor == "postgresql",
         incident=incident.pk,
     )
@@ -130,9 +136,9 @@ def import_file(
     try:
         prepared_chunks: Iterable[_Chunk]
         if pool is not None:
-            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), bulk.chunked(table.rows(), chunk))
+            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
         else:
-            prepared_chunks = map(partial(_prepare_chunk, plan), bulk.chunked(table.rows(), chunk))
+            prepared_chunks = map(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
         with transaction.atomic():
             source_file = SourceFile.objects.create(
                 incident=incident,
@@ -140,7 +146,10 @@ def import_file(
                 file_name=path.name,
                 sha256=sha,
                 encoding=table.encoding,
-                mapping={header[i]: c for i, c in layout.items()},
+                mapping={
+                    **{header[i]: c for i, c in layout.items()},
+                    **{header[i]: columns.SECURITY_CODE for i in refused},
+                },
             )
             writer = _RecordWriter(incident.pk, source_file.pk)
             seen_ids: set[str] = set()
@@ -184,7 +193,8 @@ def import_file(
                     "rows_ok": source_file.rows_ok,
                     "rows_rejected": len(rejects),
                     "rows_with_warnings": len({w.line for w in warnings}),
-                    "security_code_column_refused": security_code,
+                    "warnings": len(warnings),
+                    "security_code_column_refused": bool(refused),
                 },
             )
     finally:
@@ -300,31 +310,6 @@ class _RecordWriter:
         return ids
 
 
-def _layout(
-    path: Path, header: list[str], mapping: Mapping
-) -> tuple[dict[int, str], dict[int, tuple[str, str]], bool]:
-    """Which standard column each input column feeds; unknown columns become extra leaked items.
-
-    Returns (index -> standard column, index -> (extra header, category), security-code column seen).
-    """
-    layout: dict[int, str] = {}
-    extras: dict[int, tuple[str, str]] = {}
-    security_code = False
-    for index, name in enumerate(header):
-        key = columns.header_key(name)
-        if columns.is_security_code(name):
-            security_code = True  # never read: the values go no further than the CSV parser
-        elif (standard := mapping.columns.get(key) or columns.map_header(name)) is not None:
-            if standard in layout.values():
-                raise ImportFileError(f"{path.name}, line 1: two columns map to {standard}")
-            layout[index] = standard
-        elif key:
-            extras[index] = (_clean(name), mapping.categories.get(key, "other"))
-    if "record_id" not in layout.values():
-        raise ImportFileError(f"{path.name}, line 1: no record_id column (or a known alias)")
-    return layout, extras, security_code
-
-
 class _Chunk(NamedTuple):
     records: list[_Prepared]  # ready to write
     rejects: list[Reject]
@@ -352,6 +337,15 @@ def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
 
 
+# A row stands for someone with any of these: a name (or its reading, or a guardian's) to address, or a
+# contact to reach them by.
+_STANDS_FOR_SOMEONE = frozenset(
+    {"subject_name", "subject_kana", "guardian_name", "guardian_kana", "phone", "email", "address"}
+)
+_CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
+_NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
+
+
 def _prepare(
     plan: _Plan,
     line: int,
@@ -368,38 +362,39 @@ def _prepare(
     if len(record_id) > 100:
         rejects.append(Reject(line, "record_id", "longer than 100 characters"))
         return None
-    card_hash = ""
-    if "card_number" in values:
-        try:
-            reduced = cards.reduce(values.pop("card_number"))
-        except cards.CardNumberError as error:
-            rejects.append(Reject(line, "card_number", str(error)))
-            return None
-        values.setdefault("card_last4", reduced.last4)
-        if reduced.brand:
-            values.setdefault("card_brand", reduced.brand)
-        card_hash = reduced.number_hash
-    if "card_last4" in values and not re.fullmatch(r"\d{4}", values["card_last4"]):
-        rejects.append(Reject(line, "card_last4", "must be exactly 4 digits"))
+    extra_values = {plan.extras[index][0]: _clean(row[index]) for index in plan.extras if row[index].strip()}
+    # Card data: full numbers cut out of every field, then the card columns read.
+    notes: list[tuple[str, str]] = []  # (field, reason) of values kept out; never the value
+    found: list[cards.ReducedCard] = []
+    record_id = cards.cut_from_row(record_id, values, extra_values, found, notes)
+    more_cards: list[dict[str, str]] = []
+    card_hash, had_card = "", False
+    if found or not _CARD_FIELDS.isdisjoint(values):
+        card_hash, more_cards, had_card = cards.reduce_row(values, found, notes)
+    if _STANDS_FOR_SOMEONE.isdisjoint(values):  # values holds only non-empty ones
+        rejects.append(Reject(line, "subject_name", _NO_ONE))
         return None
-    if not values.get("subject_name") and not values.get("guardian_name"):
-        rejects.append(Reject(line, "subject_name", "neither a name nor a guardian's name"))
-        return None
-    filled_extras = [(plan.extras[index], _clean(row[index])) for index in plan.extras if row[index].strip()]
-    extra_values = {name: value for (name, _), value in filled_extras}
     leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
-    leaked |= {category for (_, category), _ in filled_extras}
-    if plan.security_code:
+    leaked |= {category for name, category in plan.extras.values() if name in extra_values}
+    if had_card:
+        leaked.add("card_number")
+    if plan.security_code and (had_card or not plan.card_file):
         leaked.add("card_security_code")
     sealed: dict[str, Any] = dict(values)
     if card_hash:
         sealed["card_number_hash"] = card_hash
+    if more_cards:
+        sealed["more_cards"] = more_cards
     if extra_values:
         sealed["extras"] = extra_values
-    found: list[tuple[str, str]] = []
-    keys.append(feature_module.stored(sealed, found))
-    problems = [f"{name}: {reason}" for name, reason in found]
-    warnings.extend(Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found)
+    found_problems: list[tuple[str, str]] = []
+    keys.append(feature_module.stored(sealed, found_problems))
+    problems = [f"{name}: {reason}" for name, reason in notes]
+    problems += [f"{name}: {reason}" for name, reason in found_problems]
+    warnings.extend(Reject(line, name, reason) for name, reason in notes)
+    warnings.extend(
+        Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found_problems
+    )
     stored = (
         record_id,
         line,

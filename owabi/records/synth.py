@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from owabi.core.files import csv_writer, write_private
+from owabi.records.cards import BRAND_SPELLINGS
 from owabi.records.columns import STANDARD
 from owabi.records.majority import ADULT_AGE, is_minor
 
@@ -106,6 +107,7 @@ class Source:
     """One export system; each has its own house style, as real exports do."""
 
     name: str
+    systems: tuple[str, ...]  # what a row's `source` column says: the system it came from
     prefix: str  # record_id prefix, so ids stay unique within the file
     kana: str  # kata | hira | half
     name_sep: str
@@ -118,26 +120,26 @@ class Source:
     email_rate: float
     birth_rate: float  # adult rows; child rows always carry a birth date
     card_rate: float
-    card_modes: tuple[str, ...]
+    card_modes: tuple[str, ...]  # full | masked | last4 (see _Generator.card_text)
 
 
 # fmt: off
 SOURCES: tuple[Source, ...] = (
-    Source("zemi", "ZM", "kata", " ", "slash", "hyphen", "hyphen", ("男", "女"),
-           has_relationship=True, has_fax=True, email_rate=0.6, birth_rate=1.0, card_rate=0.25,
-           card_modes=("last4",)),
-    Source("kodomo", "KD", "hira", "\u3000", "wareki_kanji", "hyphen", "mark", ("男", "女"),
-           has_relationship=True, has_fax=True, email_rate=0.5, birth_rate=1.0, card_rate=0.0,
+    Source("zemi", ("course_2012", "course_2016"), "ZM", "kata", " ", "slash", "hyphen", "hyphen",
+           ("男", "女"), has_relationship=True, has_fax=True, email_rate=0.6, birth_rate=1.0,
+           card_rate=0.25, card_modes=("last4", "masked")),
+    Source("kodomo", ("kodomo_club",), "KD", "hira", "\u3000", "wareki_kanji", "hyphen", "mark",
+           ("男", "女"), has_relationship=True, has_fax=True, email_rate=0.5, birth_rate=1.0, card_rate=0.0,
            card_modes=()),
-    Source("shop", "SH", "half", " ", "compact", "plain", "plain", ("1", "2"),
+    Source("shop", ("shop_order", "web_member"), "SH", "half", " ", "compact", "plain", "plain", ("1", "2"),
            has_relationship=False, has_fax=False, email_rate=0.95, birth_rate=0.7, card_rate=0.8,
-           card_modes=("full", "full", "masked", "last4")),
-    Source("event", "EV", "kata", "", "iso", "hyphen", "hyphen", ("M", "F"),
+           card_modes=("full", "full", "masked", "masked", "last4")),
+    Source("event", ("event_entry",), "EV", "kata", "", "iso", "hyphen", "hyphen", ("M", "F"),
            has_relationship=True, has_fax=False, email_rate=0.9, birth_rate=0.6, card_rate=0.0,
            card_modes=()),
-    Source("club", "CL", "kata", " ", "wareki_abbrev", "paren", "hyphen", ("男性", "女性"),
+    Source("club", ("fan_club",), "CL", "kata", " ", "wareki_abbrev", "paren", "hyphen", ("男性", "女性"),
            has_relationship=False, has_fax=False, email_rate=0.8, birth_rate=1.0, card_rate=0.4,
-           card_modes=("masked", "last4")),
+           card_modes=("masked", "masked", "last4")),
 )
 # Which systems a child's / an adult's records come from (weights).
 CHILD_SOURCES: tuple[tuple[str, int], ...] = (("zemi", 50), ("kodomo", 30), ("event", 20))
@@ -242,18 +244,21 @@ EMAIL_DOMAINS: tuple[tuple[str, int], ...] = (
     ("softbank.ne.jp", 5), ("i.softbank.jp", 4), ("icloud.com", 8), ("outlook.jp", 3),
     ("hotmail.co.jp", 3), ("nifty.com", 2), ("ocn.ne.jp", 2), ("biglobe.ne.jp", 2),
 )
-# Card brands: (brand, weight, IIN prefixes, length), per the brands' published IIN ranges.
+# Card brands: (canonical code, weight, IIN prefixes, length), per the brands' published IIN ranges. The
+# brand column spells them as exports do (owabi.records.cards.BRAND_SPELLINGS).
 CARD_BRANDS: tuple[tuple[str, int, tuple[str, ...], int], ...] = (
     ("VISA", 45, ("4",), 16),
-    ("Mastercard", 25, ("51", "52", "53", "54", "55", *(str(p) for p in range(2221, 2721, 37))), 16),
+    ("MASTERCARD", 25, ("51", "52", "53", "54", "55", *(str(p) for p in range(2221, 2721, 37))), 16),
     ("JCB", 22, tuple(str(p) for p in range(3528, 3590)), 16),
     ("AMEX", 5, ("34", "37"), 15),
-    ("Diners", 3, ("36",), 14),
+    ("DINERS", 3, ("36",), 14),
 )
-BRAND_LABELS: dict[str, tuple[str, ...]] = {
-    "VISA": ("VISA", "VISA", "Visa"), "Mastercard": ("Mastercard", "MasterCard", "MASTER"),
-    "JCB": ("JCB",), "AMEX": ("AMEX", "American Express", "アメックス"), "Diners": ("Diners", "Diners Club"),
-}
+# How exports mask a card number (docs/exports.md), drawn per masked value: (kind, weight).
+MASK_STYLES: tuple[tuple[str, int], ...] = (
+    ("stars", 6), ("x_groups", 3), ("star_groups", 2), ("fullwidth", 1), ("bullets", 1), ("circles", 1),
+    ("first6", 2), ("amex_head", 1), ("tail_label", 1), ("digit_label", 1), ("last4", 1), ("stray", 1),
+)
+LAST4_STYLES: tuple[str, ...] = ("plain", "plain", "plain", "star", "fullwidth", "tail_label")
 BUILDING_PREFIX = ("メゾン", "コーポ", "ハイツ", "グランデ", "パレス", "レジデンス", "ヴィラ", "サンハイツ",
                    "ドミール", "アーバン", "シャトー", "ロイヤル", "ライオンズマンション", "パークハウス",
                    "ダイアパレス", "ルミエール", "エスポワール")
@@ -301,6 +306,7 @@ _ROMAJI: dict[str, str] = {
 ITAIJI_FOLD: dict[str, str] = {v: k for k, vs in ITAIJI.items() for v in vs}
 _DOMAINS = tuple(d for d, w in EMAIL_DOMAINS for _ in range(w))
 _BRANDS = tuple(b for b in CARD_BRANDS for _ in range(b[1]))
+_MASK_STYLES = tuple(kind for kind, weight in MASK_STYLES for _ in range(weight))
 
 
 def romaji(kana: str, *, long_vowels: bool) -> str:
@@ -1085,22 +1091,18 @@ class _Generator:
             if is_child_row or p.card_shared:
                 tags.append("shared_card")
             mode = self.pick(src.card_modes)
-            label = self.pick(BRAND_LABELS[card.brand])
+            label = self.pick(BRAND_SPELLINGS[card.brand])
             if mode == "full":
-                number_text = card.number
-                if len(card.number) == 16 and r() < 0.15:
-                    g = self.pick((" ", "-"))
-                    number_text = g.join(card.number[i : i + 4] for i in range(0, 16, 4))
+                number_text = self.full_number(card.number)
                 brand = label if r() < 0.7 else ""
                 expiry = card.expiry
             elif mode == "masked":
-                number_text = "*" * (len(card.number) - 4) + card.number[-4:]
-                if len(card.number) == 16 and r() < 0.2:
-                    number_text = "XXXX-XXXX-XXXX-" + card.number[-4:]
+                number_text = self.masked_number(card.number)
+                tags.append("masked_card")
                 brand = label
                 expiry = card.expiry if r() < 0.6 else ""
             else:
-                brand, last4 = label, card.number[-4:]
+                brand, last4 = label, self.last4_text(card.number[-4:])
                 expiry = card.expiry if r() < 0.3 else ""
             if mode != "last4" and r() < 0.3:
                 last4 = card.number[-4:]
@@ -1128,6 +1130,56 @@ class _Generator:
             edd,
         ]
         return (src, fields, p.pid, p.rid, ";".join(dict.fromkeys(tags)))
+
+    def full_number(self, number: str) -> str:
+        """A full card number as written: plain, grouped as printed (4-4-4-4, Amex 4-6-5), full-width."""
+        u = self.rng.random()
+        if u < 0.8:
+            return number
+        gap = self.pick((" ", "-"))
+        sizes = (4, 6, 5) if len(number) == 15 else (4, 6, 4) if len(number) == 14 else (4, 4, 4, 4)
+        starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        grouped = gap.join(number[start : start + size] for start, size in zip(starts, sizes, strict=True))
+        return grouped.translate(FULLWIDTH_DIGITS) if u > 0.95 else grouped
+
+    def masked_number(self, number: str) -> str:
+        """A masked card number in one of the styles exports use (MASK_STYLES)."""
+        style = self.pick(_MASK_STYLES)
+        hidden, last4 = len(number) - 4, number[-4:]
+        if style == "x_groups":
+            return {15: "XXXX-XXXXXX-X", 14: "XXXX-XXXXXX-"}.get(len(number), "XXXX-XXXX-XXXX-") + last4
+        if style == "star_groups" and len(number) == 16:
+            return "**** **** **** " + last4
+        if style == "fullwidth":
+            return ("*" * hidden + last4).translate(FULLWIDTH_ASCII)
+        if style == "bullets":
+            return "•" * hidden + last4
+        if style == "circles" and len(number) == 16:
+            return "●●●●-●●●●-●●●●-" + last4
+        if style == "first6":
+            return number[:6] + "*" * (hidden - 6) + last4
+        if style == "amex_head" and len(number) == 15:
+            return f"{number[:4]}-******-*{last4}"
+        if style == "tail_label":
+            return "末尾" + last4
+        if style == "digit_label":
+            return "下4桁：" + last4
+        if style == "last4":
+            return last4
+        if style == "stray":
+            return " " + "*" * hidden + "  " + last4 + " "
+        return "*" * hidden + last4
+
+    def last4_text(self, last4: str) -> str:
+        """A card_last4 value as written: 1234, *1234, １２３４, 末尾1234."""
+        style = self.pick(LAST4_STYLES)
+        if style == "star":
+            return "*" + last4
+        if style == "fullwidth":
+            return last4.translate(FULLWIDTH_DIGITS)
+        if style == "tail_label":
+            return "末尾" + last4
+        return last4
 
     def typo(self, kana: str) -> str:
         if not kana:
@@ -1259,7 +1311,8 @@ def generate(
             src, fields, pid, rid, tags = row
             counters[src.name] += 1
             record_id = f"{src.prefix}{counters[src.name]:08d}"
-            writer.writerow((record_id, src.name, *fields))
+            system = src.systems[0] if len(src.systems) == 1 else gen.pick(src.systems)
+            writer.writerow((record_id, system, *fields))
             truth.writerow((record_id, pid, rid, tags))
             written += 1
             if progress is not None and written % PROGRESS_EVERY == 0:

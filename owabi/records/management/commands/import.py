@@ -14,6 +14,10 @@ from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 class Command(BaseCommand):
     help = "Import one export of leaked records (CSV/TSV text or an .xlsx workbook) into an incident."
 
@@ -64,15 +68,17 @@ class Command(BaseCommand):
         if result.already_imported:
             self.stdout.write(f"{path.name}: already imported into {incident.slug}, nothing to do")
             return
+        # One line that reconciles: every row read is kept or rejected; warnings are on kept rows.
+        warned_rows = len({w.line for w in result.warnings})
         self.stdout.write(
-            f"{path.name} ({source_file.encoding}): in {source_file.rows_in:,}, ok {source_file.rows_ok:,}, "
-            f"rejected {source_file.rows_rejected:,} in {time.monotonic() - started:.1f}s"
+            f"{path.name} ({source_file.encoding}): in {source_file.rows_in:,} = kept {source_file.rows_ok:,}"
+            f" + rejected {source_file.rows_rejected:,}; {_count(len(result.warnings), 'warning')} on"
+            f" {_count(warned_rows, 'kept row')} ({time.monotonic() - started:.1f}s)"
         )
         if result.rejects_path:
             self.stdout.write(f"rejected rows and reasons: {result.rejects_path}")
         if result.warnings_path:
-            rows = len({w.line for w in result.warnings})
             self.stdout.write(
-                f"{rows:,} imported rows have values that could not be read (kept, not used for matching):"
+                f"kept rows with values that could not be read or were kept out (not used for matching):"
                 f" {result.warnings_path}"
             )
