@@ -295,7 +295,7 @@ def test_a_claim_whose_account_no_longer_checks_is_left_out_and_named(
     payee.save()
     result = _batch(portal_data, staff)
     assert result.batch.count == 2
-    assert result.left_out == [(claims[0].reference, "bank 9998 branch 001")]
+    assert result.left_out == [(claims[0].reference, "銀行番号")]
     # An account that breaks after the batch was made stops the export: no file leaves.
     payee = Payee.objects.get(claims=claims[1])
     payee.sealed = {**payee.sealed, "holder_kana": "ﾅｶﾑﾗ ﾚﾝ株"}
@@ -426,3 +426,24 @@ def test_a_refused_command_says_one_line_and_no_traceback(
         f"CommandError: batch {batch.reference}: approved by a second staff user, not by its creator"
     ]
     assert approve("carol").stderr.strip() == "CommandError: --as carol: no active staff user of that name"
+
+
+def test_the_payer_account_is_checked_when_it_is_loaded(incident: object) -> None:
+    payer = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))["redress"]["payer"]
+    alice = User.objects.create_user("alice", is_staff=True)
+    with pytest.raises(payouts.PayoutError, match=r"no payer account; load \[redress\.payer\]"):
+        payouts.create_batch(incident=incident, transfer_date=NEW_YEAR, created_by=alice, today=TODAY)  # type: ignore[arg-type]
+    for change, says in [
+        ({"requester_code": 1234567890}, "requester_code: a quoted string of up to 10 digits"),
+        ({"account_number": "12345678"}, "account_number: a quoted string of up to 7 digits"),
+        ({"bank_code": "9998"}, "銀行番号: not in the banks' code list"),
+        ({"branch_code": "998"}, "支店番号: not in the banks' code list"),
+        ({"requester_name": "株式会社サンプル旅行"}, "requester_name: not in the bank's half-width"),
+        ({"requester_name": "ｶ)ｻﾝﾌﾟﾙ" * 6}, "requester_name: longer than 40"),
+        ({"account_type": "4"}, "account_type"),
+        ({"iban": "x"}, "unknown key 'iban'"),
+    ]:
+        with pytest.raises(payouts.PayoutError, match=f"setup: .redress.payer.*{says}"):
+            payouts.set_payer(incident=incident, payer={**payer, **change}, actor="t")  # type: ignore[arg-type]
+    setup = payouts.set_payer(incident=incident, payer={**payer, "requester_code": "12345"}, actor="t")  # type: ignore[arg-type]
+    assert setup.requester_code == "0000012345" and setup.requester_name == "ｶ)ｻﾝﾌﾟﾙﾘﾖｺｳ"

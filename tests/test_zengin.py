@@ -64,8 +64,8 @@ def test_it_writes_a_header_data_records_a_trailer_and_an_end_record_of_120_byte
 def test_the_writer_refuses_what_a_bank_would_refuse() -> None:
     good = TRANSFERS[0]
     for transfer, message in [
-        (Transfer("9998", "001", "1", "0000001", "ｱ", 1, 1, 1), "not in the banks' code list"),
-        (Transfer("0001", "998", "1", "0000001", "ｱ", 1, 1, 1), "not in the banks' code list"),
+        (Transfer("9998", "001", "1", "0000001", "ｱ", 1, 1, 1), "銀行番号: not in the banks' code list"),
+        (Transfer("0001", "998", "1", "0000001", "ｱ", 1, 1, 1), "支店番号: not in the banks' code list"),
         (Transfer("0001", "001", "1", "0000001", "ヤマダ", 1, 1, 1), "受取人名: not in the bank's"),
         (Transfer("0001", "001", "1", "0000001", "yamada", 1, 1, 1), "受取人名: not in the bank's"),
         (Transfer("0001", "001", "1", "0000001", "ｷｬﾝ", 1, 1, 1), "受取人名: not in the bank's"),

@@ -155,11 +155,14 @@ def _record(layout: Sequence[tuple[str, str, int]], values: Sequence[str]) -> by
 
 def bank_names(bank_code: str, branch_code: str) -> tuple[str, str]:
     """The bank's and the branch's kana names as the file writes them (zengin-code's, half-width), or
-    ZenginError when zengin-code does not know the code: money must not leave for an unknown bank."""
+    ZenginError when zengin-code does not know the code: money must not leave for an unknown bank.
+    The message names the field, not the code (a payee's account is theirs)."""
     bank = _banks().get(bank_code)
-    branch = bank.branches.get(branch_code) if bank is not None else None
-    if bank is None or branch is None:
-        raise ZenginError(f"bank {bank_code} branch {branch_code}: not in the banks' code list")
+    if bank is None:
+        raise ZenginError("銀行番号: not in the banks' code list")
+    branch = bank.branches.get(branch_code)
+    if branch is None:
+        raise ZenginError("支店番号: not in the banks' code list for its bank")
     return holder_kana(bank.kana)[:15], holder_kana(branch.kana)[:15]
 
 
