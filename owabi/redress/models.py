@@ -290,3 +290,104 @@ class TodoDone(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} done by subject {self.subject_id}"
+
+
+class PayoutSetup(models.Model):
+    """The company's own account that reimbursements are paid from, and the codes its bank gave it
+    for 総合振込 files. One per incident, from the setup file's [redress.payer]; not PII of anyone
+    affected. Each batch keeps a copy of what it was approved with (PayoutBatch.payer)."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    requester_code = models.CharField(max_length=10, help_text="振込依頼人コード (10 digits, from the bank)")
+    requester_name = models.CharField(max_length=40, help_text="振込依頼人名, half-width, as the bank has it")
+    bank_code = models.CharField(max_length=4)
+    branch_code = models.CharField(max_length=3)
+    account_type = models.CharField(max_length=1, help_text="1 普通, 2 当座, 9 その他")
+    account_number = models.CharField(max_length=7)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"payout setup of {self.incident_id}"
+
+
+class PayoutBatch(models.Model):
+    """Approved claims paid together by one 総合振込 file. Four eyes: a second staff user approves
+    it before it can be exported (the database refuses the creator as approver)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("作成済・承認待ち")
+        APPROVED = "approved", _("承認済・出力待ち")
+        EXPORTED = "exported", _("振込ファイル出力済")
+        SETTLED = "settled", _("振込結果取込済")
+        CANCELLED = "cancelled", _("取消")
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(max_length=20, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    transfer_date = models.DateField(help_text="振込指定日: a bank business day")
+    requested_date = models.DateField(help_text="The day asked for; transfer_date is the next business day")
+    # PayoutSetup as it was when the batch was made: {"requester_code", "requester_name", "bank_code",
+    # "branch_code", "account_type", "account_number"}.
+    payer = models.JSONField()
+    count = models.PositiveIntegerField()
+    total_yen = models.PositiveBigIntegerField()
+    created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    exported_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exported_at = models.DateTimeField(null=True, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True) | ~models.Q(approved_by=models.F("created_by")),
+                name="redress_payoutbatch_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "cancelled"]) | models.Q(approved_by__isnull=False),
+                name="redress_payoutbatch_approved_before_export",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout batch {self.reference}"
+
+
+class Payout(models.Model):
+    """One claim's transfer in a batch. Its number is the file's 顧客コード1, so the bank's result
+    record finds it. A claim has at most one live (pending or paid) payout: the database says so."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("振込待ち")
+        PAID = "paid", _("振込済")
+        RETURNED = "returned", _("振込不能・返却")
+        CANCELLED = "cancelled", _("取消")
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="payouts")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="payouts")
+    payee = models.ForeignKey(Payee, on_delete=models.PROTECT, related_name="+")
+    payee_fingerprint = models.CharField(max_length=64)
+    amount_yen = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    result_code = models.CharField(max_length=1, blank=True, help_text="振込結果コード from the bank's file")
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"],
+                condition=models.Q(status__in=["pending", "paid"]),
+                name="redress_payout_one_live_per_claim",
+            ),
+            models.CheckConstraint(condition=models.Q(amount_yen__gt=0), name="redress_payout_amount"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk} of batch {self.batch_id}"

@@ -1,16 +1,21 @@
-"""`owabi redress setup|codes|stock`: the compensation catalog and its gift-code pool."""
+"""`owabi redress setup|codes|stock`: the compensation catalog and its gift-code pool.
+`owabi redress payouts …`: payout batches as 全銀 総合振込 files and the bank's results (docs/payouts.md)."""
 
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.redress import selectors, services
+from owabi.notices import setup as notice_setup
+from owabi.redress import payouts, selectors, services
+from owabi.redress.models import PayoutBatch
 
 
 class Command(BaseCommand):
@@ -27,6 +32,39 @@ class Command(BaseCommand):
         codes.add_argument("--option", required=True, help="the option's key in the catalog (e.g. emoney)")
         stock = sub.add_parser("stock", help="Count the options' chosen and free codes")
         stock.add_argument("--incident", required=True, help="incident slug")
+        self._payout_parsers(sub.add_parser("payouts", help="Pay approved claims by 全銀 総合振込 files"))
+
+    def _payout_parsers(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="payout_action", required=True)
+        setup = sub.add_parser(
+            "setup", help="Load the company's account from [redress.payer] of a setup TOML"
+        )
+        setup.add_argument("--from", dest="path", required=True, metavar="FILE.toml", help="the setup file")
+        create = sub.add_parser("create", help="Put the approved claims into a new draft batch")
+        create.add_argument(
+            "--date", required=True, help="振込指定日 YYYY-MM-DD (moved to a bank business day)"
+        )
+        create.add_argument("--limit", type=int, default=payouts.zengin.MAX_RECORDS, help="most payouts")
+        create.add_argument("--today", help="YYYY-MM-DD (tests and rehearsals)")
+        approve = sub.add_parser("approve", help="Approve a draft batch (not by its creator)")
+        export = sub.add_parser("export", help="Write an approved batch's 総合振込 file")
+        export.add_argument("--out", required=True, metavar="DIR", help="a private (0700) folder")
+        export.add_argument("--again", action="store_true", help="write an exported batch's file once more")
+        export.add_argument("--reason", default="", help="why (--again)")
+        export.add_argument("--today", help="YYYY-MM-DD (tests and rehearsals)")
+        cancel = sub.add_parser("cancel", help="Cancel a batch that has not been exported")
+        cancel.add_argument("--reason", required=True, help="why")
+        for command in (approve, export, cancel):
+            command.add_argument("batch", metavar="BATCH", help="the batch's reference (B-XXXXX-XXXXX)")
+        results = sub.add_parser("results", help="Import the bank's result file: paid or returned")
+        results.add_argument("path", metavar="FILE", help="the bank's result file (総合振込 layout)")
+        listing = sub.add_parser("list", help="The incident's batches")
+        for command in (setup, create, approve, export, cancel, results, listing):
+            command.add_argument("--incident", required=True, help="incident slug")
+        for command in (create, approve, export, cancel, results):
+            command.add_argument(
+                "--as", dest="user", required=True, metavar="USER", help="your staff user name"
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         incident = get_incident(slug=options["incident"])
@@ -70,4 +108,103 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{option.key:<16} {option.kind:<9} chosen {chosen:>8,}"
                 + (f"  codes left {free:>8,}" if free is not None else "")
+            )
+
+    def _payouts(self, incident: Incident, options: dict[str, Any]) -> None:
+        getattr(self, f"_payouts_{options['payout_action']}")(incident, options)
+
+    def _user(self, options: dict[str, Any]) -> User:
+        user = User.objects.filter(username=options["user"], is_active=True, is_staff=True).first()
+        if user is None:
+            raise CommandError(f"--as {options['user']}: no active staff user of that name")
+        return user
+
+    def _batch(self, incident: Incident, options: dict[str, Any]) -> PayoutBatch:
+        batch = payouts.batch_of(incident, options["batch"])
+        if batch is None:
+            raise CommandError(f"incident {incident.slug}: no batch {options['batch']!r}")
+        return batch
+
+    @staticmethod
+    def _day(text: str | None, flag: str) -> date | None:
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            raise CommandError(f"{flag} must be YYYY-MM-DD, got {text!r}") from None
+
+    def _payouts_setup(self, incident: Incident, options: dict[str, Any]) -> None:
+        path = Path(options["path"])
+        try:
+            data = notice_setup.load(path)
+        except notice_setup.SetupError as error:
+            raise CommandError(str(error)) from None
+        payer = (data.get("redress") or {}).get("payer")
+        if not isinstance(payer, dict):
+            raise CommandError(f"{path.name}: no [redress.payer] table")
+        payouts.set_payer(incident=incident, payer=payer, actor="cli", source=path.name)
+        self.stdout.write(f"{incident.slug}: payer account set")
+
+    def _payouts_create(self, incident: Incident, options: dict[str, Any]) -> None:
+        result = payouts.create_batch(
+            incident=incident,
+            transfer_date=self._day(options["date"], "--date") or date.min,
+            created_by=self._user(options),
+            limit=options["limit"],
+            today=self._day(options["today"], "--today"),
+        )
+        batch = result.batch
+        moved = f" (banks are closed on {batch.requested_date})" if result.moved else ""
+        self.stdout.write(
+            f"batch {batch.reference}: {batch.count:,} payouts, {batch.total_yen:,} yen, "
+            f"transfer date {batch.transfer_date}{moved}; a second staff user approves it next"
+        )
+        if result.waiting:
+            self.stdout.write(f"  {result.waiting:,} more approved claims wait for the next batch")
+        for reference, what in result.left_out[:50]:
+            self.stdout.write(f"  left out: claim {reference}: {what} does not check; fix the account")
+
+    def _payouts_approve(self, incident: Incident, options: dict[str, Any]) -> None:
+        batch = payouts.approve_batch(batch=self._batch(incident, options), approved_by=self._user(options))
+        self.stdout.write(
+            f"batch {batch.reference}: approved ({batch.count:,} payouts, {batch.total_yen:,} yen)"
+        )
+
+    def _payouts_export(self, incident: Incident, options: dict[str, Any]) -> None:
+        export = payouts.export_batch(
+            batch=self._batch(incident, options),
+            exported_by=self._user(options),
+            out=Path(options["out"]),
+            again=options["again"],
+            reason=options["reason"],
+            today=self._day(options["today"], "--today"),
+        )
+        self.stdout.write(
+            f"{export.path}: {export.count:,} transfers, {export.total_yen:,} yen, sha256 {export.sha256}"
+        )
+        if export.again:
+            self.stdout.write(
+                "  the same file as before: upload it only if the bank never received the first"
+            )
+
+    def _payouts_cancel(self, incident: Incident, options: dict[str, Any]) -> None:
+        batch = payouts.cancel_batch(
+            batch=self._batch(incident, options), cancelled_by=self._user(options), reason=options["reason"]
+        )
+        self.stdout.write(f"batch {batch.reference}: cancelled; its claims wait for the next batch")
+
+    def _payouts_results(self, incident: Incident, options: dict[str, Any]) -> None:
+        path = Path(options["path"])
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        result = payouts.import_results(incident=incident, path=path, imported_by=self._user(options))
+        self.stdout.write(
+            f"batch {result.batch.reference}: {result.paid:,} paid, {result.returned:,} returned, "
+            f"{result.unchanged:,} as before, {result.pending:,} still pending"
+        )
+
+    def _payouts_list(self, incident: Incident, options: dict[str, Any]) -> None:
+        for batch in payouts.batches(incident):
+            self.stdout.write(
+                f"{batch.reference}  {batch.status:<9} {batch.transfer_date}  {batch.count:>6,} payouts  "
+                f"{batch.total_yen:>14,} yen"
             )

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ("incidents", "0001_initial"),
         ("notices", "0002_reminders"),
         ("records", "0009_blind_indexes_without_empty"),
-        ("redress", "0001_initial"),
+        ("redress", "0002_payouts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
