@@ -304,7 +304,7 @@ def test_signing_out_and_idling_end_the_session(portal_data: PortalData) -> None
 
 def test_english_is_one_switch_away(portal_data: PortalData) -> None:
     client = Client()
-    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    client.get("/language/en", {"next": "/"})
     sign_in(client, portal_data.adult)
     page = client.get("/me").content.decode()
     assert "What leaked" in page and "ending in 4242" in page and 'lang="en"' in page
@@ -326,3 +326,61 @@ def test_the_one_click_reminder_opt_out_needs_a_post_and_a_valid_token(portal_da
     assert client.post(f"/reminders/off/{token}", {"List-Unsubscribe": "One-Click"}).status_code == 200
     assert client.post(f"/reminders/off/{token[:-2]}xx", {"List-Unsubscribe": "One-Click"}).status_code == 404
     assert "小林" not in response.content.decode()
+
+
+def _answer_affected() -> None:
+    for job in jobs.claim(worker_id="t", limit=50, lease_seconds=60, kinds=["redress.affected"]):
+        jobs.run_job(job=job, lease_seconds=60)
+
+
+def test_am_i_affected_answers_everyone_with_the_same_bytes(portal_data: PortalData) -> None:
+    client = Client()
+    match = client.post("/affected", {"name": "小林誠", "phone": "072 222 3333"}, REMOTE_ADDR="10.1.0.1")
+    stranger = client.post(
+        "/affected", {"name": "田中 一郎", "phone": "090-0000-0000"}, REMOTE_ADDR="10.1.0.2"
+    )
+    assert match.status_code == stranger.status_code == 200
+    assert match.content == stranger.content
+    # What was typed is not kept: the queued searches hold keyed hashes only.
+    from owabi.core.models import Job
+
+    payloads = str(list(Job.objects.filter(kind="redress.affected").values_list("payload", flat=True)))
+    assert "小林" not in payloads and "072" not in payloads and "+8172" not in payloads
+    _answer_affected()
+    assert [message.to for message in mail.outbox] == [["makoto@example.jp"]]  # the contact on record only
+    body = mail.outbox[0].body
+    assert codes.group(portal_data.adult.code) in body and codes.login_key(portal_data.adult.code) in body
+    assert "田中" not in body
+
+
+def test_am_i_affected_finds_a_guardian_by_the_childs_contact_and_by_e_mail(portal_data: PortalData) -> None:
+    client = Client()
+    client.post("/affected", {"name": "なかむら ゆみ", "phone": "03-3333-4444"}, REMOTE_ADDR="10.2.0.1")
+    client.post("/affected", {"name": "x", "email": "MAKOTO@example.jp"}, REMOTE_ADDR="10.2.0.2")
+    _answer_affected()
+    assert sorted(message.to[0] for message in mail.outbox) == ["makoto@example.jp", "yumi@example.jp"]
+
+
+def test_am_i_affected_is_rate_limited_per_client_and_per_identity(portal_data: PortalData) -> None:
+    client = Client()
+    names = ["山田 一", "佐藤 二", "鈴木 三", "高橋 四", "田中 五", "伊藤 六", "渡辺 七"]
+    statuses = [
+        client.post("/affected", {"name": name, "phone": "090-1111-2222"}, REMOTE_ADDR="10.3.0.1").status_code
+        for name in names
+    ]
+    assert statuses == [200] * 5 + [429] * 2
+    # The same identity from many addresses: three a day, then the page says so.
+    statuses = [
+        client.post(
+            "/affected", {"name": "小林 誠", "phone": "0722223333"}, REMOTE_ADDR=f"10.4.0.{n}"
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [200] * 3 + [429] * 2
+    _answer_affected()
+    assert len(mail.outbox) == 3  # every answer went to the contact on record, never elsewhere
+
+
+def test_am_i_affected_needs_a_name_and_one_more_fact(portal_data: PortalData) -> None:
+    page = Client().post("/affected", {"name": "小林 誠"}).content.decode()
+    assert "いずれか" in page

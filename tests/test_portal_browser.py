@@ -101,6 +101,15 @@ def test_a_card_holder_signs_in_chooses_asks_and_claims_in_japanese(
     assert "お送りしていません" in page.inner_text(".result")
     _check(page, camera, "not-ours")
 
+    page.goto(live_server.url)
+    page.get_by_role("link", name="自分の情報が流出したか確認する", exact=True).click()
+    _check(page, camera, "am-i-affected")
+    page.fill("#id_name", "小林 誠")
+    page.fill("#id_phone", "072-222-3333")
+    page.click("button.primary")
+    assert "受け付けました" in page.inner_text("main")
+    _check(page, camera, "am-i-affected-done")
+
 
 def test_a_guardian_reads_in_english_and_has_a_book_card_posted(
     live_server: Any, portal_data: PortalData, phone: Any, tmp_path: Path
@@ -109,7 +118,7 @@ def test_a_guardian_reads_in_english_and_has_a_book_card_posted(
     notice = portal_data.guardian
     page = phone
     page.goto(live_server.url)
-    page.get_by_role("button", name="English", exact=True).click()
+    page.get_by_role("link", name="English", exact=True).click()
     assert page.locator("html").get_attribute("lang") == "en"
     _check(page, camera, "home")
     page.fill("#id_code", codes.group(notice.code))

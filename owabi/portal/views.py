@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -19,7 +21,9 @@ from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
 from owabi.portal import access
 from owabi.portal.access import signed_in
-from owabi.portal.forms import CheckForm, ChoiceForm, ClaimForm, RequestForm, SignInForm
+from owabi.portal.forms import CheckForm, ChoiceForm, ClaimForm, LookupForm, RequestForm, SignInForm
+from owabi.portal.incident import portal_setup
+from owabi.redress import affected as redress_affected
 from owabi.redress import selectors as redress
 from owabi.redress import services as redress_services
 from owabi.redress.models import Option
@@ -98,6 +102,47 @@ def check(request: HttpRequest) -> HttpResponse:
         context["result"] = notice_selectors.genuine(form.cleaned_data["code"])
         context["code"] = codes.group(form.cleaned_data["code"])
     return render(request, "portal/check.html", context)
+
+
+@never_cache
+def affected(request: HttpRequest) -> HttpResponse:
+    """ "Am I affected?": the answer is the same page for everyone (owabi.redress.affected)."""
+    form = LookupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        setup = portal_setup(request)
+        if setup is None:
+            return render(request, "portal/not_found.html", status=404)
+        asked = redress_affected.ask(
+            incident=setup.incident,
+            name=form.cleaned_data["name"],
+            phone=form.cleaned_data["phone"],
+            card_last4=form.cleaned_data["card_last4"],
+            email=form.cleaned_data["email"],
+            client=access.client_address(request),
+        )
+        if asked.limited:
+            return render(request, "portal/affected.html", {"form": form, "limited": True}, status=429)
+        return render(request, "portal/affected_done.html")
+    return render(request, "portal/affected.html", {"form": form})
+
+
+def language(request: HttpRequest, code: str) -> HttpResponse:
+    """The language switch: a plain link, so public pages carry no form and answer every visitor with the
+    same bytes (the "am I affected?" answer must not differ by a per-response token)."""
+    target = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if code in {language for language, _ in settings.LANGUAGES}:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=365 * 24 * 3600,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            httponly=True,
+        )
+    return response
 
 
 def announcement(request: HttpRequest) -> HttpResponse:

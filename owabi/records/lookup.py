@@ -169,6 +169,45 @@ class Found:
     role: Role
 
 
+def query(
+    *,
+    incident_id: int,
+    name: str = "",
+    phone: str = "",
+    card_last4: str = "",
+    postal_code: str = "",
+    email: str = "",
+) -> dict[bytes, Role]:
+    """The keys a search with these values looks for, each with the role it finds a record in: the
+    first half of `find`, for callers that must search later without keeping what was typed (the
+    portal's "am I affected?" queues the keys, never the values). Empty for values no normalizer
+    accepts. Another combination is a programming error (TypeError, naming no values)."""
+    seconds = [bool(phone), bool(card_last4), bool(postal_code)]
+    if email and not name and not any(seconds):
+        wanted = {email_key(incident_id, email): Role.CONTACT}
+    elif name and not email and sum(seconds) == 1:
+        key_of = name_phone_key if phone else name_card_key if card_last4 else name_postal_key
+        second = phone or card_last4 or postal_code
+        wanted = {key_of(incident_id, name, second, role): role for role in (Role.SUBJECT, Role.GUARDIAN)}
+    else:
+        raise TypeError("find: give email alone, or name with one of phone, card_last4, postal_code")
+    wanted.pop(b"", None)
+    return wanted
+
+
+def find_keys(*, incident: Incident, wanted: dict[bytes, Role]) -> list[Found]:
+    """The incident's records stored under any of `wanted` (from `query`), in import order."""
+    if not wanted:
+        return []
+    hits: dict[int, Role] = {}
+    for key, record_id in LookupKey.objects.filter(key__in=list(wanted)).values_list("key", "record_id"):
+        role = wanted[bytes(key)]
+        if hits.get(record_id) != Role.SUBJECT:  # a record named in both roles is about its subject
+            hits[record_id] = role
+    records = LeakRecord.objects.filter(incident=incident, pk__in=list(hits)).order_by("pk")
+    return [Found(record, hits[record.pk]) for record in records]
+
+
 def find(
     *,
     incident: Incident,
@@ -182,25 +221,15 @@ def find(
     `postal_code`, points at, in import order, each with the role it was found in. A value that is
     blank or that no normalizer accepts finds nothing; the answer never says which value was wrong.
     Asking with another combination is a programming error (TypeError, naming no values)."""
-    seconds = [bool(phone), bool(card_last4), bool(postal_code)]
-    if email and not name and not any(seconds):
-        wanted = {email_key(incident.pk, email): Role.CONTACT}
-    elif name and not email and sum(seconds) == 1:
-        key_of = name_phone_key if phone else name_card_key if card_last4 else name_postal_key
-        second = phone or card_last4 or postal_code
-        wanted = {key_of(incident.pk, name, second, role): role for role in (Role.SUBJECT, Role.GUARDIAN)}
-    else:
-        raise TypeError("find: give email alone, or name with one of phone, card_last4, postal_code")
-    wanted.pop(b"", None)
-    if not wanted:
-        return []
-    hits: dict[int, Role] = {}
-    for key, record_id in LookupKey.objects.filter(key__in=list(wanted)).values_list("key", "record_id"):
-        role = wanted[bytes(key)]
-        if hits.get(record_id) != Role.SUBJECT:  # a record named in both roles is about its subject
-            hits[record_id] = role
-    records = LeakRecord.objects.filter(incident=incident, pk__in=list(hits)).order_by("pk")
-    return [Found(record, hits[record.pk]) for record in records]
+    wanted = query(
+        incident_id=incident.pk,
+        name=name,
+        phone=phone,
+        card_last4=card_last4,
+        postal_code=postal_code,
+        email=email,
+    )
+    return find_keys(incident=incident, wanted=wanted)
 
 
 # --- Keeping the stored keys current ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils import translation
 from owabi.core import jobs
 from owabi.core.models import Job
 from owabi.notices.models import Notice
-from owabi.redress import mail
+from owabi.redress import affected, mail
 from owabi.redress.models import Choice, Claim, Request
 
 
@@ -34,3 +34,9 @@ def _send(what: str, pk: int, notice: Notice) -> bool:
         return request is not None and mail.request_receipt(notice, request)
     claim = Claim.objects.filter(pk=pk).first()
     return claim is not None and mail.claim_receipt(notice, claim)
+
+
+@jobs.handler(affected.KIND)
+def answer_affected(payload: dict[str, Any], job: Job) -> dict[str, Any]:
+    """An "am I affected?" search, answered through the contact on record (owabi.redress.affected)."""
+    return affected.answer(payload)

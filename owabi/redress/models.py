@@ -144,6 +144,7 @@ class Request(models.Model):
         STOP_MARKETING = "stop_marketing", _("広告・案内の停止")
         CORRECT_CONTACT = "correct_contact", _("連絡先の訂正")
         MISUSE = "misuse", _("流出した情報を使った連絡があった")
+        RESEND_NOTICE = "resend_notice", _("お知らせの再送（郵送）")
 
     class Status(models.TextChoices):
         OPEN = "open", _("受付済")
