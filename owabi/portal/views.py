@@ -139,7 +139,7 @@ def language(request: HttpRequest, code: str) -> HttpResponse:
             code,
             max_age=365 * 24 * 3600,
             secure=settings.LANGUAGE_COOKIE_SECURE,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            samesite="Lax",
             httponly=True,
         )
     return response
