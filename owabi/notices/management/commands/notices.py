@@ -12,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import audit
+from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.notices import bounces, codes, letters, reminders, setup
@@ -140,6 +141,7 @@ class Command(BaseCommand):
             "e-mail address nor a postal address (they are reached by the public announcement and the "
             "portal's lookup)"
         )
+        anchor_after_job(self)
 
     def _send(self, incident: Incident, options: dict[str, Any]) -> None:
         if not NoticeSetup.objects.filter(incident=incident).exists():
@@ -215,6 +217,7 @@ class Command(BaseCommand):
             f"{result.pages:,} pages in {len(result.files):,} "
             f"PDF files under {out} ({elapsed:.1f}s); manifest {result.manifest}"
         )
+        anchor_after_job(self)
 
     def _bounces(self, incident: Incident, path: Path) -> None:
         try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.selectors import get_incident
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
@@ -69,3 +70,4 @@ class Command(BaseCommand):
                 f"{rows:,} imported rows have values that could not be read (kept, not used for matching):"
                 f" {result.warnings_path}"
             )
+        anchor_after_job(self)
