@@ -183,7 +183,14 @@ def main() -> None:
 
     def owabi(processes: int, workers: int) -> tuple[float, float]:
         Notice.objects.filter(incident=incident, channel="email").update(
-            status="prepared", sending_by="", lease_until=None, attempts=0, message_id="", sent_at=None
+            status="prepared",
+            sending_by="",
+            lease_until=None,
+            attempts=0,
+            message_id="",
+            handed_at=None,
+            sent_at=None,
+            needs_reconciliation=False,
         )
         before = _received(port)
         cpu_before = _cpu_seconds()

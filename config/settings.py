@@ -65,6 +65,11 @@ OWABI_AUDIT_KEY = decode_key("OWABI_AUDIT_KEY", _secrets["OWABI_AUDIT_KEY"])
 # Derives each notice's login key from its registration code (owabi.notices.codes): never rotate it while
 # notices are outstanding, or the keys already printed stop working.
 OWABI_NOTICE_KEY = decode_key("OWABI_NOTICE_KEY", _secrets["OWABI_NOTICE_KEY"])
+# The audit chain's witness outside the database (owabi.core.audit.anchor): an append-only file where the
+# database's administrators cannot write. Development: OWABI_DATA_DIR/audit-witness. Production may
+# leave it unset on hosts that only serve; `owabi audit verify` fails where it is unset.
+_witness = env_str("OWABI_AUDIT_WITNESS")
+OWABI_AUDIT_WITNESS = Path(_witness) if _witness else (None if PRODUCTION else DATA_DIR / "audit-witness")
 _keys = {
     **{f"OWABI_DATA_KEYS (key {key_id!r})": key for key_id, key in OWABI_DATA_KEYS.items()},
     "OWABI_INDEX_KEY": OWABI_INDEX_KEY,

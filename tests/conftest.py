@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 
 pytest_plugins = [
@@ -32,12 +35,78 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
+@pytest.fixture(autouse=True)
+def audit_witness(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each test anchors the audit chain to a witness of its own, never to the checkout's var/."""
+    settings.OWABI_AUDIT_WITNESS = tmp_path_factory.mktemp("witness") / "audit-witness"
+    return Path(settings.OWABI_AUDIT_WITNESS)
+
+
+# The triggers that refuse to empty the audit log (core migration 0003), lifted while Django's test
+# flush empties every table after a transactional test: TRUNCATE on PostgreSQL, DELETE on SQLite.
+_NO_WIPE = {
+    "postgresql": [
+        ("core_auditevent", "core_auditevent_no_truncate"),
+        ("core_audithead", "core_audithead_no_truncate"),
+    ],
+    "sqlite": [
+        ("core_auditevent", "core_auditevent_no_delete"),
+        ("core_audithead", "core_audithead_no_delete"),
+    ],
+}
+
+
+def _flushes(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    transactional = marker is not None and bool(
+        marker.kwargs.get("transaction") or marker.args[:1] == (True,)
+    )
+    return transactional or "transactional_db" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if not _flushes(item):
+        return (yield)
+    from pytest_django.plugin import blocking_manager_key
+
+    blocker = item.config.stash[blocking_manager_key]
+    saved: list[str] = []
+    with blocker.unblock(), connection.cursor() as cursor:
+        for table, trigger in _NO_WIPE.get(connection.vendor, []):
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            else:
+                cursor.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger]
+                )
+                saved.extend(sql for (sql,) in cursor.fetchall())
+                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    database = connection.settings_dict["NAME"]
+    try:
+        return (yield)
+    finally:
+        # After the last test the test database is gone, and the connection names the real one.
+        if nextitem is not None and connection.settings_dict["NAME"] == database:
+            _restore(blocker, saved)
+
+
+def _restore(blocker: Any, saved: list[str]) -> None:
+    with blocker.unblock(), connection.cursor() as cursor:
+        for table, trigger in _NO_WIPE.get(connection.vendor, []):
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        for sql in saved:
+            cursor.execute(sql)
+
+
 @pytest.fixture
 def subprocess_env(transactional_db: None) -> dict[str, str]:
     """Environment for running `python -m owabi ...` against this test's database."""
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url_for_subprocess()
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env["OWABI_AUDIT_WITNESS"] = str(django_settings.OWABI_AUDIT_WITNESS)  # the test's own (audit_witness)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 

@@ -506,6 +506,7 @@ def print_letters(
                 _draw_static(canvas, setup, printed_on, language, reminder=kind == "reminder")
                 canvas.endForm()
             entries = []
+            pages_before, reminders_before = result.pages, result.reminders
             for notice in notices:
                 first = canvas.getPageNumber()
                 _draw_letter(canvas, notice, setup)
@@ -527,25 +528,31 @@ def print_letters(
                 written.write(pdf.getvalue())
             rows.writerows(entries)
             handle.flush()
-            with transaction.atomic():
-                Notice.objects.filter(pk__in=pks, status=Notice.Status.PREPARED).update(
+            with transaction.atomic():  # the batch's letters are sent and audited together, or neither
+                printed = list(
+                    Notice.objects.select_for_update()
+                    .filter(pk__in=pks, status=Notice.Status.PREPARED)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                Notice.objects.filter(pk__in=printed).update(
                     status=Notice.Status.SENT, sent_at=timezone.now()
+                )
+                audit.record(
+                    actor=actor,
+                    action="notices.print",
+                    object_type="incident",
+                    object_id=incident.pk,
+                    data={
+                        "file": path.name,
+                        "letters": printed,
+                        "reminders": result.reminders - reminders_before,
+                        "pages": result.pages - pages_before,
+                    },
                 )
             result.letters += len(notices)
             result.files.append(path)
     result.manifest = manifest
-    audit.record(
-        actor=actor,
-        action="notices.print",
-        object_type="incident",
-        object_id=incident.pk,
-        data={
-            "letters": result.letters,
-            "reminders": result.reminders,
-            "pages": result.pages,
-            "files": len(result.files),
-        },
-    )
     return result
 
 

@@ -82,13 +82,19 @@ class Notice(models.Model):
     content = SealedJSONField()
     prepared_at = models.DateTimeField(auto_now_add=True)
     status_at = models.DateTimeField(auto_now=True)
-    # E-mail sending (owabi.notices.sending): a sender leases the notice, hands it to SMTP, marks it sent.
+    # E-mail sending (owabi.notices.sending): a sender leases the notice, records the hand-over just
+    # before the message's content goes to the server (handed_at, message_id), records the server's
+    # acceptance (sent_at), and the batch's end marks it sent with its audit event.
     sending_by = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     message_id = models.CharField(max_length=200, blank=True)
+    handed_at = models.DateTimeField(null=True, blank=True)  # a hand-over whose outcome is not recorded yet
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)  # an error class or SMTP code, never PII
+    # The message may have gone out twice: a hand-over ended without the server's reply (its sender was
+    # stopped, or the connection was lost after the message). Check the mail provider's log.
+    needs_reconciliation = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -8,18 +8,44 @@ from owabi.core import audit
 
 
 class Command(BaseCommand):
-    help = "Audit log tools: `owabi audit verify` checks the whole hash chain."
+    help = (
+        "Audit log tools: `owabi audit verify` checks the whole hash chain against its witness; "
+        "`owabi audit anchor` appends the chain's head to the witness."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify}")
-        sub.add_parser("verify", help="Check that no audit event was edited, removed or reordered")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,anchor}")
+        sub.add_parser(
+            "verify", help="Check that no audit event was edited, removed or reordered, and none cut off"
+        )
+        sub.add_parser(
+            "anchor", help="Append the chain's event count and head hash to the witness (run it hourly)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "anchor":
+            try:
+                line = audit.anchor(actor="cli")
+            except audit.WitnessError as error:
+                raise CommandError(f"audit anchor refused: {error}") from None
+            self.stdout.write(
+                f"audit chain anchored: {line.count:,} events, head {line.hash[:16]}… at {line.at}"
+            )
+            return
         result = audit.verify()
         if result.ok:
-            self.stdout.write(f"audit chain OK: {result.events} events")
+            seen = result.witnessed
+            witness = (
+                f"the witness saw {seen.count:,} at {seen.at}"
+                if seen is not None
+                else "not anchored yet (owabi audit anchor)"
+            )
+            self.stdout.write(f"audit chain OK: {result.events:,} events; {witness}")
             return
         for problem in result.problems:
-            where = f"event {problem.seq}" if problem.seq is not None else "head"
-            self.stderr.write(f"{where}: {problem.what}")
-        raise CommandError(f"audit chain BROKEN: {len(result.problems)} problem(s) in {result.events} events")
+            self.stderr.write(
+                f"event {problem.seq}: {problem.what}" if problem.seq is not None else problem.what
+            )
+        raise CommandError(
+            f"audit chain BROKEN: {len(result.problems)} problem(s) in {result.events:,} events"
+        )

@@ -12,16 +12,19 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import audit
-from owabi.core.management.arguments import input_file, output_dir, positive_float, positive_int
+from owabi.core.management.arguments import input_file, output_dir
+from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.notices import bounces, codes, letters, reminders, setup
+from owabi.notices import bounces, codes, ledger, letters, reminders, sending, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
-from owabi.notices.sending import send_email
 from owabi.notices.services import NoticeSetupMissing, prepare
 
 INCIDENT = "the incident's slug (owabi incident list)"
+# One PDF file and one audit event (naming its letters) per batch: past this a file is unwieldy for
+# the print vendor and the event large.
+MAX_LETTERS_PER_FILE = 10_000
 
 
 class Command(BaseCommand):
@@ -50,28 +53,25 @@ class Command(BaseCommand):
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
         send.add_argument(
             "--workers",
-            type=positive_int,
+            type=int,
             default=2,
             help="SMTP connections (threads) per process (default 2)",
         )
         send.add_argument(
             "--processes",
-            type=positive_int,
+            type=int,
             default=min(2, os.cpu_count() or 1),
             help="sender processes, each with --workers threads (default 2, or 1 on one core)",
         )
-        send.add_argument(
-            "--rate", type=positive_float, default=None, help="at most this many e-mails per second"
-        )
+        send.add_argument("--rate", type=float, default=None, help="at most this many e-mails per second")
         send.add_argument(
             "--lease",
-            type=positive_int,
+            type=int,
             default=120,
-            help="seconds before a stopped sender's notices are retried (default 120)",
+            help="seconds before a stopped sender's notices are retried (default 120; more than twice "
+            "OWABI_EMAIL_TIMEOUT)",
         )
-        send.add_argument(
-            "--limit", type=positive_int, default=None, help="stop after about this many (a trial run)"
-        )
+        send.add_argument("--limit", type=int, default=None, help="stop after about this many (a trial run)")
         send.add_argument(
             "--batch", type=int, default=200, help="notices a sender leases at a time (default 200)"
         )
@@ -91,7 +91,10 @@ class Command(BaseCommand):
             help="folder for the PDFs and the manifest",
         )
         out.add_argument(
-            "--batch", type=positive_int, default=1000, help="letters per PDF file (default 1000)"
+            "--batch",
+            type=int,
+            default=letters.BATCH,
+            help=f"letters per PDF file (default {letters.BATCH:,}, at most {MAX_LETTERS_PER_FILE:,})",
         )
         back = sub.add_parser("returned", help="Record returned letters (CSV: reference,reason)")
         back.add_argument("--incident", required=True, help=INCIDENT)
@@ -177,34 +180,50 @@ class Command(BaseCommand):
             "e-mail address nor a postal address (they are reached by the public announcement and the "
             "portal's lookup)"
         )
+        anchor_after_job(self)
 
     def _send(self, incident: Incident, options: dict[str, Any]) -> None:
         if not NoticeSetup.objects.filter(incident=incident).exists():
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
-        if options["batch"] < 1:
-            raise CommandError("--batch must be at least 1")
         started = time.monotonic()
-        result = send_email(
-            incident=incident,
-            actor="cli",
-            workers=options["workers"],
-            processes=options["processes"],
-            rate=options["rate"],
-            lease_seconds=options["lease"],
-            limit=options["limit"],
-            batch=options["batch"],
-        )
-        left = Notice.objects.filter(
-            incident=incident, channel="email", status=Notice.Status.PREPARED
-        ).count()
+        try:
+            result = sending.send_email(
+                incident=incident,
+                actor="cli",
+                workers=options["workers"],
+                processes=options["processes"],
+                rate=options["rate"],
+                lease_seconds=options["lease"],
+                limit=options["limit"],
+                batch=options["batch"],
+            )
+        except sending.SendOptionError as error:
+            raise CommandError(f"--{error.option} {error.rule}") from None
         elapsed = time.monotonic() - started
         errors = ", ".join(f"{name} x{count}" for name, count in sorted(result.errors.items()))
+        recovered = (
+            f"; {result.recovered:,} accepted by the mail server before a sender stopped, recorded now"
+            if result.recovered
+            else ""
+        )
         self.stdout.write(
             f"e-mail: {result.sent:,} sent ({result.reminders:,} of them reminders), "
             f"{result.bounced:,} bounced (they fall back to letters), "
-            f"{result.failed:,} failed attempts{f' ({errors})' if errors else ''} in {elapsed:.1f}s; "
-            f"{left:,} still to send"
+            f"{result.failed:,} failed attempts{f' ({errors})' if errors else ''} in {elapsed:.1f}s"
+            f"{recovered}; {result.left:,} still to send"
         )
+        anchor_after_job(self)
+        if result.unsent_by_failure:
+            given_up = (
+                f"; {result.given_up:,} of them failed {ledger.MAX_ATTEMPTS} times and are no longer tried"
+                if result.given_up
+                else ""
+            )
+            raise CommandError(
+                f"{result.left:,} e-mail notices are still to send after failed attempts"
+                f"{f' ({errors})' if errors else ''}{given_up}: fix the cause and run "
+                "`owabi notices send` again"
+            )
 
     def _remind(self, incident: Incident, options: dict[str, Any]) -> None:
         if not NoticeSetup.objects.filter(incident=incident).exists():
@@ -230,6 +249,7 @@ class Command(BaseCommand):
 
     def _status(self, incident: Incident) -> None:
         tally = reminders.counts(incident)
+        unsettled = ledger.unsettled(incident)
         statuses = [status.value for status in Notice.Status]
         kinds = sorted({kind for kind, _, _ in tally}, key=lambda kind: (kind != "notice", kind))
         self.stdout.write(f"{'':28}" + "".join(f"{status:>11}" for status in statuses))
@@ -239,8 +259,21 @@ class Command(BaseCommand):
                 if any(row):
                     label = f"{kind} {channel}"
                     self.stdout.write(f"{label:28}" + "".join(f"{count:>11,}" for count in row))
+        self.stdout.write(
+            f"e-mail needing reconciliation (the message may have gone out twice; check the mail "
+            f"provider's log): {unsettled.reconcile:,}"
+        )
+        if unsettled.unrecorded:
+            self.stdout.write(
+                f"e-mail accepted by the mail server but not recorded as sent yet (the next `notices "
+                f"send` records them): {unsettled.unrecorded:,}"
+            )
 
     def _print(self, incident: Incident, out: Path, batch: int) -> None:
+        if not 1 <= batch <= MAX_LETTERS_PER_FILE:
+            raise CommandError(
+                f"--batch must be at least 1 and at most {MAX_LETTERS_PER_FILE:,} letters per PDF file"
+            )
         if not NoticeSetup.objects.filter(incident=incident).exists():
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
         started = time.monotonic()
@@ -260,6 +293,7 @@ class Command(BaseCommand):
             f"{result.pages:,} pages in {len(result.files):,} "
             f"PDF files under {out} ({elapsed:.1f}s); manifest {result.manifest}"
         )
+        anchor_after_job(self)
 
     def _bounces(self, incident: Incident, path: Path) -> None:
         try:

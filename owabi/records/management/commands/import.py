@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core.management.arguments import input_file, output_file
+from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
@@ -82,3 +83,4 @@ class Command(BaseCommand):
                 f"kept rows with values that could not be read or were kept out (not used for matching):"
                 f" {result.warnings_path}"
             )
+        anchor_after_job(self)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.records.resolve import explain, resolve
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             + ", ".join(f"{k} {v}s" for k, v in result.timings.items())
             + ")"
         )
+        anchor_after_job(self)
 
     def _explain(self, incident: Incident, record_id: str) -> None:
         explanations = explain(incident=incident, record_id=record_id)
