@@ -35,6 +35,16 @@ SHOP = (
     "S3,佐藤 花子,サトウ ハナコ,1980-05-05,,,,,,,,\n"
 )
 EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
+# The internal labels these tests import under, and the names readers know them by.
+SOURCES = {
+    "ja": {"kids_club": "こどもクラブ", "web_shop": "通販サイト"},
+    "en": {"kids_club": "Kids Club", "web_shop": "Online shop"},
+}
+
+
+def setup_data(**changes) -> dict:
+    """The example setup with names for this file's source labels."""
+    return {**setup.load(EXAMPLE), "sources": SOURCES, **changes}
 
 
 def _import(incident, tmp_path: Path, name: str, source: str, rows: str) -> None:
@@ -45,10 +55,10 @@ def _import(incident, tmp_path: Path, name: str, source: str, rows: str) -> None
 
 @pytest.fixture
 def resolved(incident, tmp_path: Path):
-    _import(incident, tmp_path, "kids.csv", "こどもクラブ", KIDS)
-    _import(incident, tmp_path, "shop.csv", "通販サイト", SHOP)
+    _import(incident, tmp_path, "kids.csv", "kids_club", KIDS)
+    _import(incident, tmp_path, "shop.csv", "web_shop", SHOP)
     resolve(incident=incident, actor="t", as_of=AS_OF)
-    setup.apply(incident=incident, data=setup.load(EXAMPLE), actor="t")
+    setup.apply(incident=incident, data=setup_data(), actor="t")
     return incident
 
 
@@ -72,6 +82,7 @@ def test_each_notice_says_what_of_its_recipient_leaked_and_nothing_of_anyone_els
         assert "中村 由美 様" in text
         assert "中村 結衣 様" in text and "中村 蓮 様" in text  # one notice covers both children
         assert "こどもクラブ" in text and "通販サイト" in text
+        assert "kids_club" not in text and "web_shop" not in text and ".csv" not in text
         assert "生年月日" in text and "メールアドレス" in text
         assert codes.group(guardian.code) in text and codes.login_key(guardian.code) in text
         assert "小林" not in text and "4242" not in text and "佐藤" not in text
@@ -82,14 +93,15 @@ def test_each_notice_says_what_of_its_recipient_leaked_and_nothing_of_anyone_els
     assert adult.channel == "letter"
     letter = letters.letter_text(adult, the_setup)
     assert "小林 誠 様" in letter and "VISA 下4桁 4242" in letter
-    assert "手数料は当社が負担します" in letter
+    assert "手数料は当社が負担します" in letter and "【クレジットカード】" in letter
     assert "2027年3月31日" in letter  # the redress deadline
     assert codes.login_key(adult.code) in letter and codes.login_key(guardian.code) not in letter
     assert "中村" not in letter
 
     english = render(Notice(**{**_fields(adult), "language": "en"}), the_setup)
     english_letter = letters.letter_text(Notice(**{**_fields(adult), "language": "en"}), the_setup)
-    assert "VISA ending in 4242" in english_letter and "Credit card" in english.text
+    assert "Visa ending in 4242" in english_letter and "Credit card" in english.text
+    assert "Online shop" in english_letter and "web_shop" not in english_letter
 
 
 def _fields(notice: Notice) -> dict:
@@ -107,7 +119,7 @@ def test_prepare_twice_creates_nothing_twice_and_a_later_recipient_gets_a_new_no
         resolved,
         tmp_path,
         "late.csv",
-        "通販サイト",
+        "web_shop",
         "L1,山本 健,ヤマモト ケン,1990-01-01,,,,,,ken@example.jp,,\n",
     )
     resolve(incident=resolved, actor="t", as_of=AS_OF)
@@ -119,11 +131,10 @@ def test_prepare_twice_creates_nothing_twice_and_a_later_recipient_gets_a_new_no
 
 def test_policy_both_adds_letters_and_a_template_can_be_overridden(resolved) -> None:
     prepare(incident=resolved, actor="t")
-    data = {
-        **setup.load(EXAMPLE),
-        "policy": "both",
-        "templates": {"ja/email_subject.txt": "お詫び（{{ setup.sender_name }}）{{ people|length }}名"},
-    }
+    data = setup_data(
+        policy="both",
+        templates={"ja/email_subject.txt": "お詫び（{{ setup.sender_name }}）{{ people|length }}名"},
+    )
     changed = setup.apply(incident=resolved, data=data, actor="t")
     assert changed.revision == 2
     result = prepare(incident=resolved, actor="t")
@@ -144,7 +155,24 @@ def test_prepare_needs_a_setup(incident) -> None:
     [
         ({"phone": ""}, "missing phone"),
         ({"texts": {"en": {}}}, r"\[texts.ja\] is required"),
-        ({"texts": {"ja": {"summary": "x"}}}, r"\[texts.ja\] missing cause, risk, actions, redress"),
+        (
+            {"texts": {"ja": {"summary": "x"}}},
+            r"\[texts.ja\] missing cause, measures, redress, representative",
+        ),
+        (
+            {"texts": {"ja": {**setup.load(EXAMPLE)["texts"]["ja"], "risk": "カードが不正に使われるおそれ"}}},
+            r"\[texts.ja\] risk: risk and advice are now per data category .*common_risk",
+        ),
+        (
+            {"texts": {"ja": {**setup.load(EXAMPLE)["texts"]["ja"], "actions": "x"}}},
+            r"\[texts.ja\] actions: .*common_advice",
+        ),
+        ({"advice": {"ja": {"cards": {"risk": "x"}}}}, r"\[advice.ja.cards\]: unknown group; one of card, "),
+        (
+            {"advice": {"ja": {"card": {"warning": "x"}}}},
+            r"\[advice.ja.card\]: the keys are title, risk, advice",
+        ),
+        ({"sources": {"ja": {"web_shop": ""}}}, r"\[sources.ja\] 'web_shop': give the name readers know"),
         ({"templates": {"ja/evil.txt": "x"}}, "unknown template 'ja/evil.txt'"),
         ({"templates": {"ja/email.txt": "ok\n{% if %}"}}, r"'ja/email.txt': TemplateSyntaxError at line 2"),
         ({"templates": {"ja/email.txt": "{{ secret_key }}"}}, r"'ja/email.txt': UndefinedError"),
@@ -166,6 +194,12 @@ def test_a_bad_setup_is_refused_by_field(incident, change: dict, message: str) -
 def test_the_commands_set_up_prepare_and_preview_with_an_audited_reason(resolved, capsys) -> None:
     call_command("notices", "setup", "--incident", resolved.slug, "--from", str(EXAMPLE))
     assert "revision 2" in capsys.readouterr().out
+    with pytest.raises(
+        CommandError, match=r"2 source labels have no name .*\[sources.ja\]\): kids_club, web_shop"
+    ):
+        call_command("notices", "prepare", "--incident", resolved.slug)
+    assert not Notice.objects.exists()  # refused before any notice was made
+    setup.apply(incident=resolved, data=setup_data(), actor="t")
     call_command("notices", "prepare", "--incident", resolved.slug)
     assert "1 e-mail and 1 letter created" in capsys.readouterr().out
     notice = Notice.objects.get(channel="letter")

@@ -81,7 +81,7 @@ class Command(BaseCommand):
         )
         self.step("preparing one notice per recipient (e-mail where there is an address, else a letter)")
         if not NoticeSetup.objects.filter(incident=incident).exists():
-            example = Path(settings.BASE_DIR) / "docs" / "notice-setup.example.toml"
+            example = Path(settings.BASE_DIR) / "docs" / "notice-setup.demo.toml"
             notice_setup.apply(incident=incident, data=notice_setup.load(example), actor="demo")
         prepared = prepare_notices(incident=incident, actor="demo")
         self.stderr.write(

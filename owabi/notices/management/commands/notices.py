@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.notices import bounces, codes, letters, reminders, setup
+from owabi.notices import bounces, codes, letters, linebreak, reminders, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.sending import send_email
@@ -207,7 +207,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             result = letters.print_letters(incident=incident, out=out, actor="cli", batch=batch)
-        except (letters.FontMissing, letters.LetterTooLong) as error:
+        except (linebreak.FontMissing, letters.LetterTooLong) as error:
             raise CommandError(str(error)) from None
         elapsed = time.monotonic() - started
         self.stdout.write(
