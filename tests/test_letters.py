@@ -280,3 +280,105 @@ def test_lines_break_between_list_items_and_between_english_words() -> None:
     assert "".join(lines) == items
     words = linebreak.wrap("apology " * 40, 60, 10.5)
     assert len(words) > 3 and all(set(line.split()) == {"apology"} for line in words)
+
+
+def _window_text(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The lines of text seen through the envelope's window on a rendered page 1, top to bottom, each
+    read left to right. A character cut by the window's edge fails the test."""
+    left, top, box_width, box_height = letters.ENVELOPE.window
+    height = page.get_height()
+    x0, x1 = left * letters.MM, (left + box_width) * letters.MM
+    y1, y0 = height - top * letters.MM, height - (top + box_height) * letters.MM
+    textpage = page.get_textpage()
+    rows: list[tuple[float, list[tuple[float, str]]]] = []
+    for index, char in enumerate(textpage.get_text_range()):
+        if not char.strip():
+            continue
+        l, b, r, t = textpage.get_charbox(index)
+        inside = x0 <= l and r <= x1 and y0 <= b and t <= y1
+        overlaps = l < x1 and r > x0 and b < y1 and t > y0
+        assert inside or not overlaps, f"{char!r} is cut by the window's edge"
+        if inside:
+            middle = (b + t) / 2
+            row = next((row for row in rows if abs(row[0] - middle) < 4), None)
+            if row is None:
+                rows.append((middle, [(l, char)]))
+            else:
+                row[1].append((l, char))
+    return ["".join(char for _, char in sorted(chars)) for _, chars in sorted(rows, key=lambda row: -row[0])]
+
+
+def _sizes(page) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]
+    import pypdfium2
+
+    textpage = page.get_textpage()
+    return [
+        (char, pypdfium2.raw.FPDFText_GetFontSize(textpage.raw, index))
+        for index, char in enumerate(textpage.get_text_range())
+        if char.strip()
+    ]
+
+
+def test_the_window_shows_shinten_and_the_address_and_nothing_else_and_text_is_large(
+    ready, tmp_path: Path
+) -> None:
+    import pypdfium2
+
+    # 長3 with the common window: 90 x 45 mm, 23 mm from the left and 13 mm from the top.
+    assert letters.ENVELOPE.window == (23, 13, 90, 45) and "長3" in letters.ENVELOPE.name
+    result = letters.print_letters(incident=ready, out=tmp_path, actor="t")
+    document = pypdfium2.PdfDocument(str(result.files[0]))
+    with result.manifest.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    notices = {letters.reference(n): n for n in Notice.objects.filter(channel="letter")}
+    for row in rows:
+        notice = notices[row["reference"]]
+        to = notice.content["to"]
+        seen = _window_text(document[int(row["first_page"]) - 1])
+        assert seen[0] == f"〒{to['postal_code']}親展"
+        assert "".join(seen[1:-2]) == to["address"].replace(" ", "")
+        assert seen[-2:] == [f"{to['name']}様".replace(" ", ""), row["reference"]]
+        for index in range(int(row["pages"])):
+            small = {char for char, size in _sizes(document[int(row["first_page"]) - 1 + index]) if size < 10.5}
+            assert small <= set(row["reference"]), small  # only the reference for returned mail is smaller
+
+
+def test_a_long_address_breaks_between_its_parts_never_inside_a_name(incident, tmp_path: Path) -> None:
+    import pypdfium2
+
+    address = "北海道札幌市中央区北一条西二丁目1番地 札幌グランドマンション1203号室"
+    (tmp_path / "far.csv").write_text(
+        HEADER + f"A1,佐々木 健一,1948-11-20,,060-0001,{address},011-222-3333,,\n", encoding="utf-8"
+    )
+    import_file(incident=incident, path=tmp_path / "far.csv", source="mail_order", actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data=_setup(), actor="t")
+    prepare(incident=incident, actor="t")
+    result = letters.print_letters(incident=incident, out=tmp_path / "out", actor="t")
+    lines = _window_text(pypdfium2.PdfDocument(str(result.files[0]))[0])
+    printed = lines[1:-2]  # under 〒 and 親展, above the name and the reference
+    assert "".join(printed) == address.replace(" ", "") and len(printed) >= 2
+    ends = {"北海道", "札幌市", "中央区", "1番地"}  # an administrative part, or the space before the building
+    assert all(any(line.endswith(end) for end in ends) for line in printed[:-1]), printed
+
+
+def test_a_second_sheet_never_holds_just_a_line_or_two(incident, tmp_path: Path) -> None:
+    surnames = "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上".split()
+    rows = "".join(
+        f"H{size}C{i},{surnames[size - 1]} 子{i},20{10 + i % 8:02d}-0{1 + i % 9}-1{i % 9},"
+        f"{surnames[size - 1]} 花子,100-{size:04d},東京都千代田区千代田{size}-1,03-1111-{size:04d},,\n"
+        for size in range(1, 17)
+        for i in range(size)
+    )
+    (tmp_path / "families.csv").write_text(HEADER + rows, encoding="utf-8")
+    import_file(incident=incident, path=tmp_path / "families.csv", source="mail_order", actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data=_setup(), actor="t")
+    prepare(incident=incident, actor="t")
+    result = letters.print_letters(incident=incident, out=tmp_path / "out", actor="t")
+    printed = _letters(result)
+    assert len(printed) == 16 and any(len(pages) > 2 for pages in printed.values())
+    for pages in printed.values():
+        assert len(pages) >= 2
+        if len(pages) > 2:  # a second sheet: pages 3 and 4
+            assert len(pages[-1].splitlines()) >= letters.MIN_SHEET_LINES - 2, pages[-1]
