@@ -294,17 +294,17 @@ def _window_text(page) -> list[str]:  # type: ignore[no-untyped-def]
     for index, char in enumerate(textpage.get_text_range()):
         if not char.strip():
             continue
-        l, b, r, t = textpage.get_charbox(index)
-        inside = x0 <= l and r <= x1 and y0 <= b and t <= y1
-        overlaps = l < x1 and r > x0 and b < y1 and t > y0
+        start, b, r, t = textpage.get_charbox(index)
+        inside = x0 <= start and r <= x1 and y0 <= b and t <= y1
+        overlaps = start < x1 and r > x0 and b < y1 and t > y0
         assert inside or not overlaps, f"{char!r} is cut by the window's edge"
         if inside:
             middle = (b + t) / 2
             row = next((row for row in rows if abs(row[0] - middle) < 4), None)
             if row is None:
-                rows.append((middle, [(l, char)]))
+                rows.append((middle, [(start, char)]))
             else:
-                row[1].append((l, char))
+                row[1].append((start, char))
     return ["".join(char for _, char in sorted(chars)) for _, chars in sorted(rows, key=lambda row: -row[0])]
 
 
@@ -339,7 +339,8 @@ def test_the_window_shows_shinten_and_the_address_and_nothing_else_and_text_is_l
         assert "".join(seen[1:-2]) == to["address"].replace(" ", "")
         assert seen[-2:] == [f"{to['name']}様".replace(" ", ""), row["reference"]]
         for index in range(int(row["pages"])):
-            small = {char for char, size in _sizes(document[int(row["first_page"]) - 1 + index]) if size < 10.5}
+            page = document[int(row["first_page"]) - 1 + index]
+            small = {char for char, size in _sizes(page) if size < 10.5}
             assert small <= set(row["reference"]), small  # only the reference for returned mail is smaller
 
 
@@ -363,7 +364,8 @@ def test_a_long_address_breaks_between_its_parts_never_inside_a_name(incident, t
 
 
 def test_a_second_sheet_never_holds_just_a_line_or_two(incident, tmp_path: Path) -> None:
-    surnames = "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上".split()
+    surnames = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村"]
+    surnames += ["小林", "加藤", "吉田", "山田", "佐々木", "山口", "松本", "井上"]
     rows = "".join(
         f"H{size}C{i},{surnames[size - 1]} 子{i},20{10 + i % 8:02d}-0{1 + i % 9}-1{i % 9},"
         f"{surnames[size - 1]} 花子,100-{size:04d},東京都千代田区千代田{size}-1,03-1111-{size:04d},,\n"

@@ -123,7 +123,10 @@ def test_the_count_a_notice_stated_stays_what_it_stated(incident_, tmp_path: Pat
     first = Notice.objects.filter(incident=incident_, channel="email").order_by("pk").first()
     before = Subject.objects.filter(incident=incident_).count()
     late = tmp_path / "late.csv"
-    late.write_text("record_id,source,subject_name,subject_birth_date,email\nX1,zemi,森 一郎,1970-01-01,m@example.jp\n")
+    late.write_text(
+        "record_id,source,subject_name,subject_birth_date,email\nX1,zemi,森 一郎,1970-01-01,m@example.jp\n",
+        encoding="utf-8",
+    )
     import_file(incident=incident_, path=late, actor="t")
     resolve(incident=incident_, actor="t", as_of=AS_OF)
     prepare(incident=incident_, actor="t")

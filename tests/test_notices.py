@@ -265,3 +265,83 @@ def test_prepare_works_a_window_of_recipients_at_a_time(resolved, monkeypatch) -
     assert seen == [(1, 3), (2, 3), (3, 3)]
     again = prepare(incident=resolved, actor="t")
     assert again.created == {"email": 0, "letter": 0} and again.existing == 2
+
+
+CARD_HEADER = (
+    "record_id,subject_name,subject_kana,subject_birth_date,guardian_name,postal_code,address,phone,"
+    "card_brand,card_last4\n"
+)
+CARD_ROWS = (
+    # A guardian's card on her three children's records, its brand spelt three ways and once not at all.
+    "K1,中村 結衣,ナカムラ ユイ,2015-07-07,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,Visa,1111\n"
+    "K2,中村 蓮,ナカムラ レン,2017-01-09,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,ビザ,1111\n"
+    "K3,中村 陽菜,ナカムラ ヒナ,2019-03-03,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,,1111\n"
+    # Two cards with the same last 4 (VISA and JCB), and a record of one of them without a brand.
+    "S1,小林 誠,コバヤシ マコト,1975-03-03,,590-0001,大阪府堺市堺区1-1,072-222-3333,VISA,4242\n"
+    "S2,小林 誠,コバヤシ マコト,1975-03-03,,590-0001,大阪府堺市堺区1-1,072-222-3333,JCB,4242\n"
+    "S3,小林 誠,コバヤシ マコト,1975-03-03,,590-0001,大阪府堺市堺区1-1,072-222-3333,,4242\n"
+    # A brand owabi does not know keeps the export's spelling.
+    "R1,森 一郎,モリ イチロウ,1960-06-06,,100-0001,東京都千代田区千代田1-1,03-5555-6666,楽天,5555\n"
+)
+
+
+def test_each_card_appears_once_per_notice_with_its_brand_as_readers_know_it(incident, tmp_path: Path) -> None:
+    (tmp_path / "cards.csv").write_text(CARD_HEADER + CARD_ROWS, encoding="utf-8")
+    import_file(incident=incident, path=tmp_path / "cards.csv", source="web_shop", actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data=setup_data(policy="letter"), actor="t")
+    prepare(incident=incident, actor="t")
+    the_setup = NoticeSetup.objects.get(incident=incident)
+    notices = _by_name(incident)
+    guardian = letters.letter_text(notices["中村 由美"], the_setup)
+    holders = "中村 結衣 様、中村 蓮 様、中村 陽菜 様"
+    assert guardian.count("下4桁 1111") == 1 and f"VISA 下4桁 1111（{holders}のご登録情報）" in guardian
+    adult = letters.letter_text(notices["小林 誠"], the_setup)
+    assert [line.strip() for line in adult.splitlines() if "下4桁" in line] == [
+        "・カード 下4桁 4242",  # could be either card: not pinned to one
+        "・JCB 下4桁 4242",
+        "・VISA 下4桁 4242",
+    ]
+    assert "・楽天 下4桁 5555" in letters.letter_text(notices["森 一郎"], the_setup)
+    english = Notice(**{**_fields(notices["中村 由美"]), "language": "en"})
+    assert render(english, the_setup).text.count("Visa ending in 1111 (in the records of 中村 結衣, ") == 1
+
+
+def test_the_salutation_and_the_list_write_the_name_the_same_way(incident, tmp_path: Path) -> None:
+    # The fullest name record writes 髙木; the fullest address record 高木 (no reading, more contact data).
+    rows = (
+        "T1,髙木 由美,タカギ ユミ,1982-04-02,,,,,,\n"
+        "T2,高木 由美,,1982-04-02,,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,,\n"
+    )
+    (tmp_path / "t.csv").write_text(CARD_HEADER + rows, encoding="utf-8")
+    import_file(incident=incident, path=tmp_path / "t.csv", source="web_shop", actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    setup.apply(incident=incident, data=setup_data(policy="letter"), actor="t")
+    prepare(incident=incident, actor="t")
+    [notice] = Notice.objects.filter(incident=incident)
+    [person] = notice.content["people"]
+    assert person["self"] and notice.content["to"]["name"] == person["name"] == "髙木 由美"
+    assert notice.content["to"]["address"] == "東京都杉並区阿佐谷南1-2-3"  # the contact record's
+    text = letters.letter_text(notice, NoticeSetup.objects.get(incident=incident))
+    assert "高木" not in text and "あなたさまの個人情報" in text
+
+
+def test_a_notice_prepared_before_this_snapshot_shape_still_renders_without_labels(resolved) -> None:
+    prepare(incident=resolved, actor="t")
+    notice = Notice.objects.get(channel="letter")
+    old = {
+        "to": notice.content["to"],
+        "people": [
+            {**person, "cards": [{"brand": "Visa", "last4": "4242"}], "sources": ["web_shop"]}
+            for person in notice.content["people"]
+        ],
+    }
+    for person in old["people"]:
+        person.pop("self")
+    the_setup = the_setup_of(resolved)
+    text = letters.letter_text(Notice(**{**_fields(notice), "content": old}), the_setup)
+    assert "VISA 下4桁 4242" in text and "web_shop" not in text and "対象となる方" not in text
+
+
+def the_setup_of(incident) -> NoticeSetup:
+    return NoticeSetup.objects.get(incident=incident)
