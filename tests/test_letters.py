@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from pypdf import PdfReader
 
-from owabi.notices import codes, letters, linebreak, setup
+from owabi.notices import codes, letters, linebreak, returned, setup
 from owabi.notices.models import Notice
 from owabi.notices.services import prepare
 from owabi.records.resolve import resolve
@@ -214,8 +214,8 @@ def test_a_bad_returned_file_changes_nothing_and_says_where(
     letters.print_letters(incident=ready, out=tmp_path / "out", actor="t")
     path = tmp_path / "bad.csv"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(letters.ReturnedFileError, match=message):
-        letters.record_returned(incident=ready, path=path, actor="t")
+    with pytest.raises(returned.ReturnedFileError, match=message):
+        returned.record_returned(incident=ready, path=path, actor="t")
     assert not Notice.objects.filter(status="returned").exists()
 
 

@@ -271,11 +271,12 @@ CARD_HEADER = (
     "record_id,subject_name,subject_kana,subject_birth_date,guardian_name,postal_code,address,phone,"
     "card_brand,card_last4\n"
 )
+HOME = "166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444"
 CARD_ROWS = (
     # A guardian's card on her three children's records, its brand spelt three ways and once not at all.
-    "K1,中村 結衣,ナカムラ ユイ,2015-07-07,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,Visa,1111\n"
-    "K2,中村 蓮,ナカムラ レン,2017-01-09,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,ビザ,1111\n"
-    "K3,中村 陽菜,ナカムラ ヒナ,2019-03-03,中村 由美,166-0004,東京都杉並区阿佐谷南1-2-3,03-3333-4444,,1111\n"
+    f"K1,中村 結衣,ナカムラ ユイ,2015-07-07,中村 由美,{HOME},Visa,1111\n"
+    f"K2,中村 蓮,ナカムラ レン,2017-01-09,中村 由美,{HOME},ビザ,1111\n"
+    f"K3,中村 陽菜,ナカムラ ヒナ,2019-03-03,中村 由美,{HOME},,1111\n"
     # Two cards with the same last 4 (VISA and JCB), and a record of one of them without a brand.
     "S1,小林 誠,コバヤシ マコト,1975-03-03,,590-0001,大阪府堺市堺区1-1,072-222-3333,VISA,4242\n"
     "S2,小林 誠,コバヤシ マコト,1975-03-03,,590-0001,大阪府堺市堺区1-1,072-222-3333,JCB,4242\n"
@@ -285,7 +286,9 @@ CARD_ROWS = (
 )
 
 
-def test_each_card_appears_once_per_notice_with_its_brand_as_readers_know_it(incident, tmp_path: Path) -> None:
+def test_each_card_appears_once_per_notice_with_its_brand_as_readers_know_it(
+    incident, tmp_path: Path
+) -> None:
     (tmp_path / "cards.csv").write_text(CARD_HEADER + CARD_ROWS, encoding="utf-8")
     import_file(incident=incident, path=tmp_path / "cards.csv", source="web_shop", actor="t")
     resolve(incident=incident, actor="t", as_of=AS_OF)

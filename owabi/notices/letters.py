@@ -483,6 +483,7 @@ class _Forms:
         self.fronts: dict[LetterForm, Front] = {}
         self.flows: dict[LetterForm, list[Line]] = {}
         self.layouts: dict[tuple[LetterForm, tuple[int, ...]], tuple[list[str], Placed]] = {}
+        self.pages: dict[tuple[Any, ...], str] = {}  # a page's shared content -> its form's name
 
     def layout(self, form: LetterForm, units: tuple[int, ...]) -> tuple[list[str], Placed]:
         """The form names of each page, and where each line goes, for a letter whose own units have
@@ -501,18 +502,26 @@ class _Forms:
             pages = _layout(front, self.flows[form], units, LABELS[form.language]["continuing"])
             names = []
             for number, placed in enumerate(pages):
-                name = f"f{len(self.layouts)}p{number}"
-                self.canvas.beginForm(name)
-                if number == 0:
-                    _draw_front(self.canvas, self.setup, front, form.language)
-                page = _Page(self.canvas)
-                for line, y in placed:
-                    if line.own < 0 and line.text:
-                        x = line.left * MM - (width(line.text, line.size) if line.right else 0)
-                        page.put(x, _y(y), line.text, line.size)
-                page.draw()
-                self.canvas.endForm()
-                names.append(name)
+                shared_lines = tuple(
+                    (line.text, line.size, line.left, line.right, round(y, 2))
+                    for line, y in placed
+                    if line.own < 0 and line.text
+                )
+                # Layouts differ in where the text splits; a page whose shared text is the same in two
+                # of them is drawn once.
+                signature = (form if number == 0 else None, shared_lines)
+                if signature not in self.pages:
+                    name = f"p{len(self.pages)}"
+                    self.canvas.beginForm(name)
+                    if number == 0:
+                        _draw_front(self.canvas, self.setup, front, form.language)
+                    page = _Page(self.canvas)
+                    for text, size, left, right, y in shared_lines:
+                        page.put(left * MM - (width(text, size) if right else 0), _y(y), text, size)
+                    page.draw()
+                    self.canvas.endForm()
+                    self.pages[signature] = name
+                names.append(self.pages[signature])
             self.layouts[key] = (names, pages)
         return self.layouts[key]
 
@@ -660,79 +669,4 @@ def print_letters(
             "files": len(result.files),
         },
     )
-    return result
-
-
-# Japan Post's return reasons (還付理由), as printed on the returned envelope's label.
-RETURN_REASONS = {
-    "宛所不明": "addressee_unknown",  # あて所に尋ねあたりません
-    "宛所に尋ねあたりません": "addressee_unknown",
-    "転居先不明": "moved_no_forwarding",
-    "あて名不完全": "incomplete_address",
-    "宛名不完全": "incomplete_address",
-    "受取拒否": "refused",
-    "受取拒絶": "refused",
-    "保管期間経過": "unclaimed",
-    "その他": "other",
-}
-RETURN_CODES = frozenset(RETURN_REASONS.values())
-
-
-class ReturnedFileError(ValueError):
-    """A returned-mail file that cannot be read; names the file and line, never values."""
-
-
-@dataclass
-class ReturnedResult:
-    rows: int = 0
-    returned: int = 0
-    already: int = 0
-
-
-def record_returned(*, incident: Incident, path: Path, actor: str) -> ReturnedResult:
-    """Mark letters returned from a CSV with the columns `reference` (printed under the address, e.g.
-    L000000123) and `reason` (宛所不明, 転居先不明, 受取拒否, … or the English code). All rows are checked
-    before any is applied."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"reference", "reason"} <= set(reader.fieldnames):
-                raise ReturnedFileError(f"{path.name}, line 1: the columns reference and reason are required")
-            wanted: list[tuple[int, str]] = []
-            for line, row in enumerate(reader, start=2):
-                ref = (row.get("reference") or "").strip().upper()
-                reason = (row.get("reason") or "").strip()
-                code = RETURN_REASONS.get(reason, reason if reason in RETURN_CODES else "")
-                if not (ref.startswith("L") and ref[1:].isdigit()):
-                    raise ReturnedFileError(f"{path.name}, line {line}: reference must look like L000000123")
-                if not code:
-                    raise ReturnedFileError(
-                        f"{path.name}, line {line}: unknown reason; "
-                        f"one of {', '.join(sorted(RETURN_REASONS))}"
-                    )
-                wanted.append((int(ref[1:]), code))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReturnedFileError(f"{path.name}: cannot be read ({type(error).__name__})") from None
-    result = ReturnedResult(rows=len(wanted))
-    with transaction.atomic():
-        found = Notice.objects.filter(incident=incident, channel=Notice.Channel.LETTER)
-        known = set(found.filter(pk__in=[pk for pk, _ in wanted]).values_list("pk", flat=True))
-        unknown = [pk for pk, _ in wanted if pk not in known]
-        if unknown:
-            raise ReturnedFileError(
-                f"{path.name}: {len(unknown)} references are not letters of this incident"
-            )
-        for pk, code in wanted:
-            changed = found.filter(pk=pk).exclude(status=Notice.Status.RETURNED)
-            if changed.update(status=Notice.Status.RETURNED, last_error=f"returned: {code}"):
-                result.returned += 1
-            else:
-                result.already += 1
-        audit.record(
-            actor=actor,
-            action="notices.returned",
-            object_type="incident",
-            object_id=incident.pk,
-            data={"rows": result.rows, "returned": result.returned, "already": result.already},
-        )
     return result

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
-from owabi.notices import bounces, codes, letters, linebreak, reminders, setup
+from owabi.notices import bounces, codes, letters, linebreak, reminders, returned, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.sending import send_email
@@ -112,8 +112,8 @@ class Command(BaseCommand):
             self._print(incident, Path(options["out"]), options["batch"])
         elif action == "returned":
             try:
-                back = letters.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
-            except letters.ReturnedFileError as error:
+                back = returned.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
+            except returned.ReturnedFileError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(
                 f"returned letters: {back.returned:,} recorded, {back.already:,} already recorded"
