@@ -154,7 +154,7 @@ DEFAULTS: dict[str, dict[str, tuple[str, str, str]]] = {
         ),
         "name": (
             "Name",
-            "Together with other details, it may be used for sales calls or scams that use your name.",
+            "Together with other details, it may be used for sales calls or scams that use the name.",
             "Do not trust a contact just because they know a name.",
         ),
         "health": (

@@ -283,6 +283,7 @@ def _prepare_batch(
         for person in people[recipient.pk]:
             subject_pk = person.pop("subject")
             person["self"] = recipient.kind == Recipient.Kind.SELF and subject_pk == self_subject
+        people[recipient.pk].sort(key=lambda person: not person["self"])  # the reader first, then family
         content = content_of(recipient, people[recipient.pk], contact, facts)
         channels = _channels(setup.policy, content["to"]["email"], bool(content["to"]["address"]))
         if not channels:
