@@ -141,7 +141,7 @@ def main() -> None:
     call_command("synth", records=options.records, seed=5, out=str(leak), stdout=io.StringIO())
     import_file(incident=incident, path=leak, actor="bench")
     resolve(incident=incident, actor="bench")
-    example = setup.load(REPO / "docs" / "notice-setup.example.toml")
+    example = setup.load(REPO / "docs" / "notice-setup.demo.toml")
     setup.apply(incident=incident, data={**example, "policy": "both"}, actor="bench")
     prepare(incident=incident, actor="bench")
     the_setup = NoticeSetup.objects.get(incident=incident)

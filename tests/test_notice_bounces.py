@@ -60,7 +60,7 @@ def _arf(original_id: str) -> str:
 def sent(incident, tmp_path: Path) -> dict[str, Notice]:
     path = tmp_path / "rows.csv"
     path.write_text(ROWS, encoding="utf-8")
-    import_file(incident=incident, path=path, actor="t")
+    import_file(incident=incident, path=path, source="booking", actor="t")
     resolve(incident=incident, actor="t")
     setup.apply(incident=incident, data=setup.load(EXAMPLE), actor="t")
     prepare(incident=incident, actor="t")

@@ -46,7 +46,7 @@ def _people(count: int) -> str:
 def _prepared(incident, tmp_path: Path, count: int) -> list[Notice]:
     path = tmp_path / "people.csv"
     path.write_text(_people(count), encoding="utf-8")
-    import_file(incident=incident, path=path, actor="t")
+    import_file(incident=incident, path=path, source="booking", actor="t")
     resolve(incident=incident, actor="t")
     setup.apply(incident=incident, data=setup.load(EXAMPLE), actor="t")
     prepare(incident=incident, actor="t")

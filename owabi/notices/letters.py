@@ -1,164 +1,135 @@
 """Print-ready letters: A4 PDFs in batches, for window envelopes, with a manifest for the print vendor.
 
-One page per letter (a second one only for a household with many people). What every letter of the
-incident shares (title, greeting, what happened, cause, risk, what to do, redress, contact) comes from
-the letter.txt template of the letter's language, which the team may override and which
-`notices preview --part letter` shows through `letter_text`, built from the same pieces as the page. It
-is drawn once per batch file as a form (one per language and for reminders) and placed on each page;
-only the address block, the people and their items, the code, the key and the QR code are drawn per
-letter. Letters are in the notice's language (Japanese or English); 親展 and 様 stay Japanese, for the
-post office. ReportLab embeds the subset of the Japanese
-font (IPAexGothic, TrueType; ReportLab cannot embed the CFF outlines of the Noto fonts).
+Two pages per letter (one sheet printed on both sides). Page 1 is the letter's own: through the
+envelope's window 〒, address, name and 親展; then the title, the greeting, each person and their items,
+the cards, and the box with the portal address, registration code, login key and QR code. Page 2 is
+what letters alike share (what happened and when, how many people, cause, what the company has done,
+the risk and advice of each group of data that leaked, redress, how to check the letter is genuine,
+contact, signatory), from the letter.txt template of the letter's language, which the team may override
+and which `notices preview --part letter` shows through `letter_text`. The shared parts are drawn once
+per batch file as forms (page 1's per language, kind and audience; page 2's per kind of letter: same
+groups, same facts) and placed on each page; only the address block, the people, the code, the key and
+the QR code are drawn per letter. Letters are in the notice's language (Japanese or English); 親展 and 様
+stay Japanese, for the post office. ReportLab embeds the subset of IPAexGothic (TrueType; ReportLab
+cannot embed the CFF outlines of the Noto fonts). All text a reader reads is 10.5 pt or larger.
 
-Layout (millimetres from the top left of A4): the address block sits where the window of a 長3 window
-envelope falls when the sheet is folded in three (left 20, top 38, 95 x 42), with 〒 and the postal code,
-the address, the name and 様, and under it the letter's reference for returned mail. 親展 in red above
-it. Check the window position with the print vendor before a run: ADDRESS_BOX is the one place to change.
+A household whose people do not fit on page 1 continues at the top of page 2, above the shared text;
+when that does not fit either, on a sheet of its own that holds at least MIN_SHEET_LINES lines (people
+move from page 1 to it), never just a line or two.
+
+The envelope is named in ENVELOPE; the address block and 親展 lie inside its window, PLAY millimetres in
+from each edge. Check the window with the print vendor before a run: ENVELOPE is the one place to change.
 The QR code opens the portal with the registration code filled in; it never carries the login key.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from owabi.core import audit, bulk
 from owabi.core.files import csv_writer, open_private, private_dir, write_private
-from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
+from owabi.notices.linebreak import FONT, MM, register_font, width, wrap
 from owabi.notices.models import Notice, NoticeSetup
-from owabi.notices.render import long_date, shared_letter
+from owabi.notices.render import LetterForm, check_url, context, long_date, shared_letter
 
-FONT = "IPAexGothic"
-FONT_PATHS = (
-    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",  # Debian: fonts-ipaexfont-gothic
-    "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
+
+@dataclass(frozen=True)
+class Envelope:
+    name: str
+    window: tuple[float, float, float, float]  # on the folded sheet: left, top, width, height (mm)
+
+
+# 長形3号 (長3, 120 x 235 mm, the envelope for A4 folded in three) with the common ready-made address
+# window: 90 x 45 mm, 23 mm from the left and 13 mm from the top of the envelope held landscape. The sheet
+# is Z-folded in three with the top third outwards and sits in the envelope's top left corner, so the
+# window falls on the sheet at the same place.
+ENVELOPE = Envelope(
+    "長3 (120 x 235 mm), address window 90 x 45 mm at 23 mm from the left and 13 mm from the top",
+    (23, 13, 90, 45),
 )
-MM = 72 / 25.4
+PLAY = 4  # mm kept inside each edge of the window: the sheet's play in the envelope
 PAGE_W, PAGE_H = 210 * MM, 297 * MM
-ADDRESS_BOX = (20, 38, 95, 42)  # left, top, width, height (mm)
-LEFT, RIGHT = 18, 192  # text margins (mm)
-PEOPLE_TOP, PEOPLE_BOTTOM = 112, 160  # the per-letter region of people and items (mm)
-STATIC_TOP, STATIC_BOTTOM = 162, 236
-CODE_TOP = 240
+LEFT, RIGHT = 20, 190  # text margins (mm)
+TOP, BOTTOM = 18, 282  # where page 2's text starts and page text ends (mm)
+BODY = 10.5  # the size of everything a reader reads (points), and its line height
+LINE = BODY * 1.5
+HEADING = 11.5
+CODE_SIZE = 17
+MIN_SHEET_LINES = 8  # a letter's last sheet, when it has two, holds at least this many lines
+MAX_PAGES = 4  # two sheets: the incident's texts must fit on them (a household's people may add more)
 BATCH = 1000  # letters per PDF file
 RED = (0.8, 0.0, 0.0)
 _DARK_RUN = re.compile(rb"\x00+")
 # The letter's own labels, per language (the incident's texts come from the letter.txt template).
 LABELS: dict[str, dict[str, str]] = {
     "ja": {
-        "portal": "専用ページ（24時間）：次のアドレスを入力し、下のコードでお入りください",
+        "portal": "専用ページ（24時間ご利用いただけます）",
+        "portal_how": "次のアドレスを入力し、下のコードでお入りください。",
         "code": "登録コード",
         "key": "ログインキー",
         "key_warning": "ログインキーは他人に知らせないでください。QRコードには登録コードだけが入っています。",
+        "check": "このお知らせが本物かどうかは、{url} またはお電話（{phone}）でご確認いただけます。",
         "people": "■ 流出した方と項目",
-        "person": "{name} 様",
-        "due": "出産予定日 {due} のお子さま",
+        "person": "・{name} 様",
+        "own": "（ご本人）",
+        "due": "・出産予定日 {due} のお子さま",
         "items": "項目：",
-        "between": "　",
-        "card": "クレジットカード：{brand} 下4桁 {last4}",
+        "sources": "ご登録のサービス：",
+        "cards": "■ 流出したクレジットカード",
+        "card": "・{brand} 下4桁 {last4}",
+        "card_holders": "（{holders}のご登録情報）",
+        "holder": "{name} 様",
         "a_card": "カード",
-        "card_advice": "カードの利用明細をご確認ください。再発行をご希望の場合の手数料は当社が負担します。",
-        "continued": "（別紙に続きます）",
-        "sheet": "別紙",
+        "list": "、",
+        "continuing": "■ 流出した方と項目（続き）",
     },
     "en": {
-        "portal": "Your personal page (24 hours): type this address and sign in with the codes below",
+        "portal": "Your personal page (open 24 hours)",
+        "portal_how": "Type this address and sign in with the codes below.",
         "code": "Registration code",
         "key": "Login key",
         "key_warning": "Keep your login key to yourself. The QR code holds only the registration code.",
+        "check": "To check that this letter is genuine: {url}, or call {phone}.",
         "people": "■ Who and what leaked",
-        "person": "{name}",
-        "due": "Your child due on {due}",
-        "items": "items: ",
-        "between": " — ",
-        "card": "Credit card: {brand} ending in {last4}",
-        "a_card": "card",
-        "card_advice": "Please check your card statements. We pay the fee if you have the card re-issued.",
-        "continued": "(continued on the next sheet)",
-        "sheet": "Continued",
+        "person": "・{name}",
+        "own": " (you)",
+        "due": "・Your child due on {due}",
+        "items": "Items: ",
+        "sources": "Registered with: ",
+        "cards": "■ Credit cards that leaked",
+        "card": "・{brand} ending in {last4}",
+        "card_holders": " (in the records of {holders})",
+        "holder": "{name}",
+        "a_card": "Card",
+        "list": ", ",
+        "continuing": "■ Who and what leaked (continued)",
     },
 }
-_NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
 
 
-class FontMissing(RuntimeError):
+class LetterTooLong(ValueError):
     pass
-
-
-def font_path() -> str:
-    configured = getattr(settings, "OWABI_LETTER_FONT", "") or ""
-    for candidate in (configured, *FONT_PATHS):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    raise FontMissing(
-        "no Japanese font for letters: install Debian's fonts-ipaexfont-gothic (./dev setup does) or set "
-        "OWABI_LETTER_FONT to an IPAexGothic .ttf"
-    )
-
-
-def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT, font_path()))
-
-
-def wrap(text: str, width_mm: float, size: float, *, after: str = "") -> list[str]:
-    """Lines of `text` that fit `width_mm` at `size` points, breaking at existing line breaks. Japanese
-    breaks anywhere except before closing punctuation and small kana (kinsoku); a word of Latin letters
-    or digits moves whole to the next line when the line has a space to break at. With `after` (a
-    list's separators, "、"), a line breaks after its last separator, keeping list items whole."""
-    limit = width_mm * MM / size  # in units of the font size: character widths scale with it
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line, width = "", 0.0
-        for char in paragraph:
-            advance = _advance(char)
-            if line and width + advance > limit and char not in _NO_LINE_START:
-                head, tail = line, ""
-                cut = max((line.rfind(mark) for mark in after), default=-1)
-                if cut > 0 and cut < len(line) - 1:
-                    head, tail = line[: cut + 1], line[cut + 1 :]
-                elif _in_word(char) and _in_word(line[-1]):
-                    cut = line.rfind(" ")
-                    if cut > 0:
-                        head, tail = line[:cut], line[cut + 1 :]
-                lines.append(head)
-                line = (tail + char).lstrip()
-                width = sum(_advance(c) for c in line)
-            else:
-                line += char
-                width += advance
-        lines.append(line)
-    return lines
-
-
-def _in_word(char: str) -> bool:
-    return char.isascii() and not char.isspace()
-
-
-@lru_cache(maxsize=8192)
-def _advance(char: str) -> float:
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    return float(stringWidth(char, FONT, 1))
 
 
 def _y(top_mm: float) -> float:
     return PAGE_H - top_mm * MM
+
+
+def address_box() -> tuple[float, float, float, float]:
+    """Where the address block is printed (mm): the envelope's window less the sheet's play."""
+    left, top, box_width, box_height = ENVELOPE.window
+    return left + PLAY, top + PLAY, box_width - 2 * PLAY, box_height - 2 * PLAY
 
 
 class _Page:
@@ -177,11 +148,13 @@ class _Page:
         self.text.setTextOrigin(x, y)
         self.text.textOut(line)
 
-    def wrapped(
-        self, text: str, *, left: float, right: float, y: float, size: float, leading: float
-    ) -> float:
-        """Draw `text` wrapped between `left` and `right` (mm) below `y` (points); returns the last y."""
-        for line in wrap(text, right - left, size):
+    def lines(self, lines: list[str], *, left: float, y: float, size: float, leading: float) -> float:
+        """Draw `lines` at `left` (mm) below `y` (points); an empty line is half a line of space.
+        Returns the last baseline."""
+        for line in lines:
+            if not line:
+                y -= size * leading / 2
+                continue
             y -= size * leading
             self.put(left * MM, y, line, size)
         return y
@@ -192,17 +165,17 @@ class _Page:
 
 @dataclass(frozen=True)
 class Shared:
-    """The part every letter of a language and kind shares, from the letter.txt template: the first
-    line is the title, the lines up to the first ■ the greeting, then the sections (a line starting
-    with ■ is a heading, the lines after it its text)."""
+    """The shared text of a kind of letter, from the letter.txt template: the first line is the title,
+    the lines up to the first ■ the greeting, then the sections (a line starting with ■ is a heading,
+    the lines after it its text)."""
 
     title: str
     greeting: str
     sections: list[tuple[str, str]]
 
 
-def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
-    title, *rest = shared_letter(setup, language, reminder=reminder).strip().splitlines() or [""]
+def shared(setup: NoticeSetup, form: LetterForm) -> Shared:
+    title, *rest = shared_letter(setup, form).strip().splitlines() or [""]
     greeting: list[str] = []
     sections: list[tuple[str, str]] = []
     for line in rest:
@@ -213,88 +186,202 @@ def shared(setup: NoticeSetup, language: str, *, reminder: bool) -> Shared:
             sections[-1] = (heading, f"{body}\n{line}" if body else line)
         elif line.strip():
             greeting.append(line.strip())
-    joined = "".join(greeting) if language == "ja" else " ".join(greeting)
+    joined = "".join(greeting) if form.language == "ja" else " ".join(greeting)
     return Shared(title.strip(), joined, [(h, b.strip()) for h, b in sections])
 
 
-class LetterTooLong(ValueError):
-    pass
+def _signatory(setup: NoticeSetup, language: str) -> list[str]:
+    texts = setup.texts.get(language) or setup.texts.get("ja") or {}
+    return [line for line in (setup.sender_name, texts.get("representative", "")) if line]
 
 
-def _draw_static(canvas: Any, setup: NoticeSetup, printed_on: date, language: str, *, reminder: bool) -> None:
-    """The part every letter of a language and kind shares: drawn once per file as a form."""
-    text = shared(setup, language, reminder=reminder)
-    canvas.setFont(FONT, 9)
-    canvas.drawRightString(RIGHT * MM, _y(14), long_date(printed_on, language))
-    canvas.drawRightString(RIGHT * MM, _y(19), setup.sender_name)
-    # 親展 in red, boxed, above the address block (for the post office and the household, in Japanese).
-    left, top, _, _ = ADDRESS_BOX
-    canvas.setStrokeColorRGB(*RED)
-    canvas.setFillColorRGB(*RED)
-    canvas.rect(left * MM, _y(top - 1), 16 * MM, 7 * MM, stroke=1, fill=0)
-    canvas.setFont(FONT, 12)
-    canvas.drawString((left + 2.2) * MM, _y(top - 2.8), "親展")
-    canvas.setFillColorRGB(0, 0, 0)
-    canvas.setStrokeColorRGB(0, 0, 0)
-    canvas.setFont(FONT, 15 if _advance_width(text.title, 15) <= (RIGHT - LEFT) * MM else 12)
-    canvas.drawCentredString(PAGE_W / 2, _y(92), text.title)
-    page = _Page(canvas)
-    y = page.wrapped(text.greeting, left=LEFT, right=RIGHT, y=_y(96), size=9.0, leading=1.45)
-    if y < _y(PEOPLE_TOP - 1):
-        raise LetterTooLong("the letter's greeting is too long for its place: shorten it (letter.txt)")
-    y = _y(STATIC_TOP)
-    for heading, body in text.sections:
-        y = page.wrapped(heading, left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
-        y = page.wrapped(body, left=LEFT + 3, right=RIGHT, y=y, size=8.6, leading=1.4)
-    page.draw()
-    if y < _y(STATIC_BOTTOM):
-        raise LetterTooLong(
-            "the incident's notice texts do not fit on the letter: shorten them (owabi notices setup)"
-        )
-    canvas.setFont(FONT, 7.5)
-    canvas.drawString(LEFT * MM, _y(290), _footer(setup))
-    _draw_code_box_frame(canvas, setup, LABELS[language])
+def _return_address(setup: NoticeSetup) -> str:
+    return " ".join(setup.sender_address.split())
 
 
 def _footer(setup: NoticeSetup) -> str:
-    """The sender and return address, on one line at the foot of the page."""
-    return f"{setup.sender_name}　{' '.join(setup.sender_address.split())}"
+    """The sender and return address, on one line at the foot of page 1."""
+    return f"{setup.sender_name}　{_return_address(setup)}"
 
 
-def _advance_width(text: str, size: float) -> float:
-    return sum(_advance(char) for char in text) * size
+@dataclass(frozen=True)
+class Line:
+    """One printed line of a letter's flowing text: shared (drawn in a form) or, with `own` >= 0, the
+    letter's own line of that number (drawn per letter; the form only keeps its place)."""
+
+    text: str
+    size: float
+    left: float  # mm
+    step: float  # mm from the previous baseline to this one
+    own: int = -1
+    keep: int = 1  # the first line of an own unit: the unit's lines, which go on one page together
+    heading: bool = False
+    right: bool = False  # aligned to the right margin (the signatory)
 
 
-def _draw_code_box_frame(canvas: Any, setup: NoticeSetup, labels: dict[str, str]) -> None:
-    """The code box's frame and labels: the same on every letter, so part of the shared form."""
-    canvas.setLineWidth(0.6)
-    canvas.rect(LEFT * MM, _y(CODE_TOP + 42), (RIGHT - LEFT) * MM, 42 * MM, stroke=1, fill=0)
-    canvas.setFont(FONT, 9.5)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 7), labels["portal"])
-    canvas.setFont(FONT, 11)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 14), setup.portal_url)
-    canvas.setFont(FONT, 10)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 23), labels["code"])
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 33), labels["key"])
-    canvas.setFont(FONT, 7.5)
-    canvas.drawString((LEFT + 4) * MM, _y(CODE_TOP + 39), labels["key_warning"])
+_STEP = LINE / MM
+_GAP = Line("", BODY, LEFT, _STEP / 2)
+
+
+@dataclass(frozen=True)
+class Front:
+    """Page 1's shared part, laid out: what it draws, and where the flowing text goes on it (mm)."""
+
+    head: list[str]
+    title: str
+    title_size: float
+    title_top: float
+    greeting: list[str]
+    box_lines: list[str]
+    code_top: float
+    flow_top: float
+    flow_bottom: float
+
+
+def _front(setup: NoticeSetup, form: LetterForm, printed_on: date) -> Front:
+    labels = LABELS[form.language]
+    text = shared(setup, form)
+    # Date and sender at the top right, clear of the envelope's window.
+    column = RIGHT - (ENVELOPE.window[0] + ENVELOPE.window[2] + PLAY)
+    head = [long_date(printed_on, form.language), *wrap(setup.sender_name, column, BODY)]
+    title_size = 15 if width(text.title, 15) <= (RIGHT - LEFT) * MM else 12.5
+    title_top = ENVELOPE.window[1] + ENVELOPE.window[3] + 10
+    greeting = wrap(text.greeting, RIGHT - LEFT, BODY)
+    below = [
+        labels["key_warning"],
+        labels["check"].format(url=check_url(setup.portal_url), phone=setup.phone),
+    ]
+    box_lines = [line for part in below for line in wrap(part, RIGHT - LEFT - 8, BODY)]
+    code_top = BOTTOM - (48 + len(box_lines) * _STEP)
+    flow_top = title_top + 3 + len(greeting) * _STEP + 2
+    if flow_top > code_top - 40:
+        raise LetterTooLong("the letter's greeting is too long for its place: shorten it (letter.txt)")
+    return Front(
+        head, text.title, title_size, title_top, greeting, box_lines, code_top, flow_top, code_top - 4
+    )
+
+
+def _draw_front(canvas: Any, setup: NoticeSetup, front: Front, language: str) -> None:
+    """Page 1's shared part: date, sender, 親展, title, greeting, the code box's frame and labels."""
+    labels = LABELS[language]
+    page = _Page(canvas)
+    y = _y(12)
+    for line in front.head:
+        y -= LINE
+        page.put(RIGHT * MM - width(line, BODY), y, line, BODY)
+    # 親展 in red, boxed, at the top right of the address block (inside the window).
+    left, top, box_width, _ = address_box()
+    canvas.setStrokeColorRGB(*RED)
+    canvas.setFillColorRGB(*RED)
+    canvas.rect((left + box_width - 15) * MM, _y(top + 7), 15 * MM, 7 * MM, stroke=1, fill=0)
+    canvas.setFont(FONT, 12)
+    canvas.drawString((left + box_width - 13.2) * MM, _y(top + 5.2), "親展")
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.setStrokeColorRGB(0, 0, 0)
+    canvas.setFont(FONT, front.title_size)
+    canvas.drawCentredString(PAGE_W / 2, _y(front.title_top), front.title)
+    page.lines(front.greeting, left=LEFT, y=_y(front.title_top + 3), size=BODY, leading=1.5)
+    top = front.code_top
+    canvas.setLineWidth(0.8)
+    canvas.rect(LEFT * MM, _y(BOTTOM), (RIGHT - LEFT) * MM, (BOTTOM - top) * MM, stroke=1, fill=0)
+    page.put((LEFT + 4) * MM, _y(top + 7), labels["portal"], BODY)
+    page.put((LEFT + 4) * MM, _y(top + 12.5), labels["portal_how"], BODY)
+    page.put((LEFT + 4) * MM, _y(top + 19.5), setup.portal_url, 12)
+    page.put((LEFT + 4) * MM, _y(top + 30), labels["code"], BODY)
+    page.put((LEFT + 4) * MM, _y(top + 41), labels["key"], BODY)
+    page.lines(front.box_lines, left=LEFT + 4, y=_y(top + 44), size=BODY, leading=1.5)
+    page.put(LEFT * MM, _y(BOTTOM + 8), _footer(setup), BODY)
+    page.draw()
+
+
+def _shared_flow(setup: NoticeSetup, form: LetterForm) -> list[Line]:
+    """The sections and the signatory, as lines: what letters alike in `form` share after the people."""
+    lines: list[Line] = []
+    for heading, body in shared(setup, form).sections:
+        lines.append(Line("", BODY, LEFT, 2.5))
+        lines += [
+            Line(part, HEADING, LEFT, HEADING * 1.5 / MM, heading=True)
+            for part in wrap(heading, RIGHT - LEFT, HEADING)
+        ]
+        lines += [
+            Line(part, BODY, LEFT + 3, _STEP) if part else _GAP for part in wrap(body, RIGHT - LEFT - 3, BODY)
+        ]
+    lines.append(Line("", BODY, LEFT, 4))
+    lines += [Line(part, BODY, RIGHT, _STEP, right=True) for part in _signatory(setup, form.language)]
+    lines.append(Line(_return_address(setup), BODY, RIGHT, _STEP, right=True))
+    return lines
+
+
+Placed = list[list[tuple[Line, float]]]  # per page, each line with its baseline (mm from the top)
+
+
+def _place(front: Front, flow: list[Line], caps: dict[int, int]) -> Placed:
+    """`flow` laid out from page 1 (below the greeting, above the code box) onto as many pages as it
+    needs. A heading never ends a page; `caps` limits how many lines a page takes (for widow control)."""
+    pages: Placed = [[]]
+    y = front.flow_top
+    bottom = front.flow_bottom
+    for index, line in enumerate(flow):
+        together = line.keep + (2 if line.heading else 0)  # a heading keeps two lines with it
+        needs = sum(follower.step for follower in flow[index : index + together])
+        full = len(pages) - 1 in caps and len(pages[-1]) >= caps[len(pages) - 1]
+        if pages[-1] and (y + needs > bottom or full):
+            pages.append([])
+            y, bottom = TOP - _STEP + 1, BOTTOM
+            if not line.text and not line.own >= 0:
+                continue  # no gap at the top of a page
+        y += line.step
+        pages[-1].append((line, y))
+    return pages
+
+
+def _layout(front: Front, shared_flow: list[Line], units: tuple[int, ...], continuing: str) -> Placed:
+    """Where everything goes for a letter whose own units have these numbers of lines: its people and
+    cards first, each unit on one page, then the shared text. A last sheet that would carry fewer than
+    MIN_SHEET_LINES lines takes lines from the page before it, so a second sheet never holds just a
+    line or two."""
+    flow: list[Line] = []
+    for size in units:
+        first = len(flow)
+        flow += [
+            Line("", BODY, LEFT, _STEP, own=first + offset, keep=size if offset == 0 else 1)
+            for offset in range(size)
+        ]
+    flow += shared_flow
+    caps: dict[int, int] = {}
+    for _ in range(4):
+        pages = _place(front, flow, caps)
+        last = len(pages) - 1
+        if last < 2 or len(pages[last]) >= MIN_SHEET_LINES:
+            break
+        caps[last - 1] = len(pages[last - 1]) - (MIN_SHEET_LINES - len(pages[last]))
+    # Where the people continue on a new page, say so at its top.
+    for number, page in enumerate(pages[1:], start=1):
+        if page and page[0][0].own > 0:
+            first_y = page[0][1]
+            pages[number] = [(Line(continuing, BODY, LEFT, _STEP), first_y)] + [
+                (line, y + _STEP) for line, y in page
+            ]
+    return pages
 
 
 @lru_cache(maxsize=8)
 def _value_x(language: str) -> float:
-    """Where the code and key start: 30 mm in, or clear of the longer label (10 pt)."""
+    """Where the code and key start: 30 mm in, or clear of the longer label."""
     labels = LABELS[language]
-    widest = max(_advance_width(labels["code"], 10), _advance_width(labels["key"], 10)) / MM
+    widest = max(width(labels["code"], BODY), width(labels["key"], BODY)) / MM
     return max(LEFT + 30, LEFT + 4 + widest + 5) * MM
 
 
-def _draw_code_box(canvas: Any, page: _Page, setup: NoticeSetup, code: str, language: str) -> None:
+def _draw_code_box(
+    canvas: Any, page: _Page, setup: NoticeSetup, code: str, language: str, top: float
+) -> None:
     x = _value_x(language)
-    page.put(x, _y(CODE_TOP + 23.5), codes.group(code), 17)
-    page.put(x, _y(CODE_TOP + 33.5), codes.login_key(code), 17)
+    page.put(x, _y(top + 30.5), codes.group(code), CODE_SIZE)
+    page.put(x, _y(top + 41.5), codes.login_key(code), CODE_SIZE)
     modules, pixels = qr_modules(qr_url(setup, code))
-    side = 30 * MM
-    x0, y0 = (RIGHT - 4) * MM - side, _y(CODE_TOP + 36)
+    side = 28 * MM
+    x0, y0 = (RIGHT - 4) * MM - side, _y(top + 4) - side
     # In module units (one module = one unit, origin at the bottom left), each run of dark modules one
     # rectangle, written as raw path operators: ReportLab's path API formats every coordinate in
     # Python, which took more time than the rest of the page.
@@ -327,137 +414,174 @@ def reference(notice: Notice) -> str:
     return f"L{notice.pk:09d}"
 
 
-INDENT = "\t"  # marks a line drawn indented (continuation lines too)
+def _address_lines(address: str, box_width: float) -> tuple[list[str], float]:
+    """The address wrapped at its own breaks into at most 3 lines: at BODY size, smaller only for an
+    address too long for the window at that size."""
+    for size in (BODY, 9.5, 8.5, 8.0):
+        lines = wrap(address, box_width, size, address=True)
+        if len(lines) <= 3:
+            return lines, size
+    return lines, size
 
 
-def _person_lines(person: dict[str, Any], language: str) -> list[str]:
+Unit = list[tuple[float, str]]  # a letter's own lines kept on one page: (left in mm, text)
+
+
+def people_units(notice: Notice, setup: NoticeSetup) -> list[Unit]:
+    """The letter's own lines, a person (with their items and services) or a card to a unit: each person,
+    then each card once, with whose records held it when the letter covers several people. A heading
+    goes with the first unit after it."""
+    language = _language(notice)
     labels = LABELS[language]
-    name = (
-        labels["person"].format(name=person["name"])
-        if person["name"]
-        else labels["due"].format(due=person["due"])
-    )
-    items = ("、" if language == "ja" else ", ").join(
-        categories.label(code, language) for code in person["items"]
-    )
-    # One line per person, name and items together (wrapping with a hanging indent): two lines per
-    # person sent one letter in fourteen onto a second sheet.
-    lines = [f"・{name}{labels['between']}{labels['items']}{items}"]
-    lines += [
-        INDENT + labels["card"].format(brand=card["brand"] or labels["a_card"], last4=card["last4"])
-        for card in person["cards"]
-    ]
-    return lines
-
-
-LINE = 9.2 * 1.4  # the people block's font size and line height (points)
-ITEM_BREAKS = "、,"  # a person's items break between items
-
-
-def _pieces(line: str) -> list[tuple[float, str]]:
-    """A people-block line wrapped: (left in mm, text) per printed line. INDENT lines are indented as a
-    whole; others hang, their continuation lines indented under the first."""
-    if line.startswith(INDENT):
-        return [(LEFT + 4, part) for part in wrap(line[len(INDENT) :], RIGHT - LEFT - 4, 9.2)]
-    first, *rest = wrap(line, RIGHT - LEFT, 9.2, after=ITEM_BREAKS)
-    pieces = [(float(LEFT), first)]
-    if rest:
-        remainder = line[len(first) :].lstrip()
-        pieces += [(LEFT + 4, part) for part in wrap(remainder, RIGHT - LEFT - 4, 9.2, after=ITEM_BREAKS)]
-    return pieces
-
-
-def _put_pieces(page: _Page, pieces: list[tuple[float, str]], y: float) -> float:
-    for left, text in pieces:
-        y -= LINE
-        page.put(left * MM, y, text, 9.2)
-    return y
+    ctx = context(notice, setup)
+    several = len(ctx["people"]) > 1
+    inner = RIGHT - LEFT - 5
+    units: list[Unit] = []
+    for person in ctx["people"]:
+        if person["name"]:
+            name = labels["person"].format(name=person["name"])
+        else:
+            name = labels["due"].format(due=person["due"])
+        unit: Unit = [(LEFT, name + (labels["own"] if person["self"] and several else ""))]
+        items = labels["items"] + labels["list"].join(person["item_labels"])
+        unit += [(LEFT + 5, line) for line in wrap(items, inner, BODY, after="、,")]
+        if person["sources"]:
+            sources = labels["sources"] + labels["list"].join(person["sources"])
+            unit += [(LEFT + 5, line) for line in wrap(sources, inner, BODY, after="、,")]
+        units.append(unit)
+    units[0:1] = [[(LEFT, labels["people"]), *units[0]]] if units else [[(LEFT, labels["people"])]]
+    for index, card in enumerate(ctx["cards"]):
+        line = labels["card"].format(brand=card["brand"] or labels["a_card"], last4=card["last4"])
+        if card["holders"]:
+            line += labels["card_holders"].format(holders=labels["list"].join(card["holders"]))
+        parts = wrap(line, inner, BODY, after="、,")
+        unit = [(LEFT if number == 0 else LEFT + 5, part) for number, part in enumerate(parts)]
+        units.append([(LEFT, labels["cards"]), *unit] if index == 0 else unit)
+    return units
 
 
 def _language(notice: Notice) -> str:
     return notice.language if notice.language in LABELS else "ja"
 
 
-def people_lines(notice: Notice) -> list[str]:
-    """The letter's own block: each person and their items (continuation lines start with INDENT)."""
-    language = _language(notice)
-    lines = [LABELS[language]["people"]]
-    for person in notice.content["people"]:
-        lines += _person_lines(person, language)
-    if any(person["cards"] for person in notice.content["people"]):
-        lines.append(INDENT + LABELS[language]["card_advice"])
-    return lines
-
-
 def _kind(notice: Notice) -> str:
     return "reminder" if notice.reminder_of_id else "notice"
 
 
-def _form(notice: Notice) -> str:
-    """The shared form a letter is drawn on: one per language and kind."""
-    return f"{_language(notice)}-{_kind(notice)}"
+def _letter_form(notice: Notice) -> LetterForm:
+    form = LetterForm.of(notice)
+    return form if form.language in LABELS else replace(form, language="ja")
 
 
-def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup) -> None:
-    content = notice.content
-    to = content["to"]
-    labels = LABELS[_language(notice)]
-    canvas.doForm(_form(notice))
-    page = _Page(canvas)
-    left, top, width, _ = ADDRESS_BOX
-    if to["postal_code"]:
-        page.put(left * MM, _y(top + 9), f"〒{to['postal_code']}", 11)
-    y = page.wrapped(to["address"], left=left, right=left + width, y=_y(top + 10), size=10.5, leading=1.3)
-    page.put(left * MM, y - 22, f"{to['name']} 様", 14)
-    page.put(left * MM, y - 32, reference(notice), 7)
-    lines = people_lines(notice)
-    y = _y(PEOPLE_TOP)
-    overflow: list[str] = []
-    for position, line in enumerate(lines):
-        pieces = _pieces(line)
-        if y - LINE * (len(pieces) + 1) < _y(PEOPLE_BOTTOM):
-            overflow = lines[position:]
-            page.wrapped(labels["continued"], left=LEFT, right=RIGHT, y=y, size=9.2, leading=1.4)
-            break
-        y = _put_pieces(page, pieces, y)
-    _draw_code_box(canvas, page, setup, notice.code, _language(notice))
-    page.draw()
-    canvas.showPage()
-    if overflow:  # a household with many people: the rest on a second page
+class _Forms:
+    """A batch file's shared parts, each page's drawn once as a form and placed on every letter alike:
+    same language, kind, audience, advice groups and facts, and the same number of own lines."""
+
+    def __init__(self, canvas: Any, setup: NoticeSetup, printed_on: date) -> None:
+        self.canvas, self.setup, self.printed_on = canvas, setup, printed_on
+        self.fronts: dict[LetterForm, Front] = {}
+        self.flows: dict[LetterForm, list[Line]] = {}
+        self.layouts: dict[tuple[LetterForm, tuple[int, ...]], tuple[list[str], Placed]] = {}
+        self.pages: dict[tuple[Any, ...], str] = {}  # a page's shared content -> its form's name
+
+    def layout(self, form: LetterForm, units: tuple[int, ...]) -> tuple[list[str], Placed]:
+        """The form names of each page, and where each line goes, for a letter whose own units have
+        these numbers of lines."""
+        key = (form, units)
+        if key not in self.layouts:
+            if form not in self.fronts:
+                self.fronts[form] = _front(self.setup, form, self.printed_on)
+                self.flows[form] = _shared_flow(self.setup, form)
+                if len(_layout(self.fronts[form], self.flows[form], (), "")) > MAX_PAGES:
+                    raise LetterTooLong(
+                        f"the incident's notice texts take more than {MAX_PAGES} pages of a letter: "
+                        "shorten them (owabi notices setup)"
+                    )
+            front = self.fronts[form]
+            pages = _layout(front, self.flows[form], units, LABELS[form.language]["continuing"])
+            names = []
+            for number, placed in enumerate(pages):
+                shared_lines = tuple(
+                    (line.text, line.size, line.left, line.right, round(y, 2))
+                    for line, y in placed
+                    if line.own < 0 and line.text
+                )
+                # Layouts differ in where the text splits; a page whose shared text is the same in two
+                # of them is drawn once.
+                signature = (form if number == 0 else None, shared_lines)
+                if signature not in self.pages:
+                    name = f"p{len(self.pages)}"
+                    self.canvas.beginForm(name)
+                    if number == 0:
+                        _draw_front(self.canvas, self.setup, front, form.language)
+                    page = _Page(self.canvas)
+                    for text, size, left, right, y in shared_lines:
+                        page.put(left * MM - (width(text, size) if right else 0), _y(y), text, size)
+                    page.draw()
+                    self.canvas.endForm()
+                    self.pages[signature] = name
+                names.append(self.pages[signature])
+            self.layouts[key] = (names, pages)
+        return self.layouts[key]
+
+
+def _draw_letter(canvas: Any, notice: Notice, setup: NoticeSetup, forms: _Forms) -> None:
+    to = notice.content["to"]
+    language = _language(notice)
+    units = people_units(notice, setup)
+    own = [line for unit in units for line in unit]
+    names, pages = forms.layout(_letter_form(notice), tuple(len(unit) for unit in units))
+    for number, (name, placed) in enumerate(zip(names, pages, strict=True)):
+        canvas.doForm(name)
         page = _Page(canvas)
-        y = page.wrapped(
-            f"{labels['sheet']}　{to['name']} 様　{reference(notice)}",
-            left=LEFT,
-            right=RIGHT,
-            y=_y(20),
-            size=9.2,
-            leading=1.4,
-        )
-        for line in overflow:
-            y = _put_pieces(page, _pieces(line), y)
+        if number == 0:
+            left, top, box_width, _ = address_box()
+            y = _y(top + 5)
+            if to["postal_code"]:
+                page.put(left * MM, y, f"〒{to['postal_code']}", 11)
+            lines, size = _address_lines(to["address"], box_width)
+            y = page.lines(lines, left=left, y=y - 1.5 * MM, size=size, leading=1.3)
+            page.put(left * MM, y - 19, f"{to['name']} 様", 14)
+            page.put(left * MM, y - 30, reference(notice), 8)
+            _draw_code_box(
+                canvas, page, setup, notice.code, language, forms.fronts[_letter_form(notice)].code_top
+            )
+        for line, y_mm in placed:
+            if line.own >= 0:
+                left_mm, text = own[line.own]
+                page.put(left_mm * MM, _y(y_mm), text, BODY)
         page.draw()
         canvas.showPage()
 
 
 def letter_text(notice: Notice, setup: NoticeSetup, printed_on: date | None = None) -> str:
-    """A letter as text, from the same pieces the page is drawn from (`notices preview --part letter`)."""
+    """A letter as text, from the same pieces the pages are drawn from (`notices preview --part letter`)."""
+    register_font()  # the people's lines are wrapped as on the page
     language = _language(notice)
     labels = LABELS[language]
-    text = shared(setup, language, reminder=notice.reminder_of_id is not None)
+    form = _letter_form(notice)
+    text = shared(setup, form)
     to = notice.content["to"]
     lines = [long_date(printed_on or timezone.localdate(), language), setup.sender_name, "", "親展"]
     lines += [f"〒{to['postal_code']}"] if to["postal_code"] else []
     lines += [to["address"], f"{to['name']} 様", reference(notice) if notice.pk else "", ""]
     lines += [text.title, "", text.greeting, ""]
-    lines += [f"  {line[1:]}" if line.startswith(INDENT) else line for line in people_lines(notice)]
+    lines += [
+        ("  " if left > LEFT else "") + part for unit in people_units(notice, setup) for left, part in unit
+    ]
     for heading, body in text.sections:
         lines += ["", heading, body]
-    lines += ["", labels["portal"], setup.portal_url]
+    lines += ["", *_signatory(setup, language), _return_address(setup), ""]
+    lines += [labels["portal"], labels["portal_how"], setup.portal_url]
     lines += [
         f"{labels['code']}  {codes.group(notice.code)}",
         f"{labels['key']}  {codes.login_key(notice.code)}",
     ]
-    lines += [labels["key_warning"], "", _footer(setup)]
+    lines += [
+        labels["key_warning"],
+        labels["check"].format(url=check_url(setup.portal_url), phone=setup.phone),
+    ]
+    lines += ["", _footer(setup)]
     return "\n".join(lines) + "\n"
 
 
@@ -477,7 +601,7 @@ def print_letters(
     written is marked sent (handed to the printer). A re-run prints only letters not yet printed."""
     from reportlab.pdfgen.canvas import Canvas
 
-    _register_font()
+    register_font()
     setup = NoticeSetup.objects.get(incident=incident)
     printed_on = printed_on or timezone.localdate()
     waiting = list(
@@ -500,16 +624,12 @@ def print_letters(
             pdf = io.BytesIO()
             canvas = Canvas(pdf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
             canvas.setTitle(f"{incident.name} letters {number}")
-            for form in sorted({_form(notice) for notice in notices}):
-                language, _, kind = form.partition("-")
-                canvas.beginForm(form)
-                _draw_static(canvas, setup, printed_on, language, reminder=kind == "reminder")
-                canvas.endForm()
+            forms = _Forms(canvas, setup, printed_on)
             entries = []
             pages_before, reminders_before = result.pages, result.reminders
             for notice in notices:
                 first = canvas.getPageNumber()
-                _draw_letter(canvas, notice, setup)
+                _draw_letter(canvas, notice, setup, forms)
                 pages = canvas.getPageNumber() - first
                 entries.append(
                     [
@@ -553,79 +673,4 @@ def print_letters(
             result.letters += len(notices)
             result.files.append(path)
     result.manifest = manifest
-    return result
-
-
-# Japan Post's return reasons (還付理由), as printed on the returned envelope's label.
-RETURN_REASONS = {
-    "宛所不明": "addressee_unknown",  # あて所に尋ねあたりません
-    "宛所に尋ねあたりません": "addressee_unknown",
-    "転居先不明": "moved_no_forwarding",
-    "あて名不完全": "incomplete_address",
-    "宛名不完全": "incomplete_address",
-    "受取拒否": "refused",
-    "受取拒絶": "refused",
-    "保管期間経過": "unclaimed",
-    "その他": "other",
-}
-RETURN_CODES = frozenset(RETURN_REASONS.values())
-
-
-class ReturnedFileError(ValueError):
-    """A returned-mail file that cannot be read; names the file and line, never values."""
-
-
-@dataclass
-class ReturnedResult:
-    rows: int = 0
-    returned: int = 0
-    already: int = 0
-
-
-def record_returned(*, incident: Incident, path: Path, actor: str) -> ReturnedResult:
-    """Mark letters returned from a CSV with the columns `reference` (printed under the address, e.g.
-    L000000123) and `reason` (宛所不明, 転居先不明, 受取拒否, … or the English code). All rows are checked
-    before any is applied."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"reference", "reason"} <= set(reader.fieldnames):
-                raise ReturnedFileError(f"{path.name}, line 1: the columns reference and reason are required")
-            wanted: list[tuple[int, str]] = []
-            for line, row in enumerate(reader, start=2):
-                ref = (row.get("reference") or "").strip().upper()
-                reason = (row.get("reason") or "").strip()
-                code = RETURN_REASONS.get(reason, reason if reason in RETURN_CODES else "")
-                if not (ref.startswith("L") and ref[1:].isdigit()):
-                    raise ReturnedFileError(f"{path.name}, line {line}: reference must look like L000000123")
-                if not code:
-                    raise ReturnedFileError(
-                        f"{path.name}, line {line}: unknown reason; "
-                        f"one of {', '.join(sorted(RETURN_REASONS))}"
-                    )
-                wanted.append((int(ref[1:]), code))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReturnedFileError(f"{path.name}: cannot be read ({type(error).__name__})") from None
-    result = ReturnedResult(rows=len(wanted))
-    with transaction.atomic():
-        found = Notice.objects.filter(incident=incident, channel=Notice.Channel.LETTER)
-        known = set(found.filter(pk__in=[pk for pk, _ in wanted]).values_list("pk", flat=True))
-        unknown = [pk for pk, _ in wanted if pk not in known]
-        if unknown:
-            raise ReturnedFileError(
-                f"{path.name}: {len(unknown)} references are not letters of this incident"
-            )
-        for pk, code in wanted:
-            changed = found.filter(pk=pk).exclude(status=Notice.Status.RETURNED)
-            if changed.update(status=Notice.Status.RETURNED, last_error=f"returned: {code}"):
-                result.returned += 1
-            else:
-                result.already += 1
-        audit.record(
-            actor=actor,
-            action="notices.returned",
-            object_type="incident",
-            object_id=incident.pk,
-            data={"rows": result.rows, "returned": result.returned, "already": result.already},
-        )
     return result

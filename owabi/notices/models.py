@@ -29,8 +29,16 @@ class NoticeSetup(models.Model):
     phone_hours = models.CharField(max_length=100)
     portal_url = models.URLField(help_text="The portal's address, typed by hand from the letter")
     redress_deadline = models.DateField(null=True, blank=True)
-    # {"ja": {"summary", "cause", "risk", "actions", "redress"}, "en": {…}}: plain text, one per language.
+    # {"ja": {"summary", "cause", "measures", "redress", "representative", "common_risk",
+    # "common_advice"}, "en": {…}}: plain text, one per language (owabi.notices.render.TEXT_KEYS).
     texts = models.JSONField(default=dict)
+    # Internal source labels (a row's `source`, else its file's) -> the names readers know, per language:
+    # {"ja": {"course_2012": "通信講座（2012年度会員）"}}. A notice shows only these names.
+    sources = models.JSONField(default=dict, blank=True)
+    # Risk and advice per group of data categories (owabi.notices.advice), per language, the built-in
+    # texts merged with the team's changes when the setup was loaded: {"ja": {"card": {"title", "risk",
+    # "advice"}, …}}. Stored whole so that the revision pins what a notice says.
+    advice = models.JSONField(default=dict, blank=True)
     # Per-incident template overrides: {"ja/email.txt": "…"}; missing names use the built-in templates.
     templates = models.JSONField(default=dict, blank=True)
     # Reminder rules (owabi.notices.reminders.Rule), checked when loaded: [{"name", "unless", …}].

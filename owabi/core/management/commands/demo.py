@@ -84,7 +84,7 @@ class Command(BaseCommand):
             f"({resolved.review_pairs:,} uncertain pairs queued for review)"
         )
         self.step("preparing one notice per recipient (e-mail where there is an address, else a letter)")
-        example = Path(settings.BASE_DIR) / "docs" / "notice-setup.example.toml"
+        example = Path(settings.BASE_DIR) / "docs" / "notice-setup.demo.toml"
         if not NoticeSetup.objects.filter(incident=incident).exists():
             notice_setup.apply(incident=incident, data=notice_setup.load(example), actor="demo")
         if not redress_selectors.catalog(incident.pk):

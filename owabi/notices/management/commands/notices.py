@@ -16,7 +16,7 @@ from owabi.core.management.arguments import input_file, output_dir
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.notices import bounces, codes, ledger, letters, reminders, sending, setup
+from owabi.notices import bounces, codes, ledger, letters, linebreak, reminders, returned, sending, setup
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import render
 from owabi.notices.services import NoticeSetupMissing, prepare
@@ -152,8 +152,8 @@ class Command(BaseCommand):
             self._print(incident, Path(options["out"]), options["batch"])
         elif action == "returned":
             try:
-                back = letters.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
-            except letters.ReturnedFileError as error:
+                back = returned.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
+            except returned.ReturnedFileError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(
                 f"returned letters: {back.returned:,} recorded, {back.already:,} already recorded"
@@ -279,7 +279,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             result = letters.print_letters(incident=incident, out=out, actor="cli", batch=batch)
-        except (letters.FontMissing, letters.LetterTooLong) as error:
+        except (linebreak.FontMissing, letters.LetterTooLong) as error:
             raise CommandError(str(error)) from None
         if not result.letters:
             self.stdout.write(

@@ -1,0 +1,18 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notices", "0002_reminders")]
+
+    operations = [
+        migrations.AddField(
+            model_name="noticesetup",
+            name="sources",
+            field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
+            model_name="noticesetup",
+            name="advice",
+            field=models.JSONField(blank=True, default=dict),
+        ),
+    ]
