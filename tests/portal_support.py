@@ -62,7 +62,7 @@ def sign_in(client: Client, notice: Notice) -> None:
 def portal_data(incident, tmp_path: Path) -> PortalData:
     path = tmp_path / "leak.csv"
     path.write_text(HEADER + ROWS, encoding="utf-8")
-    import_file(incident=incident, path=path, source="会員システム", actor="t")
+    import_file(incident=incident, path=path, source="members", actor="t")
     resolve(incident=incident, actor="t", as_of=AS_OF)
     data = notice_setup.load(EXAMPLE)
     notice_setup.apply(incident=incident, data=data, actor="t")

@@ -400,7 +400,7 @@ def test_each_printed_batch_is_audited_with_its_letters_even_when_a_later_one_fa
 ) -> None:
     path = tmp_path / "rows.csv"
     path.write_text(LETTER_ROWS, encoding="utf-8")
-    import_file(incident=incident, path=path, actor="t")
+    import_file(incident=incident, path=path, source="booking", actor="t")
     resolve(incident=incident, actor="t")
     data = {**setup.load(EXAMPLE), "policy": "letter"}
     data["texts"] = {**data["texts"], "en": {**data["texts"]["en"], "summary": "Too long. " * 2000}}
@@ -414,7 +414,9 @@ def test_each_printed_batch_is_audited_with_its_letters_even_when_a_later_one_fa
     assert [event.data["letters"] for event in printed] == [
         [n.pk] for n in Notice.objects.filter(incident=incident).exclude(pk=last.pk).order_by("pk")
     ]
-    assert all(event.data["pages"] == 1 and event.data["file"].endswith(".pdf") for event in printed)
+    assert all(
+        event.data["pages"] == 2 and event.data["file"].endswith(".pdf") for event in printed
+    )  # a letter is 2 pages
     sent = Notice.objects.filter(incident=incident, status="sent").values_list("pk", flat=True)
     assert sorted(sent) == sorted(pk for event in printed for pk in event.data["letters"])
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from owabi.core.files import append_private
 from owabi.core.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -301,15 +301,8 @@ def _append(path: Path, line: str) -> None:
     """One write on a descriptor opened for appending, then fsync: concurrent anchors never interleave
     within a line, and an anchor that returned is on disk. The directory is never created: a witness
     volume that is not mounted must fail, not fill a new directory on the local disk."""
-    data = line.encode("ascii")
     try:
-        handle = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if os.write(handle, data) != len(data):
-                raise OSError("short write")
-            os.fsync(handle)
-        finally:
-            os.close(handle)
+        append_private(path, line.encode("ascii"))
     except OSError as error:
         raise WitnessError(f"witness {path}: cannot append to it ({type(error).__name__})") from None
 

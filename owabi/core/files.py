@@ -61,6 +61,20 @@ def open_private(path: Path, mode: str = "w", *, newline: str | None = None) -> 
     return _wrap(fd, mode, newline)
 
 
+def append_private(path: Path, data: bytes) -> None:
+    """Append `data` to `path` with one write, then fsync: concurrent appenders never interleave within
+    it, and it is on disk when this returns. The file is created 0600; its folder must exist already (an
+    append-only log on a volume that is not mounted must fail, not start afresh on the local disk)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        if os.write(fd, data) != len(data):
+            raise OSError("short write")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def write_private(path: Path, mode: str = "w", *, newline: str | None = None) -> Iterator[IO[Any]]:
     """Write `path` atomically, created 0600: it appears complete when the block ends, or not at all

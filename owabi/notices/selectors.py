@@ -12,6 +12,7 @@ from django.utils import timezone
 from owabi.incidents import categories
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
+from owabi.records import cards
 
 
 def signed_in_notice(pk: int) -> Notice | None:
@@ -40,12 +41,27 @@ class Person:
     cards: list[dict[str, str]]
 
 
+def _card(card: dict[str, Any], language: str) -> dict[str, str]:
+    """A card as a reader knows it: the brand's name (a code owabi knows, or the export's spelling)."""
+    brand = card.get("brand") or ""
+    return {"brand": cards.brand_label(brand, language) or brand, "last4": card.get("last4", "")}
+
+
 def people(notice: Notice, language: str) -> list[Person]:
+    """The people of the notice, each with their own cards: a card appears once in the snapshot, naming
+    the people whose records held it (older snapshots list cards per person)."""
+    shared = notice.content.get("cards")
     out = []
     for person in notice.content.get("people", []):
+        number = int(person["number"])
+        held = (
+            [card for card in shared if number in card.get("holders", [])]
+            if shared is not None
+            else person.get("cards", [])
+        )
         out.append(
             Person(
-                number=int(person["number"]),
+                number=number,
                 name=person.get("name") or "",
                 due=person.get("due") or "",
                 minor=bool(person.get("minor")),
@@ -54,7 +70,7 @@ def people(notice: Notice, language: str) -> list[Person]:
                     for code in person.get("items", [])
                     if categories.is_known(code)
                 ],
-                cards=list(person.get("cards", [])),
+                cards=[_card(card, language) for card in held],
             )
         )
     return out

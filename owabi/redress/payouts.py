@@ -10,8 +10,6 @@ a name.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,6 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from owabi.core import audit, roles
+from owabi.core.files import private_dir, write_private
 from owabi.incidents.models import Incident
 from owabi.redress import zengin
 from owabi.redress.models import Claim, Payee, Payout, PayoutBatch, PayoutSetup
@@ -295,9 +294,10 @@ def file_name(batch: PayoutBatch) -> str:
 
 
 def _private_folder(folder: Path) -> None:
+    """A payout file's folder: made private (owabi.core.files), or refused when it exists and others may
+    open it (a file of bank accounts must not sit where other users can list or read it)."""
     if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True)
-        folder.chmod(0o700)  # mkdir's mode passes through the umask
+        private_dir(folder)
     elif not folder.is_dir():
         raise PayoutError(f"{folder}: not a folder")
     elif folder.stat().st_mode & 0o077:
@@ -308,18 +308,9 @@ def _private_folder(folder: Path) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """The file 0600, whole or not at all: a temp file (mkstemp makes it 0600) in the same folder,
-    synced, then renamed. One small function, to be replaced by owabi.core.files.write_private."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """The file 0600, whole or not at all (owabi.core.files)."""
+    with write_private(path, "wb") as handle:
+        handle.write(data)
 
 
 def _file(batch: PayoutBatch) -> bytes:

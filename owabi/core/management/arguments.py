@@ -46,12 +46,16 @@ def input_file(text: str) -> Path:
 
 
 def output_file(text: str) -> Path:
-    """A file to write, in a folder that exists."""
+    """A file to write. Missing folders are made (private, owabi.core.files); a folder in the way, or a
+    file where a folder should be, is refused."""
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder; name a file in it")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{parent} is a file, not a folder")
     return path
 
 

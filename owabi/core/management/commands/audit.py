@@ -8,10 +8,7 @@ from owabi.core import audit
 
 
 class Command(BaseCommand):
-    help = (
-        "Audit log tools: `owabi audit verify` checks the whole hash chain against its witness; "
-        "`owabi audit anchor` appends the chain's head to the witness."
-    )
+    help = "Check the audit chain against its witness (verify), or append its head to it (anchor)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="{verify,anchor}")

@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notices", "0002_reminders")]
+    dependencies = [("notices", "0003_sending_hand_over")]
 
     operations = [
         migrations.AddField(
