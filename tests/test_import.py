@@ -690,7 +690,9 @@ def test_a_card_number_in_a_name_or_address_never_reaches_a_notice(incident, tmp
     header = ["record_id", "氏名", "郵便番号", "住所", "メールアドレス"]
     address = "東京都千代田区千代田1-1 ４１１１-１１１１-１１１１-１１１１"
     rows = [["R1", "山田 4111 1111 1111 1111 太郎", "100-0001", address, "taro@example.jp"]]
-    import_file(incident=incident, path=_write(tmp_path / "r.csv", rows, header=header), actor="t")
+    import_file(
+        incident=incident, path=_write(tmp_path / "r.csv", rows, header=header), source="booking", actor="t"
+    )
     resolve(incident=incident, actor="t", as_of=date(2026, 12, 1))
     data = {**setup.load(REPO / "docs" / "notice-setup.example.toml"), "policy": "both"}
     setup.apply(incident=incident, data=data, actor="t")

@@ -483,7 +483,7 @@ def test_a_reviewer_who_parts_a_guardians_same_named_children_is_followed(incide
 
 
 def test_the_guardians_notice_lists_each_child_once(incident, resolved) -> None:
-    setup.apply(incident=incident, data=setup.load(REPO / "docs" / "notice-setup.example.toml"), actor="t")
+    setup.apply(incident=incident, data=setup.load(REPO / "docs" / "notice-setup.demo.toml"), actor="t")
     prepare(incident=incident, actor="t")
     number = int(recipient(resolved, "IM1").removeprefix("P"))
     (notice,) = Notice.objects.filter(incident=incident, recipient__number=number)
