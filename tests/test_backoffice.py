@@ -242,3 +242,15 @@ def test_the_staff_command_makes_an_account_with_a_second_factor(portal_data: Po
 
     with pytest.raises(CommandError, match="exists already"):
         call_command("staff", "add", "clerk", "--role", "agent")
+
+
+def test_the_demo_can_read_its_second_factor_in_development_only(portal_data: PortalData, capsys) -> None:
+    from django.core.management.base import CommandError
+    from django.test import override_settings
+
+    staff.add_staff(username="demo-manager", roles=["manager"], actor="test")
+    call_command("staff", "code", "demo-manager")
+    code = capsys.readouterr().out.strip()
+    assert len(code) == 6 and code.isdigit() and code == _token("demo-manager")
+    with override_settings(PRODUCTION=True), pytest.raises(CommandError, match="development only"):
+        call_command("staff", "code", "demo-manager")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -105,6 +105,16 @@ def test_a_reminder_reaches_only_who_has_not_acted_with_the_same_code_and_key(
     assert "あらためてお送りします" in text and "青木 一郎 様" in text
     assert codes.group(waits.code) in text and codes.login_key(waits.code) in text
     assert message["Message-ID"] != waits.message_id  # its own message, the same code
+    # RFC 8058: a one-click opt-out the mail provider can POST to, on the portal; the first notice has none.
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = message["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://owabi.sample-travel.example.jp/reminders/off/")
+    assert "aoki" not in link and waits.code not in link
+    opted = Client(enforce_csrf_checks=True).post(
+        "/" + link.split("/", 3)[3], {"List-Unsubscribe": "One-Click"}, HTTP_HOST="testserver"
+    )
+    assert opted.status_code == 200
+    assert Engagement.objects.get(recipient_id=waits.recipient_id).reminders_off_at is not None
     # The reminder's code still signs in as the first notice, and counts as acting.
     assert engagement.sign_in(codes.group(reminder.code), codes.login_key(reminder.code)) == waits
     assert Engagement.objects.get(recipient_id=waits.recipient_id).signed_in_at is not None

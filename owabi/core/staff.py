@@ -73,3 +73,18 @@ def new_authenticator(*, username: str, actor: str) -> str:
     device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
     audit.record(actor=actor, action="staff.authenticator", object_type="user", object_id=user.pk)
     return str(device.config_url)
+
+
+def current_code(*, username: str) -> str:
+    """The six digits a staff user's authenticator shows now: for the demo and development only (an
+    authenticator app is the second factor; a command that prints it would defeat it in production)."""
+    from django.conf import settings
+    from django_otp.oath import TOTP
+
+    if settings.PRODUCTION:
+        raise StaffError("the current code is shown in development only; use the authenticator app")
+    device = TOTPDevice.objects.filter(user__username=username, user__is_staff=True).first()
+    if device is None:
+        raise StaffError(f"no staff user {username!r} with an authenticator")
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from owabi.core import audit, ratelimit
 from owabi.notices import codes
-from owabi.notices.models import Engagement, Notice
+from owabi.notices.models import Engagement, Notice, NoticeSetup
+from owabi.records.models import Recipient
 
 EVENTS = {
     "signed_in": "signed_in_at",
@@ -113,23 +114,36 @@ def record(recipient_id: int, event: str, *, at: datetime | None = None) -> None
 
 
 _UNSUBSCRIBE_SALT = "owabi.notices.reminders-off"
+# The portal's page for it (owabi/portal/urls.py serves this path).
+REMINDERS_OFF_PATH = "/reminders/off/"
 
 
 def unsubscribe_token(notice: Notice) -> str:
-    """The opaque token of a reminder's one-click "no more reminders" link (RFC 8058): the first
-    notice's id, signed with the site's key, so it names nobody and cannot be forged."""
-    first = notice.reminder_of_id or notice.pk
-    return signing.dumps(first, salt=_UNSUBSCRIBE_SALT, compress=True)
+    """The opaque token of a reminder's one-click "no more reminders" link (RFC 8058): the recipient's
+    public UUID, signed with the site's key, so it names nobody, counts nothing and cannot be forged."""
+    recipients = Recipient.objects.filter(pk=notice.recipient_id) if notice.recipient_id else None
+    public_id = recipients.values_list("public_id", flat=True).first() if recipients else None
+    return signing.dumps(str(public_id or ""), salt=_UNSUBSCRIBE_SALT)
+
+
+def reminders_off_url(notice: Notice, setup: NoticeSetup) -> str:
+    """The reminder's one-click opt-out link on the incident's portal."""
+    return f"{setup.portal_url.rstrip('/')}{REMINDERS_OFF_PATH}{unsubscribe_token(notice)}"
 
 
 def reminders_off(token: str) -> bool:
     """Stop reminders for the recipient of the notice the token names; False for a bad token. Repeating
     it changes nothing (a mail provider may POST twice)."""
     try:
-        pk = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+        public_id = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
     except signing.BadSignature:
         return False
-    notice = Notice.objects.filter(pk=pk, reminder_of__isnull=True).first() if isinstance(pk, int) else None
+    recipient = Recipient.objects.filter(public_id=public_id).first() if public_id else None
+    notice = (
+        Notice.objects.filter(recipient=recipient, reminder_of__isnull=True).order_by("pk").first()
+        if recipient
+        else None
+    )
     if notice is None or notice.recipient_id is None:
         return False
     with transaction.atomic():

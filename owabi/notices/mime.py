@@ -94,6 +94,7 @@ def compose(
     message_id: str,
     text: str,
     html: str,
+    extra_headers: dict[str, str] | None = None,
 ) -> Composed:
     text_part, html_part = _part("text/plain", text), _part("text/html", html)
     boundary = f"===============owabi{secrets.token_hex(12)}=="
@@ -104,7 +105,9 @@ def compose(
     head = (
         f'Content-Type: multipart/alternative;\n boundary="{boundary}"\nMIME-Version: 1.0\n'
         f"Subject: {_encoded(subject)}\nFrom: {_mailbox(sender_name, sender_address)}\nTo: {to}\n"
-        f"Date: {_date()}\nMessage-ID: {message_id}\n\n"
+        f"Date: {_date()}\nMessage-ID: {message_id}\n"
+        + "".join(f"{name}: {value}\n" for name, value in (extra_headers or {}).items())
+        + "\n"
     )
     data = b"".join(
         (
@@ -131,12 +134,20 @@ class NoticeEmail(EmailMultiAlternatives):
         sender_address: str,
         message_id: str,
         before_content: Callable[[], None] | None = None,
+        unsubscribe: str = "",
         **kwargs: Any,
     ) -> None:
         # from_email is the envelope sender only: Django encodes it anew for every message, and the
         # display name it would encode is dropped from MAIL FROM anyway. The From header carries it.
         headers = {"From": _display(sender_name, sender_address), "Message-ID": message_id}
-        super().__init__(from_email=sender_address, headers=headers, **kwargs)
+        # A reminder carries the one-click opt-out of RFC 8058 (a URL, plain ASCII): mail providers show
+        # their own "unsubscribe" for it and POST to it.
+        self.extra = (
+            {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+            if unsubscribe
+            else {}
+        )
+        super().__init__(from_email=sender_address, headers={**headers, **self.extra}, **kwargs)
         self.sender_name, self.sender_address, self.message_id = sender_name, sender_address, message_id
         # Called by SMTPBackend at the last moment before anything could be delivered: on the fast path
         # once the server has taken the envelope (354 to DATA), otherwise before the exchange begins.
@@ -164,6 +175,7 @@ class NoticeEmail(EmailMultiAlternatives):
             message_id=self.message_id,
             text=str(self.body),
             html=str(html[0]),
+            extra_headers=self.extra,
         )
 
 

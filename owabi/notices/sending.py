@@ -62,7 +62,7 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
-from owabi.notices import ledger
+from owabi.notices import engagement, ledger
 from owabi.notices.ledger import MAX_ATTEMPTS, MAX_BATCH
 from owabi.notices.mime import NoticeEmail, ReplyLost, SMTPBackend
 from owabi.notices.models import Notice, NoticeSetup
@@ -188,6 +188,7 @@ def _build(notice: Notice, setup: NoticeSetup, connection: object, before_conten
         to=[notice.content["to"]["email"]],
         connection=connection,
         before_content=before_content,
+        unsubscribe=engagement.reminders_off_url(notice, setup) if notice.reminder_of_id else "",
     )
     mail.attach_alternative(rendered.html, "text/html")
     return mail

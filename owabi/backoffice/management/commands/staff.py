@@ -28,6 +28,10 @@ class Command(BaseCommand):
         )
         key = sub.add_parser("authenticator", help="Replace a staff user's second factor (a lost phone)")
         key.add_argument("username", help="the staff member's user name")
+        code = sub.add_parser(
+            "code", help="Development only: the six digits the user's authenticator shows now"
+        )
+        code.add_argument("username", help="the staff member's user name")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -43,6 +47,8 @@ class Command(BaseCommand):
             elif options["action"] == "roles":
                 staff.set_roles(username=options["username"], roles=options["role"], actor="cli")
                 self.stdout.write(f"{options['username']}: roles {', '.join(options['role'])}")
+            elif options["action"] == "code":
+                self.stdout.write(staff.current_code(username=options["username"]))
             else:
                 url = staff.new_authenticator(username=options["username"], actor="cli")
                 self.stdout.write(f"{options['username']}: new authenticator (shown once): {url}")

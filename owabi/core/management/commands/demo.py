@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from owabi.core import audit, staff
 from owabi.core.files import private_dir, write_private
 from owabi.core.management.arguments import positive_int
 from owabi.incidents.models import Incident
@@ -33,6 +34,7 @@ from owabi.redress import selectors as redress_selectors
 from owabi.redress import services as redress_services
 
 DEMO_SLUG = "demo"
+DEMO_STAFF = "demo-manager"
 
 
 class Command(BaseCommand):
@@ -110,6 +112,7 @@ class Command(BaseCommand):
         sample = codes.group(first.code) if first else "CODE"
         sample_key = codes.login_key(first.code) if first else "KEY"
         username, password = self._staff_user()
+        audit.anchor_if_witnessed(actor="demo")
         records = LeakRecord.objects.filter(incident=incident).count()
         self.stdout.write(
             "\n".join(
@@ -120,8 +123,10 @@ class Command(BaseCommand):
                     f"{resolved.recipients:,} recipients",
                     f"  portal:         http://{options['addr']}/  registration code {sample}  login key "
                     f"{sample_key}",
-                    f"  staff sign-in:  http://{options['addr']}/admin/  user {username}  password {password}"
+                    f"  staff pages:    http://{options['addr']}/staff/  user {username}  password {password}"
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
+                    f"                  second factor: the authenticator link in that file, or "
+                    f".venv/bin/owabi staff code {username}  (development only)",
                     "  audit check:    .venv/bin/owabi audit verify",
                     f"  e-mails:        {outbox or 'sent through SMTP'}",
                     f"  letters (PDF):  {letters_dir}",
@@ -167,17 +172,16 @@ class Command(BaseCommand):
         )
 
     def _staff_user(self) -> tuple[str, str]:
-        """The demo's staff account; its password lives in a git-ignored file, readable by the owner only."""
+        """The demo's staff account (a manager, and a superuser for Django's admin), with a TOTP second
+        factor; its password and authenticator link live in a git-ignored file only the owner reads."""
         path = Path(settings.DATA_DIR) / "demo-staff.txt"
         user_model = get_user_model()
-        if path.exists() and user_model.objects.filter(username="admin").exists():
-            username, password = path.read_text().split()
+        if path.exists() and user_model.objects.filter(username=DEMO_STAFF).exists():
+            username, password, _ = path.read_text().split()
             return username, password
-        password = secrets.token_urlsafe(12)
-        user, _ = user_model.objects.get_or_create(username="admin", defaults={"is_staff": True})
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
+        user_model.objects.filter(username=DEMO_STAFF).delete()
+        made = staff.add_staff(username=DEMO_STAFF, roles=["manager"], actor="demo")
+        user_model.objects.filter(username=DEMO_STAFF).update(is_superuser=True)
         with write_private(path) as handle:
-            handle.write(f"admin {password}\n")
-        return "admin", password
+            handle.write(f"{DEMO_STAFF} {made.password} {made.otpauth_url}\n")
+        return DEMO_STAFF, made.password
