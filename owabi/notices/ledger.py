@@ -19,6 +19,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.bulk import chunked
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice
 
@@ -190,8 +191,8 @@ def recover(incident: Incident, actor: str, *, run: str = "") -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for start in range(0, len(pks), MAX_BATCH):
-        record_batch(incident, actor, None, Batch(accepted=pks[start : start + MAX_BATCH]))
+    for chunk in chunked(pks, MAX_BATCH):
+        record_batch(incident, actor, None, Batch(accepted=chunk))
     return len(pks)
 
 

@@ -32,6 +32,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.bulk import chunked
 from owabi.incidents.models import Incident
 from owabi.notices.models import Engagement, Notice, NoticeSetup
 
@@ -268,8 +269,7 @@ def _save(created: list[Notice], result: RemindResult) -> None:
     full = Notice.objects.in_bulk([notice.reminder_of_id for notice in created])
     for notice in created:
         notice.content = full[notice.reminder_of_id].content
-    for start in range(0, len(created), 1000):
-        chunk = created[start : start + 1000]
+    for chunk in chunked(created, 1000):
         try:
             with transaction.atomic():
                 Notice.objects.bulk_create(chunk)

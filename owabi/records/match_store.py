@@ -16,6 +16,7 @@ from typing import Any, cast
 from django.db import connection, transaction
 
 from owabi.core import crypto
+from owabi.core.bulk import chunked
 from owabi.core.fields import SealedBlob
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
@@ -176,8 +177,7 @@ def _locate(positions: Any, keys: Any) -> Any:
 def _recompute(incident: Incident, stale: list[int]) -> None:
     """Compute and store the keys of `stale` records, then drop every batch of an older version (each
     record they covered is in `stale` or already in a current batch)."""
-    for start in range(0, len(stale), RECOMPUTE_CHUNK):
-        chunk = stale[start : start + RECOMPUTE_CHUNK]
+    for chunk in chunked(stale, RECOMPUTE_CHUNK):
         by_file: dict[int, list[tuple[int, tuple[str | None, ...]]]] = defaultdict(list)
         records = LeakRecord.objects.filter(pk__in=chunk).values_list("source_file_id", "line_no", "sealed")
         for file_id, line, sealed in cast("Iterable[tuple[int, int, dict[str, Any]]]", records):

@@ -591,7 +591,7 @@ class _Generator:
     def birth_for_age(self, age: int) -> int:
         return self.as_of - age * 365 - int(self.rng.random() * 365) - age // 4
 
-    def adult_age(self, low: int = 18) -> int:
+    def adult_age(self, low: int = ADULT_AGE) -> int:
         u = self.rng.random()
         age = (
             18 + int(self.rng.random() * 12)

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.incidents.models import Incident
-from owabi.incidents.selectors import get_incident
+from owabi.incidents.cli import incident_or_error
 from owabi.notices import setup as notice_setup
 from owabi.redress import payouts, selectors, services
 from owabi.redress.models import PayoutBatch
@@ -67,9 +67,7 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = get_incident(slug=options["incident"])
-        if incident is None:
-            raise CommandError(f"no incident with slug {options['incident']!r}")
+        incident = incident_or_error(options["incident"])
         try:
             getattr(self, f"_{options['action']}")(incident, options)
         except services.RedressError as error:
