@@ -11,8 +11,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from owabi.incidents.models import Incident
 from owabi.incidents.cli import incident_or_error
+from owabi.incidents.models import Incident
 from owabi.notices import setup as notice_setup
 from owabi.redress import payouts, selectors, services
 from owabi.redress.models import PayoutBatch
