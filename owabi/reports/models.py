@@ -52,3 +52,53 @@ class Assessment(models.Model):
     @property
     def exempt(self) -> bool:
         return self.encrypted and self.key_safe
+
+
+class Report(models.Model):
+    """One report to a regulator for an incident at one stage (APPI: 速報, 確報)."""
+
+    class Stage(models.TextChoices):
+        PRELIMINARY = "preliminary", "速報 / Preliminary"
+        FINAL = "final", "確報 / Final"
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    regime = models.CharField(max_length=20, default="appi")
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    submitted_on = models.DateField(null=True, blank=True)
+    submitted_by = models.CharField(max_length=150, blank=True)
+    submitted_version = models.ForeignKey(
+        "ReportVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "regime", "stage"], name="reports_report_one_per_stage"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.regime} {self.stage} report of incident {self.incident_id}"
+
+
+class ReportVersion(models.Model):
+    """One saved version of a report: the staff-written texts and the figures as of `as_of`. Never
+    edited: each save is a new version, numbered from 1."""
+
+    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    texts = models.JSONField(default=dict)
+    figures = models.JSONField(default=dict)  # key -> count, as counted at `as_of`
+    as_of = models.DateTimeField()
+    saved_by = models.CharField(max_length=150)
+    saved_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "number"], name="reports_version_number_unique")
+        ]
+        ordering = ["report", "-number"]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of report {self.report_id}"

@@ -7,8 +7,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from owabi.incidents.models import Incident
-from owabi.reports import deadlines
-from owabi.reports.models import Assessment
+from owabi.reports import deadlines, drafts, figures
+from owabi.reports.models import Assessment, Report, ReportVersion
+from owabi.reports.reportability import derive
 
 
 def current_assessment(incident: Incident) -> Assessment | None:
@@ -33,3 +34,52 @@ def clocks(incident: Incident, assessment: Assessment | None = None) -> list[dea
 def countdowns(incident: Incident, now: datetime | None = None) -> list[deadlines.Countdown]:
     now = now or timezone.now()
     return [deadlines.countdown(clock, now) for clock in clocks(incident)]
+
+
+def report(incident: Incident, stage: str, regime: str = "appi") -> Report | None:
+    return Report.objects.filter(incident=incident, regime=regime, stage=stage).first()
+
+
+def versions(incident: Incident, stage: str) -> list[ReportVersion]:
+    """Every saved version of a report, newest first."""
+    return list(
+        ReportVersion.objects.filter(report__incident=incident, report__stage=stage).order_by("-number")
+    )
+
+
+def situations(incident: Incident, assessment: Assessment | None) -> list[str]:
+    """The situations a person confirmed, or, until one has, those owabi derives."""
+    return assessment.situations if assessment else derive(incident).situations
+
+
+def stored_figures(version: ReportVersion) -> figures.Counted:
+    data = version.figures
+    return figures.Counted(
+        as_of=version.as_of,
+        values={key: int(value) for key, value in data.get("values", {}).items()},
+        items=[figures.Item(**item) for item in data.get("items", [])],
+    )
+
+
+def draft(incident: Incident, stage: str, *, version_number: int | None = None) -> drafts.Draft:
+    """The report at `stage`: the latest saved texts with figures counted now; or, with
+    `version_number`, that saved version exactly as it was saved (figures as of its time)."""
+    found = report(incident, stage)
+    version = None
+    if found is not None:
+        saved = found.versions.order_by("-number")
+        version = saved.filter(number=version_number).first() if version_number else saved.first()
+    if version_number and version is None:
+        raise ReportVersion.DoesNotExist(f"no version {version_number}")
+    assessment = current_assessment(incident)
+    counted = stored_figures(version) if version_number and version else figures.count(incident)
+    return drafts.build(
+        incident=incident,
+        stage=stage,
+        report=found,
+        version=version,
+        assessment=assessment,
+        clocks=clocks(incident, assessment),
+        situations=situations(incident, assessment),
+        counted=counted,
+    )
