@@ -95,7 +95,13 @@ def count(incident: Incident) -> Counted:
     present = records.category_counts(incident=incident)
     declared = set(incident.declared_categories)
     items = [
-        Item(category.code, category.ja, present.get(category.code, 0), category.code in declared)
+        # A declared category leaked with every record, though no row holds it (the security code).
+        Item(
+            category.code,
+            category.ja,
+            values["records"] if category.code in declared else present.get(category.code, 0),
+            category.code in declared,
+        )
         for category in categories.CATEGORIES
         if category.code in present or category.code in declared
     ]
