@@ -31,11 +31,6 @@ def clocks(incident: Incident, assessment: Assessment | None = None) -> list[dea
     )
 
 
-def countdowns(incident: Incident, now: datetime | None = None) -> list[deadlines.Countdown]:
-    now = now or timezone.now()
-    return [deadlines.countdown(clock, now) for clock in clocks(incident)]
-
-
 def report(incident: Incident, stage: str, regime: str = "appi") -> Report | None:
     return Report.objects.filter(incident=incident, regime=regime, stage=stage).first()
 
@@ -83,3 +78,22 @@ def draft(incident: Incident, stage: str, *, version_number: int | None = None) 
         situations=situations(incident, assessment),
         counted=counted,
     )
+
+
+def submitted_stages(incident: Incident) -> dict[str, Report]:
+    """The incident's reports marked submitted, by stage."""
+    return {
+        report.stage: report
+        for report in Report.objects.filter(incident=incident, submitted_on__isnull=False).order_by()
+    }
+
+
+def dashboard_clocks(incident: Incident, now: datetime | None = None) -> list[deadlines.Countdown]:
+    """Each clock with the time left and how loudly to warn; a submitted APPI report's clock is done.
+    (Other regimes' filings are not tracked here yet: their clocks run until the deadline.)"""
+    now = now or timezone.now()
+    done = submitted_stages(incident)
+    return [
+        deadlines.countdown(clock, now, done=clock.regime == "appi" and clock.key in done)
+        for clock in clocks(incident)
+    ]
