@@ -1,6 +1,6 @@
 from django.urls import path
 
-from owabi.backoffice import auth, views
+from owabi.backoffice import auth, reports, views
 
 app_name = "staff"
 
@@ -16,4 +16,9 @@ urlpatterns = [
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
     path("requests", views.requests_queue, name="requests"),
     path("codes", views.codes, name="codes"),
+    path("report", reports.report, name="report"),
+    path("report/assess", reports.assess, name="report_assess"),
+    path("report/save", reports.save, name="report_save"),
+    path("report/submitted", reports.submitted, name="report_submitted"),
+    path("report/download", reports.download, name="report_download"),
 ]

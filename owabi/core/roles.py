@@ -26,6 +26,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "manage_codes": frozenset({"finance", "manager", "admin"}),
     # Payouts: batches and 全銀 files (a second person approves each batch).
     "payouts": frozenset({"finance", "manager", "admin"}),
+    # Regulator reports: confirm reportability, edit and version the 速報/確報, mark them submitted.
+    "report": frozenset({"manager", "admin"}),
     # The dashboard's figures hold no PII.
     "dashboard": frozenset(ROLES),
 }
