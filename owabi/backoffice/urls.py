@@ -16,4 +16,5 @@ urlpatterns = [
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
     path("requests", views.requests_queue, name="requests"),
     path("codes", views.codes, name="codes"),
+    path("search", views.search, name="search"),
 ]

@@ -11,10 +11,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from owabi.backoffice import search as support_search
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.evidence import render_page
 from owabi.backoffice.exports import csv_response
-from owabi.core import audit
+from owabi.core import audit, ratelimit
 from owabi.core.roles import can
 from owabi.incidents.models import Incident
 from owabi.redress import review, selectors
@@ -200,3 +201,36 @@ def codes(request: HttpRequest) -> HttpResponse:
             {"option": option, "chosen": chosen, "free": free, "low": free is not None and free < 100}
         )
     return render(request, "backoffice/codes.html", _base(request, incident, rows=rows))
+
+
+# --- Support console ------------------------------------------------------------------------------------
+SEARCH_FIELDS = ("name", "phone", "card_last4", "postal_code", "email", "code")
+
+
+@staff_required("search")
+def search(request: HttpRequest) -> HttpResponse:
+    """Find a caller. A POST form only: what was typed never reaches a URL, a log or the audit (which
+    records the kinds of key used and whom they found)."""
+    incident = _incident(request)
+    context = _base(request, incident, values={})
+    if request.method != "POST":
+        return render(request, "backoffice/search.html", context)
+    values = {name: request.POST.get(name, "")[:200] for name in SEARCH_FIELDS}
+    context["values"] = values
+    if not ratelimit.hit("staff.search.user", str(request.user.pk)):
+        context["error"] = "検索の回数が上限に達しました。しばらくしてから、または管理者にご相談ください。"
+        return render(request, "backoffice/search.html", context, status=429)
+    try:
+        found = support_search.search(incident=incident, values=values)
+    except support_search.SearchError as error:
+        context["error"] = str(error)
+        return render(request, "backoffice/search.html", context, status=200)
+    audit.record(
+        actor=actor(request),
+        action="backoffice.search",
+        object_type="incident",
+        object_id=incident.pk,
+        data={"kinds": found.kinds, "subjects": [person.subject_id for person in found.people][:100]},
+    )
+    rows = [(person, found.notices.get(person.recipient_id or 0, [])) for person in found.people]
+    return render(request, "backoffice/search.html", {**context, "searched": True, "rows": rows})

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 
+from owabi.core import ratelimit
 from owabi.incidents import categories
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
@@ -112,3 +113,29 @@ def genuine(code_typed: str) -> Genuine | None:
         channel=notice.channel,
         mailed_on=timezone.localdate(sent) if sent else None,
     )
+
+
+# --- Support console ------------------------------------------------------------------------------------
+def recipient_of_code(incident_id: int, code_typed: str) -> int | None:
+    """The recipient of the incident's notice with this registration code (a reminder carries its
+    notice's code), or None. Raises codes.CodeError for a code that cannot be one of ours, before any
+    lookup."""
+    code = codes.parse_code(code_typed)
+    return (
+        Notice.objects.filter(incident_id=incident_id, code=code, reminder_of__isnull=True)
+        .values_list("recipient_id", flat=True)
+        .first()
+    )
+
+
+def notices_of_recipients(recipient_ids: list[int]) -> dict[int, list[Notice]]:
+    """Every notice (first notices and reminders, cancelled ones too) per recipient, oldest first."""
+    out: dict[int, list[Notice]] = {pk: [] for pk in recipient_ids}
+    for notice in Notice.objects.filter(recipient_id__in=recipient_ids).order_by("prepared_at", "pk"):
+        out[cast(int, notice.recipient_id)].append(notice)
+    return out
+
+
+def sign_in_locked(notice: Notice) -> bool:
+    """Whether the portal refuses this notice's code for now (too many failed sign-ins)."""
+    return ratelimit.is_limited("portal.login.code", notice.code)
