@@ -4,7 +4,9 @@ on every view of personal data."""
 
 from __future__ import annotations
 
+import io
 import json
+import uuid
 
 import pytest
 from django.test import Client
@@ -12,14 +14,41 @@ from django.test import Client
 from owabi.core import staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
-from tests.portal_support import PortalData
-from tests.test_backoffice import _staff
+from owabi.notices.models import Notice
+from owabi.records.models import Subject
+from owabi.redress.models import Claim
+from tests.portal_support import PortalData, sign_in
+from tests.test_backoffice import _png, _staff
 
 pytestmark = pytest.mark.django_db
 
 
 def _search(client: Client, data: PortalData, **values: str):
     return client.post("/staff/search", {"incident": data.incident.slug, **values})  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def filed_claim(portal_data: PortalData) -> Claim:
+    """A reimbursement claim of 小林 誠, filed through the portal (as tests/test_backoffice.py files it)."""
+    client = Client()
+    sign_in(client, portal_data.adult)
+    client.post(
+        "/me/claims/new",
+        {
+            "person": str(portal_data.people(portal_data.adult)[0]),
+            "kind": "reissue_fee",
+            "amount_yen": "1100",
+            "description": "再発行",
+            "bank_code": "0001",
+            "branch_code": "001",
+            "account_type": "1",
+            "account_number": "7654321",
+            "holder": "コバヤシ マコト",
+            "agree": "on",
+            "evidence": io.BytesIO(_png()),
+        },
+    )
+    return Claim.objects.get()
 
 
 @pytest.fixture
@@ -112,3 +141,61 @@ def test_finance_anonymous_and_half_signed_in_staff_cannot_search(portal_data: P
     response = _search(half, portal_data, name="小林 誠", card_last4="4242")
     assert response["Location"] == "/staff/login"
     assert not AuditEvent.objects.filter(action="backoffice.search").exists()
+
+
+# --- Person timeline -------------------------------------------------------------------------------------
+def _subject(data: PortalData, notice: Notice, index: int = 0) -> Subject:
+    number = data.people(notice)[index]
+    return Subject.objects.get(incident=data.incident, number=number)
+
+
+def _person_url(subject: Subject) -> str:
+    return f"/staff/people/{subject.public_id}/"
+
+
+def test_the_timeline_shows_everything_about_the_person_in_time_order(
+    portal_data: PortalData, agent: Client, filed_claim: Claim
+) -> None:
+    person = Client()
+    sign_in(person, portal_data.adult)  # claim signed in once already; this is the second sign-in
+    subject = _subject(portal_data, portal_data.adult)
+    before = AuditEvent.objects.count()
+    page = agent.get(_person_url(subject))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "小林 誠" in text and "コバヤシ マコト" in text and "1975-03-03" in text
+    assert "members" in text and "A1" in text  # the record and its source
+    assert "クレジットカード番号" in text and "4242" in text  # leaked items; the card by its last 4
+    assert codes.group(portal_data.adult.code) in text and "makoto@example.jp" in text
+    assert text.count("専用ページにログイン") == 2
+    assert filed_claim.reference in text and "1,100円" in text
+    order = [text.index(marker) for marker in ("記録を取り込み", "お知らせを準備", "請求 ")]
+    assert order == sorted(order)
+    viewed = AuditEvent.objects.filter(seq__gt=before, action="backoffice.view_person").get()
+    assert viewed.object_id == str(subject.pk) and viewed.data == {}
+
+
+def test_a_guardians_child_shows_the_guardians_notice(portal_data: PortalData, agent: Client) -> None:
+    child = _subject(portal_data, portal_data.guardian)
+    text = agent.get(_person_url(child)).content.decode()
+    assert "（未成年）" in text and "保護者あて" in text
+    assert codes.group(portal_data.guardian.code) in text and "yumi@example.jp" in text
+    assert "小林" not in text  # nobody else's data
+
+
+def test_the_timeline_is_for_support_roles_only(portal_data: PortalData) -> None:
+    url = _person_url(_subject(portal_data, portal_data.adult))
+    for role in ("agent", "reviewer", "manager", "admin"):
+        client, _ = _staff(f"{role}1", role)
+        assert client.get(url).status_code == 200, role
+    finance, _ = _staff("finance1", "finance")
+    assert finance.get(url).status_code == 403
+    assert Client().get(url)["Location"] == "/staff/login"
+    owner = Client()
+    sign_in(owner, portal_data.adult)  # the person themself, signed in to the portal, is not staff
+    assert owner.get(url)["Location"] == "/staff/login"
+    agent = _staff("agent2", "agent")[0]
+    assert agent.get(f"/staff/people/{uuid.uuid4()}/").status_code == 404
+    assert agent.get("/staff/people/1/").status_code == 404  # never a sequential id
+    viewed = AuditEvent.objects.filter(action="backoffice.view_person").count()
+    assert viewed == 4  # one per view that showed data; refusals and misses show none

@@ -17,4 +17,5 @@ urlpatterns = [
     path("requests", views.requests_queue, name="requests"),
     path("codes", views.codes, name="codes"),
     path("search", views.search, name="search"),
+    path("people/<uuid:public_id>/", views.person, name="person"),
 ]

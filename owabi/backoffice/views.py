@@ -15,9 +15,11 @@ from owabi.backoffice import search as support_search
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.evidence import render_page
 from owabi.backoffice.exports import csv_response
+from owabi.backoffice.timeline import timeline_of
 from owabi.core import audit, ratelimit
 from owabi.core.roles import can
 from owabi.incidents.models import Incident
+from owabi.records import selectors as record_selectors
 from owabi.redress import review, selectors
 from owabi.redress.models import Claim, Evidence, Option, Request
 from owabi.reports.dashboard import funnel
@@ -234,3 +236,36 @@ def search(request: HttpRequest) -> HttpResponse:
     )
     rows = [(person, found.notices.get(person.recipient_id or 0, [])) for person in found.people]
     return render(request, "backoffice/search.html", {**context, "searched": True, "rows": rows})
+
+
+# What the person page says after an action (the URL carries the key, never a text or a value).
+DONE = {
+    "resend": "お知らせの再送を手配しました。",
+    "unlock": "ログインの一時停止を解除しました。",
+    "choice": "補償の選択を記録しました。",
+    "request": "依頼を記録しました。",
+    "call": "通話を記録しました。",
+}
+
+
+@staff_required("view_person")
+def person(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Everything about one person, in time order. Each viewing is audited."""
+    subject = record_selectors.person(public_id)
+    if subject is None:
+        raise Http404("no such person")
+    timeline = timeline_of(subject)
+    audit.record(
+        actor=actor(request), action="backoffice.view_person", object_type="subject", object_id=subject.pk
+    )
+    return render(
+        request,
+        "backoffice/person.html",
+        _base(
+            request,
+            subject.incident,
+            timeline=timeline,
+            may_act=can(request.user, "act_for_person"),
+            done=DONE.get(request.GET.get("done", ""), ""),
+        ),
+    )

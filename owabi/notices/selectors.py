@@ -4,7 +4,7 @@ the public "is this notice genuine?" check."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 
 from django.utils import timezone
@@ -139,3 +139,25 @@ def notices_of_recipients(recipient_ids: list[int]) -> dict[int, list[Notice]]:
 def sign_in_locked(notice: Notice) -> bool:
     """Whether the portal refuses this notice's code for now (too many failed sign-ins)."""
     return ratelimit.is_limited("portal.login.code", notice.code)
+
+
+SIGN_IN_ACTIONS = {
+    "portal.sign_in": "専用ページにログイン",
+    "portal.sign_in.locked": "ログインの失敗が続き、一時停止",
+    "portal.sign_in.unlock": "ログインの一時停止を解除（窓口）",
+    "notices.resend": "お知らせの再送を手配（窓口）",
+}
+
+
+def portal_events(notice_ids: list[int]) -> list[tuple[datetime, int, str, str]]:
+    """(time, notice id, action, what it was) of the sign-ins, lockouts, unlocks and resends of these
+    notices, from the audit log (which records them; no PII there)."""
+    from owabi.core.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        action__in=list(SIGN_IN_ACTIONS), object_type="notice", object_id__in=[str(pk) for pk in notice_ids]
+    ).order_by("seq")
+    return [
+        (event.at, int(event.object_id), event.action, SIGN_IN_ACTIONS[event.action])
+        for event in events.only("at", "object_id", "action")
+    ]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from django.db.models import QuerySet
 
+from owabi.incidents import categories
 from owabi.incidents.models import Incident
+from owabi.records import cards
 from owabi.records.lookup import Found
 from owabi.records.models import LeakRecord, Membership, Subject
 
@@ -105,3 +108,68 @@ def person(public_id: uuid.UUID | str) -> Subject | None:
     except ValueError:
         return None
     return _subjects().select_related("incident").filter(public_id=wanted).first()
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """One of a person's leaked records as staff see it: where it came from, what it holds, what leaked.
+    Cards only as brand and last 4 digits (the full number was never stored)."""
+
+    pk: int
+    record_id: str
+    source: str
+    file_name: str
+    imported_at: datetime
+    values: dict[str, str]  # the person's own values, by standard column
+    items: list[tuple[str, str]]  # (category code, label)
+    card: str  # "VISA 4242", or ""
+
+
+SHOWN = (
+    "subject_name",
+    "subject_kana",
+    "subject_birth_date",
+    "subject_gender",
+    "relationship",
+    "guardian_name",
+    "guardian_kana",
+    "postal_code",
+    "address",
+    "phone",
+    "fax",
+    "email",
+    "expected_delivery_date",
+)
+
+
+def records_of(subject: Subject) -> list[RecordView]:
+    """The subject's records in import order, with their sources and leaked items (incident-wide
+    declared categories included, as notices list them)."""
+    declared = list(subject.incident.declared_categories or [])
+    out = []
+    rows = (
+        LeakRecord.objects.filter(membership__subject=subject)
+        .select_related("source_file")
+        .order_by("source_file__imported_at", "line_no")
+    )
+    for record in rows:
+        sealed = cast("dict[str, Any]", record.sealed)
+        codes = [*record.categories, *(code for code in declared if code not in record.categories)]
+        brand, last4 = sealed.get("card_brand") or "", sealed.get("card_last4") or ""
+        out.append(
+            RecordView(
+                pk=record.pk,
+                record_id=record.record_id,
+                source=sealed.get("source") or record.source_file.source,
+                file_name=record.source_file.file_name,
+                imported_at=record.source_file.imported_at,
+                values={field: str(sealed[field]) for field in SHOWN if sealed.get(field)},
+                items=[(code, categories.label(code)) for code in codes if categories.is_known(code)],
+                card=f"{cards.brand_label(brand, 'ja') or brand} {last4}".strip() if last4 else "",
+            )
+        )
+    return out
+
+
+def people_of_subjects(subject_ids: Iterable[int]) -> list[Person]:
+    return _people(_subjects().filter(pk__in=list(subject_ids)), {})
