@@ -16,7 +16,7 @@ from owabi.core.models import AuditEvent
 from owabi.notices import codes
 from owabi.notices.models import Notice
 from owabi.records.models import Subject
-from owabi.redress.models import Claim
+from owabi.redress.models import Call, Choice, Claim, Request
 from tests.portal_support import PortalData, sign_in
 from tests.test_backoffice import _png, _staff
 
@@ -199,3 +199,133 @@ def test_the_timeline_is_for_support_roles_only(portal_data: PortalData) -> None
     assert agent.get("/staff/people/1/").status_code == 404  # never a sequential id
     viewed = AuditEvent.objects.filter(action="backoffice.view_person").count()
     assert viewed == 4  # one per view that showed data; refusals and misses show none
+
+
+# --- Acting for the caller -------------------------------------------------------------------------------
+def _act(client: Client, subject: Subject, action: str, **values: str):
+    return client.post(
+        f"/staff/people/{subject.public_id}/{action}", {f"{action}-{k}": v for k, v in values.items()}
+    )
+
+
+def test_resend_by_letter_to_a_corrected_address_and_by_email_with_a_new_code(
+    portal_data: PortalData, agent: Client
+) -> None:
+    subject = _subject(portal_data, portal_data.adult)
+    old = portal_data.adult
+    refused = _act(agent, subject, "resend", channel="letter", postal_code="1000001", address="東京都")
+    assert refused.status_code == 409 and "理由" in refused.content.decode()
+    assert not Notice.objects.filter(recipient=old.recipient, channel="letter").exists()
+    done = _act(
+        agent,
+        subject,
+        "resend",
+        channel="letter",
+        postal_code="１００ー０００１",
+        address="東京都千代田区千代田１－１",
+        reason="転居のため",
+    )
+    assert done.status_code == 302 and done["Location"].endswith("?done=resend")
+    letter = Notice.objects.get(recipient=old.recipient, channel="letter")
+    assert letter.status == "prepared" and letter.code != old.code
+    assert letter.content["to"]["postal_code"] == "100-0001"
+    assert letter.content["to"]["address"] == "東京都千代田区千代田1-1"
+    assert letter.content["people"] == old.content["people"]  # says what the notice said
+    old.refresh_from_db()
+    assert old.status != "cancelled"  # the e-mail notice stays: another channel
+    event = AuditEvent.objects.get(action="notices.resend")
+    assert event.reason == "転居のため" and event.data == {
+        "channel": "letter",
+        "replaces": [],
+        "corrected": True,
+    }
+    assert "千代田" not in json.dumps(event.data, ensure_ascii=False)
+
+    assert (
+        _act(agent, subject, "resend", channel="email", email="not an address", reason="x").status_code == 409
+    )
+    _act(agent, subject, "resend", channel="email", email="Makoto.New@Example.jp", reason="アドレス変更")
+    old.refresh_from_db()
+    fresh = Notice.objects.get(recipient=old.recipient, channel="email", status="prepared")
+    assert old.status == "cancelled" and fresh.content["to"]["email"] == "makoto.new@example.jp"
+    person = Client()
+    response = person.post("/signin", {"code": codes.group(old.code), "key": codes.login_key(old.code)})
+    assert response.status_code == 200  # the old code no longer opens the portal
+    sign_in(person, fresh)
+
+
+def test_lifting_a_lockout_lets_the_person_sign_in_again(portal_data: PortalData, agent: Client) -> None:
+    notice = portal_data.adult
+    person = Client()
+    for _ in range(10):
+        person.post("/signin", {"code": codes.group(notice.code), "key": "WRONGKEYWRONG"})
+    subject = _subject(portal_data, notice)
+    page = agent.get(_person_url(subject)).content.decode()
+    assert "ログイン一時停止中" in page
+    right = {"code": codes.group(notice.code), "key": codes.login_key(notice.code)}
+    assert person.post("/signin", right).status_code == 429
+    assert _act(agent, subject, "unlock", notice=str(notice.pk)).status_code == 409  # no reason
+    other = _subject(portal_data, portal_data.guardian)  # a notice that is not this person's
+    assert _act(agent, other, "unlock", notice=str(notice.pk), reason="x").status_code == 404
+    assert _act(agent, subject, "unlock", notice=str(notice.pk), reason="本人確認済み").status_code == 302
+    sign_in(Client(), notice)
+    event = AuditEvent.objects.get(action="portal.sign_in.unlock")
+    assert event.reason == "本人確認済み" and event.object_id == str(notice.pk)
+
+
+def test_a_choice_and_a_request_recorded_for_the_caller(portal_data: PortalData, agent: Client) -> None:
+    subject = _subject(portal_data, portal_data.adult)
+    assert _act(agent, subject, "choose", option="emoney").status_code == 409  # no reason
+    assert _act(agent, subject, "choose", option="emoney", reason="電話で希望").status_code == 302
+    choice = Choice.objects.get(subject=subject)
+    assert choice.by == "staff" and choice.status == "fulfilled"
+    assert AuditEvent.objects.get(action="redress.choice").reason == "電話で希望"
+    assert _act(agent, subject, "choose", option="book_card", reason="x").status_code == 409  # locked
+    assert _act(agent, subject, "request", kind="delete", reason="電話で依頼").status_code == 302
+    request = Request.objects.get(subject=subject)
+    assert request.kind == "delete" and request.by == "staff"
+    assert (
+        _act(agent, subject, "request", kind="misuse", reason="x").status_code == 409
+    )  # needs what happened
+    text = agent.get(_person_url(subject)).content.decode()
+    assert choice.reference in text and request.reference in text
+
+
+def test_a_call_is_logged_with_its_follow_up_and_sealed_notes(portal_data: PortalData, agent: Client) -> None:
+    subject = _subject(portal_data, portal_data.adult)
+    summary = "カードの再発行について質問。明細を確認するよう案内"
+    needs_date = _act(
+        agent, subject, "call", topic="claim", outcome="follow_up", summary=summary, follow_up="折り返し"
+    )
+    assert needs_date.status_code == 409
+    done = _act(
+        agent,
+        subject,
+        "call",
+        topic="claim",
+        outcome="follow_up",
+        summary=summary,
+        follow_up="明細の確認後に折り返し",
+        follow_up_on="2026-12-10",
+    )
+    assert done.status_code == 302
+    call = Call.objects.get()
+    assert call.notes["summary"] == summary and call.staff.username == "agent1"
+    event = AuditEvent.objects.get(action="redress.call")
+    assert event.data["topic"] == "claim" and summary not in json.dumps(event.data, ensure_ascii=False)
+    assert summary in agent.get(_person_url(subject)).content.decode()
+
+
+def test_only_agents_managers_and_admins_act_for_a_caller(portal_data: PortalData) -> None:
+    subject = _subject(portal_data, portal_data.adult)
+    values = {"topic": "other", "outcome": "resolved", "summary": "問い合わせ"}
+    for role in ("manager", "admin"):
+        assert _act(_staff(f"{role}1", role)[0], subject, "call", **values).status_code == 302, role
+    for role in ("reviewer", "finance"):
+        client = _staff(f"{role}1", role)[0]
+        assert _act(client, subject, "call", **values).status_code == 403, role
+    assert _act(Client(), subject, "call", **values)["Location"] == "/staff/login"
+    agent = _staff("agent1", "agent")[0]
+    assert _act(agent, subject, "nothing", **values).status_code == 404
+    assert agent.get(f"/staff/people/{subject.public_id}/call").status_code == 405  # POST only
+    assert Call.objects.count() == 2

@@ -104,5 +104,15 @@ def timeline_of(subject: Subject) -> Timeline:
                 f"（{claim.get_status_display()}）",
             )
         )
+    for call in redress.calls:
+        follow = f"、{call.follow_up_on:%Y-%m-%d}までに対応" if call.follow_up_on else ""
+        entries.append(
+            Entry(
+                call.created_at,
+                "call",
+                f"通話（スタッフ {call.staff_id}）：{call.get_topic_display()} → {call.get_outcome_display()}"
+                f"{follow}：{call.notes.get('summary', '')}",
+            )
+        )
     found.entries = sorted(entries, key=lambda entry: entry.at)
     return found

@@ -18,4 +18,5 @@ urlpatterns = [
     path("codes", views.codes, name="codes"),
     path("search", views.search, name="search"),
     path("people/<uuid:public_id>/", views.person, name="person"),
+    path("people/<uuid:public_id>/<str:action>", views.act, name="act"),
 ]

@@ -15,13 +15,19 @@ from owabi.backoffice import search as support_search
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.evidence import render_page
 from owabi.backoffice.exports import csv_response
+from owabi.backoffice.forms import ActionForms
 from owabi.backoffice.timeline import timeline_of
 from owabi.core import audit, ratelimit
 from owabi.core.roles import can
 from owabi.incidents.models import Incident
+from owabi.notices import engagement, resend
+from owabi.notices import selectors as notice_selectors
+from owabi.notices.models import Notice
 from owabi.records import selectors as record_selectors
-from owabi.redress import review, selectors
-from owabi.redress.models import Claim, Evidence, Option, Request
+from owabi.records.models import Subject
+from owabi.redress import calls, review, selectors
+from owabi.redress import services as redress_services
+from owabi.redress.models import Choice, Claim, Evidence, Option, Request
 from owabi.reports.dashboard import funnel
 
 PAGE = 50
@@ -266,6 +272,109 @@ def person(request: HttpRequest, public_id: str) -> HttpResponse:
             subject.incident,
             timeline=timeline,
             may_act=can(request.user, "act_for_person"),
+            forms=ActionForms.empty(subject),
             done=DONE.get(request.GET.get("done", ""), ""),
         ),
     )
+
+
+# --- Acting for a caller: each action needs a reason and is audited by the service it calls --------------
+def _acted(request: HttpRequest, subject: Subject, done: str) -> HttpResponse:
+    return HttpResponseRedirect(reverse("staff:person", args=[subject.public_id]) + f"?done={done}")
+
+
+def _refused(request: HttpRequest, subject: Subject, message: str) -> HttpResponse:
+    back = reverse("staff:person", args=[subject.public_id])
+    return render(
+        request,
+        "backoffice/message.html",
+        _base(request, subject.incident, message=message, back=back),
+        status=409,
+    )
+
+
+def _subject_or_404(public_id: str) -> Subject:
+    subject = record_selectors.person(public_id)
+    if subject is None:
+        raise Http404("no such person")
+    return subject
+
+
+def _notice_for(subject: Subject) -> Notice:
+    notice = notice_selectors.live_notice(subject.recipient_id) if subject.recipient_id else None
+    if notice is None:
+        raise redress_services.RedressError("この方にはまだお知らせがないため、代わりに手続きできません")
+    return notice
+
+
+@require_POST
+@staff_required("act_for_person")
+def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
+    """One action for the caller (resend, unlock, choose, request, call), from the person page's forms."""
+    subject = _subject_or_404(public_id)
+    form = ActionForms.bound(action, request.POST, subject)
+    if form is None:
+        raise Http404("no such action")
+    if not form.is_valid():
+        return _refused(request, subject, form.first_error())
+    data, who = form.cleaned_data, actor(request)
+    try:
+        if action == "resend":
+            if subject.recipient_id is None:
+                raise resend.ResendError("この方にはお知らせの宛先がありません")
+            resend.resend(
+                recipient_id=subject.recipient_id,
+                channel=data["channel"],
+                postal_code=data["postal_code"],
+                address=data["address"],
+                email=data["email"],
+                actor=who,
+                reason=data["reason"],
+            )
+        elif action == "unlock":
+            notice = next(
+                (
+                    n
+                    for n, _ in timeline_of(subject).notices
+                    if n.pk == data["notice"] and not n.reminder_of_id
+                ),
+                None,
+            )
+            if notice is None:
+                raise Http404("no such notice")
+            engagement.lift_lockout(code_typed=notice.code, actor=who, reason=data["reason"])
+        elif action == "choose":
+            address = {key: data[f"voucher_{key}"] for key in ("name", "postal_code", "address")}
+            redress_services.choose(
+                notice=_notice_for(subject),
+                person=subject.number,
+                option_key=data["option"],
+                address=address if any(address.values()) else None,
+                by=Choice.By.STAFF,
+                actor=who,
+                reason=data["reason"],
+            )
+        elif action == "request":
+            redress_services.file_request(
+                notice=_notice_for(subject),
+                kind=data["kind"],
+                person=subject.number,
+                text=data["text"],
+                by=Choice.By.STAFF,
+                actor=who,
+                reason=data["reason"],
+            )
+        else:
+            calls.log_call(
+                subject=subject,
+                topic=data["topic"],
+                outcome=data["outcome"],
+                summary=data["summary"],
+                follow_up=data["follow_up"],
+                follow_up_on=data["follow_up_on"],
+                user=request.user,  # type: ignore[arg-type]
+                actor=who,
+            )
+    except (resend.ResendError, redress_services.RedressError, calls.CallError) as error:
+        return _refused(request, subject, str(error))
+    return _acted(request, subject, action)

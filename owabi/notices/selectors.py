@@ -161,3 +161,15 @@ def portal_events(notice_ids: list[int]) -> list[tuple[datetime, int, str, str]]
         (event.at, int(event.object_id), event.action, SIGN_IN_ACTIONS[event.action])
         for event in events.only("at", "object_id", "action")
     ]
+
+
+def live_notice(recipient_id: int) -> Notice | None:
+    """The recipient's first live notice (not a reminder, not cancelled): what staff act through for
+    them, as the portal acts through the notice a person signed in with."""
+    return (
+        Notice.objects.select_related("incident")
+        .filter(recipient_id=recipient_id, reminder_of__isnull=True)
+        .exclude(status=Notice.Status.CANCELLED)
+        .order_by("pk")
+        .first()
+    )

@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
-from owabi.redress.models import Choice, Claim, GiftCode, Option, Request, TodoDone
+from owabi.redress.models import Call, Choice, Claim, GiftCode, Option, Request, TodoDone
 from owabi.redress.todos import todos_for
 
 
@@ -89,10 +89,12 @@ class PersonRedress:
     choices: list[Choice]
     requests: list[Request]
     claims: list[Claim]
+    calls: list[Call]
 
 
 def of_person(subject_id: int, recipient_id: int | None) -> PersonRedress:
-    """The person's choices and claims, and the requests about them or their recipient, oldest first."""
+    """The person's choices, claims and calls, and the requests about them or their recipient (oldest
+    first)."""
     about = Q(subject_id=subject_id)
     if recipient_id is not None:
         about |= Q(recipient_id=recipient_id, subject__isnull=True)
@@ -103,4 +105,5 @@ def of_person(subject_id: int, recipient_id: int | None) -> PersonRedress:
         ),
         requests=list(requests.order_by("created_at")),
         claims=list(Claim.objects.filter(subject_id=subject_id).order_by("created_at")),
+        calls=list(Call.objects.select_related("staff").filter(subject_id=subject_id).order_by("created_at")),
     )
