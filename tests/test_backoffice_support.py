@@ -15,9 +15,12 @@ from owabi.core import staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
 from owabi.notices.models import Notice
-from owabi.records.models import Subject
+from owabi.records.models import LeakRecord, ResolveRun, ReviewPair, Subject
+from owabi.records.resolve import resolve
+from owabi.records.resolve.clusters import link
+from owabi.records.resolve.union_find import find
 from owabi.redress.models import Call, Choice, Claim, Request
-from tests.portal_support import PortalData, sign_in
+from tests.portal_support import AS_OF, PortalData, sign_in
 from tests.test_backoffice import _png, _staff
 
 pytestmark = pytest.mark.django_db
@@ -329,3 +332,87 @@ def test_only_agents_managers_and_admins_act_for_a_caller(portal_data: PortalDat
     assert _act(agent, subject, "nothing", **values).status_code == 404
     assert agent.get(f"/staff/people/{subject.public_id}/call").status_code == 405  # POST only
     assert Call.objects.count() == 2
+
+
+# --- Resolution review ------------------------------------------------------------------------------------
+def _twins_pair(data: PortalData) -> ReviewPair:
+    a, b = sorted(LeakRecord.objects.filter(record_id__in=["T1", "T2"]).values_list("pk", flat=True))
+    pair, _ = ReviewPair.objects.update_or_create(
+        record_a_id=a, record_b_id=b, defaults={"incident": data.incident, "probability": 0.5}
+    )
+    return pair
+
+
+def _subjects_of(*record_ids: str) -> list[int]:
+    return [LeakRecord.objects.get(record_id=r).membership.subject_id for r in record_ids]
+
+
+def test_a_reviewer_sees_a_pair_side_by_side_and_decides_it_for_every_later_run(
+    portal_data: PortalData,
+) -> None:
+    pair = _twins_pair(portal_data)
+    reviewer, _ = _staff("reviewer1", "reviewer")
+    slug = portal_data.incident.slug  # type: ignore[attr-defined]
+    queue = reviewer.get("/staff/review", {"incident": slug}).content.decode()
+    assert f"#{pair.pk}" in queue and "T1" in queue and "山本" not in queue  # no personal data in the list
+    page = reviewer.get(f"/staff/review/{pair.pk}", {"incident": slug}).content.decode()
+    assert "北海道札幌市" in page and "沖縄県那覇市" in page and "1111" in page
+    run = ResolveRun.objects.filter(incident=portal_data.incident).last()
+    if run and run.model:
+        assert "照合の根拠" in page and "モデルがまだありません" not in page
+    assert (
+        AuditEvent.objects.filter(action="backoffice.view_review_pair", object_id=str(pair.pk)).count() == 1
+    )
+    url = f"/staff/review/{pair.pk}"
+    assert reviewer.post(url, {"incident": slug, "decision": "same"}).status_code == 409  # no reason
+    assert reviewer.post(url, {"incident": slug, "decision": "maybe", "reason": "x"}).status_code == 409
+    assert (
+        reviewer.post(url, {"incident": slug, "decision": "same", "reason": "同じ方と確認"}).status_code
+        == 302
+    )
+    event = AuditEvent.objects.get(action="records.review")
+    assert event.reason == "同じ方と確認" and event.data["decision"] == "same"
+    resolve(incident=portal_data.incident, actor="t", as_of=AS_OF)
+    first, second = _subjects_of("T1", "T2")
+    assert first == second  # joined by the decision
+    reviewer.post(url, {"incident": slug, "decision": "different", "reason": "別人と確認"})
+    resolve(incident=portal_data.incident, actor="t", as_of=AS_OF)
+    resolve(incident=portal_data.incident, actor="t", as_of=AS_OF)  # and it holds on every run after
+    first, second = _subjects_of("T1", "T2")
+    assert first != second
+    pair.refresh_from_db()
+    assert pair.decision == "different" and pair.decided_by == f"staff:{event.actor.split(':')[1]}"
+
+
+def test_keep_apart_holds_when_a_third_record_would_join_the_two() -> None:
+    # 0 and 1 were parted by a reviewer; 2 matches both surely. 2 joins its stronger match only.
+    parent, _ = link(3, [(0, 2, 0.999), (1, 2, 0.9999)], same=set(), different={(0, 1)})
+    assert find(parent, 0) != find(parent, 1) and find(parent, 2) == find(parent, 1)
+    # A longer chain: 0 ~ 2 ~ 3 ~ 1, every link sure; the weakest one is left out.
+    pairs = [(0, 2, 0.999), (2, 3, 0.99), (3, 1, 0.9999)]
+    parent, _ = link(4, pairs, same=set(), different={(0, 1)})
+    assert find(parent, 0) == find(parent, 2) and find(parent, 3) == find(parent, 1)
+    assert find(parent, 0) != find(parent, 1)
+    # A reviewer's "same" cannot join what another "different" parted either.
+    parent, _ = link(3, [], same={(0, 2), (1, 2)}, different={(0, 1)})
+    assert find(parent, 0) != find(parent, 1)
+    # Without any "different", nothing changes: every sure pair and "same" joins; the unsure wait.
+    parent, review = link(4, [(0, 1, 0.999), (2, 3, 0.5)], same={(1, 2)}, different=set())
+    assert len({find(parent, i) for i in range(3)}) == 1 and find(parent, 3) == 3
+    assert review == [(2, 3, 0.5)]
+
+
+def test_only_reviewers_managers_and_admins_review_resolution(portal_data: PortalData) -> None:
+    pair = _twins_pair(portal_data)
+    slug = portal_data.incident.slug  # type: ignore[attr-defined]
+    for role in ("agent", "finance"):
+        client, _ = _staff(f"{role}1", role)
+        assert client.get("/staff/review").status_code == 403, role
+        assert client.post(f"/staff/review/{pair.pk}", {"decision": "same", "reason": "x"}).status_code == 403
+    for role in ("manager", "admin"):
+        client, _ = _staff(f"{role}1", role)
+        assert client.get(f"/staff/review/{pair.pk}", {"incident": slug}).status_code == 200, role
+    assert Client().get("/staff/review")["Location"] == "/staff/login"
+    assert _staff("reviewer1", "reviewer")[0].get("/staff/review/999999").status_code == 404
+    pair.refresh_from_db()
+    assert pair.decision == "pending"

@@ -17,6 +17,8 @@ urlpatterns = [
     path("requests", views.requests_queue, name="requests"),
     path("codes", views.codes, name="codes"),
     path("search", views.search, name="search"),
+    path("review", views.review_queue, name="review"),
+    path("review/<int:pk>", views.review_pair, name="review_pair"),
     path("people/<uuid:public_id>/", views.person, name="person"),
     path("people/<uuid:public_id>/<str:action>", views.act, name="act"),
 ]

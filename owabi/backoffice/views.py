@@ -23,8 +23,10 @@ from owabi.incidents.models import Incident
 from owabi.notices import engagement, resend
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
+from owabi.records import review as records_review
 from owabi.records import selectors as record_selectors
 from owabi.records.models import Subject
+from owabi.records.resolve.explanation import explain_pair
 from owabi.redress import calls, review, selectors
 from owabi.redress import services as redress_services
 from owabi.redress.models import Choice, Claim, Evidence, Option, Request
@@ -378,3 +380,64 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
     except (resend.ResendError, redress_services.RedressError, calls.CallError) as error:
         return _refused(request, subject, str(error))
     return _acted(request, subject, action)
+
+
+# --- Resolution review -------------------------------------------------------------------------------------
+@staff_required("review_resolution")
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """The pairs the matcher was unsure about (record ids and scores only: no personal data here)."""
+    incident = _incident(request)
+    decided = request.GET.get("status") == "decided"
+    pairs = record_selectors.review_queue(incident, decided=decided).select_related("record_a", "record_b")
+    page = Paginator(pairs, PAGE).get_page(request.GET.get("page"))
+    return render(request, "backoffice/review.html", _base(request, incident, page=page, decided=decided))
+
+
+@staff_required("review_resolution")
+def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
+    """One pair side by side, with the evidence levels `owabi resolve --explain` shows. Audited."""
+    incident = _incident(request)
+    pair = record_selectors.review_pair(incident, pk)
+    if pair is None:
+        raise Http404("no such pair")
+    if request.method == "POST":
+        try:
+            records_review.decide(
+                pair=pair,
+                decision=request.POST.get("decision", ""),
+                actor=actor(request),
+                reason=request.POST.get("reason", "")[:500],
+            )
+        except records_review.ReviewError as error:
+            back = reverse("staff:review_pair", args=[pk]) + f"?incident={incident.slug}"
+            return render(
+                request,
+                "backoffice/message.html",
+                _base(request, incident, message=str(error), back=back),
+                status=409,
+            )
+        return HttpResponseRedirect(reverse("staff:review") + f"?incident={incident.slug}")
+    explanation = explain_pair(incident=incident, record_a=pair.record_a, record_b=pair.record_b)
+    audit.record(
+        actor=actor(request),
+        action="backoffice.view_review_pair",
+        object_type="review_pair",
+        object_id=pair.pk,
+    )
+    left, right = record_selectors.record_view(pair.record_a), record_selectors.record_view(pair.record_b)
+    fields = [name for name in record_selectors.SHOWN if name in left.values or name in right.values]
+    rows = [(name, left.values.get(name, ""), right.values.get(name, "")) for name in fields]
+    return render(
+        request,
+        "backoffice/review_pair.html",
+        _base(
+            request,
+            incident,
+            pair=pair,
+            left=left,
+            right=right,
+            rows=rows,
+            levels=sorted(explanation.levels.items()) if explanation else [],
+            probability=explanation.probability if explanation else pair.probability,
+        ),
+    )

@@ -14,7 +14,7 @@ from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.records import cards
 from owabi.records.lookup import Found
-from owabi.records.models import LeakRecord, Membership, Subject
+from owabi.records.models import LeakRecord, Membership, ReviewPair, Subject
 
 
 def iter_clusters(*, incident: Incident, batch: int = 5000) -> Iterator[tuple[str, str, str]]:
@@ -173,3 +173,35 @@ def records_of(subject: Subject) -> list[RecordView]:
 
 def people_of_subjects(subject_ids: Iterable[int]) -> list[Person]:
     return _people(_subjects().filter(pk__in=list(subject_ids)), {})
+
+
+def review_queue(incident: Incident, *, decided: bool = False) -> QuerySet[ReviewPair]:
+    """The incident's review pairs: pending ones, most likely first (or those decided, latest first)."""
+    pairs = ReviewPair.objects.filter(incident=incident)
+    if decided:
+        return pairs.exclude(decision=ReviewPair.Decision.PENDING).order_by("-decided_at", "pk")
+    return pairs.filter(decision=ReviewPair.Decision.PENDING).order_by("-probability", "pk")
+
+
+def review_pair(incident: Incident, pk: int) -> ReviewPair | None:
+    return (
+        ReviewPair.objects.select_related("record_a__source_file", "record_b__source_file")
+        .filter(incident=incident, pk=pk)
+        .first()
+    )
+
+
+def record_view(record: LeakRecord) -> RecordView:
+    """One record as staff see it (its leaked items without the incident-wide declared ones)."""
+    sealed = cast("dict[str, Any]", record.sealed)
+    brand, last4 = sealed.get("card_brand") or "", sealed.get("card_last4") or ""
+    return RecordView(
+        pk=record.pk,
+        record_id=record.record_id,
+        source=sealed.get("source") or record.source_file.source,
+        file_name=record.source_file.file_name,
+        imported_at=record.source_file.imported_at,
+        values={field: str(sealed[field]) for field in SHOWN if sealed.get(field)},
+        items=[(code, categories.label(code)) for code in record.categories if categories.is_known(code)],
+        card=f"{cards.brand_label(brand, 'ja') or brand} {last4}".strip() if last4 else "",
+    )
