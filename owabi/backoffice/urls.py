@@ -21,4 +21,9 @@ urlpatterns = [
     path("report/save", reports.save, name="report_save"),
     path("report/submitted", reports.submitted, name="report_submitted"),
     path("report/download", reports.download, name="report_download"),
+    path("search", views.search, name="search"),
+    path("review", views.review_queue, name="review"),
+    path("review/<int:pk>", views.review_pair, name="review_pair"),
+    path("people/<uuid:public_id>/", views.person, name="person"),
+    path("people/<uuid:public_id>/<str:action>", views.act, name="act"),
 ]

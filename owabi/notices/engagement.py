@@ -51,7 +51,12 @@ def sign_in(code_typed: str, key_typed: str, *, client: str = "") -> Notice | No
         for policy, subject in zip(_LOGIN_POLICIES, subjects, strict=True)
     ):
         raise SignInLimited
-    notice = Notice.objects.filter(code=code, reminder_of__isnull=True).first()
+    # A cancelled notice (replaced by a resend, owabi.notices.resend) opens nothing, like an unknown code.
+    notice = (
+        Notice.objects.filter(code=code, reminder_of__isnull=True)
+        .exclude(status=Notice.Status.CANCELLED)
+        .first()
+    )
     key_ok = codes.key_matches(code, key_typed)  # computed for unknown codes too: same work either way
     if notice is None or not key_ok:
         tripped = [  # this failure used the last of a budget: the next attempt is refused

@@ -4,11 +4,12 @@ the public "is this notice genuine?" check."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 from django.utils import timezone
 
+from owabi.core import ratelimit
 from owabi.incidents import categories
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
@@ -111,4 +112,64 @@ def genuine(code_typed: str) -> Genuine | None:
         masked_name=mask_name(addressee(notice).get("name") or ""),
         channel=notice.channel,
         mailed_on=timezone.localdate(sent) if sent else None,
+    )
+
+
+# --- Support console ------------------------------------------------------------------------------------
+def recipient_of_code(incident_id: int, code_typed: str) -> int | None:
+    """The recipient of the incident's notice with this registration code (a reminder carries its
+    notice's code), or None. Raises codes.CodeError for a code that cannot be one of ours, before any
+    lookup."""
+    code = codes.parse_code(code_typed)
+    return (
+        Notice.objects.filter(incident_id=incident_id, code=code, reminder_of__isnull=True)
+        .values_list("recipient_id", flat=True)
+        .first()
+    )
+
+
+def notices_of_recipients(recipient_ids: list[int]) -> dict[int, list[Notice]]:
+    """Every notice (first notices and reminders, cancelled ones too) per recipient, oldest first."""
+    out: dict[int, list[Notice]] = {pk: [] for pk in recipient_ids}
+    for notice in Notice.objects.filter(recipient_id__in=recipient_ids).order_by("prepared_at", "pk"):
+        out[cast(int, notice.recipient_id)].append(notice)
+    return out
+
+
+def sign_in_locked(notice: Notice) -> bool:
+    """Whether the portal refuses this notice's code for now (too many failed sign-ins)."""
+    return ratelimit.is_limited("portal.login.code", notice.code)
+
+
+SIGN_IN_ACTIONS = {
+    "portal.sign_in": "専用ページにログイン",
+    "portal.sign_in.locked": "ログインの失敗が続き、一時停止",
+    "portal.sign_in.unlock": "ログインの一時停止を解除（窓口）",
+    "notices.resend": "お知らせの再送を手配（窓口）",
+}
+
+
+def portal_events(notice_ids: list[int]) -> list[tuple[datetime, int, str, str]]:
+    """(time, notice id, action, what it was) of the sign-ins, lockouts, unlocks and resends of these
+    notices, from the audit log (which records them; no PII there)."""
+    from owabi.core.models import AuditEvent
+
+    events = AuditEvent.objects.filter(
+        action__in=list(SIGN_IN_ACTIONS), object_type="notice", object_id__in=[str(pk) for pk in notice_ids]
+    ).order_by("seq")
+    return [
+        (event.at, int(event.object_id), event.action, SIGN_IN_ACTIONS[event.action])
+        for event in events.only("at", "object_id", "action")
+    ]
+
+
+def live_notice(recipient_id: int) -> Notice | None:
+    """The recipient's first live notice (not a reminder, not cancelled): what staff act through for
+    them, as the portal acts through the notice a person signed in with."""
+    return (
+        Notice.objects.select_related("incident")
+        .filter(recipient_id=recipient_id, reminder_of__isnull=True)
+        .exclude(status=Notice.Status.CANCELLED)
+        .order_by("pk")
+        .first()
     )

@@ -392,3 +392,51 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"payout {self.pk} of batch {self.batch_id}"
+
+
+class Call(models.Model):
+    """One support call about a person: what it was about, how it ended, and what is still to do. The
+    agent's notes are sealed (callers say personal things); topic and outcome are codes, for counting."""
+
+    class Topic(models.TextChoices):
+        NOTICE = "notice", _("お知らせ・登録コード")
+        SIGN_IN = "sign_in", _("専用ページへのログイン")
+        COMPENSATION = "compensation", _("おわびの品・補償")
+        CLAIM = "claim", _("損害の請求")
+        REQUEST = "request", _("削除・停止・連絡先の訂正")
+        MISUSE = "misuse", _("不審な連絡・二次被害")
+        OTHER = "other", _("その他")
+
+    class Outcome(models.TextChoices):
+        RESOLVED = "resolved", _("解決")
+        FOLLOW_UP = "follow_up", _("折り返し・追加対応が必要")
+        ESCALATED = "escalated", _("担当部署へ引き継ぎ")
+        COMPLAINT = "complaint", _("苦情として受付")
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    subject = models.ForeignKey(
+        "records.Subject", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    recipient = models.ForeignKey(
+        "records.Recipient", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
+    topic = models.CharField(max_length=20, choices=Topic.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    notes = SealedJSONField()  # {"summary": …, "follow_up": …}: what was said and what is to be done
+    follow_up_on = models.DateField(null=True, blank=True)
+    staff = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["subject", "created_at"], name="redress_call_person"),
+            # The follow-ups still to do, soonest first.
+            models.Index(
+                fields=["incident", "follow_up_on"],
+                condition=models.Q(outcome="follow_up"),
+                name="redress_call_follow_ups",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.pk} about subject {self.subject_id}"

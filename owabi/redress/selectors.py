@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
-from owabi.redress.models import Choice, Claim, GiftCode, Option, Request, TodoDone
+from owabi.redress.models import Call, Choice, Claim, GiftCode, Option, Request, TodoDone
 from owabi.redress.todos import todos_for
 
 
@@ -79,3 +81,29 @@ def claim_of(notice: Notice, reference: str) -> Claim | None:
     if notice.recipient_id is None:
         return None
     return Claim.objects.filter(recipient_id=notice.recipient_id, reference=reference.strip().upper()).first()
+
+
+# --- Support console: everything of one person, for staff ------------------------------------------------
+@dataclass
+class PersonRedress:
+    choices: list[Choice]
+    requests: list[Request]
+    claims: list[Claim]
+    calls: list[Call]
+
+
+def of_person(subject_id: int, recipient_id: int | None) -> PersonRedress:
+    """The person's choices, claims and calls, and the requests about them or their recipient (oldest
+    first)."""
+    about = Q(subject_id=subject_id)
+    if recipient_id is not None:
+        about |= Q(recipient_id=recipient_id, subject__isnull=True)
+    requests = Request.objects.filter(about)
+    return PersonRedress(
+        choices=list(
+            Choice.objects.select_related("option").filter(subject_id=subject_id).order_by("created_at")
+        ),
+        requests=list(requests.order_by("created_at")),
+        claims=list(Claim.objects.filter(subject_id=subject_id).order_by("created_at")),
+        calls=list(Call.objects.select_related("staff").filter(subject_id=subject_id).order_by("created_at")),
+    )

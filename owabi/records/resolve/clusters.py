@@ -11,7 +11,7 @@ from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
 from owabi.records.resolve.households import contact_tokens
 from owabi.records.resolve.scoring import MATCH_THRESHOLD
-from owabi.records.resolve.union_find import roots, union
+from owabi.records.resolve.union_find import find, roots, union
 
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 
@@ -45,20 +45,63 @@ def link(
     n: int, pairs: list[tuple[int, int, float]], same: Pairs, different: Pairs
 ) -> tuple[list[int], list[tuple[int, int, float]]]:
     """Union-find parents of `n` records joined by the sure pairs and the reviewers' "same", never
-    directly by a pair a reviewer called different; and the uncertain pairs, for review."""
+    by a pair a reviewer called different; and the uncertain pairs, for review.
+
+    "Different" holds through third records too: a join that would put two records a reviewer parted
+    into one subject (A~C and C~B, both sure) is not made. Reviewers' "same" joins first, then the sure
+    pairs from the most to the least likely, so the weakest link of such a chain is the one left out."""
     parent = list(range(n))
     review: list[tuple[int, int, float]] = []
+    sure: list[tuple[int, int, float]] = []
     for a, b, probability in pairs:
         key = (min(a, b), max(a, b))
         if key in different:
             continue
         if probability >= MATCH_THRESHOLD:
-            union(parent, *key)
+            sure.append((*key, probability))
         elif key not in same:
             review.append((*key, probability))
-    for a, b in same:
-        union(parent, a, b)
+    if not different:  # the common case: no constraint to keep, order does not matter
+        for a, b, _ in sure:
+            union(parent, a, b)
+        for a, b in same:
+            union(parent, a, b)
+        return parent, review
+    apart = _Apart(parent, different)
+    for a, b in sorted(same):
+        apart.join(a, b)
+    for a, b, _ in sorted(sure, key=lambda pair: -pair[2]):
+        apart.join(a, b)
     return parent, review
+
+
+class _Apart:
+    """Union-find that refuses a join bringing together two records a reviewer called different.
+    Each group's root knows the records its members must not share a group with; reviewers decide
+    few pairs, so these sets stay small."""
+
+    def __init__(self, parent: list[int], different: Pairs) -> None:
+        self.parent = parent
+        self.avoid: dict[int, set[int]] = defaultdict(set)
+        for a, b in different:
+            self.avoid[a].add(b)
+            self.avoid[b].add(a)
+
+    def join(self, a: int, b: int) -> bool:
+        root_a, root_b = find(self.parent, a), find(self.parent, b)
+        if root_a == root_b:
+            return True
+        avoid_a, avoid_b = self.avoid.get(root_a, set()), self.avoid.get(root_b, set())
+        if any(find(self.parent, x) == root_b for x in avoid_a) or any(
+            find(self.parent, x) == root_a for x in avoid_b
+        ):
+            return False
+        union(self.parent, root_a, root_b)
+        root = find(self.parent, root_a)
+        merged = avoid_a | avoid_b
+        if merged:
+            self.avoid[root] = merged
+        return True
 
 
 def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:

@@ -119,3 +119,14 @@ def _score_against(
         for row in scored
     ]
     return sorted(result, key=lambda pair: -pair.probability)
+
+
+def explain_pair(*, incident: Incident, record_a: LeakRecord, record_b: LeakRecord) -> PairExplanation | None:
+    """The latest run's score of one pair, with the level of each comparison (labels, never values);
+    None before any run with a model."""
+    run = ResolveRun.objects.filter(incident=incident).order_by("-finished_at", "-pk").first()
+    if run is None or not run.model:
+        return None
+    household = _households_of(incident) if "household_l" in json.dumps(run.model) else None
+    pairs = _score_against(run.model, record_a, [record_b], household)
+    return pairs[0] if pairs else None
