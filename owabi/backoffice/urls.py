@@ -1,6 +1,6 @@
 from django.urls import path
 
-from owabi.backoffice import auth, views
+from owabi.backoffice import auth, payouts, views
 
 app_name = "staff"
 
@@ -16,4 +16,11 @@ urlpatterns = [
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
     path("requests", views.requests_queue, name="requests"),
     path("codes", views.codes, name="codes"),
+    path("payouts", payouts.payouts_page, name="payouts"),
+    path("payouts/create", payouts.create, name="payouts_create"),
+    path("payouts/results", payouts.results, name="payouts_results"),
+    path("payouts/<str:reference>", payouts.batch_page, name="payout_batch"),
+    path("payouts/<str:reference>/approve", payouts.approve, name="payouts_approve"),
+    path("payouts/<str:reference>/cancel", payouts.cancel, name="payouts_cancel"),
+    path("payouts/<str:reference>/file", payouts.download, name="payouts_download"),
 ]
