@@ -1,6 +1,6 @@
 from django.urls import path
 
-from owabi.backoffice import auth, payouts, views
+from owabi.backoffice import auth, payouts, requests_views, views
 
 app_name = "staff"
 
@@ -14,7 +14,11 @@ urlpatterns = [
     path("claims/<str:reference>", views.claim, name="claim"),
     path("claims/<str:reference>/decide", views.decide_claim, name="decide_claim"),
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
-    path("requests", views.requests_queue, name="requests"),
+    path("requests", requests_views.queue, name="requests"),
+    path("requests/<str:reference>", requests_views.detail, name="request"),
+    path("requests/<str:reference>/take", requests_views.take, name="request_take"),
+    path("requests/<str:reference>/release", requests_views.release, name="request_release"),
+    path("requests/<str:reference>/complete", requests_views.complete, name="request_complete"),
     path("codes", views.codes, name="codes"),
     path("payouts", payouts.payouts_page, name="payouts"),
     path("payouts/create", payouts.create, name="payouts_create"),
