@@ -5,6 +5,7 @@ what the person wrote and whose records it concerns: personal data, so each view
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.views import PAGE, _base, _incident
 from owabi.core import audit
 from owabi.records.models import LeakRecord
-from owabi.redress import request_queue
+from owabi.redress import crm, request_queue
 from owabi.redress.models import Request
 
 STATUSES = [("open", "未完了"), ("overdue", "期限超過"), *Request.Status.choices, ("all", "すべて")]
@@ -177,3 +178,27 @@ def complete(request: HttpRequest, reference: str) -> HttpResponse:
         )
     return HttpResponseRedirect(reverse("staff:request", args=[done.reference]))
 
+
+@require_POST
+@staff_required("work_requests")
+def export(request: HttpRequest) -> HttpResponse:
+    """The CSV for the company's other systems (owabi.redress.crm), as a download: a POST, audited."""
+    incident = _incident(request)
+    since = None
+    if request.POST.get("since"):
+        try:
+            since = date.fromisoformat(request.POST["since"])
+        except ValueError:
+            back = reverse("staff:requests") + f"?incident={incident.slug}"
+            message = "日付は YYYY-MM-DD で入力してください"
+            return render(
+                request,
+                "backoffice/message.html",
+                _base(request, incident, message=message, back=back),
+                status=409,
+            )
+    result = crm.export_requests(incident=incident, actor=actor(request), since=since, via="download")
+    response = HttpResponse(result.text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{crm.file_name(incident)}"'
+    response["Cache-Control"] = "no-store"
+    return response

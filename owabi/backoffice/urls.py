@@ -15,6 +15,7 @@ urlpatterns = [
     path("claims/<str:reference>/decide", views.decide_claim, name="decide_claim"),
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
     path("requests", requests_views.queue, name="requests"),
+    path("requests/export.csv", requests_views.export, name="requests_export"),
     path("requests/<str:reference>", requests_views.detail, name="request"),
     path("requests/<str:reference>/take", requests_views.take, name="request_take"),
     path("requests/<str:reference>/release", requests_views.release, name="request_release"),
