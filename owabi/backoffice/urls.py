@@ -1,6 +1,6 @@
 from django.urls import path
 
-from owabi.backoffice import auth, reports, views
+from owabi.backoffice import auth, payouts, reports, requests_views, views
 
 app_name = "staff"
 
@@ -14,7 +14,12 @@ urlpatterns = [
     path("claims/<str:reference>", views.claim, name="claim"),
     path("claims/<str:reference>/decide", views.decide_claim, name="decide_claim"),
     path("evidence/<int:pk>/<int:page>.png", views.evidence_page, name="evidence_page"),
-    path("requests", views.requests_queue, name="requests"),
+    path("requests", requests_views.queue, name="requests"),
+    path("requests/export.csv", requests_views.export, name="requests_export"),
+    path("requests/<str:reference>", requests_views.detail, name="request"),
+    path("requests/<str:reference>/take", requests_views.take, name="request_take"),
+    path("requests/<str:reference>/release", requests_views.release, name="request_release"),
+    path("requests/<str:reference>/complete", requests_views.complete, name="request_complete"),
     path("codes", views.codes, name="codes"),
     path("report", reports.report, name="report"),
     path("report/assess", reports.assess, name="report_assess"),
@@ -26,4 +31,11 @@ urlpatterns = [
     path("review/<int:pk>", views.review_pair, name="review_pair"),
     path("people/<uuid:public_id>/", views.person, name="person"),
     path("people/<uuid:public_id>/<str:action>", views.act, name="act"),
+    path("payouts", payouts.payouts_page, name="payouts"),
+    path("payouts/create", payouts.create, name="payouts_create"),
+    path("payouts/results", payouts.results, name="payouts_results"),
+    path("payouts/<str:reference>", payouts.batch_page, name="payout_batch"),
+    path("payouts/<str:reference>/approve", payouts.approve, name="payouts_approve"),
+    path("payouts/<str:reference>/cancel", payouts.cancel, name="payouts_cancel"),
+    path("payouts/<str:reference>/file", payouts.download, name="payouts_download"),
 ]

@@ -29,7 +29,7 @@ from owabi.records.models import Subject
 from owabi.records.resolve.explanation import explain_pair
 from owabi.redress import calls, review, selectors
 from owabi.redress import services as redress_services
-from owabi.redress.models import Choice, Claim, Evidence, Option, Request
+from owabi.redress.models import Choice, Claim, Evidence, Option
 from owabi.reports.dashboard import funnel
 
 PAGE = 50
@@ -179,26 +179,6 @@ def evidence_page(request: HttpRequest, pk: int, page: int) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Content-Disposition"] = "inline"
     return response
-
-
-@staff_required("work_requests")
-def requests_queue(request: HttpRequest) -> HttpResponse:
-    incident = _incident(request)
-    status = request.GET.get("status", "open")
-    query = Request.objects.filter(incident=incident)
-    if status == "open":
-        query = query.filter(status__in=["open", "in_progress"])
-    elif status in Request.Status.values:
-        query = query.filter(status=status)
-    kind = request.GET.get("kind", "")
-    if kind in Request.Kind.values:
-        query = query.filter(kind=kind)
-    page = Paginator(query.order_by("due_on", "pk"), PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "backoffice/requests.html",
-        _base(request, incident, page=page, status=status, kind=kind, kinds=Request.Kind.choices),
-    )
 
 
 @staff_required("manage_codes")

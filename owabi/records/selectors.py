@@ -69,6 +69,9 @@ def counts(*, incident: Incident) -> Counts:
         minors=subjects.filter(is_minor=True).count(),
         unresolved=records.filter(membership__isnull=True).count(),
         sources=SourceFile.objects.filter(incident=incident).count(),
+    )
+
+
 # --- Support console: people found, as staff see them ---------------------------------------------------
 @dataclass(frozen=True)
 class Person:

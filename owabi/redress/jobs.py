@@ -32,6 +32,9 @@ def _send(what: str, pk: int, notice: Notice) -> bool:
     if what == "request":
         request = Request.objects.filter(pk=pk).first()
         return request is not None and mail.request_receipt(notice, request)
+    if what == "request_done":
+        request = Request.objects.filter(pk=pk).first()
+        return request is not None and mail.request_done(notice, request)
     claim = Claim.objects.filter(pk=pk).first()
     return claim is not None and mail.claim_receipt(notice, claim)
 

@@ -15,6 +15,8 @@ _SUBJECT = {
     "choice": ("【受付完了】お詫びの品のお手続き", "Your choice has been received"),
     "request": ("【受付完了】ご依頼を承りました", "We have received your request"),
     "claim": ("【受付完了】ご請求を承りました", "We have received your claim"),
+    "request_done": ("【完了】ご依頼の対応が終わりました", "Your request has been dealt with"),
+    "request_declined": ("【ご連絡】ご依頼について", "About your request"),
 }
 
 
@@ -111,3 +113,53 @@ def claim_receipt(notice: Notice, claim: Claim) -> bool:
         f"Claim: {Claim.Kind(claim.kind).label}, {claim.amount_yen:,} yen",
     ]
     return _send(notice, "claim", ja, en)
+
+
+# What each kind of request changed, as the person reads it when it is done.
+_DONE = {
+    Request.Kind.DELETE: (
+        "ご依頼のとおり、当社の会員情報・顧客情報からお客さまの個人情報を削除しました。"
+        "今回の件の記録（お知らせと対応の記録）は、法令に基づき必要な期間だけ保管し、その後消去します。",
+        "As you asked, we have deleted your personal data from our customer records. The record of this "
+        "incident (the notice and what we did) is kept only as long as the law requires, then erased.",
+    ),
+    Request.Kind.STOP_MARKETING: (
+        "ご依頼のとおり、当社からの広告・ご案内の送付を停止しました。",
+        "As you asked, we have stopped sending you advertising and marketing.",
+    ),
+    Request.Kind.CORRECT_CONTACT: (
+        "ご依頼のとおり、ご連絡先を訂正しました。",
+        "As you asked, we have corrected your contact details.",
+    ),
+    Request.Kind.MISUSE: (
+        "お知らせいただいた連絡について確認し、対応を終えました。心当たりのない連絡には応じないでください。",
+        "We have looked into the contact you told us about. Please do not respond to contacts you do "
+        "not recognise.",
+    ),
+    Request.Kind.RESEND_NOTICE: (
+        "お知らせをあらためて郵送しました。",
+        "We have posted the notice to you again.",
+    ),
+}
+
+
+def request_done(notice: Notice, request: Request) -> bool:
+    """The confirmation that a request was dealt with, or could not be: references and what changed,
+    never the staff's note (it may name systems and people)."""
+    kind = Request.Kind(request.kind)
+    if request.status == Request.Status.DONE:
+        done_ja, done_en = _DONE[kind]
+        ja = [done_ja, f"受付番号：{request.reference}", f"ご依頼の内容：{kind.label}"]
+        en = [done_en, f"Reference: {request.reference}", f"Request: {kind.label}"]
+        return _send(notice, "request_done", ja, en)
+    ja = [
+        "ご依頼の内容について、このままでは対応できませんでした。お手数ですが、お問い合わせ窓口へご連絡ください。",
+        f"受付番号：{request.reference}",
+        f"ご依頼の内容：{kind.label}",
+    ]
+    en = [
+        "We could not complete your request as it stands. Please call our inquiry line.",
+        f"Reference: {request.reference}",
+        f"Request: {kind.label}",
+    ]
+    return _send(notice, "request_declined", ja, en)

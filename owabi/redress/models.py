@@ -440,3 +440,23 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.pk} about subject {self.subject_id}"
+
+
+class LegalHold(models.Model):
+    """What is kept of an incident after retention crypto-shredded its personal data
+    (owabi.redress.retention): counts and dates to answer the regulator, a court or a person holding
+    their letter, and what was done. No person in it. One per incident; a later run only counts."""
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    # Sources (name, file SHA-256, rows, day), records, subjects, recipients, notices by kind, channel
+    # and status with their dates, requests, choices and claims by status, the yen paid.
+    summary = models.JSONField()
+    # What the first run did: {"overwritten": {"app.Model.column": rows}, "cleared": {…}}.
+    done = models.JSONField()
+    shredded_at = models.DateTimeField()
+    shredded_by = models.CharField(max_length=100, help_text="The audit actor: staff:ID or cli")
+    runs = models.PositiveIntegerField(default=1)
+    last_run_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"legal hold of incident {self.incident_id}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -360,11 +361,73 @@ def export_batch(
     """Write an approved batch's 総合振込 file into `out` (a private folder), 0600, and mark the batch
     exported. `again` writes an exported batch's file once more, byte for byte the same, for a file
     that was lost: audited with its reason, since uploading a file twice pays twice."""
-    actor = _staff(exported_by)
+    path = out / file_name(batch)
+
+    def deliver(data: bytes) -> None:
+        _private_folder(out)
+        _write_private(path, data)
+
+    batch, _data, digest = _export(
+        batch=batch,
+        user=exported_by,
+        again=again,
+        reason=reason,
+        today=today,
+        deliver=deliver,
+        undo=lambda: path.unlink(missing_ok=True),
+        label=path.name,
+    )
+    return Export(path, digest, batch.count, batch.total_yen, again)
+
+
+@dataclass
+class Download:
+    name: str
+    data: bytes
+    sha256: str
+    again: bool
+
+
+def download_batch(
+    *,
+    batch: PayoutBatch,
+    exported_by: User,
+    again: bool = False,
+    reason: str = "",
+    today: date | None = None,
+) -> Download:
+    """The same as export_batch, for the back office: the file's bytes are handed to the browser
+    instead of written to a folder (no copy of bank accounts left on the server's disk)."""
+    batch, data, digest = _export(
+        batch=batch,
+        user=exported_by,
+        again=again,
+        reason=reason,
+        today=today,
+        deliver=lambda data: None,
+        undo=lambda: None,
+        label="download",
+    )
+    return Download(file_name(batch), data, digest, again)
+
+
+def _export(
+    *,
+    batch: PayoutBatch,
+    user: User,
+    again: bool,
+    reason: str,
+    today: date | None,
+    deliver: Callable[[bytes], None],
+    undo: Callable[[], None],
+    label: str,
+) -> tuple[PayoutBatch, bytes, str]:
+    """Check, build the file, `deliver` it and mark the batch exported with its audit event, in one
+    transaction; `undo` takes the delivered file back when the marking fails."""
+    actor = _staff(user)
     if again and not reason.strip():
         raise PayoutError("say why the file is written again (--reason)")
     today = today or timezone.localdate()
-    path = out / file_name(batch)
     with transaction.atomic():
         batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
         wanted = PayoutBatch.Status.EXPORTED if again else PayoutBatch.Status.APPROVED
@@ -386,13 +449,12 @@ def export_batch(
                 f"batch {batch.reference}: the file would differ from the one exported (the bank "
                 "code list changed?); ask the bank what it holds before sending anything"
             )
-        _private_folder(out)
-        _write_private(path, data)
+        deliver(data)
         try:
             now = timezone.now()
             if not again:
                 batch.status = PayoutBatch.Status.EXPORTED
-                batch.exported_by, batch.exported_at, batch.file_sha256 = exported_by, now, digest
+                batch.exported_by, batch.exported_at, batch.file_sha256 = user, now, digest
                 batch.save(update_fields=["status", "exported_by", "exported_at", "file_sha256"])
             audit.record(
                 actor=actor,
@@ -402,7 +464,7 @@ def export_batch(
                 reason=reason.strip(),
                 data={
                     "reference": batch.reference,
-                    "file": path.name,
+                    "file": label,
                     "sha256": digest,
                     "count": batch.count,
                     "total_yen": batch.total_yen,
@@ -410,9 +472,9 @@ def export_batch(
                 },
             )
         except BaseException:
-            path.unlink(missing_ok=True)
+            undo()
             raise
-    return Export(path, digest, batch.count, batch.total_yen, again)
+    return batch, data, digest
 
 
 # --- The bank's results -------------------------------------------------------------------------------
@@ -430,32 +492,37 @@ def import_results(*, incident: Incident, path: Path, imported_by: User) -> Resu
     the bank's reason, and its claim with it (the claimant sees it on the portal). All or nothing: a
     record that does not match what was sent refuses the file. Importing a file again changes nothing;
     a later file may turn a paid payout into a returned one (組戻し), never the other way."""
-    actor = _staff(imported_by)
+    _staff(imported_by)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise PayoutError(f"{path.name}: cannot be read ({type(error).__name__})") from None
+    return import_result_data(incident=incident, name=path.name, data=data, imported_by=imported_by)
+
+
+def import_result_data(*, incident: Incident, name: str, data: bytes, imported_by: User) -> Results:
+    """import_results for a file already read (an upload in the back office); `name` names it in
+    errors."""
+    actor = _staff(imported_by)
     try:
         parsed = zengin.read_results(data)
     except zengin.ZenginError as error:
-        raise PayoutError(f"{path.name}: {error}") from None
+        raise PayoutError(f"{name}: {error}") from None
     numbers = {result.batch for result in parsed.results}
     if len(numbers) != 1:
-        raise PayoutError(f"{path.name}: records of {len(numbers)} batches; one file answers one batch")
+        raise PayoutError(f"{name}: records of {len(numbers)} batches; one file answers one batch")
     with transaction.atomic():
         batch = PayoutBatch.objects.select_for_update().filter(incident=incident, pk=numbers.pop()).first()
         if batch is None:
-            raise PayoutError(
-                f"{path.name}, 顧客コード2: no batch of incident {incident.slug} has that number"
-            )
+            raise PayoutError(f"{name}, 顧客コード2: no batch of incident {incident.slug} has that number")
         if batch.status not in (PayoutBatch.Status.EXPORTED, PayoutBatch.Status.SETTLED):
-            raise PayoutError(f"{path.name}: batch {batch.reference} is {batch.status}, not exported")
+            raise PayoutError(f"{name}: batch {batch.reference} is {batch.status}, not exported")
         if parsed.requester_code != batch.payer["requester_code"]:
-            raise PayoutError(f"{path.name}, record 1 (header), 振込依頼人コード: not this batch's")
+            raise PayoutError(f"{name}, record 1 (header), 振込依頼人コード: not this batch's")
         if parsed.transfer_date != batch.transfer_date.strftime("%m%d"):
-            raise PayoutError(f"{path.name}, record 1 (header), 振込指定日: not this batch's")
+            raise PayoutError(f"{name}, record 1 (header), 振込指定日: not this batch's")
         payouts = {p.pk: p for p in batch.payouts.select_related("payee", "claim__notice")}
-        changes = _changes(path.name, batch, payouts, parsed.results)
+        changes = _changes(name, batch, payouts, parsed.results)
         outcome = Results(batch=batch, unchanged=len(parsed.results) - len(changes))
         now = timezone.now()
         codes: Counter[str] = Counter()

@@ -1,5 +1,7 @@
 """`owabi redress setup|codes|stock`: the compensation catalog and its gift-code pool.
-`owabi redress payouts …`: payout batches as 全銀 総合振込 files and the bank's results (docs/payouts.md)."""
+`owabi redress payouts …`: payout batches as 全銀 総合振込 files and the bank's results (docs/payouts.md).
+`owabi redress export-requests`: done deletions and opt-outs for the company's other systems
+(docs/exports.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from owabi.core.files import write_private
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.notices import setup as notice_setup
-from owabi.redress import payouts, selectors, services
+from owabi.redress import crm, payouts, selectors, services
 from owabi.redress.models import PayoutBatch
 
 
@@ -33,6 +36,13 @@ class Command(BaseCommand):
         stock = sub.add_parser("stock", help="Count the options' chosen and free codes")
         stock.add_argument("--incident", required=True, help="incident slug")
         self._payout_parsers(sub.add_parser("payouts", help="Pay approved claims by 全銀 総合振込 files"))
+        crm = sub.add_parser(
+            "export-requests",
+            help="Write the done deletion and opt-out requests as CSV for the company's other systems",
+        )
+        crm.add_argument("--incident", required=True, help="incident slug")
+        crm.add_argument("--out", required=True, metavar="FILE.csv", help="written 0600 (docs/exports.md)")
+        crm.add_argument("--since", metavar="YYYY-MM-DD", help="only requests done on or after this day")
 
     def _payout_parsers(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="payout_action", required=True)
@@ -69,7 +79,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         incident = incident_or_error(options["incident"])
         try:
-            getattr(self, f"_{options['action']}")(incident, options)
+            getattr(self, f"_{options['action'].replace('-', '_')}")(incident, options)
         except services.RedressError as error:
             raise CommandError(str(error)) from None
 
@@ -205,4 +215,22 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{batch.reference}  {batch.status:<9} {batch.transfer_date}  {batch.count:>6,} payouts  "
                 f"{batch.total_yen:>14,} yen"
+            )
+
+    def _export_requests(self, incident: Incident, options: dict[str, Any]) -> None:
+        out = Path(options["out"])
+        if out.is_dir():
+            raise CommandError(f"--out {out}: a folder; name the file to write")
+        export = crm.export_requests(
+            incident=incident, actor="cli", since=self._day(options["since"], "--since"), via="file"
+        )
+        with write_private(out, newline="") as handle:
+            handle.write(export.text)
+        self.stdout.write(
+            f"{out}: {export.rows:,} records of {export.requests:,} done requests, sha256 {export.sha256}"
+        )
+        if export.without_records:
+            self.stdout.write(
+                f"  {len(export.without_records):,} requests tie to no record; tell the other systems by "
+                "hand: " + ", ".join(export.without_records[:20])
             )
