@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from owabi.demo import synth
 from owabi.records import normalize as n  # needs the repo on sys.path; no Django setup required
-from owabi.records import synth
 
 # (label, function, columns it reads)
 CASES: tuple[tuple[str, Callable[[str], object], tuple[str, ...]], ...] = (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from owabi.records import synth  # needs the repo on sys.path; no Django setup required
+from owabi.demo import synth  # needs the repo on sys.path; no Django setup required
 
 
 def main() -> None:

@@ -141,7 +141,7 @@ def test_a_verbatim_writer_writes_what_it_is_given() -> None:
 
 # The package's only file writers are the helper and what it hands out; these callers alone may write
 # CSV verbatim (every value made up by owabi: see owabi.core.files.csv_writer).
-VERBATIM_CALLERS = {"owabi/records/synth.py"}
+VERBATIM_CALLERS = {"owabi/demo/synth.py"}
 WRITE_MODE = ("w", "a", "x", "+")
 
 

@@ -737,7 +737,7 @@ def test_two_columns_with_one_standard_header_are_refused(incident, tmp_path: Pa
 
 
 def test_a_synthetic_export_with_masked_cards_loses_no_record(incident, tmp_path: Path) -> None:
-    from owabi.records import synth
+    from owabi.demo import synth
 
     out = tmp_path / "leak.csv"
     synth.generate(records=3000, seed=4, out=out, truth_out=synth.default_truth_path(out))

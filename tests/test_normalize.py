@@ -15,8 +15,8 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from owabi.demo import synth
 from owabi.records import normalize as n
-from owabi.records import synth
 
 LATEST = dt.date(2030, 12, 31)  # fixed bound so date tests do not depend on today
 

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from owabi.records import cards, synth
+from owabi.demo import synth
+from owabi.records import cards
 from owabi.records.columns import STANDARD, is_security_code
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,7 +179,7 @@ def test_deterministic_per_seed(tmp_path: Path) -> None:
 def test_independent_of_hash_seed(tmp_path: Path) -> None:
     """Byte-identical across interpreter runs with different PYTHONHASHSEED."""
     code = (
-        "import sys; from pathlib import Path; from owabi.records import synth; "
+        "import sys; from pathlib import Path; from owabi.demo import synth; "
         "o = Path(sys.argv[1]); synth.generate(records=1500, seed=5, out=o, truth_out=Path(sys.argv[2]))"
     )
     digests = []
@@ -494,7 +495,7 @@ def test_romaji() -> None:
 
 
 def test_unrelated_people_never_share_an_e_mail_address(tmp_path: Path, monkeypatch) -> None:
-    from owabi.records import synth
+    from owabi.demo import synth
 
     monkeypatch.setattr(synth, "SHARED_EMAIL_RATE", 0.0)  # no spouses sharing one on purpose
     out = tmp_path / "m.csv"

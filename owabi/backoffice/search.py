@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from owabi.incidents.models import Incident
-from owabi.notices import codes
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
 from owabi.records import lookup
@@ -54,7 +53,7 @@ def search(*, incident: Incident, values: dict[str, str]) -> Found:
     if "code" in kinds:
         try:
             recipient = notice_selectors.recipient_of_code(incident.pk, values["code"])
-        except codes.CodeError as error:
+        except notice_selectors.CodeError as error:
             raise SearchError(str(error)) from None
         if recipient is not None:
             for person in record_selectors.people_of_recipients([recipient], found_as="code"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from owabi.notices import codes
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
 from owabi.records import selectors as record_selectors
@@ -32,7 +31,7 @@ class Timeline:
 
 
 def _notice_entries(notice: Notice) -> list[Entry]:
-    what = f"{notice.get_channel_display()} {codes.group(notice.code)}"
+    what = f"{notice.get_channel_display()} {notice_selectors.display_code(notice.code)}"
     if notice.reminder_of_id:
         what = f"催促 {notice.rule}：{what}"
     out = [Entry(notice.prepared_at, "notice", f"お知らせを準備：{what}")]
@@ -70,7 +69,7 @@ def timeline_of(subject: Subject) -> Timeline:
     ]
     for notice in notices:
         entries += _notice_entries(notice)
-    codes_of = {notice.pk: codes.group(notice.code) for notice in notices}
+    codes_of = {notice.pk: notice_selectors.display_code(notice.code) for notice in notices}
     entries += [
         Entry(at, "portal", f"{text}：{codes_of.get(pk, '')}")
         for at, pk, _action, text in notice_selectors.portal_events(list(codes_of))

@@ -20,8 +20,8 @@ from owabi.backoffice.timeline import timeline_of
 from owabi.core import audit, ratelimit
 from owabi.core.roles import can
 from owabi.incidents.models import Incident
-from owabi.notices import engagement, resend
 from owabi.notices import selectors as notice_selectors
+from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.records import review as records_review
 from owabi.records import selectors as record_selectors
@@ -304,8 +304,8 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
     try:
         if action == "resend":
             if subject.recipient_id is None:
-                raise resend.ResendError("この方にはお知らせの宛先がありません")
-            resend.resend(
+                raise notice_services.ResendError("この方にはお知らせの宛先がありません")
+            notice_services.resend(
                 recipient_id=subject.recipient_id,
                 channel=data["channel"],
                 postal_code=data["postal_code"],
@@ -325,7 +325,7 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
             )
             if notice is None:
                 raise Http404("no such notice")
-            engagement.lift_lockout(code_typed=notice.code, actor=who, reason=data["reason"])
+            notice_services.lift_lockout(code_typed=notice.code, actor=who, reason=data["reason"])
         elif action == "choose":
             address = {key: data[f"voucher_{key}"] for key in ("name", "postal_code", "address")}
             redress_services.choose(
@@ -358,7 +358,7 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
                 user=request.user,  # type: ignore[arg-type]
                 actor=who,
             )
-    except (resend.ResendError, redress_services.RedressError, calls.CallError) as error:
+    except (notice_services.ResendError, redress_services.RedressError, calls.CallError) as error:
         return _refused(request, subject, str(error))
     return _acted(request, subject, action)
 

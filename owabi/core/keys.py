@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.apps import apps
 from django.db import connection, models, transaction
@@ -23,6 +24,25 @@ class RotationResult:
     scanned: int = 0
     resealed: int = 0
     skipped_concurrent: int = 0
+
+
+class Reindexed(Protocol):
+    """What one app's reindexer did: rows scanned, and rows whose keyed hashes changed."""
+
+    scanned: int
+    changed: int
+
+
+Reindexer = Callable[..., Reindexed]
+
+# Apps that keep keyed hashes (blind indexes) register how to recompute them, in their AppConfig.ready():
+# `owabi keys reindex` runs each after the index key changes, and core imports no domain app to do so.
+REINDEXERS: dict[str, Reindexer] = {}
+
+
+def register_reindexer(name: str, reindexer: Reindexer) -> None:
+    """`reindexer(actor=, batch=, progress=)` recomputes the app's keyed hashes and says how many."""
+    REINDEXERS[name] = reindexer
 
 
 def sealed_columns() -> Iterator[tuple[type[models.Model], SealedBytesField]]:

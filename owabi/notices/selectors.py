@@ -1,5 +1,6 @@
 """Reads of notices for the portal and staff: a signed-in notice, what it says about its people, and
-the public "is this notice genuine?" check."""
+the public "is this notice genuine?" check. With the services module, the notices app's front door: other
+apps read codes and keys through `display_code`, `login_key_of` and `parse_code`."""
 
 from __future__ import annotations
 
@@ -173,3 +174,22 @@ def live_notice(recipient_id: int) -> Notice | None:
         .order_by("pk")
         .first()
     )
+
+
+CodeError = codes.CodeError
+CODE_ALPHABET = codes.ALPHABET  # the symbols of codes (no look-alikes), for other human-typed references
+
+
+def display_code(code: str) -> str:
+    """A registration code as printed and shown: in groups (XXXX-XXXX-…)."""
+    return codes.group(code)
+
+
+def login_key_of(code: str) -> str:
+    """The login key derived from a registration code (printed beside it on the notice)."""
+    return codes.login_key(code)
+
+
+def parse_code(typed: str) -> str:
+    """A code as a person typed it (any width, case, spacing, hyphens), checked; CodeError if not one."""
+    return codes.parse_code(typed)

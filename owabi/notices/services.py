@@ -7,6 +7,10 @@ records came from (as the setup names them: never an internal label or a file na
 of prepare (how many people, when it happened and was found). It is sealed like the records it comes
 from. Notices are rendered from the snapshot and the incident's NoticeSetup (owabi.notices.render), so
 what was said can be shown again exactly.
+
+This module is the notices app's front door for writes: other apps and commands call what it defines
+or names below (set up, prepare, send, print, sign in, engagement, reminders opt-out, lockouts), never
+the modules behind it.
 """
 
 from __future__ import annotations
@@ -24,11 +28,40 @@ from owabi.core import audit
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
+from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off, sign_in
+from owabi.notices.engagement import record as record_engagement
+from owabi.notices.letters import print_letters
 from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.resend import ResendError, resend
+from owabi.notices.sending import send_email
+from owabi.notices.setup import SetupError
+from owabi.notices.setup import apply as apply_setup
+from owabi.notices.setup import load as load_setup
 from owabi.records import cards as card_brands
 from owabi.records import normalize
 from owabi.records.features import safe
 from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
+
+__all__ = [
+    "NoticeSetupMissing",
+    "ResendError",
+    "SetupError",
+    "SignInLimited",
+    "apply_setup",
+    "content_of",
+    "facts_of",
+    "lift_lockout",
+    "load_setup",
+    "merge_cards",
+    "new_notice",
+    "prepare",
+    "print_letters",
+    "record_engagement",
+    "reminders_off",
+    "resend",
+    "send_email",
+    "sign_in",
+]
 
 BATCH = 1000  # recipients per transaction
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from owabi.notices import codes
+from owabi.notices import selectors as notice_selectors
 from owabi.redress.models import Claim, Request
 from owabi.redress.payees import ACCOUNT_TYPES
 
@@ -33,8 +33,8 @@ class SignInForm(PortalForm):
 
     def clean_code(self) -> str:
         try:
-            return codes.parse_code(self.cleaned_data["code"])
-        except codes.CodeError:
+            return notice_selectors.parse_code(self.cleaned_data["code"])
+        except notice_selectors.CodeError:
             raise forms.ValidationError(
                 _("登録コードに誤りがあります。お知らせに書かれた15文字をご確認ください。")
             ) from None
@@ -45,8 +45,8 @@ class CheckForm(PortalForm):
 
     def clean_code(self) -> str:
         try:
-            return codes.parse_code(self.cleaned_data["code"])
-        except codes.CodeError:
+            return notice_selectors.parse_code(self.cleaned_data["code"])
+        except notice_selectors.CodeError:
             raise forms.ValidationError(
                 _("登録コードに誤りがあります。お知らせに書かれた15文字をご確認ください。")
             ) from None

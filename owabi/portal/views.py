@@ -16,8 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from owabi.core import ratelimit
-from owabi.notices import codes, engagement
 from owabi.notices import selectors as notice_selectors
+from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.portal import access
 from owabi.portal.access import signed_in
@@ -67,10 +67,10 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     failed = limited = False
     if form.is_valid():
         try:
-            notice = engagement.sign_in(
+            notice = notice_services.sign_in(
                 form.cleaned_data["code"], form.cleaned_data["key"], client=access.client_address(request)
             )
-        except engagement.SignInLimited:
+        except notice_services.SignInLimited:
             notice, limited = None, True
         if notice is not None:
             access.start(request, notice)
@@ -100,7 +100,7 @@ def check(request: HttpRequest) -> HttpResponse:
             return render(request, "portal/check.html", context, status=429)
         context["checked"] = True
         context["result"] = notice_selectors.genuine(form.cleaned_data["code"])
-        context["code"] = codes.group(form.cleaned_data["code"])
+        context["code"] = notice_selectors.display_code(form.cleaned_data["code"])
     return render(request, "portal/check.html", context)
 
 
@@ -349,7 +349,7 @@ def reminders_off(request: HttpRequest, token: str) -> HttpResponse:
     """The one-click "no more reminders" link of reminder e-mails. GET asks (a link scanner must not
     unsubscribe anyone); POST records it. Either way the page names nobody."""
     if request.method == "POST":
-        done = engagement.reminders_off(token)
+        done = notice_services.reminders_off(token)
         return render(request, "portal/reminders_off.html", {"done": done}, status=200 if done else 404)
     return render(request, "portal/reminders_off.html", {"ask": True})
 

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 
 from owabi.core import jobs, ratelimit
 from owabi.incidents.models import Incident
-from owabi.notices import codes
+from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.records import lookup
 from owabi.records.models import Subject
@@ -100,8 +100,8 @@ def _mail(notice: Notice) -> int:
                 "you, you need do nothing; please keep this e-mail.",
                 "",
                 f"Our page: {setup.portal_url}",
-                f"Registration code: {codes.group(notice.code)}",
-                f"Login key: {codes.login_key(notice.code)}",
+                f"Registration code: {notice_selectors.display_code(notice.code)}",
+                f"Login key: {notice_selectors.login_key_of(notice.code)}",
                 "",
                 f"Questions: {setup.phone} ({setup.phone_hours})",
                 "We will never ask for your card number, PIN or password, or for money.",
@@ -116,8 +116,8 @@ def _mail(notice: Notice) -> int:
                 "何もしていただく必要はありません。このメールは大切に保管してください。",
                 "",
                 f"専用ページ：{setup.portal_url}",
-                f"登録コード：{codes.group(notice.code)}",
-                f"ログインキー：{codes.login_key(notice.code)}",
+                f"登録コード：{notice_selectors.display_code(notice.code)}",
+                f"ログインキー：{notice_selectors.login_key_of(notice.code)}",
                 "",
                 f"お問い合わせ：{setup.phone}（{setup.phone_hours}）",
                 "当社からカード番号・暗証番号・パスワードをおたずねしたり、お金を請求したりすることはありません。",

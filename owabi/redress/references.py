@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import secrets
 
-from owabi.notices.codes import ALPHABET
+from owabi.notices.selectors import CODE_ALPHABET
 
 
 def new_reference(prefix: str) -> str:
-    symbols = "".join(secrets.choice(ALPHABET) for _ in range(10))
+    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
     return f"{prefix}-{symbols[:5]}-{symbols[5:]}"

@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from owabi.core import audit, jobs
 from owabi.core.crypto import blind_index, keyed_hash
 from owabi.incidents.models import Incident
-from owabi.notices import engagement
 from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.services import record_engagement
 from owabi.records import features
 from owabi.records.models import LeakRecord, Subject
 from owabi.redress import review
@@ -329,7 +329,7 @@ def choose(
             status__in=[Choice.Status.CANCELLED, Choice.Status.REJECTED]
         )
         if chosen.count() >= people:
-            engagement.record(notice.recipient_id, "redress_chosen")
+            record_engagement(notice.recipient_id, "redress_chosen")
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from owabi.notices import codes
+from owabi.notices import selectors as notice_selectors
 
 register = template.Library()
 
@@ -19,7 +19,7 @@ FOUND_AS = {
 @register.filter
 def grouped(code: str) -> str:
     """A registration code as printed: 7KQ2M-XH4TB-9RWCE."""
-    return codes.group(code)
+    return notice_selectors.display_code(code)
 
 
 @register.filter

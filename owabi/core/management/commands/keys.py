@@ -47,11 +47,10 @@ class Command(BaseCommand):
             for key_id, count in sorted(keys.count_by_key().items()):
                 self.stdout.write(f"{key_id}\t{count}")
         elif options["action"] == "reindex":
-            from owabi.records.lookup import reindex
-
-            done = reindex(actor="cli", batch=options["batch"], progress=self._progress)
-            sys.stderr.write("\n")
-            self.stdout.write(f"lookup keys: {done.scanned:,} records scanned, {done.changed:,} recomputed")
+            for name, reindex in keys.REINDEXERS.items():
+                done = reindex(actor="cli", batch=options["batch"], progress=self._progress)
+                sys.stderr.write("\n")
+                self.stdout.write(f"{name}: {done.scanned:,} records scanned, {done.changed:,} recomputed")
         else:
 
             def progress(scanned: int) -> None:

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core.files import write_private
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.notices import setup as notice_setup
+from owabi.notices import services as notice_services
 from owabi.redress import crm, payouts, selectors, services
 from owabi.redress.models import PayoutBatch
 
@@ -143,8 +143,8 @@ class Command(BaseCommand):
     def _payouts_setup(self, incident: Incident, options: dict[str, Any]) -> None:
         path = Path(options["path"])
         try:
-            data = notice_setup.load(path)
-        except notice_setup.SetupError as error:
+            data = notice_services.load_setup(path)
+        except notice_services.SetupError as error:
             raise CommandError(str(error)) from None
         payer = (data.get("redress") or {}).get("payer")
         if not isinstance(payer, dict):

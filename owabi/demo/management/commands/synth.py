@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core.files import private_dir
-from owabi.records import synth
+from owabi.demo import synth
 
 
 def _date(text: str) -> date:

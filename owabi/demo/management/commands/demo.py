@@ -21,12 +21,9 @@ from owabi.core.management.arguments import positive_int
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import get_incident
 from owabi.incidents.services import create_incident
-from owabi.notices import codes
-from owabi.notices import setup as notice_setup
-from owabi.notices.letters import print_letters
+from owabi.notices import selectors as notice_selectors
+from owabi.notices import services as notice_services
 from owabi.notices.models import Notice, NoticeSetup
-from owabi.notices.sending import send_email
-from owabi.notices.services import prepare as prepare_notices
 from owabi.records.models import LeakRecord
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
@@ -88,29 +85,31 @@ class Command(BaseCommand):
         self.step("preparing one notice per recipient (e-mail where there is an address, else a letter)")
         example = Path(settings.BASE_DIR) / "docs" / "notice-setup.demo.toml"
         if not NoticeSetup.objects.filter(incident=incident).exists():
-            notice_setup.apply(incident=incident, data=notice_setup.load(example), actor="demo")
+            notice_services.apply_setup(
+                incident=incident, data=notice_services.load_setup(example), actor="demo"
+            )
         if not redress_selectors.catalog(incident.pk):
-            data = notice_setup.load(example)
+            data = notice_services.load_setup(example)
             redress_services.set_catalog(incident=incident, options=data["redress"]["options"], actor="demo")
             self._gift_codes(incident, demo_dir, people=options["people"])
-        prepared = prepare_notices(incident=incident, actor="demo")
+        prepared = notice_services.prepare(incident=incident, actor="demo")
         self.stderr.write(
             f"  {prepared.created['email']:,} e-mail and {prepared.created['letter']:,} letter notices "
             f"created ({prepared.existing:,} already there, {prepared.unreachable:,} recipients unreachable)"
         )
         outbox = getattr(settings, "EMAIL_FILE_PATH", None)
         self.step(f"sending the e-mail notices ({'to ' + str(outbox) if outbox else 'through SMTP'})")
-        sent = send_email(incident=incident, actor="demo")
+        sent = notice_services.send_email(incident=incident, actor="demo")
         self.stderr.write(f"  {sent.sent:,} sent, {sent.bounced:,} bounced, {sent.failed:,} failed attempts")
         letters_dir = demo_dir / "letters"
         self.step(f"printing the letters to {letters_dir}")
-        printed = print_letters(incident=incident, out=letters_dir, actor="demo")
+        printed = notice_services.print_letters(incident=incident, out=letters_dir, actor="demo")
         self.stderr.write(
             f"  {printed.letters:,} letters, {printed.pages:,} pages in {len(printed.files):,} PDF files"
         )
         first = Notice.objects.filter(incident=incident, reminder_of=None).order_by("pk").first()
-        sample = codes.group(first.code) if first else "CODE"
-        sample_key = codes.login_key(first.code) if first else "KEY"
+        sample = notice_selectors.display_code(first.code) if first else "CODE"
+        sample_key = notice_selectors.login_key_of(first.code) if first else "KEY"
         username, password = self._staff_user()
         audit.anchor_if_witnessed(actor="demo")
         records = LeakRecord.objects.filter(incident=incident).count()
