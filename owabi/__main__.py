@@ -14,7 +14,23 @@ import sys
 from typing import Any
 
 # The pipeline's commands in the order an operator meets them (any other owabi command follows).
-ORDER = ("incident", "synth", "import", "resolve", "export", "notices", "jobs", "keys", "audit", "demo")
+ORDER = (
+    "incident",
+    "synth",
+    "import",
+    "resolve",
+    "export",
+    "notices",
+    "redress",
+    "report",
+    "retention",
+    "staff",
+    "api",
+    "jobs",
+    "keys",
+    "audit",
+    "demo",
+)
 
 # Commands that use no database, or that must run on one that is not migrated yet.
 NO_DATABASE = frozenset(

@@ -50,3 +50,16 @@ def test_other_apps_reach_notices_through_its_front_door() -> None:
                 if ".".join(parts[:3]) not in NOTICES_FRONT_DOOR:
                     offending.add(f"{path.relative_to(OWABI)}: {name}")
     assert not offending
+
+
+def test_commands_parse_arguments_and_call_the_front_door() -> None:
+    """`owabi notices …` parses its arguments and calls services or selectors, like any other caller."""
+    offending = {
+        f"{path.relative_to(OWABI)}: {name}"
+        for path in (OWABI / "notices" / "management" / "commands").glob("*.py")
+        for name in imports(path)
+        if name.split(".")[:2] == ["owabi", "notices"]
+        and len(name.split(".")) > 2
+        and ".".join(name.split(".")[:3]) not in NOTICES_FRONT_DOOR
+    }
+    assert not offending

@@ -11,7 +11,8 @@ import pytest
 from django.core.management import call_command
 from pypdf import PdfReader
 
-from owabi.notices import codes, letters, linebreak, returned, setup
+from owabi.core import linebreak
+from owabi.notices import codes, letters, returned, setup
 from owabi.notices.models import Notice
 from owabi.notices.services import prepare
 from owabi.records.resolve import resolve

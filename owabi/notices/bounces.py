@@ -28,8 +28,7 @@ from django.db import transaction
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
-from owabi.notices.models import Notice, NoticeSetup
-from owabi.notices.services import new_notice
+from owabi.notices.models import Notice, NoticeSetup, new_notice
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 

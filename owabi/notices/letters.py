@@ -37,9 +37,9 @@ from django.utils import timezone
 
 from owabi.core import audit, bulk
 from owabi.core.files import csv_writer, open_private, private_dir, write_private
+from owabi.core.linebreak import FONT, MM, register_font, width, wrap
 from owabi.incidents.models import Incident
 from owabi.notices import codes
-from owabi.notices.linebreak import FONT, MM, register_font, width, wrap
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import LetterForm, check_url, context, long_date, shared_letter
 

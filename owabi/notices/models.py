@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import models
 
 from owabi.core.fields import SealedJSONField
+from owabi.notices import codes
+
+if TYPE_CHECKING:
+    from owabi.incidents.models import Incident
 
 
 class NoticeSetup(models.Model):
@@ -155,3 +161,23 @@ class Engagement(models.Model):
 
     def __str__(self) -> str:
         return f"engagement of recipient {self.recipient_id}"
+
+
+def new_notice(
+    incident: Incident,
+    setup: NoticeSetup,
+    recipient_id: int,
+    channel: str,
+    content: dict[str, Any],
+    language: str,
+) -> Notice:
+    """An unsaved notice with a fresh registration code."""
+    return Notice(
+        incident=incident,
+        recipient_id=recipient_id,
+        channel=channel,
+        code=codes.new_code(),
+        language=language,
+        setup_revision=setup.revision,
+        content=content,
+    )

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from owabi.core import audit
-from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.models import Notice, NoticeSetup, new_notice
 from owabi.records import normalize
 
 MAX_ADDRESS = 200
@@ -65,8 +65,6 @@ def resend(
     email: str = "",
 ) -> Notice:
     """Prepare the recipient's notice again on `channel`, to a corrected contact where one is given."""
-    from owabi.notices.services import new_notice  # services re-exports this module: import at call time
-
     if channel not in Notice.Channel.values:
         raise ResendError(_("送付方法を選んでください"))
     if not reason.strip():

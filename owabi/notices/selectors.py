@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from owabi.core import ratelimit
 from owabi.incidents import categories
-from owabi.notices import codes
+from owabi.incidents.models import Incident
+from owabi.notices import codes, ledger, reminders
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.records import cards
 
@@ -193,3 +194,13 @@ def login_key_of(code: str) -> str:
 def parse_code(typed: str) -> str:
     """A code as a person typed it (any width, case, spacing, hyphens), checked; CodeError if not one."""
     return codes.parse_code(typed)
+
+
+def counts(incident: Incident) -> dict[tuple[str, str, str], int]:
+    """Notices and reminders apart, by channel and status (what `owabi notices status` shows)."""
+    return reminders.counts(incident)
+
+
+def unsettled(incident: Incident) -> ledger.Unsettled:
+    """The e-mails whose hand-over to the mail server is not settled yet, to reconcile with its log."""
+    return ledger.unsettled(incident)

@@ -25,15 +25,22 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.linebreak import FontMissing
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
+from owabi.notices.bounces import BounceFileError, apply_reports, read_reports
 from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off, sign_in
 from owabi.notices.engagement import record as record_engagement
-from owabi.notices.letters import print_letters
-from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.ledger import MAX_ATTEMPTS
+from owabi.notices.letters import BATCH as LETTER_BATCH
+from owabi.notices.letters import LetterTooLong, letter_text, print_letters
+from owabi.notices.models import Notice, NoticeSetup, new_notice
+from owabi.notices.reminders import RuleError, remind
+from owabi.notices.render import render
 from owabi.notices.resend import ResendError, resend
-from owabi.notices.sending import send_email
+from owabi.notices.returned import ReturnedFileError, record_returned
+from owabi.notices.sending import SendOptionError, send_email
 from owabi.notices.setup import SetupError
 from owabi.notices.setup import apply as apply_setup
 from owabi.notices.setup import load as load_setup
@@ -43,10 +50,20 @@ from owabi.records.features import safe
 from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
 
 __all__ = [
+    "LETTER_BATCH",
+    "MAX_ATTEMPTS",
+    "BounceFileError",
+    "FontMissing",
+    "LetterTooLong",
     "NoticeSetupMissing",
+    "PreviewError",
     "ResendError",
+    "ReturnedFileError",
+    "RuleError",
+    "SendOptionError",
     "SetupError",
     "SignInLimited",
+    "apply_reports",
     "apply_setup",
     "content_of",
     "facts_of",
@@ -55,8 +72,12 @@ __all__ = [
     "merge_cards",
     "new_notice",
     "prepare",
+    "preview",
     "print_letters",
+    "read_reports",
     "record_engagement",
+    "record_returned",
+    "remind",
     "reminders_off",
     "resend",
     "send_email",
@@ -199,26 +220,6 @@ def content_of(
         "cards": merge_cards(people),
         "facts": facts,
     }
-
-
-def new_notice(
-    incident: Incident,
-    setup: NoticeSetup,
-    recipient_id: int,
-    channel: str,
-    content: dict[str, Any],
-    language: str,
-) -> Notice:
-    """An unsaved notice with a fresh registration code."""
-    return Notice(
-        incident=incident,
-        recipient_id=recipient_id,
-        channel=channel,
-        code=codes.new_code(),
-        language=language,
-        setup_revision=setup.revision,
-        content=content,
-    )
 
 
 def prepare(
@@ -370,3 +371,38 @@ def _source_names(incident: Incident, setup: NoticeSetup) -> dict[str, dict[str,
             f"setup ([sources.{setup.language}]): {shown}{more}"
         )
     return {language: dict(names) for language, names in setup.sources.items()}
+
+
+class PreviewError(ValueError):
+    """No notice to preview: a code that is not one, or not this incident's (the message names no value)."""
+
+
+def preview(*, incident: Incident, code_typed: str, part: str, rule: str, actor: str, reason: str) -> str:
+    """One notice (or its `rule` reminder) as it goes out: `part` is "email" (subject and text), "html"
+    or "letter" (the letter's text). Looking is audited with the reason, as any staff view of PII is."""
+    try:
+        code = codes.parse_code(code_typed)
+    except codes.CodeError as error:
+        raise PreviewError(str(error)) from None
+    notice = Notice.objects.filter(incident=incident, code=code, reminder_of=None).first()
+    if notice is not None and rule:
+        notice = notice.reminders.filter(rule=rule).first()
+    if notice is None:
+        what = f"{rule!r} reminder" if rule else "notice"
+        raise PreviewError(f"this incident has no {what} with that code")
+    notice.incident = incident
+    audit.record(
+        actor=actor,
+        action="notices.preview",
+        object_type="notice",
+        object_id=notice.pk,
+        data={"part": part},
+        reason=reason,
+    )
+    setup = NoticeSetup.objects.get(incident=incident)
+    if part == "letter":
+        return letter_text(notice, setup)
+    rendered = render(notice, setup)
+    if part == "email":
+        return f"Subject: {rendered.subject}\n\n{rendered.text}"
+    return rendered.html

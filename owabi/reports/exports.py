@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from owabi.notices import linebreak
+from owabi.core import linebreak
 from owabi.reports.deadlines import CONVENTIONS
 from owabi.reports.drafts import Draft
 

@@ -11,15 +11,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from owabi.core import audit
 from owabi.core.management.arguments import input_file, output_dir
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
-from owabi.notices import bounces, codes, ledger, letters, linebreak, reminders, returned, sending, setup
+from owabi.notices import selectors, services
 from owabi.notices.models import Notice, NoticeSetup
-from owabi.notices.render import render
-from owabi.notices.services import NoticeSetupMissing, prepare
 
 INCIDENT = "the incident's slug (owabi incident list)"
 # One PDF file and one audit event (naming its letters) per batch: past this a file is unwieldy for
@@ -93,8 +90,10 @@ class Command(BaseCommand):
         out.add_argument(
             "--batch",
             type=int,
-            default=letters.BATCH,
-            help=f"letters per PDF file (default {letters.BATCH:,}, at most {MAX_LETTERS_PER_FILE:,})",
+            default=services.LETTER_BATCH,
+            help=(
+                f"letters per PDF file (default {services.LETTER_BATCH:,}, at most {MAX_LETTERS_PER_FILE:,})"
+            ),
         )
         back = sub.add_parser("returned", help="Record returned letters (CSV: reference,reason)")
         back.add_argument("--incident", required=True, help=INCIDENT)
@@ -129,13 +128,13 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "setup":
             try:
-                done = setup.apply(
+                done = services.apply_setup(
                     incident=incident,
-                    data=setup.load(Path(options["path"])),
+                    data=services.load_setup(Path(options["path"])),
                     actor="cli",
                     source=Path(options["path"]).name,
                 )
-            except setup.SetupError as error:
+            except services.SetupError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(
                 f"notice setup of {incident.slug}: revision {done.revision}, policy {done.policy}"
@@ -152,8 +151,8 @@ class Command(BaseCommand):
             self._print(incident, Path(options["out"]), options["batch"])
         elif action == "returned":
             try:
-                back = returned.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
-            except returned.ReturnedFileError as error:
+                back = services.record_returned(incident=incident, path=Path(options["path"]), actor="cli")
+            except services.ReturnedFileError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(
                 f"returned letters: {back.returned:,} recorded, {back.already:,} already recorded"
@@ -170,8 +169,8 @@ class Command(BaseCommand):
             sys.stderr.write(f"\r{done:,}/{total:,} recipients ({time.monotonic() - started:.1f}s)")
 
         try:
-            result = prepare(incident=incident, actor="cli", progress=progress)
-        except NoticeSetupMissing as error:
+            result = services.prepare(incident=incident, actor="cli", progress=progress)
+        except services.NoticeSetupMissing as error:
             raise CommandError(str(error)) from None
         sys.stderr.write("\n")
         self.stdout.write(
@@ -187,7 +186,7 @@ class Command(BaseCommand):
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
         started = time.monotonic()
         try:
-            result = sending.send_email(
+            result = services.send_email(
                 incident=incident,
                 actor="cli",
                 workers=options["workers"],
@@ -197,7 +196,7 @@ class Command(BaseCommand):
                 limit=options["limit"],
                 batch=options["batch"],
             )
-        except sending.SendOptionError as error:
+        except services.SendOptionError as error:
             raise CommandError(f"--{error.option} {error.rule}") from None
         elapsed = time.monotonic() - started
         errors = ", ".join(f"{name} x{count}" for name, count in sorted(result.errors.items()))
@@ -215,7 +214,7 @@ class Command(BaseCommand):
         anchor_after_job(self)
         if result.unsent_by_failure:
             given_up = (
-                f"; {result.given_up:,} of them failed {ledger.MAX_ATTEMPTS} times and are no longer tried"
+                f"; {result.given_up:,} of them failed {services.MAX_ATTEMPTS} times and are no longer tried"
                 if result.given_up
                 else ""
             )
@@ -233,8 +232,8 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--today: give a date as YYYY-MM-DD") from None
         try:
-            result = reminders.remind(incident=incident, actor="cli", today=today, only=options["rule"])
-        except reminders.RuleError as error:
+            result = services.remind(incident=incident, actor="cli", today=today, only=options["rule"])
+        except services.RuleError as error:
             raise CommandError(str(error)) from None
         made = ", ".join(
             f"{rule} by {channel}: {count:,}" for (rule, channel), count in sorted(result.created.items())
@@ -248,8 +247,8 @@ class Command(BaseCommand):
         )
 
     def _status(self, incident: Incident) -> None:
-        tally = reminders.counts(incident)
-        unsettled = ledger.unsettled(incident)
+        tally = selectors.counts(incident)
+        unsettled = selectors.unsettled(incident)
         statuses = [status.value for status in Notice.Status]
         kinds = sorted({kind for kind, _, _ in tally}, key=lambda kind: (kind != "notice", kind))
         self.stdout.write(f"{'':28}" + "".join(f"{status:>11}" for status in statuses))
@@ -278,8 +277,8 @@ class Command(BaseCommand):
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
         started = time.monotonic()
         try:
-            result = letters.print_letters(incident=incident, out=out, actor="cli", batch=batch)
-        except (linebreak.FontMissing, letters.LetterTooLong) as error:
+            result = services.print_letters(incident=incident, out=out, actor="cli", batch=batch)
+        except (services.FontMissing, services.LetterTooLong) as error:
             raise CommandError(str(error)) from None
         if not result.letters:
             self.stdout.write(
@@ -297,10 +296,10 @@ class Command(BaseCommand):
 
     def _bounces(self, incident: Incident, path: Path) -> None:
         try:
-            reports = bounces.read_reports(path)
-        except bounces.BounceFileError as error:
+            reports = services.read_reports(path)
+        except services.BounceFileError as error:
             raise CommandError(str(error)) from None
-        result = bounces.apply_reports(incident=incident, reports=reports, actor="cli")
+        result = services.apply_reports(incident=incident, reports=reports, actor="cli")
         self.stdout.write(
             f"{path.name}: {result.reports:,} reports: {result.bounced:,} bounced, {result.complaints:,} "
             f"complaints, {result.ignored:,} ignored (temporary, or not our notices); "
@@ -309,31 +308,14 @@ class Command(BaseCommand):
 
     def _preview(self, incident: Incident, options: dict[str, Any]) -> None:
         try:
-            code = codes.parse_code(options["code"])
-        except codes.CodeError as error:
+            text = services.preview(
+                incident=incident,
+                code_typed=options["code"],
+                part=options["part"],
+                rule=options["rule"] or "",
+                actor="cli",
+                reason=options["reason"],
+            )
+        except services.PreviewError as error:
             raise CommandError(str(error)) from None
-        notice = Notice.objects.filter(incident=incident, code=code, reminder_of=None).first()
-        if notice is not None and options["rule"]:
-            notice = notice.reminders.filter(rule=options["rule"]).first()
-        if notice is not None:
-            notice.incident = incident
-        if notice is None:
-            what = f"{options['rule']!r} reminder" if options["rule"] else "notice"
-            raise CommandError(f"this incident has no {what} with that code")
-        audit.record(
-            actor="cli",
-            action="notices.preview",
-            object_type="notice",
-            object_id=notice.pk,
-            data={"part": options["part"]},
-            reason=options["reason"],
-        )
-        the_setup = NoticeSetup.objects.get(incident=incident)
-        if options["part"] == "letter":
-            self.stdout.write(letters.letter_text(notice, the_setup))
-            return
-        rendered = render(notice, the_setup)
-        if options["part"] == "email":
-            self.stdout.write(f"Subject: {rendered.subject}\n\n{rendered.text}")
-        else:
-            self.stdout.write(rendered.html)
+        self.stdout.write(text)

@@ -12,10 +12,7 @@ from owabi.redress import retention
 
 
 class Command(BaseCommand):
-    help = (
-        "Overwrite every sealed value of an incident and clear its keyed hashes, keeping a legal-hold "
-        "record of counts and dates. Run it with --dry-run first: that shows what will go."
-    )
+    help = "End of the response: crypto-shred an incident's personal data, keeping a legal-hold record."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incident", required=True, help="incident slug")

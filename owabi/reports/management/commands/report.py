@@ -16,10 +16,7 @@ STAGES = ("preliminary", "final", "sokuho", "kakuho")
 
 
 class Command(BaseCommand):
-    help = (
-        "Write a regulator report: `owabi report appi --incident S --stage preliminary|final --out FILE` "
-        "(.pdf, .md or .json), from the latest saved texts and the figures as of now."
-    )
+    help = "Write the APPI report to the regulator (速報 or 確報) as PDF, Markdown or JSON, figures as of now."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="regime", required=True, metavar="{appi}")
