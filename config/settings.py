@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "owabi.reports",
     "owabi.portal",
     "owabi.backoffice",
+    "owabi.api",
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]
