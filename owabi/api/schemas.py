@@ -20,9 +20,9 @@ def _plain(value: str) -> str:
 
 
 Plain = AfterValidator(_plain)
-Reference = Annotated[str, StringConstraints(min_length=1, max_length=20), Plain]
+Reference = Annotated[str, StringConstraints(max_length=20, pattern=r"^\s*[Ll][0-9]{1,12}\s*$"), Plain]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=40), Plain]
-MessageId = Annotated[str, StringConstraints(min_length=3, max_length=250), Plain]
+MessageId = Annotated[str, StringConstraints(max_length=250, pattern=r"^\s*<[^<>\s]+@[^<>\s]+>\s*$"), Plain]
 Status = Annotated[str, StringConstraints(max_length=20), Plain]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=200), Plain]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100), Plain]
