@@ -73,33 +73,37 @@ def _letter(data: PortalData) -> Notice:
     return Notice.objects.get(incident=data.incident, channel="letter", recipient=data.adult.recipient)
 
 
-def _operations(data: PortalData) -> dict[str, tuple[str, str, Any]]:
+def _operations(data: PortalData) -> dict[str, tuple[str, str, str, Any]]:
     """Each operation's scope, method, path and a good body."""
     return {
         "returns": (
+            "returns",
             "post",
             f"{BASE}/returns",
             {"letters": [{"reference": f"L{_letter(data).pk:09d}", "reason": "宛所不明"}]},
         ),
         "bounces": (
+            "bounces",
             "post",
             f"{BASE}/bounces",
             {"reports": [{"message_id": data.guardian.message_id, "type": "complaint"}]},
         ),
-        "stock": (
+        "codes": (
+            "stock",
             "post",
             f"{BASE}/options/emoney/codes",
             {"codes": [{"code": "NEW-CODE-1", "gift_id": "G9", "management_number": "M9"}]},
         ),
-        "requests": ("get", f"{BASE}/requests", None),
+        "stock": ("stock", "get", f"{BASE}/stock", None),
+        "requests": ("requests", "get", f"{BASE}/requests", None),
     }
 
 
-@pytest.mark.parametrize("scope", ALL)
+@pytest.mark.parametrize("operation", ["returns", "bounces", "codes", "stock", "requests"])
 def test_each_operation_answers_only_a_good_token_of_its_incident_and_scope(
-    data: PortalData, scope: str
+    data: PortalData, operation: str
 ) -> None:
-    method, path, body = _operations(data)[scope]
+    scope, method, path, body = _operations(data)[operation]
     other = create_incident(actor="t", slug="other-leak", name="別の事案", discovered_on=date(2026, 11, 2))
     good = _token(data.incident, [scope], name="good")
     elsewhere = _token(other, ALL, name="elsewhere")
@@ -136,9 +140,9 @@ def test_each_operation_answers_only_a_good_token_of_its_incident_and_scope(
         "good": ("ok", 200),
     }
     event = AuditEvent.objects.get(action="api.call", data__outcome="ok")
-    assert event.actor == f"api:{event.object_id}" and event.data["operation"] == {"stock": "codes"}.get(
-        scope, scope
-    )
+    assert event.actor == f"api:{event.object_id}" and event.data["operation"] == operation
+    nowhere = _call(method, path.replace("test-leak", "no-such-leak"), good, body)
+    assert nowhere.status_code == 403  # as for another incident: no probing for slugs
     assert ApiToken.objects.get(name="good").last_used_at is not None
 
 
