@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "owabi.portal",
     "owabi.backoffice",
     "owabi.demo",
+    "owabi.api",
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]

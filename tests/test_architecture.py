@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 OWABI = Path(__file__).resolve().parent.parent / "owabi"
-DOMAIN = ("incidents", "records", "notices", "redress", "reports", "portal", "backoffice", "demo")
+DOMAIN = ("incidents", "records", "notices", "redress", "reports", "portal", "backoffice", "demo", "api")
 NOTICES_FRONT_DOOR = {"owabi.notices.services", "owabi.notices.selectors", "owabi.notices.models"}
 
 

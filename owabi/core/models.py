@@ -87,3 +87,29 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return f"bucket {self.key[:8]}@{self.window_start}={self.count}"
+
+
+class ApiToken(models.Model):
+    """A credential for the JSON API (owabi.api), bound to one incident and a set of operations.
+
+    Only the token's SHA-256 is stored: the token is 256 random bits, so a plain hash cannot be turned
+    back by guessing, and a stolen table opens nothing. The token itself is shown once, at creation.
+    It lives in core (beside the audit chain) because the API app owns no models (docs/decisions.md)."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    scopes = models.JSONField(default=list)
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "name"], name="core_apitoken_incident_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"api token {self.pk} {self.name}"

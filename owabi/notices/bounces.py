@@ -30,7 +30,7 @@ from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice, NoticeSetup, new_notice
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 
 
 class BounceFileError(ValueError):
@@ -111,7 +111,7 @@ def _read_csv(path: Path) -> list[Report]:
         if not reader.fieldnames or not {"message_id", "type"} <= set(reader.fieldnames):
             raise BounceFileError(f"{path.name}, line 1: the columns message_id and type are required")
         for line, row in enumerate(reader, start=2):
-            found = _MESSAGE_ID.search(row.get("message_id") or "")
+            found = MESSAGE_ID.search(row.get("message_id") or "")
             kind = (row.get("type") or "").strip().lower()
             if not found or kind not in ("bounce", "complaint", "temporary"):
                 raise BounceFileError(

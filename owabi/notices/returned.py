@@ -39,10 +39,21 @@ class ReturnedResult:
     already: int = 0
 
 
-def record_returned(*, incident: Incident, path: Path, actor: str) -> ReturnedResult:
-    """Mark letters returned from a CSV with the columns `reference` (printed under the address, e.g.
-    L000000123) and `reason` (宛所不明, 転居先不明, 受取拒否, … or the English code). All rows are checked
-    before any is applied."""
+def parse_letter(reference: str, reason: str) -> tuple[int, str] | str:
+    """One returned letter as (notice id, reason code), or why it cannot be read (never the values)."""
+    ref = reference.strip().upper()
+    reason = reason.strip()
+    code = RETURN_REASONS.get(reason, reason if reason in RETURN_CODES else "")
+    if not (ref.startswith("L") and ref[1:].isdigit() and ref[1:].isascii() and len(ref) <= 13):
+        return "reference must look like L000000123"
+    if not code:
+        return f"unknown reason; one of {', '.join(sorted(RETURN_REASONS))}"
+    return int(ref[1:]), code
+
+
+def read_returned(path: Path) -> list[tuple[int, str]]:
+    """The returned letters of a CSV with the columns `reference` (printed under the address, e.g.
+    L000000123) and `reason` (宛所不明, 転居先不明, 受取拒否, … or the English code)."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -50,28 +61,32 @@ def record_returned(*, incident: Incident, path: Path, actor: str) -> ReturnedRe
                 raise ReturnedFileError(f"{path.name}, line 1: the columns reference and reason are required")
             wanted: list[tuple[int, str]] = []
             for line, row in enumerate(reader, start=2):
-                ref = (row.get("reference") or "").strip().upper()
-                reason = (row.get("reason") or "").strip()
-                code = RETURN_REASONS.get(reason, reason if reason in RETURN_CODES else "")
-                if not (ref.startswith("L") and ref[1:].isdigit()):
-                    raise ReturnedFileError(f"{path.name}, line {line}: reference must look like L000000123")
-                if not code:
-                    raise ReturnedFileError(
-                        f"{path.name}, line {line}: unknown reason; "
-                        f"one of {', '.join(sorted(RETURN_REASONS))}"
-                    )
-                wanted.append((int(ref[1:]), code))
+                parsed = parse_letter(row.get("reference") or "", row.get("reason") or "")
+                if isinstance(parsed, str):
+                    raise ReturnedFileError(f"{path.name}, line {line}: {parsed}")
+                wanted.append(parsed)
     except (OSError, UnicodeDecodeError) as error:
         raise ReturnedFileError(f"{path.name}: cannot be read ({type(error).__name__})") from None
+    return wanted
+
+
+def record_returned(*, incident: Incident, path: Path, actor: str) -> ReturnedResult:
+    """Mark letters returned from a CSV (read_returned). All rows are checked before any is applied."""
+    return apply_returned(incident=incident, wanted=read_returned(path), actor=actor, source=path.name)
+
+
+def apply_returned(
+    *, incident: Incident, wanted: list[tuple[int, str]], actor: str, source: str
+) -> ReturnedResult:
+    """Mark the letters (notice id, reason code) returned, all or none; `source` names the input in
+    errors (a file name, or "request")."""
     result = ReturnedResult(rows=len(wanted))
     with transaction.atomic():
         found = Notice.objects.filter(incident=incident, channel=Notice.Channel.LETTER)
         known = set(found.filter(pk__in=[pk for pk, _ in wanted]).values_list("pk", flat=True))
         unknown = [pk for pk, _ in wanted if pk not in known]
         if unknown:
-            raise ReturnedFileError(
-                f"{path.name}: {len(unknown)} references are not letters of this incident"
-            )
+            raise ReturnedFileError(f"{source}: {len(unknown)} references are not letters of this incident")
         for pk, code in wanted:
             changed = found.filter(pk=pk).exclude(status=Notice.Status.RETURNED)
             if changed.update(status=Notice.Status.RETURNED, last_error=f"returned: {code}"):

@@ -29,7 +29,8 @@ from owabi.core.linebreak import FontMissing
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes
-from owabi.notices.bounces import BounceFileError, apply_reports, read_reports
+from owabi.notices.bounces import MESSAGE_ID, BounceFileError, apply_reports, read_reports
+from owabi.notices.bounces import Report as BounceReport
 from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off, sign_in
 from owabi.notices.engagement import record as record_engagement
 from owabi.notices.ledger import MAX_ATTEMPTS
@@ -39,7 +40,7 @@ from owabi.notices.models import Notice, NoticeSetup, new_notice
 from owabi.notices.reminders import RuleError, remind
 from owabi.notices.render import render
 from owabi.notices.resend import ResendError, resend
-from owabi.notices.returned import ReturnedFileError, record_returned
+from owabi.notices.returned import ReturnedFileError, apply_returned, parse_letter, record_returned
 from owabi.notices.sending import SendOptionError, send_email
 from owabi.notices.setup import SetupError
 from owabi.notices.setup import apply as apply_setup
@@ -52,7 +53,9 @@ from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, 
 __all__ = [
     "LETTER_BATCH",
     "MAX_ATTEMPTS",
+    "MESSAGE_ID",
     "BounceFileError",
+    "BounceReport",
     "FontMissing",
     "LetterTooLong",
     "NoticeSetupMissing",
@@ -64,6 +67,7 @@ __all__ = [
     "SetupError",
     "SignInLimited",
     "apply_reports",
+    "apply_returned",
     "apply_setup",
     "content_of",
     "facts_of",
@@ -71,6 +75,7 @@ __all__ = [
     "load_setup",
     "merge_cards",
     "new_notice",
+    "parse_letter",
     "prepare",
     "preview",
     "print_letters",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -60,17 +61,18 @@ def _records(request: Request) -> list[tuple[str, str]]:
     return found
 
 
-def export_requests(*, incident: Incident, actor: str, since: date | None = None, via: str) -> CrmExport:
-    """The incident's done deletion and opt-out requests (done on or after `since`), one row per
-    record of the company's systems they concern, oldest first; audited (`via`: "file" or "download")
-    with the counts and the file's SHA-256, never its rows."""
+@dataclass
+class DoneRows:
+    rows: list[tuple[str, str, str, str, str]]  # COLUMNS
+    requests: int
+    without_records: list[str]
+
+
+def _done_rows(incident: Incident, since: date | None) -> DoneRows:
     query = Request.objects.filter(incident=incident, kind__in=KINDS, status=Request.Status.DONE)
     if since is not None:
         query = query.filter(done_at__date__gte=since)
-    out = io.StringIO()
-    writer = csv_writer(out)
-    writer.writerow(COLUMNS)
-    rows = 0
+    rows: list[tuple[str, str, str, str, str]] = []
     without: list[str] = []
     requests = list(query.order_by("done_at", "pk"))
     for request in requests:
@@ -80,10 +82,11 @@ def export_requests(*, incident: Incident, actor: str, since: date | None = None
             continue
         done_on = timezone.localtime(request.done_at).date().isoformat() if request.done_at else ""
         for system, record_id in found:
-            writer.writerow((request.reference, request.kind, done_on, system, record_id))
-            rows += 1
-    text = out.getvalue()
-    digest = hashlib.sha256(text.encode()).hexdigest()
+            rows.append((request.reference, request.kind, done_on, system, record_id))
+    return DoneRows(rows, len(requests), without)
+
+
+def _audit(incident: Incident, actor: str, since: date | None, via: str, done: DoneRows, digest: str) -> None:
     with transaction.atomic():
         audit.record(
             actor=actor,
@@ -93,10 +96,33 @@ def export_requests(*, incident: Incident, actor: str, since: date | None = None
             data={
                 "via": via,
                 "since": since.isoformat() if since else None,
-                "requests": len(requests),
-                "rows": rows,
-                "without_records": len(without),
+                "requests": done.requests,
+                "rows": len(done.rows),
+                "without_records": len(done.without_records),
                 "sha256": digest,
             },
         )
-    return CrmExport(text, digest, len(requests), rows, without)
+
+
+def export_requests(*, incident: Incident, actor: str, since: date | None = None, via: str) -> CrmExport:
+    """The incident's done deletion and opt-out requests (done on or after `since`), one row per
+    record of the company's systems they concern, oldest first; audited (`via`: "file" or "download")
+    with the counts and the file's SHA-256, never its rows."""
+    done = _done_rows(incident, since)
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(done.rows)
+    text = out.getvalue()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    _audit(incident, actor, since, via, done, digest)
+    return CrmExport(text, digest, done.requests, len(done.rows), done.without_records)
+
+
+def done_requests(*, incident: Incident, actor: str, since: date | None = None) -> DoneRows:
+    """The rows export_requests writes, as values (for the JSON API); audited the same way (`via`
+    "api", the SHA-256 of the rows as canonical JSON)."""
+    done = _done_rows(incident, since)
+    digest = hashlib.sha256(json.dumps(done.rows, ensure_ascii=False).encode()).hexdigest()
+    _audit(incident, actor, since, "api", done, digest)
+    return done

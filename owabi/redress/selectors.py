@@ -25,6 +25,27 @@ def stock(option_id: int) -> int:
     return GiftCode.objects.filter(option_id=option_id, choice__isnull=True).count()
 
 
+@dataclass(frozen=True)
+class OptionStock:
+    key: str
+    kind: str
+    chosen: int  # live choices (not cancelled or rejected)
+    free: int | None  # codes left in the pool, for code options
+
+
+def stock_counts(incident_id: int) -> list[OptionStock]:
+    """Each active option's live choices and, for code options, the codes left in its pool."""
+    return [
+        OptionStock(
+            option.key,
+            option.kind,
+            option.choices.exclude(status__in=_LIVE).count(),
+            stock(option.pk) if option.kind == Option.Kind.CODE else None,
+        )
+        for option in catalog(incident_id)
+    ]
+
+
 @dataclass
 class PersonStatus:
     person: notice_selectors.Person

@@ -174,11 +174,8 @@ def import_codes(*, incident: Incident, option_key: str, path: Path, actor: str)
     """Add a gift provider's codes to an option's pool. CSV with the columns code, gift_id and
     management_number (expires optional). Codes already in the pool are skipped, so a re-import is
     harmless; each code is sealed at rest."""
-    option = Option.objects.filter(incident=incident, key=option_key).first()
-    if option is None or option.kind != Option.Kind.CODE:
-        raise RedressError(f"incident {incident.slug}: no code option named {option_key!r}")
+    option = _code_option(incident, option_key)
     data = path.read_bytes()
-    batch = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -187,10 +184,34 @@ def import_codes(*, incident: Incident, option_key: str, path: Path, actor: str)
     missing = {"code", "gift_id", "management_number"} - set(reader.fieldnames or [])
     if missing:
         raise RedressError(f"{path.name}, line 1: missing columns {', '.join(sorted(missing))}")
+    rows = [(line, row) for line, row in enumerate(reader, start=2)]
+    return _add_codes(option, rows, batch=hashlib.sha256(data).hexdigest(), actor=actor)
+
+
+def add_codes(
+    *, incident: Incident, option_key: str, codes: list[dict[str, str]], batch: str, actor: str
+) -> CodesResult:
+    """Add codes given as mappings (code, gift_id, management_number, expires optional) to an option's
+    pool, as import_codes does for a file; a reject's "line" is the code's position, from 1. `batch`
+    names the delivery (the file's or the body's SHA-256)."""
+    option = _code_option(incident, option_key)
+    return _add_codes(option, list(enumerate(codes, start=1)), batch=batch, actor=actor)
+
+
+def _code_option(incident: Incident, option_key: str) -> Option:
+    option = Option.objects.filter(incident=incident, key=option_key).first()
+    if option is None or option.kind != Option.Kind.CODE:
+        raise RedressError(f"incident {incident.slug}: no code option named {option_key!r}")
+    return option
+
+
+def _add_codes(
+    option: Option, numbered: list[tuple[int, dict[str, Any]]], *, batch: str, actor: str
+) -> CodesResult:
     result = CodesResult()
     rows: list[GiftCode] = []
     fingerprints: set[str] = set()
-    for line, row in enumerate(reader, start=2):
+    for line, row in numbered:
         code = (row.get("code") or "").strip()
         gift_id = (row.get("gift_id") or "").strip()
         number = (row.get("management_number") or "").strip()

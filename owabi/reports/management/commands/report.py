@@ -16,7 +16,9 @@ STAGES = ("preliminary", "final", "sokuho", "kakuho")
 
 
 class Command(BaseCommand):
-    help = "Write the APPI report to the regulator (速報 or 確報) as PDF, Markdown or JSON, figures as of now."
+    help = (
+        "Write the APPI report to the regulator (速報 or 確報) as PDF, Markdown or JSON, figures as of now."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="regime", required=True, metavar="{appi}")
