@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.views import _base, _incident
 from owabi.core import audit
+from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.reports import deadlines, drafts, exports, selectors, services
 from owabi.reports.models import SITUATIONS, AnnouncementVersion, ReportVersion
@@ -57,6 +58,9 @@ def _page(
             "label": LABELS[name][1],
             "derived": derived.findings[name].applies,
             "basis": derived.findings[name].basis,
+            "basis_labels": [
+                categories.label(code) for code in derived.findings[name].basis.get("categories", [])
+            ],
             "confirmed": getattr(assessment, name) if assessment else None,
             "note": assessment.facts.get(name, {}).get("note", "") if assessment else "",
         }
@@ -195,10 +199,16 @@ def download(request: HttpRequest) -> HttpResponse:
 
 
 def _announcement_refused(
-    request: HttpRequest, incident: Incident, stage: str, error: ValidationError, texts: dict[str, str]
+    request: HttpRequest,
+    incident: Incident,
+    stage: str,
+    error: ValidationError,
+    texts: dict[str, str],
+    *,
+    publishing: bool = False,
 ) -> HttpResponse:
     messages = [message for values in _errors(error).values() for message in values]
-    form = {**texts, "errors": messages}
+    form = {**texts, "errors": messages, "publishing": publishing}
     return _page(request, incident, stage, status=400, announcement=form)
 
 
@@ -227,5 +237,5 @@ def announcement_publish(request: HttpRequest) -> HttpResponse:
     except ValidationError as error:
         latest = selectors.announcements(incident)
         texts = {key: value for key, value in _announcement_form(latest).items() if key != "errors"}
-        return _announcement_refused(request, incident, stage, error, texts)
+        return _announcement_refused(request, incident, stage, error, texts, publishing=True)
     return _back(incident, stage, "announcement", saved="published")

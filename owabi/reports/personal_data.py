@@ -64,7 +64,7 @@ class Found:
     def message(self) -> str:
         return (
             f"漏えいしたデータに含まれる値（{'、'.join(self.labels)}）が書かれています。"
-            "その部分を削除してから、もう一度保存してください。"
+            "その部分を削除して、保存し直してください。"
         )
 
 
