@@ -46,7 +46,12 @@ def test_each_saved_version_is_kept_with_who_and_when(portal_data: PortalData) -
     assert first.body == CLEAN and second.body.endswith("開設しました。")
     assert second.saved_by == "staff:1" and second.saved_at is not None
     assert selectors.published_announcement(incident) is None  # type: ignore[arg-type]
+    assert selectors.draft(incident, "final").texts["publication"] == "（記入してください）"  # type: ignore[arg-type]
     services.publish_announcement(incident=incident, actor="staff:2", number=1)  # type: ignore[arg-type]
+    publication = selectors.draft(incident, "final").texts["publication"]  # type: ignore[arg-type]
+    assert (
+        "お知らせのページに公表文「個人情報の流出に関するお詫び」を掲載した" in publication
+    )  # item 7 starts from it
     shown = selectors.published_announcement(incident)  # type: ignore[arg-type]
     assert shown is not None and shown.number == 1 and shown.published_by == "staff:2"
     services.publish_announcement(incident=incident, actor="staff:2", number=2)  # type: ignore[arg-type]

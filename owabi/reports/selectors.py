@@ -77,6 +77,7 @@ def draft(incident: Incident, stage: str, *, version_number: int | None = None) 
         clocks=clocks(incident, assessment),
         situations=situations(incident, assessment),
         counted=counted,
+        published=published_announcement(incident),
     )
 
 
