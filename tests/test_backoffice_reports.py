@@ -68,7 +68,7 @@ def test_a_manager_confirms_reportability(portal_data: PortalData) -> None:
     manager, _ = _staff("manager1", "manager")
     slug = portal_data.incident.slug  # type: ignore[attr-defined]
     page = manager.get(f"/staff/report?incident={slug}").content.decode()
-    assert "未確認" in page and "card_number" in page
+    assert "未確認" in page and "クレジットカード番号" in page
     refused = manager.post(
         "/staff/report/assess", {"incident": slug, "situation_malicious": "yes", "situation_financial": "yes"}
     )

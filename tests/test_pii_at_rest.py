@@ -66,6 +66,7 @@ def test_the_demo_database_holds_no_plaintext_pii(subprocess_env: dict[str, str]
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
+    assert "確報 draft version 1 saved" in run.stderr and "announcement not saved" not in run.stderr
     csv_path = tmp_path / "demo" / "leak-400-7.csv"
     with csv_path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -74,6 +75,7 @@ def test_the_demo_database_holds_no_plaintext_pii(subprocess_env: dict[str, str]
     # The dump is real and readable: non-PII identifiers are there in plain text.
     assert b"demo" in dump
     assert sum(row["record_id"].encode() in dump for row in rows) == len(rows)
+    assert "お客さま情報の流出に関するお詫びとお知らせ".encode() in dump  # the demo published its 公表
 
     checked = 0
     for row in rows:

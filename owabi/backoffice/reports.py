@@ -17,9 +17,10 @@ from django.views.decorators.http import require_POST
 from owabi.backoffice.auth import actor, staff_required
 from owabi.backoffice.views import _base, _incident
 from owabi.core import audit
+from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.reports import deadlines, drafts, exports, selectors, services
-from owabi.reports.models import SITUATIONS, ReportVersion
+from owabi.reports.models import SITUATIONS, AnnouncementVersion, ReportVersion
 from owabi.reports.reportability import LABELS, derive
 
 CONTENT_TYPES = {"pdf": "application/pdf", "md": "text/markdown; charset=utf-8", "json": "application/json"}
@@ -30,19 +31,26 @@ def _stage(request: HttpRequest) -> str:
     return stage if stage in drafts.STAGES else "preliminary"
 
 
-def _back(incident: Incident, stage: str, **extra: str) -> HttpResponseRedirect:
+def _back(incident: Incident, stage: str, fragment: str = "", **extra: str) -> HttpResponseRedirect:
     query = "&".join(
         f"{key}={value}" for key, value in {"incident": incident.slug, "stage": stage, **extra}.items()
     )
-    return HttpResponseRedirect(f"{reverse('staff:report')}?{query}")
+    return HttpResponseRedirect(f"{reverse('staff:report')}?{query}{'#' + fragment if fragment else ''}")
 
 
 def _page(
-    request: HttpRequest, incident: Incident, stage: str, *, errors: Any = None, status: int = 200
+    request: HttpRequest,
+    incident: Incident,
+    stage: str,
+    *,
+    errors: Any = None,
+    status: int = 200,
+    announcement: dict[str, Any] | None = None,
 ) -> HttpResponse:
     assessment = selectors.current_assessment(incident)
     derived = derive(incident)
     draft = selectors.draft(incident, stage)
+    announcements = selectors.announcements(incident)
     situations = [
         {
             "name": name,
@@ -50,6 +58,9 @@ def _page(
             "label": LABELS[name][1],
             "derived": derived.findings[name].applies,
             "basis": derived.findings[name].basis,
+            "basis_labels": [
+                categories.label(code) for code in derived.findings[name].basis.get("categories", [])
+            ],
             "confirmed": getattr(assessment, name) if assessment else None,
             "note": assessment.facts.get(name, {}).get("note", "") if assessment else "",
         }
@@ -72,9 +83,23 @@ def _page(
         today=timezone.localdate(),
         errors=errors or {},
         saved=request.GET.get("saved", ""),
+        announcements=announcements,
+        published=selectors.published_announcement(incident),
+        announcement=announcement or _announcement_form(announcements),
     )
     context["may"]["report"] = True
     return render(request, "backoffice/report.html", context, status=status)
+
+
+def _announcement_form(announcements: list[AnnouncementVersion]) -> dict[str, Any]:
+    """The announcement form, filled with the latest saved version."""
+    latest = announcements[0] if announcements else None
+    return {
+        "title": latest.title if latest else "",
+        "body": latest.body if latest else "",
+        "body_en": latest.body_en if latest else "",
+        "errors": [],
+    }
 
 
 def _errors(error: ValidationError) -> dict[str, list[str]]:
@@ -171,3 +196,46 @@ def download(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _announcement_refused(
+    request: HttpRequest,
+    incident: Incident,
+    stage: str,
+    error: ValidationError,
+    texts: dict[str, str],
+    *,
+    publishing: bool = False,
+) -> HttpResponse:
+    messages = [message for values in _errors(error).values() for message in values]
+    form = {**texts, "errors": messages, "publishing": publishing}
+    return _page(request, incident, stage, status=400, announcement=form)
+
+
+@require_POST
+@staff_required("report")
+def announcement_save(request: HttpRequest) -> HttpResponse:
+    incident, stage = _incident(request), _stage(request)
+    texts = {key: request.POST.get(key, "") for key in ("title", "body", "body_en")}
+    try:
+        services.save_announcement(incident=incident, actor=actor(request), **texts)
+    except ValidationError as error:
+        return _announcement_refused(request, incident, stage, error, texts)
+    return _back(incident, stage, "announcement", saved="announcement")
+
+
+@require_POST
+@staff_required("report")
+def announcement_publish(request: HttpRequest) -> HttpResponse:
+    incident, stage = _incident(request), _stage(request)
+    try:
+        number = int(request.POST.get("number", ""))
+    except ValueError:
+        raise Http404("no such version") from None
+    try:
+        services.publish_announcement(incident=incident, actor=actor(request), number=number)
+    except ValidationError as error:
+        latest = selectors.announcements(incident)
+        texts = {key: value for key, value in _announcement_form(latest).items() if key != "errors"}
+        return _announcement_refused(request, incident, stage, error, texts, publishing=True)
+    return _back(incident, stage, "announcement", saved="published")

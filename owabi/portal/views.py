@@ -29,6 +29,7 @@ from owabi.redress import services as redress_services
 from owabi.redress.models import Option
 from owabi.redress.payees import PayeeError, check_account
 from owabi.redress.uploads import UploadError, check_upload
+from owabi.reports import selectors as report_selectors
 
 
 def _language() -> str:
@@ -146,7 +147,10 @@ def language(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def announcement(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/announcement.html")
+    """The public announcement (公表): the version staff published last, else the notice setup's texts."""
+    setup = portal_setup(request)
+    published = report_selectors.published_announcement(setup.incident) if setup else None
+    return render(request, "portal/announcement.html", {"published": published})
 
 
 def faq(request: HttpRequest) -> HttpResponse:

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
+
 from owabi.incidents.models import Incident
 from owabi.reports import deadlines, figures
-from owabi.reports.models import Assessment, Report, ReportVersion
+from owabi.reports.models import AnnouncementVersion, Assessment, Report, ReportVersion
 from owabi.reports.reportability import LABELS
 
 # The editable parts, in the order of the form, each with the item it belongs to.
@@ -43,8 +45,11 @@ STAGES = {"preliminary": "速報", "final": "確報"}
 TO_FILL = "（記入してください）"
 
 
-def starting_texts(incident: Incident, situations: list[str]) -> dict[str, str]:
-    """What a first draft says before anyone edits it: the incident's own facts, and gaps marked."""
+def starting_texts(
+    incident: Incident, situations: list[str], published: AnnouncementVersion | None = None
+) -> dict[str, str]:
+    """What a first draft says before anyone edits it: the incident's own facts (and the public
+    announcement, once one is published), and gaps marked."""
     window = ""
     if incident.occurred_from or incident.occurred_to:
         window = f"漏えい等の期間: {incident.occurred_from or '不明'}〜{incident.occurred_to or '不明'}。"
@@ -61,7 +66,12 @@ def starting_texts(incident: Incident, situations: list[str]) -> dict[str, str]:
         "cause": incident.cause or TO_FILL,
         "harm": harm,
         "response": "",
-        "publication": TO_FILL,
+        "publication": (
+            f"{timezone.localtime(published.published_at):%Y年%-m月%-d日}、当社ウェブサイトのお知らせのページに"
+            f"公表文「{published.title}」を掲載した。"
+            if published and published.published_at
+            else TO_FILL
+        ),
         "prevention": TO_FILL,
         "other": "",
     }
@@ -160,8 +170,9 @@ def build(
     clocks: list[deadlines.Clock],
     situations: list[str],
     counted: figures.Counted,
+    published: AnnouncementVersion | None = None,
 ) -> Draft:
-    texts = starting_texts(incident, situations)
+    texts = starting_texts(incident, situations, published)
     if version is not None:
         texts.update({key: value for key, value in version.texts.items() if key in TEXTS})
     values = counted.values

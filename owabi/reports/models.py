@@ -102,3 +102,29 @@ class ReportVersion(models.Model):
 
     def __str__(self) -> str:
         return f"version {self.number} of report {self.report_id}"
+
+
+class AnnouncementVersion(models.Model):
+    """One saved version of the incident's public announcement (公表): the text the portal's public page
+    shows once it is published. Never edited, except to record its publication; checked before it is
+    kept and again before it is published to hold no value from the incident's records
+    (owabi.reports.personal_data). The page shows the version published last."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    body_en = models.TextField(blank=True, help_text="English text, shown on the English page if given")
+    saved_by = models.CharField(max_length=150)
+    saved_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="reports_announcement_number_unique")
+        ]
+        ordering = ["incident", "-number"]
+
+    def __str__(self) -> str:
+        return f"announcement version {self.number} of incident {self.incident_id}"

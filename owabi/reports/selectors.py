@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from owabi.incidents.models import Incident
 from owabi.reports import deadlines, drafts, figures
-from owabi.reports.models import Assessment, Report, ReportVersion
+from owabi.reports.models import AnnouncementVersion, Assessment, Report, ReportVersion
 from owabi.reports.reportability import derive
 
 
@@ -77,6 +77,7 @@ def draft(incident: Incident, stage: str, *, version_number: int | None = None) 
         clocks=clocks(incident, assessment),
         situations=situations(incident, assessment),
         counted=counted,
+        published=published_announcement(incident),
     )
 
 
@@ -97,3 +98,17 @@ def dashboard_clocks(incident: Incident, now: datetime | None = None) -> list[de
         deadlines.countdown(clock, now, done=clock.regime == "appi" and clock.key in done)
         for clock in clocks(incident)
     ]
+
+
+def announcements(incident: Incident) -> list[AnnouncementVersion]:
+    """Every saved version of the public announcement, newest first."""
+    return list(AnnouncementVersion.objects.filter(incident=incident).order_by("-number"))
+
+
+def published_announcement(incident: Incident) -> AnnouncementVersion | None:
+    """The version the public page shows: the one published last, or None before any is."""
+    return (
+        AnnouncementVersion.objects.filter(incident=incident, published_at__isnull=False)
+        .order_by("-published_at", "-pk")
+        .first()
+    )

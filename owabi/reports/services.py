@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
-from owabi.reports import deadlines, drafts, figures, selectors
-from owabi.reports.models import SITUATIONS, Assessment, Report, ReportVersion
+from owabi.reports import deadlines, drafts, figures, personal_data, selectors
+from owabi.reports.models import SITUATIONS, AnnouncementVersion, Assessment, Report, ReportVersion
 from owabi.reports.reportability import conclude, derive
 
 NOTE_MAX = 2000
+TITLE_MAX = 200
 
 
 @transaction.atomic
@@ -161,3 +162,76 @@ def mark_submitted(*, incident: Incident, stage: str, actor: str, submitted_on: 
         },
     )
     return report
+
+
+def _refuse_personal_data(incident: Incident, *texts: str) -> None:
+    found = personal_data.find(incident=incident, texts=texts)
+    if found:
+        raise ValidationError({"body": found.message()}, code="personal_data")
+
+
+@transaction.atomic
+def save_announcement(
+    *, incident: Incident, actor: str, title: str, body: str, body_en: str = ""
+) -> AnnouncementVersion:
+    """Keep a new version of the public announcement (公表), numbered after the last. Refused when it
+    holds a value from the incident's records: the message names the kind of value, never the value."""
+    title = " ".join(title.split())
+    body, body_en = (text.replace("\r\n", "\n").strip() for text in (body, body_en))
+    errors: dict[str, str] = {}
+    if not title:
+        errors["title"] = "見出しを入力してください"
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"見出しは{TITLE_MAX}文字以内です"
+    if not body:
+        errors["body"] = "本文を入力してください"
+    for key, text in (("body", body), ("body_en", body_en)):
+        if len(text) > drafts.TEXT_MAX:
+            errors[key] = f"{drafts.TEXT_MAX}文字以内です"
+    if errors:
+        raise ValidationError(errors)
+    _refuse_personal_data(incident, title, body, body_en)
+    last = (
+        AnnouncementVersion.objects.select_for_update()
+        .filter(incident=incident)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    version = AnnouncementVersion.objects.create(
+        incident=incident,
+        number=(last or 0) + 1,
+        title=title,
+        body=body,
+        body_en=body_en,
+        saved_by=actor,
+    )
+    audit.record(
+        actor=actor,
+        action="reports.save_announcement",
+        object_type="announcement",
+        object_id=version.pk,
+        data={"incident": incident.pk, "version": version.number},
+    )
+    return version
+
+
+@transaction.atomic
+def publish_announcement(*, incident: Incident, actor: str, number: int) -> AnnouncementVersion:
+    """Publish a saved version: from now on the portal's public page shows it. Checked again first,
+    since records imported after it was saved may hold a value it names. Publishing a version published
+    before shows it again (an earlier text restored)."""
+    version = AnnouncementVersion.objects.select_for_update().filter(incident=incident, number=number).first()
+    if version is None:
+        raise ValidationError({"number": "その版はありません"})
+    _refuse_personal_data(incident, version.title, version.body, version.body_en)
+    version.published_at, version.published_by = timezone.now(), actor
+    version.save(update_fields=["published_at", "published_by"])
+    audit.record(
+        actor=actor,
+        action="reports.publish_announcement",
+        object_type="announcement",
+        object_id=version.pk,
+        data={"incident": incident.pk, "version": version.number},
+    )
+    return version

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
@@ -29,6 +30,8 @@ from owabi.records.resolve import resolve
 from owabi.records.services import import_file
 from owabi.redress import selectors as redress_selectors
 from owabi.redress import services as redress_services
+from owabi.reports import selectors as report_selectors
+from owabi.reports import services as report_services
 
 DEMO_SLUG = "demo"
 DEMO_STAFF = "demo-manager"
@@ -107,6 +110,8 @@ class Command(BaseCommand):
         self.stderr.write(
             f"  {printed.letters:,} letters, {printed.pages:,} pages in {len(printed.files):,} PDF files"
         )
+        self.step("drafting the 確報 for the regulator and the public announcement (公表)")
+        self._reports(incident)
         first = Notice.objects.filter(incident=incident, reminder_of=None).order_by("pk").first()
         sample = notice_selectors.display_code(first.code) if first else "CODE"
         sample_key = notice_selectors.login_key_of(first.code) if first else "KEY"
@@ -126,6 +131,8 @@ class Command(BaseCommand):
                     f"  (also in {Path(settings.DATA_DIR) / 'demo-staff.txt'})",
                     f"                  second factor: the authenticator link in that file, or "
                     f".venv/bin/owabi staff code {username}  (development only)",
+                    f"  regulator:      http://{options['addr']}/staff/report?incident={incident.slug}&stage=final"
+                    "  (deadlines, 確報 draft, 公表文)",
                     "  audit check:    .venv/bin/owabi audit verify",
                     f"  e-mails:        {outbox or 'sent through SMTP'}",
                     f"  letters (PDF):  {letters_dir}",
@@ -145,6 +152,77 @@ class Command(BaseCommand):
         self.stdout.write(f"serving on http://{options['addr']}/  (Ctrl-C stops)")
         sys.stdout.flush()
         call_command("runserver", options["addr"], use_reloader=False, insecure_serving=True)
+
+    def _reports(self, incident: Incident) -> None:
+        """A first saved 確報 with every text part written, and the public announcement saved and
+        published (the 確報's item 7 says so). Once only: a second run keeps what staff edited since."""
+        setup = NoticeSetup.objects.get(incident=incident)
+        ja, en = setup.texts.get("ja", {}), setup.texts.get("en", {})
+        if not report_selectors.announcements(incident):
+            body = "\n\n".join(
+                f"【{heading}】\n{ja[key]}"
+                for heading, key in (
+                    ("何が起きたか", "summary"),
+                    ("原因", "cause"),
+                    ("当社の対応", "measures"),
+                    ("お詫びと補償", "redress"),
+                )
+                if ja.get(key)
+            )
+            contact = f"【お問い合わせ】\n専用窓口 {setup.phone}（{setup.phone_hours}）\n{setup.portal_url}"
+            english = "\n\n".join(
+                en[key] for key in ("summary", "cause", "measures", "redress") if en.get(key)
+            )
+            try:
+                announcement = report_services.save_announcement(
+                    incident=incident,
+                    actor="demo",
+                    title="お客さま情報の流出に関するお詫びとお知らせ",
+                    body=f"{body}\n\n{contact}\n\n{setup.sender_name}",
+                    body_en=english,
+                )
+                report_services.publish_announcement(
+                    incident=incident, actor="demo", number=announcement.number
+                )
+            except ValidationError as refused:  # a synthetic person named like the company's text
+                self.stderr.write(f"  announcement not saved: {' '.join(refused.messages)}")
+        if not report_selectors.versions(incident, "final"):
+            if report_selectors.current_assessment(incident) is None:
+                report_services.assess(incident=incident, actor="demo")
+            version = report_services.save_draft(
+                incident=incident, stage="final", actor="demo", texts=self._final_texts(incident, setup)
+            )
+            self.stderr.write(
+                f"  確報 draft version {version.number} saved (figures as of {version.as_of:%H:%M})"
+            )
+
+    @staticmethod
+    def _final_texts(incident: Incident, setup: NoticeSetup) -> dict[str, str]:
+        published = report_selectors.published_announcement(incident)
+        publication = (
+            f"{published.published_at:%Y年%-m月%-d日}、当社ウェブサイト（{setup.portal_url}）に"
+            "お詫びとお知らせを掲載した。"
+            if published and published.published_at
+            else "当社ウェブサイトへの掲載を準備中。"
+        )
+        return {
+            "cause": setup.texts.get("ja", {}).get("cause", "") or incident.cause,
+            "harm": (
+                "クレジットカード番号の下4桁・カードブランドが含まれ、セキュリティコードも漏えいしたと判断したため、"
+                "不正利用による財産的被害のおそれがある。報告時点で、不正利用の申告はお問い合わせ窓口に寄せられた"
+                "ものに限られ、件数は本人への対応の項に示す。なりすましの勧誘・詐欺の電話やメールのおそれがある。"
+            ),
+            "response": (
+                "本人ごとに、漏えいした項目を示したお知らせをメールで送付し、メールアドレスのない方・メールが"
+                f"届かなかった方には郵送した。専用窓口（{setup.phone}）とお客さま用サイトを開設した。"
+            ),
+            "publication": publication,
+            "prevention": (
+                "委託先の顧客データベースへのアクセス権限を業務に必要な範囲に限り、大量の複製・持ち出しを"
+                "検知する仕組みを導入する。委託先の監督（定期監査）を強化する。"
+            ),
+            "other": "警察に被害を申告し、名簿業者に情報の利用停止と削除を求めている。",
+        }
 
     def _gift_codes(self, incident: Incident, demo_dir: Path, *, people: int) -> None:
         """A synthetic pool for the demo's code option, as a gift provider's CSV would come."""
