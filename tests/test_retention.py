@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from owabi.core import audit, keys, staff
+from owabi.core import api_tokens, audit, keys, staff
 from owabi.core.models import AuditEvent, Job
 from owabi.incidents.models import Incident
 from owabi.incidents.services import create_incident
@@ -197,9 +197,19 @@ def test_retention_leaves_nothing_decryptable_and_keeps_the_legal_hold_record(
         Notice.objects.filter(incident=portal_data.incident).values_list("code", "channel", "status")
     )
     assert Job.objects.filter(kind=affected.KIND).get().payload["keys"]
+    _, token = api_tokens.create_token(
+        incident_id=portal_data.incident.pk, name="print vendor", scopes=["returns"], actor="test"
+    )
+    _, other_token = api_tokens.create_token(
+        incident_id=full["other"].pk, name="print vendor", scopes=["returns"], actor="test"
+    )
+    assert api_tokens.check(token).refusal == ""
 
     out = _run()
     assert "personal data shredded (run 1)" in out
+    # The incident's API tokens are revoked with it; another incident's keep working.
+    assert api_tokens.check(token).refusal == "revoked"
+    assert api_tokens.check(other_token).refusal == ""
 
     # Read every sealed value back: nothing of the incident's people opens any more.
     everything = _everything_decrypted()

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from owabi.core import audit, keys
 from owabi.core.fields import SealedBytesField, SealedJSONField
-from owabi.core.models import Job
+from owabi.core.models import ApiToken, Job
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, LookupKey, Recipient, SourceFile, Subject
@@ -254,6 +254,8 @@ def shred(*, incident: Incident, actor: str) -> LegalHold:
             hold.last_run_at = now
             hold.save(update_fields=["runs", "last_run_at"])
         Incident.objects.filter(pk=incident.pk).update(status=Incident.Status.CLOSED)
+        # The other systems' API tokens for the incident stop working: there is nothing left to serve.
+        revoked = ApiToken.objects.filter(incident=incident, revoked_at__isnull=True).update(revoked_at=now)
         audit.record(
             actor=actor,
             action="retention.shred",
@@ -263,6 +265,7 @@ def shred(*, incident: Incident, actor: str) -> LegalHold:
                 "run": hold.runs,
                 "overwritten": overwritten,
                 "cleared": cleared,
+                "api_tokens_revoked": revoked,
                 "records": summary["records"],
                 "notices": sum(summary["notices"].values()),
             },
