@@ -77,8 +77,10 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    (out / "notices.jsonl").write_bytes(dump.stdout)
-    print(f"notices    {len(dump.stdout.splitlines())}")
+    # Only the notices: Django's shell may print a line of its own first (how many models it imported).
+    rows = [line for line in dump.stdout.splitlines() if line.startswith(b"{")]
+    (out / "notices.jsonl").write_bytes(b"\n".join(rows) + b"\n")
+    print(f"notices    {len(rows)}")
     if args.compare:
         differ = [
             name
