@@ -14,6 +14,7 @@ from django.test import Client
 from owabi.core import staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
+from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, ResolveRun, ReviewPair, Subject
 from owabi.records.resolve import resolve
@@ -257,6 +258,71 @@ def test_resend_by_letter_to_a_corrected_address_and_by_email_with_a_new_code(
     sign_in(person, fresh)
 
 
+def test_a_replaced_notice_stays_replaced_when_its_bounce_or_return_comes_in_later(
+    portal_data: PortalData, agent: Client
+) -> None:
+    """A resend cancels the old notice and its unsent reminders; a bounce or a returned-letter report that
+    arrives for the old one afterwards must not bring its code back to life."""
+    subject = _subject(portal_data, portal_data.adult)
+    old = portal_data.adult
+    incident = old.incident
+    sent_as = f"<owabi.{incident.pk}.{old.pk}@example.jp>"
+    Notice.objects.filter(pk=old.pk).update(message_id=sent_as, status="sent")
+    reminder = Notice.objects.create(
+        incident=incident,
+        recipient=old.recipient,
+        channel="email",
+        code=old.code,
+        reminder_of=old,
+        rule="first",
+        language=old.language,
+        setup_revision=old.setup_revision,
+        content=old.content,
+    )
+    _act(agent, subject, "resend", channel="email", email="makoto.new@example.jp", reason="アドレス変更")
+    bounced = notice_services.apply_reports(
+        incident=incident, reports=[notice_services.BounceReport(sent_as, "bounce", "5.1.1")], actor="test"
+    )
+    assert (bounced.bounced, bounced.ignored) == (0, 1)
+    old.refresh_from_db()
+    reminder.refresh_from_db()
+    assert old.status == "cancelled" and reminder.status == "cancelled"
+
+    _act(
+        agent,
+        subject,
+        "resend",
+        channel="letter",
+        postal_code="1000001",
+        address="東京都千代田区1-1",
+        reason="転居",
+    )
+    first_letter = Notice.objects.get(recipient=old.recipient, channel="letter")
+    _act(
+        agent,
+        subject,
+        "resend",
+        channel="letter",
+        postal_code="1000002",
+        address="東京都千代田区2-2",
+        reason="訂正",
+    )
+    first_letter.refresh_from_db()
+    assert first_letter.status == "cancelled"
+    returned = notice_services.apply_returned(
+        incident=incident, wanted=[(first_letter.pk, "unknown")], actor="test", source="test"
+    )
+    assert (returned.returned, returned.already) == (0, 1)
+    first_letter.refresh_from_db()
+    assert first_letter.status == "cancelled"
+    person = Client()
+    for notice in (old, first_letter):
+        response = person.post(
+            "/signin", {"code": codes.group(notice.code), "key": codes.login_key(notice.code)}
+        )
+        assert response.status_code == 200 and "/me" not in response.get("Location", "")
+
+
 def test_lifting_a_lockout_lets_the_person_sign_in_again(portal_data: PortalData, agent: Client) -> None:
     notice = portal_data.adult
     person = Client()
@@ -279,7 +345,9 @@ def test_lifting_a_lockout_lets_the_person_sign_in_again(portal_data: PortalData
 def test_a_choice_and_a_request_recorded_for_the_caller(portal_data: PortalData, agent: Client) -> None:
     subject = _subject(portal_data, portal_data.adult)
     assert _act(agent, subject, "choose", option="emoney").status_code == 409  # no reason
-    assert _act(agent, subject, "choose", option="emoney", reason="電話で希望").status_code == 302
+    chosen = _act(agent, subject, "choose", option="emoney", reason="電話で希望")
+    assert chosen.status_code == 302
+    assert "補償の選択を記録しました" in agent.get(chosen["Location"]).content.decode()
     choice = Choice.objects.get(subject=subject)
     assert choice.by == "staff" and choice.status == "fulfilled"
     assert AuditEvent.objects.get(action="redress.choice").reason == "電話で希望"

@@ -192,7 +192,8 @@ def download(request: HttpRequest) -> HttpResponse:
         data={"stage": stage, "format": fmt, "version": draft.version.number if draft.version else None},
     )
     response = HttpResponse(exports.render(draft, fmt), content_type=CONTENT_TYPES[fmt])
-    name = f"owabi-{incident.slug}-appi-{stage}{f'-v{version}' if version else ''}.{fmt}"
+    number = draft.version.number if version and draft.version else None
+    name = f"owabi-{incident.slug}-appi-{stage}{f'-v{number}' if number else ''}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

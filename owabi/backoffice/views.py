@@ -231,7 +231,7 @@ def search(request: HttpRequest) -> HttpResponse:
 DONE = {
     "resend": "お知らせの再送を手配しました。",
     "unlock": "ログインの一時停止を解除しました。",
-    "choice": "補償の選択を記録しました。",
+    "choose": "補償の選択を記録しました。",
     "request": "依頼を記録しました。",
     "call": "通話を記録しました。",
 }

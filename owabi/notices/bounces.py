@@ -138,7 +138,7 @@ def apply_reports(*, incident: Incident, reports: list[Report], actor: str) -> B
     with transaction.atomic():
         for report in reports:
             notice = _notice_of(incident, report.message_id)
-            if notice is None or report.kind == "temporary":
+            if notice is None or report.kind == "temporary" or notice.status == Notice.Status.CANCELLED:
                 result.ignored += 1
             elif report.kind == "complaint":
                 Notice.objects.filter(pk=notice.pk).update(last_error="complaint")

@@ -86,6 +86,10 @@ def resend(
         content["to"] = _corrected(content.get("to") or {}, channel, postal_code, address, email)
         replaced = [n.pk for n in live if n.channel == channel]
         Notice.objects.filter(pk__in=replaced).update(status=Notice.Status.CANCELLED, last_error="resent")
+        # Their reminders not yet handed over carry the dead code: they do not go out either.
+        Notice.objects.filter(
+            reminder_of_id__in=replaced, status=Notice.Status.PREPARED, handed_at__isnull=True
+        ).update(status=Notice.Status.CANCELLED, last_error="resent")
         notice = new_notice(source.incident, setup, recipient_id, channel, content, source.language)
         notice.save()
         audit.record(

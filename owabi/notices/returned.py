@@ -88,7 +88,10 @@ def apply_returned(
         if unknown:
             raise ReturnedFileError(f"{source}: {len(unknown)} references are not letters of this incident")
         for pk, code in wanted:
-            changed = found.filter(pk=pk).exclude(status=Notice.Status.RETURNED)
+            # A letter already replaced by a resend stays cancelled: its code must not open the portal again.
+            changed = found.filter(pk=pk).exclude(
+                status__in=[Notice.Status.RETURNED, Notice.Status.CANCELLED]
+            )
             if changed.update(status=Notice.Status.RETURNED, last_error=f"returned: {code}"):
                 result.returned += 1
             else:
