@@ -12,7 +12,7 @@ from django.db.models import Count, QuerySet
 
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
-from owabi.records import cards
+from owabi.records import cards, columns
 from owabi.records.lookup import Found
 from owabi.records.models import LeakRecord, Membership, Recipient, ReviewPair, SourceFile, Subject
 
@@ -162,20 +162,12 @@ class RecordView:
     card: str  # "VISA 4242", or ""
 
 
-SHOWN = (
-    "subject_name",
-    "subject_kana",
-    "subject_birth_date",
-    "subject_gender",
-    "relationship",
-    "guardian_name",
-    "guardian_kana",
-    "postal_code",
-    "address",
-    "phone",
-    "fax",
-    "email",
-    "expected_delivery_date",
+# What staff see of a person: every standard column but the row's own id and source, and the card
+# columns (a card is shown once, as brand + last 4, in `card`).
+SHOWN = tuple(
+    column
+    for column in columns.STANDARD
+    if column not in ("record_id", "source") and not column.startswith("card_")
 )
 
 
