@@ -25,6 +25,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.fields import open_values
 from owabi.core.linebreak import FontMissing
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
@@ -298,8 +299,8 @@ def _prepare_batch(
         pk: (sealed, categories, sealed.get("source") or sources[file_id])
         for pk, sealed, categories, file_id in cast(
             "Iterable[tuple[int, dict[str, Any], list[str], int]]",
-            LeakRecord.objects.filter(pk__in=wanted).values_list(
-                "pk", "sealed", "categories", "source_file_id"
+            open_values(
+                LeakRecord.objects.filter(pk__in=wanted), "pk", "sealed", "categories", "source_file_id"
             ),
         )
     }
@@ -361,10 +362,13 @@ def _source_names(incident: Incident, setup: NoticeSetup) -> dict[str, dict[str,
     labels = {file.source for file in files if "source" not in file.mapping.values()}
     with_column = {file.pk: file.source for file in files if "source" in file.mapping.values()}
     if with_column:
-        rows = LeakRecord.objects.filter(source_file__in=list(with_column)).values_list(
-            "sealed", "source_file_id"
+        rows = open_values(
+            LeakRecord.objects.filter(source_file__in=list(with_column)),
+            "sealed",
+            "source_file_id",
+            chunk_size=2000,
         )
-        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows.iterator(chunk_size=2000)):
+        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows):
             labels.add(sealed.get("source") or with_column[file_id])
     known = setup.sources.get(setup.language, {})
     unnamed = sorted(label for label in labels if label not in known)

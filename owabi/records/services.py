@@ -14,16 +14,17 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import orjson
 from django.db import connection, transaction
 
-from owabi.core import audit, bulk, crypto
+from owabi.core import audit, bulk, rowids
+from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns, lookup, match_store
@@ -36,7 +37,7 @@ from owabi.records.readers import Row, open_table
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
 
-_SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
+_SEALED = cast("SealedJSONField", LeakRecord._meta.get_field("sealed"))
 
 
 @dataclass
@@ -70,6 +71,7 @@ class _Plan:
 
 
 class _Prepared(NamedTuple):
+    pk: int  # reserved before the row was sealed: its values are bound to it
     record_id: str
     line: int
     # The row from record_id on, in _RecordWriter.FIELDS order: COPY text (PostgreSQL), else a tuple.
@@ -134,11 +136,6 @@ def import_file(
     warnings: list[Reject] = []
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
-        prepared_chunks: Iterable[_Chunk]
-        if pool is not None:
-            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
-        else:
-            prepared_chunks = map(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
         with transaction.atomic():
             source_file = SourceFile.objects.create(
                 incident=incident,
@@ -155,6 +152,7 @@ def import_file(
             seen_ids: set[str] = set()
             rows_in = 0
             next_progress = 10_000
+            prepared_chunks = _prepared_in_order(pool, plan, rows, chunk, ahead=2 * workers)
             for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
                 rows_in += chunk_rows
                 rejects.extend(chunk_rejects)
@@ -222,9 +220,30 @@ def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
         writer.writerows([file_name, r.line, r.field, r.reason] for r in lines)
 
 
+def _prepared_in_order(
+    pool: Any, plan: _Plan, rows: Iterable[Row], chunk: int, *, ahead: int
+) -> Iterator[_Chunk]:
+    """The file's chunks prepared, in file order. Each chunk's row ids are reserved here, inside the
+    importing transaction, before a worker seals its rows bound to them (an id of a rejected row is
+    simply not used); at most `ahead` chunks are in the workers at once, so memory stays bounded."""
+    if pool is None:
+        for part in bulk.chunked(rows, chunk):
+            yield _prepare_chunk(plan, (part, rowids.allocate(LeakRecord, len(part))))
+        return
+    pending: deque[Any] = deque()
+    for part in bulk.chunked(rows, chunk):
+        pending.append(
+            pool.apply_async(_prepare_chunk, (plan, (part, rowids.allocate(LeakRecord, len(part)))))
+        )
+        if len(pending) > ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 class _RecordWriter:
     """Appends prepared rows to the LeakRecord table and their lookup keys to LookupKey (COPY on
-    PostgreSQL). Record ids are taken before the write, so that the keys can point at them.
+    PostgreSQL). Record ids were reserved before the rows were sealed, and the keys point at them.
 
     SQLite gets the keys in key order at the end (`finish`), from a temporary table: keys are random,
     and inserting them as they come sends each to a random page of the key index, which for SQLite's
@@ -237,13 +256,12 @@ class _RecordWriter:
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
         self.written = 0
-        self.next_id = 0  # SQLite: the next free id, once read
         self.held_keys = False  # SQLite: the temporary table of keys exists
 
     def write(self, records: list[_Prepared]) -> None:
         if not records:
             return
-        ids = self._take_ids(len(records))
+        ids = [record.pk for record in records]
         if isinstance(records[0].values, bytes):
             head = f"\t{self.incident_id}\t{self.source_file_id}\t".encode()
             lines = (
@@ -287,51 +305,31 @@ class _RecordWriter:
                 )
                 cursor.execute(f"DROP TABLE {self.KEYS_TABLE}")
 
-    def _take_ids(self, count: int) -> list[int]:
-        table = LeakRecord._meta.db_table
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [table, count],
-                )
-                return [row[0] for row in cursor.fetchall()]
-            # SQLite: the import's transaction holds the write lock (BEGIN IMMEDIATE), so no other writer
-            # takes ids meanwhile; AUTOINCREMENT never reuses one, so start past the highest ever given.
-            if not self.next_id:
-                cursor.execute(
-                    f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
-                    f"coalesce((SELECT max(id) FROM {table}), 0))",
-                    [table],
-                )
-                self.next_id = cursor.fetchone()[0] + 1
-        ids = list(range(self.next_id, self.next_id + count))
-        self.next_id += count
-        return ids
-
 
 class _Chunk(NamedTuple):
     records: list[_Prepared]  # ready to write
     rejects: list[Reject]
     warnings: list[Reject]
     rows: int  # rows seen
-    keys: bytes  # the records' match keys, sealed (match_store.pack); b"" when there are no records
+    keys: bytes  # the records' match keys (match_store.pack); b"" when there are no records
 
 
-def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
-    """Runs in a worker: raw rows -> records ready to write, their match keys, rejects and warnings."""
+def _prepare_chunk(plan: _Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
+    """Runs in a worker: raw rows and their reserved ids -> records ready to write, their match keys,
+    rejects and warnings."""
+    rows, ids = job
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
     keys: list[tuple[str | None, ...]] = []
-    for line, cells, problem in rows:
+    for pk, (line, cells, problem) in zip(ids, rows, strict=True):
         if problem:
             rejects.append(Reject(line, "", problem))
         elif len(cells) != plan.width:
             rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
         elif any("\x00" in cell for cell in cells):
             rejects.append(Reject(line, "", "contains a NUL character (not text)"))
-        elif (record := _prepare(plan, line, cells, rejects, warnings, keys)) is not None:
+        elif (record := _prepare(plan, pk, line, cells, rejects, warnings, keys)) is not None:
             prepared.append(record)
     blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
@@ -348,6 +346,7 @@ _NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
 
 def _prepare(
     plan: _Plan,
+    pk: int,
     line: int,
     row: list[str],
     rejects: list[Reject],
@@ -398,11 +397,12 @@ def _prepare(
     stored = (
         record_id,
         line,
-        crypto.seal_json(sealed, _SEALED_AAD),
+        _SEALED.seal_row(sealed, pk),
         orjson.dumps(sorted(leaked)).decode(),  # categories
         orjson.dumps(problems).decode(),
     )
     return _Prepared(
+        pk,
         record_id,
         line,
         bulk.copy_text(stored) if plan.copy else stored,

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from owabi.core import audit, jobs, roles
+from owabi.core.fields import sealed_for_row
 from owabi.incidents.models import Incident
 from owabi.redress.models import Request
 from owabi.redress.services import MAX_TEXT, RedressError
@@ -64,7 +65,9 @@ def queue(
 def _change(request: Request, *, allowed: tuple[str, ...], **values: object) -> Request:
     """Write `values` if the request is still in one of the `allowed` states (a conditional update:
     two staff acting at once cannot both finish it)."""
-    changed = Request.objects.filter(pk=request.pk, status__in=allowed).update(**values)
+    changed = Request.objects.filter(pk=request.pk, status__in=allowed).update(
+        **sealed_for_row(Request, request.pk, values)
+    )
     request.refresh_from_db()
     if not changed:
         label = Request.Status(request.status).label

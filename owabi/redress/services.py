@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from owabi.core import audit, jobs
 from owabi.core.crypto import blind_index, keyed_hash
+from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.services import record_engagement
@@ -258,7 +259,7 @@ def _payout_keys(subject: Subject) -> set[bytes]:
     name + card last 4. Phone or card last 4 alone are household evidence (spouses share them), so they
     count only with the name; a full card number is the person's own."""
     keys: set[bytes] = set()
-    sealed_rows = LeakRecord.objects.filter(membership__subject=subject).values_list("pk", "sealed")
+    sealed_rows = open_values(LeakRecord.objects.filter(membership__subject=subject), "pk", "sealed")
     for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", sealed_rows):
         found = features.features(pk, sealed)
         name = found["name_fold"]
