@@ -9,11 +9,14 @@ import json
 import uuid
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from owabi.core import staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
+from owabi.notices import selectors as notice_selectors
 from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, ResolveRun, ReviewPair, Subject
@@ -177,6 +180,25 @@ def test_the_timeline_shows_everything_about_the_person_in_time_order(
     assert order == sorted(order)
     viewed = AuditEvent.objects.filter(seq__gt=before, action="backoffice.view_person").get()
     assert viewed.object_id == str(subject.pk) and viewed.data == {}
+
+
+def test_the_timeline_finds_sign_ins_through_the_audit_object_index(portal_data: PortalData) -> None:
+    """The sign-ins come from the audit log by notice id; on a long log that must be an index search
+    (the planner is told to avoid scans, since a test-sized table would be scanned anyway)."""
+    sign_in(Client(), portal_data.adult)
+    notice_ids = [portal_data.adult.pk, portal_data.guardian.pk]
+    with CaptureQueriesContext(connection) as queries:
+        events = notice_selectors.portal_events(notice_ids)
+    assert [action for _at, _pk, action, _text in events] == ["portal.sign_in"]
+    (query,) = [q["sql"] for q in queries.captured_queries if "core_auditevent" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + query)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + query)
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+    assert "core_audit_object_idx" in plan, plan
 
 
 def test_a_guardians_child_shows_the_guardians_notice(portal_data: PortalData, agent: Client) -> None:
