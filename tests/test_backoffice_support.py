@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from owabi.core import staff
+from owabi.core import jobs, staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
 from owabi.notices import selectors as notice_selectors
@@ -278,6 +278,47 @@ def test_resend_by_letter_to_a_corrected_address_and_by_email_with_a_new_code(
     response = person.post("/signin", {"code": codes.group(old.code), "key": codes.login_key(old.code)})
     assert response.status_code == 200  # the old code no longer opens the portal
     sign_in(person, fresh)
+
+
+def _asks_affected(name: str, phone: str, address: str) -> None:
+    """The portal's "am I affected?": a letter-only match is queued for staff to post the notice again."""
+    assert Client().post("/affected", {"name": name, "phone": phone}, REMOTE_ADDR=address).status_code == 200
+    for job in jobs.claim(worker_id="t", limit=50, lease_seconds=60, kinds=["redress.affected"]):
+        jobs.run_job(job=job, lease_seconds=60)
+
+
+def test_a_resend_by_letter_finishes_the_persons_requests_to_post_it_again(
+    portal_data: PortalData, agent: Client
+) -> None:
+    adult, twin = _subject(portal_data, portal_data.adult), _subject(portal_data, portal_data.twin_a)
+    for subject in (adult, twin):  # a letter each, so a lookup finds a letter to post again
+        assert _act(agent, subject, "resend", channel="letter", reason="郵送希望").status_code == 302
+    _asks_affected("小林 誠", "072-222-3333", "10.9.0.1")
+    _asks_affected("山本 花子", "011-111-1111", "10.9.0.2")
+    waiting = {r.recipient_id: r for r in Request.objects.filter(kind="resend_notice")}
+    assert set(waiting) == {adult.recipient_id, twin.recipient_id}
+    assert {r.status for r in waiting.values()} == {"open"}
+
+    _act(agent, subject=adult, action="resend", channel="email", reason="メールでも")
+    assert Request.objects.get(pk=waiting[adult.recipient_id].pk).status == "open"  # they asked for a letter
+
+    before = AuditEvent.objects.count()
+    assert _act(agent, adult, "resend", channel="letter", reason="依頼により郵送").status_code == 302
+    letter = Notice.objects.get(recipient_id=adult.recipient_id, channel="letter", status="prepared")
+    done = Request.objects.get(pk=waiting[adult.recipient_id].pk)
+    assert done.status == "done" and done.done_at is not None and done.owner is not None
+    assert done.details["done_note"] == f"窓口からお知らせを郵送で再送しました（L{letter.pk:09d}）"
+    assert Request.objects.get(pk=waiting[twin.recipient_id].pk).status == "open"  # someone else's stays
+    closed = AuditEvent.objects.get(seq__gt=before, action="redress.request.complete")
+    assert closed.object_id == str(done.pk) and closed.data["resend"] == letter.pk
+    assert closed.data["outcome"] == "done"
+    assert AuditEvent.objects.filter(seq__gt=before, action="notices.resend").count() == 1
+    page = agent.get(_person_url(adult)).content.decode()
+    assert f"依頼 {done.reference} を完了" in page
+
+    again = _act(agent, adult, "resend", channel="letter", reason="もう一度")
+    assert again.status_code == 302  # nothing left to finish: the resend alone
+    assert AuditEvent.objects.filter(action="redress.request.complete").count() == 1
 
 
 def test_a_replaced_notice_stays_replaced_when_its_bounce_or_return_comes_in_later(

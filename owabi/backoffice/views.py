@@ -27,7 +27,7 @@ from owabi.records import review as records_review
 from owabi.records import selectors as record_selectors
 from owabi.records.models import Subject
 from owabi.records.resolve.explanation import explain_pair
-from owabi.redress import calls, review, selectors
+from owabi.redress import calls, request_queue, review, selectors
 from owabi.redress import services as redress_services
 from owabi.redress.models import Choice, Claim, Evidence, Option
 from owabi.reports.dashboard import funnel
@@ -305,13 +305,13 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
         if action == "resend":
             if subject.recipient_id is None:
                 raise notice_services.ResendError("この方にはお知らせの宛先がありません")
-            notice_services.resend(
+            request_queue.resend_notice(
                 recipient_id=subject.recipient_id,
                 channel=data["channel"],
                 postal_code=data["postal_code"],
                 address=data["address"],
                 email=data["email"],
-                actor=who,
+                user=request.user,  # type: ignore[arg-type]
                 reason=data["reason"],
             )
         elif action == "unlock":
