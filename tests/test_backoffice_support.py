@@ -515,6 +515,42 @@ def test_a_reviewer_sees_a_pair_side_by_side_and_decides_it_for_every_later_run(
     assert pair.decision == "different" and pair.decided_by == f"staff:{event.actor.split(':')[1]}"
 
 
+def test_a_decision_is_shown_as_waiting_for_the_next_resolve_until_it_runs(
+    portal_data: PortalData, agent: Client
+) -> None:
+    pair = _twins_pair(portal_data)
+    reviewer, _ = _staff("reviewer1", "reviewer")
+    slug = portal_data.incident.slug  # type: ignore[attr-defined]
+    url = f"/staff/review/{pair.pk}"
+    assert "まだ反映されていません" not in reviewer.get(url, {"incident": slug}).content.decode()
+    decided = reviewer.post(
+        url, {"incident": slug, "decision": "same", "reason": "同じ方と確認"}, follow=True
+    )
+    assert "次回の名寄せ（owabi resolve）の実行で反映されます" in decided.content.decode()
+    assert "まだ反映されていません" in reviewer.get(url, {"incident": slug}).content.decode()
+    listing = reviewer.get("/staff/review", {"incident": slug, "status": "decided"}).content.decode()
+    assert "未反映：次回の名寄せで反映" in listing
+
+    def timeline() -> str:
+        subject = Subject.objects.get(pk=_subjects_of("T1")[0])
+        return agent.get(_person_url(subject)).content.decode()
+
+    before = timeline()
+    assert (
+        "名寄せの判断「同一人物 / Same person」：記録 T1 と T2：未反映（次回の名寄せ resolve で反映）"
+        in before
+    )
+    assert _subjects_of("T1", "T2")[0] != _subjects_of("T1", "T2")[1]  # nothing joined yet
+
+    resolve(incident=portal_data.incident, actor="t", as_of=AS_OF)
+    assert len(set(_subjects_of("T1", "T2"))) == 1
+    after = timeline()
+    assert "名寄せの判断「同一人物 / Same person」：記録 T1 と T2" in after and "未反映" not in after
+    assert "まだ反映されていません" not in reviewer.get(url, {"incident": slug}).content.decode()
+    listing = reviewer.get("/staff/review", {"incident": slug, "status": "decided"}).content.decode()
+    assert "未反映" not in listing
+
+
 def test_keep_apart_holds_when_a_third_record_would_join_the_two() -> None:
     # 0 and 1 were parted by a reviewer; 2 matches both surely. 2 joins its stronger match only.
     parent, _ = link(3, [(0, 2, 0.999), (1, 2, 0.9999)], same=set(), different={(0, 1)})
