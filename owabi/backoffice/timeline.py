@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
@@ -16,7 +17,7 @@ from owabi.redress import selectors as redress_selectors
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # record, notice, portal, choice, request, claim, call
+    kind: str  # record, review, notice, portal, choice, request, claim, call
     text: str
 
 
@@ -67,6 +68,17 @@ def timeline_of(subject: Subject) -> Timeline:
         Entry(record.imported_at, "record", f"記録を取り込み：{record.source}（{record.record_id}）")
         for record in records
     ]
+    resolved = record_selectors.resolved_at(subject.incident_id)
+    for pair in record_selectors.decisions_about([record.pk for record in records]):
+        waiting = record_selectors.waits_for_resolve(pair, resolved)
+        entries.append(
+            Entry(
+                cast(datetime, pair.decided_at),
+                "review",
+                f"名寄せの判断「{pair.get_decision_display()}」：記録 {pair.record_a.record_id} と "
+                f"{pair.record_b.record_id}" + ("：未反映（次回の名寄せ resolve で反映）" if waiting else ""),
+            )
+        )
     for notice in notices:
         entries += _notice_entries(notice)
     codes_of = {notice.pk: notice_selectors.display_code(notice.code) for notice in notices}

@@ -7,6 +7,7 @@ attacker learns nothing from which limit tripped.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -42,6 +43,13 @@ POLICIES: dict[str, Policy] = {
     "staff.login.client": Policy(20, 900, "failed staff sign-ins from one client address"),
     # Support console searches touch PII: bound what one agent can page through.
     "staff.search.user": Policy(300, 3600, "PII searches by one staff member"),
+    # JSON API. Calls without a usable token (none, unknown, revoked, expired) from one client address:
+    # a system whose token was rotated retries a few times; a prober is stopped after 30, and a client
+    # over the limit is answered 429 without its token being looked up or its calls audited.
+    "api.refused.client": Policy(30, 900, "API calls without a usable token from one client address"),
+    # Calls with one good token: a mail provider may post one bounce per call, so 600 a minute is far
+    # above a real feed and still bounds what a leaked or runaway token can do.
+    "api.calls.token": Policy(600, 60, "API calls made with one token"),
 }
 
 
@@ -55,7 +63,13 @@ def _bucket(name: str, subject: str, now: float | None) -> tuple[Policy, str, in
 
 def hit(name: str, subject: str, *, now: float | None = None) -> bool:
     """Count one hit of `subject` under policy `name`. True while within the limit, False once over it."""
-    policy, key, window = _bucket(name, subject, now)
+    return hits(name, subject, now=now) <= POLICIES[name].limit
+
+
+def hits(name: str, subject: str, *, now: float | None = None) -> int:
+    """Count one hit of `subject` under policy `name` and return the window's count so far, for a
+    caller that acts once at the hit that crosses the limit (e.g. audits it)."""
+    _, key, window = _bucket(name, subject, now)
     table = RateLimitBucket._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -64,7 +78,14 @@ def hit(name: str, subject: str, *, now: float | None = None) -> bool:
             [key, window],
         )
         (count,) = cursor.fetchone()
-    return int(count) <= policy.limit
+    return int(count)
+
+
+def retry_after(name: str, *, now: float | None = None) -> int:
+    """Seconds until the current window of policy `name` ends (a Retry-After header's value)."""
+    window = POLICIES[name].window
+    moment = time.time() if now is None else now
+    return max(1, math.ceil((int(moment) // window + 1) * window - moment))
 
 
 def is_limited(name: str, subject: str, *, now: float | None = None) -> bool:

@@ -37,6 +37,7 @@ from owabi.notices.engagement import record as record_engagement
 from owabi.notices.ledger import MAX_ATTEMPTS
 from owabi.notices.letters import BATCH as LETTER_BATCH
 from owabi.notices.letters import LetterTooLong, letter_text, print_letters
+from owabi.notices.letters import reference as letter_reference
 from owabi.notices.models import Notice, NoticeSetup, new_notice
 from owabi.notices.reminders import RuleError, remind
 from owabi.notices.render import render
@@ -72,6 +73,7 @@ __all__ = [
     "apply_setup",
     "content_of",
     "facts_of",
+    "letter_reference",
     "lift_lockout",
     "load_setup",
     "merge_cards",

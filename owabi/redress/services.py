@@ -513,9 +513,7 @@ def file_claim(
         raise UploadError(_("領収書や明細の写真・PDFを1つ以上添えてください"))
     if len(uploads) > MAX_FILES:
         raise UploadError(_("添付は%(max)dつまでです") % {"max": MAX_FILES})
-    fingerprint = keyed_hash(
-        "payee", f"{account.bank_code}\x1f{account.branch_code}\x1f{account.account_number}"
-    )
+    fingerprint = account.fingerprint()
     with transaction.atomic():
         payee = Payee.objects.create(
             incident_id=notice.incident_id, sealed=account.as_json(), fingerprint=fingerprint
