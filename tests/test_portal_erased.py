@@ -1,6 +1,7 @@
 """After `owabi retention` has erased an incident's personal data, a person who signs in gets a plain page
 saying so (when, what is kept, whom to call), in Japanese and in English, instead of empty pages; no
-signed-in page acts any more. Someone else, staff and anonymous visitors get nothing more."""
+signed-in page acts any more. Someone else, staff and anonymous visitors get nothing more; the sign-in
+page says the response has ended."""
 
 from __future__ import annotations
 
@@ -86,11 +87,15 @@ def test_another_person_sees_only_the_same_page_and_a_wrong_key_still_fails(port
 
 
 def test_anonymous_visitors_and_staff_are_sent_to_sign_in(portal_data: PortalData) -> None:
-    _shred(portal_data)
+    assert "消去しました" not in _page(Client(), "/")
+    on = timezone.localdate(_shred(portal_data).shredded_at)
     for client in (Client(), staff_client("manager1", "manager")):
         for path in ("/me", "/me/claims/new"):
             response = client.get(path)
             assert response.status_code == 302 and response["Location"] == "/?expired=1", path
         assert client.post("/me/todo", {"person": "1", "item": "x"})["Location"] == "/?expired=1"
-    home = _page(Client(), "/")
-    assert "このお手続きは終了しました" not in home and PHONE in home
+    home = _page(Client(), "/")  # the sign-in page says the response has ended, and when
+    assert f"個人情報は{on.year}年{on.month}月{on.day}日に消去しました" in home and PHONE in home
+    english = Client()
+    english.get("/language/en")
+    assert f"on {on.day} {on.strftime('%B')} {on.year} we erased the personal data" in _page(english, "/")
