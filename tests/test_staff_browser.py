@@ -1,14 +1,17 @@
 """A support day in the back office in a real browser, at desktop width: a manager signs in with a
 password and then a TOTP code, finds a caller by name and phone, opens their timeline, the resolution
 review queue and a pair, the claims queue and a claim with its receipt rendered as an image, the payouts
-page and the dashboard. Each page is checked by axe-core and photographed (staff-NN-*.png)."""
+page where a batch is made, and the dashboard. Each page is checked by axe-core and photographed
+(staff-NN-*.png)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from owabi.core import staff
 from owabi.redress.models import Claim
@@ -87,7 +90,12 @@ def test_a_manager_works_through_a_support_day(
     _check(page, camera, "claim", claim.reference)
 
     page.get_by_role("link", name="振込", exact=True).click()
+    assert "承認済みで振込待ちの請求：3件" in page.inner_text("main")
     _check(page, camera, "payouts", "振込")
+    page.fill("#transfer_date", (timezone.localdate() + timedelta(days=10)).isoformat())
+    page.get_by_role("button", name="承認済みの請求でバッチを作成", exact=True).click()
+    assert "3件、29,400円" in page.inner_text("main")  # the three approved claims
+    _check(page, camera, "payout-batch", "バッチ")
     page.get_by_role("link", name="ダッシュボード", exact=True).click()
     assert "流出したレコード" in page.inner_text(".funnel")
     _check(page, camera, "dashboard", "ダッシュボード")
