@@ -136,7 +136,7 @@ def test_a_batch_made_on_the_page_is_approved_by_a_second_person_and_downloaded_
     assert bad.status_code == 409 and "YYYY-MM-DD" in bad.content.decode()
     batch = _made(alice, portal_data)
     page = alice.get(f"/staff/payouts/{batch.reference}").content.decode()
-    assert "3件" in page and "29400円" in page and "承認する" in page
+    assert "3件" in page and "29,400円" in page and "承認する" in page
     for secret in SECRETS:
         assert secret not in page
     again = alice.post("/staff/payouts/create", {"incident": "test-leak", "transfer_date": _day()})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
+from owabi.backoffice.templatetags.staff import ja
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
 from owabi.records import selectors as record_selectors
@@ -32,7 +33,7 @@ class Timeline:
 
 
 def _notice_entries(notice: Notice) -> list[Entry]:
-    what = f"{notice.get_channel_display()} {notice_selectors.display_code(notice.code)}"
+    what = f"{ja(notice.get_channel_display())} {notice_selectors.display_code(notice.code)}"
     if notice.reminder_of_id:
         what = f"催促 {notice.rule}：{what}"
     out = [Entry(notice.prepared_at, "notice", f"お知らせを準備：{what}")]
@@ -41,7 +42,7 @@ def _notice_entries(notice: Notice) -> list[Entry]:
         out.append(Entry(notice.sent_at, "notice", f"お知らせを{sent}：{what}"))
     if notice.status in (Notice.Status.BOUNCED, Notice.Status.RETURNED, Notice.Status.CANCELLED):
         detail = f"（{notice.last_error}）" if notice.last_error else ""
-        out.append(Entry(notice.status_at, "notice", f"{notice.get_status_display()}{detail}：{what}"))
+        out.append(Entry(notice.status_at, "notice", f"{ja(notice.get_status_display())}{detail}：{what}"))
     return out
 
 

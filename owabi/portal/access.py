@@ -14,10 +14,12 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
 from owabi.notices import selectors
 from owabi.notices.models import Notice
+from owabi.redress import selectors as redress_selectors
 
 IDLE_SECONDS = 30 * 60
 _TOUCH_EVERY = 60  # seconds between session writes that keep an active session alive
@@ -63,7 +65,9 @@ View = Callable[..., HttpResponse]
 
 
 def signed_in(view: View) -> View:
-    """The view runs with `request.notice` set, or the person is sent to the sign-in page."""
+    """The view runs with `request.notice` set, or the person is sent to the sign-in page. Once retention
+    has erased the incident's personal data, every signed-in page is the one that says so: when, what
+    is kept and whom to call (the view itself would only show empty pages, and must change nothing)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -71,6 +75,9 @@ def signed_in(view: View) -> View:
         if notice is None:
             return HttpResponseRedirect(reverse("portal:home") + "?expired=1")
         request.notice = notice  # type: ignore[attr-defined]
+        erased_on = redress_selectors.erased_on(notice.incident_id)
+        if erased_on is not None:
+            return render(request, "portal/erased.html", {"erased_on": erased_on})
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -63,10 +63,15 @@ def home(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("portal:me"))
     typed = request.GET.get("code", "")
     form = SignInForm(initial={"code": typed[:40]})
+    setup = portal_setup(request)
     return render(
         request,
         "portal/home.html",
-        {"form": form, "expired": "expired" in request.GET},
+        {
+            "form": form,
+            "expired": "expired" in request.GET,
+            "erased_on": redress.erased_on(setup.incident_id) if setup else None,
+        },
     )
 
 

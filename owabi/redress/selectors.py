@@ -4,13 +4,22 @@ their own notice's recipient, and a reference from another notice answers "not f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db.models import Q
+from django.utils import timezone
 
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
-from owabi.redress.models import Call, Choice, Claim, GiftCode, Option, Request, TodoDone
+from owabi.redress.models import Call, Choice, Claim, GiftCode, LegalHold, Option, Request, TodoDone
 from owabi.redress.todos import todos_for
+
+
+def erased_on(incident_id: int) -> date | None:
+    """The day retention crypto-shredded the incident's personal data (owabi.redress.retention), or
+    None while the response runs: after it, the portal has nothing of anyone's to show."""
+    hold = LegalHold.objects.filter(incident_id=incident_id).only("shredded_at").first()
+    return timezone.localdate(hold.shredded_at) if hold else None
 
 
 def catalog(incident_id: int) -> list[Option]:
