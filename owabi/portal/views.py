@@ -22,7 +22,7 @@ from owabi.notices.models import Notice
 from owabi.portal import access
 from owabi.portal.access import signed_in
 from owabi.portal.forms import CheckForm, ChoiceForm, ClaimForm, LookupForm, RequestForm, SignInForm
-from owabi.portal.incident import portal_setup
+from owabi.portal.incident import portal_setup, setup_of
 from owabi.redress import affected as redress_affected
 from owabi.redress import selectors as redress
 from owabi.redress import services as redress_services
@@ -170,7 +170,7 @@ def me(request: HttpRequest) -> HttpResponse:
             "people": redress.overview(notice, _language()),
             "requests": redress.requests_of(notice),
             "claims": redress.claims_of(notice),
-            "closed": redress_services.deadline_passed(notice.incident),
+            "closed": redress_services.setup_closed(setup_of(notice)),
         },
     )
 
@@ -232,7 +232,7 @@ def compensation(request: HttpRequest, person: int) -> HttpResponse:
         "choice": status.choice,
         "options": options,
         "form": form,
-        "closed": redress_services.deadline_passed(notice.incident),
+        "closed": redress_services.setup_closed(setup_of(notice)),
         "subject": subject.pk,
     }
     if request.method == "POST" and form.is_valid():
