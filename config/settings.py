@@ -259,6 +259,7 @@ OWABI_PORTAL_INCIDENT = env_str("OWABI_PORTAL_INCIDENT") or ""
 # Sessions: the portal ends an idle session after 30 minutes (owabi.portal.access); the cookie lives at
 # most 8 hours and dies with the browser.
 SESSION_COOKIE_AGE = 8 * 3600
+SESSION_ENGINE = "owabi.core.sessions"  # Django's database sessions, one read fewer per new session
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 # Uploads are read into memory up to this size and written to a temporary file beyond it; the portal

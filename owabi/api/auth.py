@@ -42,7 +42,7 @@ def _throttled(policy: str) -> Throttled:
 
 def _refused(request: HttpRequest, client: str, raw: str, found: api_tokens.Check) -> None:
     """Count a call without a usable token against its client and audit it (never the token)."""
-    count = ratelimit.hits(REFUSED, client)
+    count = ratelimit.count_hit(REFUSED, client)
     limit = ratelimit.POLICIES[REFUSED].limit
     if count > limit:  # lost a race with the check before: refuse as a limited client is refused
         raise _throttled(REFUSED)
@@ -89,7 +89,7 @@ class TokenAuth(HttpAuthBase):
             _refused(request, client, raw, found)
             return None
         token = found.token
-        count = ratelimit.hits(CALLS, str(token.pk))
+        count = ratelimit.count_hit(CALLS, str(token.pk))
         if count > ratelimit.POLICIES[CALLS].limit:
             if count == ratelimit.POLICIES[CALLS].limit + 1:
                 api_tokens.record_use(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from owabi.core.crypto import keyed_hash
 from owabi.core.models import RateLimitBucket
@@ -61,17 +63,12 @@ def _bucket(name: str, subject: str, now: float | None) -> tuple[Policy, str, in
     return policy, key, int(moment) // policy.window * policy.window
 
 
-def hit(name: str, subject: str, *, now: float | None = None) -> bool:
-    """Count one hit of `subject` under policy `name`. True while within the limit, False once over it."""
-    return hits(name, subject, now=now) <= POLICIES[name].limit
-
-
-def hits(name: str, subject: str, *, now: float | None = None) -> int:
-    """Count one hit of `subject` under policy `name` and return the window's count so far, for a
-    caller that acts once at the hit that crosses the limit (e.g. audits it)."""
+def count_hit(name: str, subject: str, *, now: float | None = None) -> int:
+    """Count one hit of `subject` under policy `name`; the window's count with this hit (one statement,
+    so concurrent hits from several server processes never lose a count)."""
     _, key, window = _bucket(name, subject, now)
     table = RateLimitBucket._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (key, window_start, count) VALUES (%s, %s, 1) "  # noqa: S608
             "ON CONFLICT (key, window_start) DO UPDATE SET count = " + table + ".count + 1 RETURNING count",
@@ -79,6 +76,31 @@ def hits(name: str, subject: str, *, now: float | None = None) -> int:
         )
         (count,) = cursor.fetchone()
     return int(count)
+
+
+def hit(name: str, subject: str, *, now: float | None = None) -> bool:
+    """Count one hit of `subject` under policy `name`. True while within the limit, False once over it."""
+    return count_hit(name, subject, now=now) <= POLICIES[name].limit
+
+
+def exhausted(name: str, count: int) -> bool:
+    """Whether `count` hits in this window use up policy `name`'s budget: the next one is refused."""
+    return count >= POLICIES[name].limit
+
+
+def counts(checks: Sequence[tuple[str, str]], *, now: float | None = None) -> list[int]:
+    """This window's hit counts of several (policy, subject) pairs, read in one query."""
+    buckets = [_bucket(name, subject, now) for name, subject in checks]
+    wanted = Q()
+    for _, key, window in buckets:
+        wanted |= Q(key=key, window_start=window)
+    found = dict(
+        ((key, window), count)
+        for key, window, count in RateLimitBucket.objects.filter(wanted).values_list(
+            "key", "window_start", "count"
+        )
+    )
+    return [found.get((key, window), 0) for _, key, window in buckets]
 
 
 def retry_after(name: str, *, now: float | None = None) -> int:
@@ -90,9 +112,8 @@ def retry_after(name: str, *, now: float | None = None) -> int:
 
 def is_limited(name: str, subject: str, *, now: float | None = None) -> bool:
     """Whether `subject` is over the limit right now, without counting a hit."""
-    policy, key, window = _bucket(name, subject, now)
-    bucket = RateLimitBucket.objects.filter(key=key, window_start=window).first()
-    return bucket is not None and bucket.count >= policy.limit
+    (count,) = counts([(name, subject)], now=now)
+    return exhausted(name, count)
 
 
 def reset(name: str, subject: str, *, now: float | None = None) -> None:

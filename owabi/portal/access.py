@@ -1,9 +1,9 @@
 """Who is signed in to the portal: one notice per session, found only through this module.
 
-A session holds the notice's id and when it was last used. Sign-in cycles the session key (no
-fixation); an idle session ends after IDLE_SECONDS; sign-out flushes it. Every signed-in page gets the
-notice from `current_notice`, and every object it shows is reached from that notice (redress selectors),
-so changing a number in a URL reaches nothing of anyone else's.
+A session holds the notice's id and when it was last used. Sign-in never keeps a session key the
+client brought (no fixation); an idle session ends after IDLE_SECONDS; sign-out flushes it. Every
+signed-in page gets the notice from `current_notice`, and every object it shows is reached from that
+notice (redress selectors), so changing a number in a URL reaches nothing of anyone else's.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def client_address(request: HttpRequest) -> str:
 
 
 def start(request: HttpRequest, notice: Notice) -> None:
-    request.session.cycle_key()
+    if request.session.session_key is not None:  # a key the client sent is never kept (fixation)
+        request.session.cycle_key()
+    # else the session is new: it gets a fresh key when saved, without an empty row first
     request.session[SESSION_NOTICE] = notice.pk
     request.session[SESSION_SEEN] = int(time.time())
 

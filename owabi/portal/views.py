@@ -30,7 +30,7 @@ from owabi.portal.forms import (
     RequestForm,
     SignInForm,
 )
-from owabi.portal.incident import portal_setup
+from owabi.portal.incident import portal_setup, setup_of
 from owabi.redress import affected as redress_affected
 from owabi.redress import payouts
 from owabi.redress import selectors as redress
@@ -184,7 +184,7 @@ def me(request: HttpRequest) -> HttpResponse:
             "people": redress.overview(notice, _language()),
             "requests": redress.requests_of(notice),
             "claims": redress.claims_of(notice),
-            "closed": redress_services.deadline_passed(notice.incident),
+            "closed": redress_services.setup_closed(setup_of(notice)),
         },
     )
 
@@ -246,7 +246,7 @@ def compensation(request: HttpRequest, person: int) -> HttpResponse:
         "choice": status.choice,
         "options": options,
         "form": form,
-        "closed": redress_services.deadline_passed(notice.incident),
+        "closed": redress_services.setup_closed(setup_of(notice)),
         "subject": subject.pk,
     }
     if request.method == "POST" and form.is_valid():

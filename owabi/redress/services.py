@@ -88,7 +88,11 @@ def _setup(incident: Incident) -> NoticeSetup | None:
 
 
 def deadline_passed(incident: Incident, today: date | None = None) -> bool:
-    setup = _setup(incident)
+    return setup_closed(_setup(incident), today)
+
+
+def setup_closed(setup: NoticeSetup | None, today: date | None = None) -> bool:
+    """Whether the redress deadline of a setup already read has passed (deadline_passed reads it)."""
     deadline = setup.redress_deadline if setup else None
     return deadline is not None and (today or timezone.localdate()) > deadline
 
