@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,12 +26,12 @@ from django.db import connection, transaction
 from owabi.core import audit, bulk, crypto
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
-from owabi.records import cards, columns, lookup, match_store
+from owabi.records import cards, columns, layouts, lookup, match_store, normalize
 from owabi.records import features as feature_module
-from owabi.records.layout import read_header, refuse_code_lookalikes, unread
+from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
-from owabi.records.readers import Row, open_table
+from owabi.records.readers import ImportFileError, Row, Table, open_table
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
@@ -54,6 +54,8 @@ class ImportResult:
     rejects_path: Path | None = None
     warnings: list[Reject] = field(default_factory=list)
     warnings_path: Path | None = None
+    layout: str = ""  # the built-in layout the file was read with
+    suggestion: str = ""  # a built-in layout close to the header, not used (layouts.Match.describe)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class _Plan:
     card_file: bool  # the file has card columns
     copy: bool  # format rows for COPY (PostgreSQL)
     incident: int  # lookup keys are made per incident
+    joins: dict[str, tuple[int, ...]]  # standard column -> the columns joined into it, in order
+    codes: dict[int, str]  # column index -> code kind, read as the name it codes
+    line_ids: bool  # no id column: a row's id is its line
 
 
 class _Prepared(NamedTuple):
@@ -107,27 +112,14 @@ def import_file(
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
     and the re-run imports it in full.
     """
-    mapping = mapping or Mapping()
     sha = _sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
-    table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    opened = open_export(path, mapping, incident=incident.pk, copy=connection.vendor == "postgresql")
+    table, mapping, read, rows, plan = opened.table, opened.mapping, opened.read, opened.rows, opened.plan
     header = table.header
-    layout, extras, refused = read_header(path, header, mapping)
-    rows = unread(table.rows(), refused)
-    card_file = any(column in columns.CARD_COLUMNS or column == "card_expiry" for column in layout.values())
-    if card_file or refused:
-        rows = refuse_code_lookalikes(path, header, rows, extras, mapping)
-    plan = _Plan(
-        len(header),
-        layout,
-        extras,
-        bool(refused),
-        card_file,
-        copy=connection.vendor == "postgresql",
-        incident=incident.pk,
-    )
+    layout, refused = read.standard, read.refused
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
@@ -148,6 +140,7 @@ def import_file(
                 encoding=table.encoding,
                 mapping={
                     **{header[i]: c for i, c in layout.items()},
+                    **{header[i]: c for c, indexes in read.joins.items() for i in indexes},
                     **{header[i]: columns.SECURITY_CODE for i in refused},
                 },
             )
@@ -211,8 +204,66 @@ def import_file(
         warnings_path = (rejects_path or path).with_name(path.stem + ".warnings.csv")
         _write_report(warnings_path, path.name, warnings)
     return ImportResult(
-        source_file, False, rejects, rejects_path if rejects else None, warnings, warnings_path
+        source_file,
+        False,
+        rejects,
+        rejects_path if rejects else None,
+        warnings,
+        warnings_path,
+        layout=mapping.name,
+        suggestion=opened.suggestion,
     )
+
+
+class Opened(NamedTuple):
+    """An export opened for import or for a check: how its columns will be read, and its rows."""
+
+    table: Table
+    mapping: Mapping
+    read: Layout
+    rows: Iterator[Row]  # refused columns already blanked
+    plan: _Plan
+    suggestion: str  # a built-in layout close to the header, with its differences ("" when none)
+
+
+def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: bool) -> Opened:
+    """Open the export and read its header with `mapping`. Without one, a built-in layout whose header
+    set is exactly the file's is used; a near one is only suggested (and named when the header cannot be
+    read without it)."""
+    encoding, delimiter = (mapping.encoding, mapping.delimiter) if mapping else (None, None)
+    table = open_table(path, encoding=encoding, delimiter=delimiter)
+    suggestion = ""
+    if mapping is None:
+        found = layouts.match(table.header)
+        if found is not None and found.exact:
+            mapping = found.layout
+        elif found is not None and found.layout.name != "standard":
+            suggestion = found.describe()
+    mapping = mapping or Mapping()
+    header = table.header
+    try:
+        read = read_header(path, header, mapping)
+    except ImportFileError as error:
+        if suggestion:
+            raise ImportFileError(f"{error}; {suggestion}") from None
+        raise
+    rows = unread(table.rows(), read.refused)
+    card_file = any(c in columns.CARD_COLUMNS or c == "card_expiry" for c in read.standard.values())
+    if card_file or read.refused:
+        rows = refuse_code_lookalikes(path, header, rows, read.extras, mapping)
+    plan = _Plan(
+        len(header),
+        read.standard,
+        read.extras,
+        bool(read.refused),
+        card_file,
+        copy=copy,
+        incident=incident,
+        joins=read.joins,
+        codes=read.codes,
+        line_ids=mapping.line_ids,
+    )
+    return Opened(table, mapping, read, rows, plan, suggestion)
 
 
 def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
@@ -346,6 +397,13 @@ _CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
 _NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
 
 
+def _decode(kind: str, value: str) -> str:
+    """A coded value as the name it codes (JP-13: 東京都); a value that is no such code stays as it is."""
+    if kind == "prefecture" and value:
+        return normalize.prefecture_of_code(value) or value
+    return value
+
+
 def _prepare(
     plan: _Plan,
     line: int,
@@ -355,7 +413,15 @@ def _prepare(
     keys: list[tuple[str | None, ...]],
 ) -> _Prepared | None:
     values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
-    record_id = values.pop("record_id", "")
+    if plan.codes:
+        for index, kind in plan.codes.items():
+            if (column := plan.layout.get(index)) in values:
+                values[column] = _decode(kind, values[column])
+    for column, indexes in plan.joins.items():
+        parts = [_decode(plan.codes.get(i, ""), _clean(row[i])) for i in indexes]
+        if joined := columns.join(column, parts):
+            values[column] = joined
+    record_id = values.pop("record_id", "") or (f"line {line}" if plan.line_ids else "")
     if not record_id:
         rejects.append(Reject(line, "record_id", "missing"))
         return None

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core.management.arguments import input_file, output_file
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
+from owabi.records import layouts
 from owabi.records.mapping import load_mapping
 from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
@@ -35,6 +36,11 @@ class Command(BaseCommand):
             help="TOML mapping file for non-standard headers",
         )
         parser.add_argument(
+            "--layout",
+            metavar="NAME",
+            help=f"a built-in layout of a known export: {', '.join(layouts.names())}",
+        )
+        parser.add_argument(
             "--rejects",
             type=output_file,
             metavar="FILE.csv",
@@ -52,7 +58,11 @@ class Command(BaseCommand):
             sys.stderr.flush()
 
         try:
+            if options["mapping"] and options["layout"]:
+                raise CommandError("give --mapping or --layout, not both")
             mapping = load_mapping(Path(options["mapping"])) if options["mapping"] else None
+            if options["layout"]:
+                mapping = layouts.get(options["layout"])
             result = import_file(
                 incident=incident,
                 path=path,
@@ -69,6 +79,10 @@ class Command(BaseCommand):
         if result.already_imported:
             self.stdout.write(f"{path.name}: already imported into {incident.slug}, nothing to do")
             return
+        if result.layout:
+            self.stdout.write(f"{path.name}: read with layout {result.layout}")
+        elif result.suggestion:
+            self.stdout.write(f"{path.name}: {result.suggestion}")
         # One line that reconciles: every row read is kept or rejected; warnings are on kept rows.
         warned_rows = len({w.line for w in result.warnings})
         self.stdout.write(
