@@ -4,6 +4,8 @@ and the layout suggested from a header. The same people imported from each equal
 from __future__ import annotations
 
 import csv
+import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from owabi.records.mapping import load_mapping
 from owabi.records.models import LeakRecord
 from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.django_db
 
@@ -498,3 +501,103 @@ def test_a_code_that_names_no_prefecture_is_kept_as_written(incident, tmp_path) 
     )
     import_file(incident=incident, path=path, actor="t")
     assert LeakRecord.objects.get().sealed["address"].startswith("CA 千代田区")
+
+
+def _database_counts() -> dict[str, int]:
+    from django.apps import apps
+
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
+
+
+def _folder(path: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(path.iterdir())}
+
+
+def test_check_shows_how_the_file_is_read_and_writes_nothing(incident, tmp_path, capsys) -> None:
+    header = [*EC_CUBE_HEADER, "セキュリティコード"]
+    rows = [[*row, "123"] for row in EC_CUBE_ROWS]
+    rows += [["4", *[""] * 26], ["5", "x"], [*EC_CUBE_ROWS[0], "123"]]  # no one, short, id seen before
+    rows += [[*EC_CUBE_ROWS[1][:17], "not a date", *EC_CUBE_ROWS[1][18:], ""]]  # kept, with a warning
+    rows[-1][0] = "6"
+    path = _write(tmp_path / "customer.csv", header, rows, encoding="cp932")
+    before_db, before_folder = _database_counts(), _folder(tmp_path)
+    call_command("import", str(path), "--check", "--layout", "ec-cube-customers")
+    out = capsys.readouterr().out
+    assert _database_counts() == before_db
+    assert _folder(tmp_path) == before_folder
+    assert "encoding Shift_JIS (CP932), delimiter ',', layout ec-cube-customers (EC-CUBE 4 会員CSV)" in out
+    assert '"お名前(姓)"' in out and "-> subject_name (part 1 of 2)" in out
+    assert '-> ignored: repeats "都道府県(名称)"' in out
+    assert '"セキュリティコード"' in out and "-> refused: a card security code column, never read" in out
+    assert "rows: in 7 = kept 4 + rejected 3; 1 warnings on 1 kept rows" in out
+    assert "rejected, subject_name: no name, guardian's name or contact (phone, e-mail, address): 1" in out
+    assert "rejected, expected 27 fields, found 2: 1" in out
+    assert "rejected, record_id: appears earlier in the same file: 1" in out
+    assert "warning, subject_birth_date: not a recognised date format (kept; not used for matching): 1" in out
+    samples = out.split("sample rows (masked)")[1]
+    assert "subject_name=山* 太*" in samples and "subject_kana=ヤ** タ**" in samples
+    assert samples.count("  line ") == 4
+    for value in [
+        "山田",
+        "太郎",
+        "タロウ",
+        "taro@",
+        "09012345678",
+        "1980",
+        "千代田",
+        "丸の内",
+        "会社員",
+        "123",
+    ]:
+        assert value not in samples
+    # The import then does what the check said.
+    result = import_file(incident=incident, path=path, actor="t", mapping=layouts.get("ec-cube-customers"))
+    source = result.source_file
+    assert (source.rows_in, source.rows_ok, source.rows_rejected) == (7, 4, 3)
+    assert len(result.warnings) == 1
+
+
+def test_check_needs_no_incident_and_import_does(tmp_path, capsys) -> None:
+    path = _write(tmp_path / "std.csv", STANDARD_HEADER, STANDARD_ROWS)
+    call_command("import", str(path), "--check")
+    out = capsys.readouterr().out
+    assert "layout standard columns and their aliases (no layout)" in out
+    assert "rows: in 3 = kept 3 + rejected 0" in out
+    with pytest.raises(CommandError, match="--incident is required"):
+        call_command("import", str(path))
+
+
+def test_check_suggests_a_layout_and_says_why_import_would_refuse(tmp_path, capsys) -> None:
+    path = _write(tmp_path / "customer.csv", EC_CUBE_HEADER[1:], [row[1:] for row in EC_CUBE_ROWS])
+    with pytest.raises(CommandError) as error:
+        call_command("import", str(path), "--check")
+    assert "no record_id column" in str(error.value)
+    assert "looks like layout ec-cube-customers" in str(error.value) and "missing: 会員ID" in str(error.value)
+
+
+def test_the_readme_checks_then_imports_an_ec_cube_file(incident, tmp_path, capsys) -> None:
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Importing a real export", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    assert block
+    commands = [shlex.split(line.removeprefix(".venv/bin/owabi ")) for line in block[1].splitlines()]
+    assert [command[:1] + command[2:3] for command in commands] == [
+        ["import", "--check"],
+        ["import", "--incident"],
+    ]
+    outputs = []
+    for command in commands:
+        arguments = [
+            str(REPO / a)
+            if a.startswith("docs/")
+            else str(tmp_path / Path(a).name)
+            if a.startswith("var/")
+            else a
+            for a in command
+        ]
+        arguments = [incident.slug if a == "tutorial" else a for a in arguments]
+        call_command(*arguments)
+        outputs.append(capsys.readouterr().out)
+    assert "layout ec-cube-customers" in outputs[0] and "nothing was written" in outputs[0]
+    assert "read with layout ec-cube-customers" in outputs[1] and "in 5 = kept 4 + rejected 1" in outputs[1]
+    assert (tmp_path / "ec-cube.rejects.csv").exists()
+    assert not list((REPO / "docs" / "samples").glob("*.rejects.csv"))

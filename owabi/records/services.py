@@ -59,7 +59,7 @@ class ImportResult:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """What a worker needs to turn raw rows into database rows (picklable; no database access)."""
 
     width: int
@@ -154,7 +154,7 @@ def import_file(
                 fresh = []
                 for record in records:
                     if record.record_id in seen_ids:
-                        rejects.append(Reject(record.line, "record_id", "appears earlier in the same file"))
+                        rejects.append(Reject(record.line, "record_id", DUPLICATE_ID))
                     else:
                         seen_ids.add(record.record_id)
                         fresh.append(record)
@@ -222,7 +222,7 @@ class Opened(NamedTuple):
     mapping: Mapping
     read: Layout
     rows: Iterator[Row]  # refused columns already blanked
-    plan: _Plan
+    plan: Plan
     suggestion: str  # a built-in layout close to the header, with its differences ("" when none)
 
 
@@ -251,7 +251,7 @@ def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: boo
     card_file = any(c in columns.CARD_COLUMNS or c == "card_expiry" for c in read.standard.values())
     if card_file or read.refused:
         rows = refuse_code_lookalikes(path, header, rows, read.extras, mapping)
-    plan = _Plan(
+    plan = Plan(
         len(header),
         read.standard,
         read.extras,
@@ -369,19 +369,29 @@ class _Chunk(NamedTuple):
     keys: bytes  # the records' match keys, sealed (match_store.pack); b"" when there are no records
 
 
-def _prepare_chunk(plan: _Plan, rows: list[Row]) -> _Chunk:
+def row_problem(plan: Plan, line: int, cells: list[str], problem: str) -> Reject | None:
+    """Why a row cannot be read as a record at all (unreadable, wrong width, NUL), or None."""
+    if problem:
+        return Reject(line, "", problem)
+    if len(cells) != plan.width:
+        return Reject(line, "", f"expected {plan.width} fields, found {len(cells)}")
+    if any("\x00" in cell for cell in cells):
+        return Reject(line, "", "contains a NUL character (not text)")
+    return None
+
+
+DUPLICATE_ID = "appears earlier in the same file"
+
+
+def _prepare_chunk(plan: Plan, rows: list[Row]) -> _Chunk:
     """Runs in a worker: raw rows -> records ready to write, their match keys, rejects and warnings."""
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
     keys: list[tuple[str | None, ...]] = []
     for line, cells, problem in rows:
-        if problem:
-            rejects.append(Reject(line, "", problem))
-        elif len(cells) != plan.width:
-            rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
-        elif any("\x00" in cell for cell in cells):
-            rejects.append(Reject(line, "", "contains a NUL character (not text)"))
+        if broken := row_problem(plan, line, cells, problem):
+            rejects.append(broken)
         elif (record := _prepare(plan, line, cells, rejects, warnings, keys)) is not None:
             prepared.append(record)
     blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
@@ -404,14 +414,21 @@ def _decode(kind: str, value: str) -> str:
     return value
 
 
-def _prepare(
-    plan: _Plan,
-    line: int,
-    row: list[str],
-    rejects: list[Reject],
-    warnings: list[Reject],
-    keys: list[tuple[str | None, ...]],
-) -> _Prepared | None:
+class RowRead(NamedTuple):
+    """One row as import keeps it, before sealing."""
+
+    record_id: str
+    sealed: dict[str, Any]  # the values to seal (card numbers reduced, extras under "extras")
+    leaked: set[str]  # category codes
+    problems: list[str]  # "field: reason", never a value
+    match_keys: tuple[str | None, ...]  # features.stored
+
+
+def read_row(
+    plan: Plan, line: int, row: list[str], rejects: list[Reject], warnings: list[Reject]
+) -> RowRead | None:
+    """A row's values as import keeps them, or None with the reason in `rejects` (no database, no keys
+    beyond the card hash: what `--check` shows is what import would write)."""
     values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
     if plan.codes:
         for index, kind in plan.codes.items():
@@ -454,23 +471,38 @@ def _prepare(
     if extra_values:
         sealed["extras"] = extra_values
     found_problems: list[tuple[str, str]] = []
-    keys.append(feature_module.stored(sealed, found_problems))
+    match_keys = feature_module.stored(sealed, found_problems)
     problems = [f"{name}: {reason}" for name, reason in notes]
     problems += [f"{name}: {reason}" for name, reason in found_problems]
     warnings.extend(Reject(line, name, reason) for name, reason in notes)
     warnings.extend(
         Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found_problems
     )
+    return RowRead(record_id, sealed, leaked, problems, match_keys)
+
+
+def _prepare(
+    plan: Plan,
+    line: int,
+    row: list[str],
+    rejects: list[Reject],
+    warnings: list[Reject],
+    keys: list[tuple[str | None, ...]],
+) -> _Prepared | None:
+    read = read_row(plan, line, row, rejects, warnings)
+    if read is None:
+        return None
+    keys.append(read.match_keys)
     stored = (
-        record_id,
+        read.record_id,
         line,
-        crypto.seal_json(sealed, _SEALED_AAD),
-        orjson.dumps(sorted(leaked)).decode(),  # categories
-        orjson.dumps(problems).decode(),
+        crypto.seal_json(read.sealed, _SEALED_AAD),
+        orjson.dumps(sorted(read.leaked)).decode(),  # categories
+        orjson.dumps(read.problems).decode(),
     )
     return _Prepared(
-        record_id,
+        read.record_id,
         line,
         bulk.copy_text(stored) if plan.copy else stored,
-        lookup.record_keys(plan.incident, values),
+        lookup.record_keys(plan.incident, read.sealed),
     )
