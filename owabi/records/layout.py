@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 from owabi.records import columns
-from owabi.records.mapping import Mapping
+from owabi.records.mapping import Mapping, Person
 from owabi.records.readers import ImportFileError, Row
+
+
+class PersonLayout(NamedTuple):
+    """Another person on each row: which columns are theirs (mapping.Person)."""
+
+    role: str
+    standard: dict[int, str]
+    joins: dict[str, tuple[int, ...]]
+    extras: dict[int, tuple[str, str]]
 
 
 class Layout(NamedTuple):
@@ -23,6 +32,7 @@ class Layout(NamedTuple):
     joins: dict[str, tuple[int, ...]]  # standard column -> the column indexes it is joined from
     codes: dict[int, str]  # column index -> code kind (its values are read as the name they code)
     ignored: dict[int, str]  # column index -> the header it repeats (an id beside its name)
+    people: tuple[PersonLayout, ...] = ()  # other people on each row
 
 
 def header_name(header: str) -> str:
@@ -48,6 +58,7 @@ def read_header(path: Path, header: list[str], mapping: Mapping) -> Layout:
     for index, key in enumerate(keys):
         first_of.setdefault(key, index)
     joined = {part: standard for standard, parts in mapping.joins.items() for part in parts}
+    theirs = {key for person in mapping.people for key in person.headers()}
     join_indexes: dict[str, dict[str, int]] = {standard: {} for standard in mapping.joins}
     for index, name in enumerate(header):
         key = keys[index]
@@ -56,6 +67,8 @@ def read_header(path: Path, header: list[str], mapping: Mapping) -> Layout:
             not mapping.looked_at(key) and columns.is_security_code(name)
         ):
             refused.append(index)  # never read: the values go no further than the CSV parser
+        elif key in theirs:
+            continue  # another person's column (below)
         elif key in joined and key not in join_indexes[joined[key]]:
             join_indexes[joined[key]][key] = index
         elif key in mapping.duplicates and mapping.duplicates[key] in first_of:
@@ -96,7 +109,34 @@ def read_header(path: Path, header: list[str], mapping: Mapping) -> Layout:
         for index, key in enumerate(keys)
         if key in mapping.codes and (index in layout or any(index in parts for parts in joins.values()))
     }
-    return Layout(layout, extras, refused, joins, codes, ignored)
+    people = tuple(_person(person, keys, header, set(refused)) for person in mapping.people)
+    for person in people:
+        codes.update(
+            (index, mapping.codes[keys[index]])
+            for index in [*person.standard, *(i for parts in person.joins.values() for i in parts)]
+            if keys[index] in mapping.codes
+        )
+    return Layout(layout, extras, refused, joins, codes, ignored, people)
+
+
+def _person(person: Person, keys: list[str], header: list[str], refused: set[int]) -> PersonLayout:
+    """The columns of another person on the row, by index (the first column of a repeated header)."""
+    first_of: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if index not in refused:
+            first_of.setdefault(key, index)
+    standard = {first_of[key]: column for key, column in person.columns.items() if key in first_of}
+    joins = {
+        column: present
+        for column, parts in person.joins.items()
+        if (present := tuple(first_of[part] for part in parts if part in first_of))
+    }
+    extras = {
+        first_of[key]: (columns.clean(header[first_of[key]]), category)
+        for key, category in person.categories.items()
+        if key in first_of
+    }
+    return PersonLayout(person.role, standard, joins, extras)
 
 
 def unread(rows: Iterator[Row], refused: list[int]) -> Iterator[Row]:

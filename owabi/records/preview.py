@@ -17,7 +17,8 @@ from owabi.incidents import categories
 from owabi.records.layout import Layout, header_name
 from owabi.records.mapping import Mapping
 from owabi.records.readers import ENCODING_NAMES, ImportFileError
-from owabi.records.services import DUPLICATE_ID, Reject, open_export, read_row, row_problem
+from owabi.records.rows import DUPLICATE_ID, Reject, read_row, row_problem
+from owabi.records.services import open_export
 
 SAMPLES = 5
 
@@ -32,6 +33,8 @@ class Check:
     columns: list[tuple[str, str]]  # (header, what it feeds)
     rows: int = 0
     kept: int = 0
+    records: int = 0  # people kept (a row may hold several)
+    roles: Counter[str] = field(default_factory=Counter)  # other people on rows, by role
     rejects: Counter[str] = field(default_factory=Counter)  # reason -> rows
     warnings: Counter[str] = field(default_factory=Counter)  # "field: reason" -> values
     warned_rows: int = 0
@@ -56,16 +59,19 @@ def _what(index: int, read: Layout) -> str:
         return "refused: a card security code column, never read"
     if index in read.ignored:
         return f"ignored: repeats {header_name(read.ignored[index])}"
-    if index in read.standard:
-        coded = " (codes read as names)" if index in read.codes else ""
-        return read.standard[index] + coded
-    for standard, indexes in read.joins.items():
-        if index in indexes:
-            part = f"part {indexes.index(index) + 1} of {len(indexes)}"
-            coded = ", codes read as names" if index in read.codes else ""
-            return f"{standard} ({part}{coded})"
-    name, category = read.extras[index]
-    return f"extra item {header_name(name)}, category {category} ({categories.label(category)})"
+    coded = ", codes read as names" if index in read.codes else ""
+    for role, standard, joins, extras in [("", read.standard, read.joins, read.extras), *read.people]:
+        whose = f"{role}: " if role else ""
+        if index in standard:
+            return f"{whose}{standard[index]}{f' ({coded[2:]})' if coded else ''}"
+        for column, indexes in joins.items():
+            if index in indexes:
+                return f"{whose}{column} (part {indexes.index(index) + 1} of {len(indexes)}{coded})"
+        if index in extras:
+            name, category = extras[index]
+            label = categories.label(category)
+            return f"{whose}extra item {header_name(name)}, category {category} ({label})"
+    return "not read (a second column with another person's header)"
 
 
 def check_file(path: Path, mapping: Mapping | None) -> Check:
@@ -96,31 +102,34 @@ def check_file(path: Path, mapping: Mapping | None) -> Check:
             warnings: list[Reject] = []
             if broken := row_problem(plan, line, cells, problem):
                 rejects.append(broken)
-                kept = None
+                people = []
             else:
-                kept = read_row(plan, line, cells, rejects, warnings)
-            if kept is not None and kept.record_id in seen:
+                people = read_row(plan, line, cells, rejects, warnings)
+            if people and people[0].record_id in seen:
                 check.rejects[f"record_id: {DUPLICATE_ID}"] += 1
                 continue
             for reject in rejects:
                 check.rejects[f"{reject.field}: {reject.reason}" if reject.field else reject.reason] += 1
-            if kept is None:
+            if not people:
                 continue
-            seen.add(kept.record_id)
+            seen.add(people[0].record_id)
             check.kept += 1
+            check.records += len(people)
+            check.roles.update(person.role for person in people if person.role)
             for warning in warnings:
                 check.warnings[f"{warning.field}: {warning.reason}"] += 1
                 warned.add(line)
             if len(check.samples) < SAMPLES:
-                check.samples.append((line, _masked(kept.record_id, kept.sealed)))
+                for person in people:
+                    check.samples.append((line, _masked(person.record_id, person.role, person.sealed)))
     except ImportFileError as error:
         check.refused_file = str(error)
     check.warned_rows = len(warned)
     return check
 
 
-def _masked(record_id: str, sealed: dict[str, Any]) -> dict[str, str]:
-    values = {"record_id": mask(record_id)}
+def _masked(record_id: str, role: str, sealed: dict[str, Any]) -> dict[str, str]:
+    values = {"record_id": mask(record_id), **({"role": role} if role else {})}
     for name, value in sealed.items():
         if name == "card_number_hash":
             continue
@@ -155,6 +164,9 @@ def lines(check: Check) -> list[str]:
         f"rows: in {check.rows:,} = kept {check.kept:,} + rejected {rejected:,};"
         f" {sum(check.warnings.values()):,} warnings on {check.warned_rows:,} kept rows"
     )
+    if check.records != check.kept:
+        by_role = ", ".join(f"{count:,} {role}" for role, count in check.roles.most_common())
+        out.append(f"  the kept rows hold {check.records:,} people: one per row and {by_role}")
     out += [f"  rejected, {reason}: {count:,}" for reason, count in check.rejects.most_common()]
     out += [f"  warning, {reason}: {count:,}" for reason, count in check.warnings.most_common()]
     out.append(f"sample rows (masked), first {SAMPLES} kept:")

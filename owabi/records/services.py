@@ -26,24 +26,19 @@ from django.db import connection, transaction
 from owabi.core import audit, bulk, crypto
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
-from owabi.records import cards, columns, layouts, lookup, match_store, normalize
-from owabi.records import features as feature_module
+from owabi.records import columns, layouts, lookup, match_store
 from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError, Row, Table, open_table
+from owabi.records.rows import DUPLICATE_ID, Plan, Reject, read_row, row_problem
+
+__all__ = ["DUPLICATE_ID", "ImportResult", "Opened", "Reject", "import_file", "open_export"]
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
 
 _SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
-
-
-@dataclass
-class Reject:
-    line: int
-    field: str
-    reason: str
 
 
 @dataclass
@@ -58,25 +53,10 @@ class ImportResult:
     suggestion: str = ""  # a built-in layout close to the header, not used (layouts.Match.describe)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What a worker needs to turn raw rows into database rows (picklable; no database access)."""
-
-    width: int
-    layout: dict[int, str]
-    extras: dict[int, tuple[str, str]]
-    security_code: bool  # a security-code column was refused
-    card_file: bool  # the file has card columns
-    copy: bool  # format rows for COPY (PostgreSQL)
-    incident: int  # lookup keys are made per incident
-    joins: dict[str, tuple[int, ...]]  # standard column -> the columns joined into it, in order
-    codes: dict[int, str]  # column index -> code kind, read as the name it codes
-    line_ids: bool  # no id column: a row's id is its line
-
-
 class _Prepared(NamedTuple):
     record_id: str
     line: int
+    role: str
     # The row from record_id on, in _RecordWriter.FIELDS order: COPY text (PostgreSQL), else a tuple.
     values: bytes | tuple[Any, ...]
     lookup_keys: tuple[bytes, ...]  # owabi.records.lookup.record_keys
@@ -146,19 +126,24 @@ def import_file(
             )
             writer = _RecordWriter(incident.pk, source_file.pk)
             seen_ids: set[str] = set()
-            rows_in = 0
+            rows_in = rows_ok = 0
             next_progress = 10_000
             for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
                 rows_in += chunk_rows
                 rejects.extend(chunk_rejects)
                 fresh = []
+                dropped: set[int] = set()  # rows whose own record was a duplicate: their people go too
                 for record in records:
+                    if record.line in dropped:
+                        continue
                     if record.record_id in seen_ids:
                         rejects.append(Reject(record.line, "record_id", DUPLICATE_ID))
+                        dropped.add(record.line)
                     else:
                         seen_ids.add(record.record_id)
                         fresh.append(record)
                 fresh_lines = {record.line for record in fresh}
+                rows_ok += len(fresh_lines)
                 warnings.extend(w for w in chunk_warnings if w.line in fresh_lines)
                 writer.write(fresh)
                 if records:
@@ -169,7 +154,7 @@ def import_file(
             writer.finish()
             source_file.rows_in = rows_in
             source_file.rows_rejected = len(rejects)
-            source_file.rows_ok = writer.written
+            source_file.rows_ok = rows_ok
             if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
                 raise RuntimeError(f"{path.name}: row counts do not reconcile")
             source_file.save()
@@ -262,6 +247,7 @@ def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: boo
         joins=read.joins,
         codes=read.codes,
         line_ids=mapping.line_ids,
+        people=read.people,
     )
     return Opened(table, mapping, read, rows, plan, suggestion)
 
@@ -283,7 +269,10 @@ class _RecordWriter:
 
     KEYS_TABLE = "owabi_import_lookup_keys"
 
-    FIELDS = ("id", "incident", "source_file", "record_id", "line_no", "sealed", "categories", "problems")
+    FIELDS = (
+        *("id", "incident", "source_file", "record_id", "line_no", "role"),
+        *("sealed", "categories", "problems"),
+    )
 
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
@@ -369,20 +358,6 @@ class _Chunk(NamedTuple):
     keys: bytes  # the records' match keys, sealed (match_store.pack); b"" when there are no records
 
 
-def row_problem(plan: Plan, line: int, cells: list[str], problem: str) -> Reject | None:
-    """Why a row cannot be read as a record at all (unreadable, wrong width, NUL), or None."""
-    if problem:
-        return Reject(line, "", problem)
-    if len(cells) != plan.width:
-        return Reject(line, "", f"expected {plan.width} fields, found {len(cells)}")
-    if any("\x00" in cell for cell in cells):
-        return Reject(line, "", "contains a NUL character (not text)")
-    return None
-
-
-DUPLICATE_ID = "appears earlier in the same file"
-
-
 def _prepare_chunk(plan: Plan, rows: list[Row]) -> _Chunk:
     """Runs in a worker: raw rows -> records ready to write, their match keys, rejects and warnings."""
     prepared: list[_Prepared] = []
@@ -392,93 +367,11 @@ def _prepare_chunk(plan: Plan, rows: list[Row]) -> _Chunk:
     for line, cells, problem in rows:
         if broken := row_problem(plan, line, cells, problem):
             rejects.append(broken)
-        elif (record := _prepare(plan, line, cells, rejects, warnings, keys)) is not None:
-            prepared.append(record)
-    blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
+        else:
+            prepared += _prepare(plan, line, cells, rejects, warnings, keys)
+    lines, roles = [record.line for record in prepared], [record.role for record in prepared]
+    blob = match_store.pack(lines, keys, roles) if prepared else b""
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
-
-
-# A row stands for someone with any of these: a name (or its reading, or a guardian's) to address, or a
-# contact to reach them by.
-_STANDS_FOR_SOMEONE = frozenset(
-    {"subject_name", "subject_kana", "guardian_name", "guardian_kana", "phone", "email", "address"}
-)
-_CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
-_NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
-
-
-def _decode(kind: str, value: str) -> str:
-    """A coded value as the name it codes (JP-13: 東京都); a value that is no such code stays as it is."""
-    if kind == "prefecture" and value:
-        return normalize.prefecture_of_code(value) or value
-    return value
-
-
-class RowRead(NamedTuple):
-    """One row as import keeps it, before sealing."""
-
-    record_id: str
-    sealed: dict[str, Any]  # the values to seal (card numbers reduced, extras under "extras")
-    leaked: set[str]  # category codes
-    problems: list[str]  # "field: reason", never a value
-    match_keys: tuple[str | None, ...]  # features.stored
-
-
-def read_row(
-    plan: Plan, line: int, row: list[str], rejects: list[Reject], warnings: list[Reject]
-) -> RowRead | None:
-    """A row's values as import keeps them, or None with the reason in `rejects` (no database, no keys
-    beyond the card hash: what `--check` shows is what import would write)."""
-    values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
-    if plan.codes:
-        for index, kind in plan.codes.items():
-            if (column := plan.layout.get(index)) in values:
-                values[column] = _decode(kind, values[column])
-    for column, indexes in plan.joins.items():
-        parts = [_decode(plan.codes.get(i, ""), _clean(row[i])) for i in indexes]
-        if joined := columns.join(column, parts):
-            values[column] = joined
-    record_id = values.pop("record_id", "") or (f"line {line}" if plan.line_ids else "")
-    if not record_id:
-        rejects.append(Reject(line, "record_id", "missing"))
-        return None
-    if len(record_id) > 100:
-        rejects.append(Reject(line, "record_id", "longer than 100 characters"))
-        return None
-    extra_values = {plan.extras[index][0]: _clean(row[index]) for index in plan.extras if row[index].strip()}
-    # Card data: full numbers cut out of every field, then the card columns read.
-    notes: list[tuple[str, str]] = []  # (field, reason) of values kept out; never the value
-    found: list[cards.ReducedCard] = []
-    record_id = cards.cut_from_row(record_id, values, extra_values, found, notes)
-    more_cards: list[dict[str, str]] = []
-    card_hash, had_card = "", False
-    if found or not _CARD_FIELDS.isdisjoint(values):
-        card_hash, more_cards, had_card = cards.reduce_row(values, found, notes)
-    if _STANDS_FOR_SOMEONE.isdisjoint(values):  # values holds only non-empty ones
-        rejects.append(Reject(line, "subject_name", _NO_ONE))
-        return None
-    leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
-    leaked |= {category for name, category in plan.extras.values() if name in extra_values}
-    if had_card:
-        leaked.add("card_number")
-    if plan.security_code and (had_card or not plan.card_file):
-        leaked.add("card_security_code")
-    sealed: dict[str, Any] = dict(values)
-    if card_hash:
-        sealed["card_number_hash"] = card_hash
-    if more_cards:
-        sealed["more_cards"] = more_cards
-    if extra_values:
-        sealed["extras"] = extra_values
-    found_problems: list[tuple[str, str]] = []
-    match_keys = feature_module.stored(sealed, found_problems)
-    problems = [f"{name}: {reason}" for name, reason in notes]
-    problems += [f"{name}: {reason}" for name, reason in found_problems]
-    warnings.extend(Reject(line, name, reason) for name, reason in notes)
-    warnings.extend(
-        Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found_problems
-    )
-    return RowRead(record_id, sealed, leaked, problems, match_keys)
 
 
 def _prepare(
@@ -488,21 +381,25 @@ def _prepare(
     rejects: list[Reject],
     warnings: list[Reject],
     keys: list[tuple[str | None, ...]],
-) -> _Prepared | None:
-    read = read_row(plan, line, row, rejects, warnings)
-    if read is None:
-        return None
-    keys.append(read.match_keys)
-    stored = (
-        read.record_id,
-        line,
-        crypto.seal_json(read.sealed, _SEALED_AAD),
-        orjson.dumps(sorted(read.leaked)).decode(),  # categories
-        orjson.dumps(read.problems).decode(),
-    )
-    return _Prepared(
-        read.record_id,
-        line,
-        bulk.copy_text(stored) if plan.copy else stored,
-        lookup.record_keys(plan.incident, read.sealed),
-    )
+) -> list[_Prepared]:
+    prepared = []
+    for read in read_row(plan, line, row, rejects, warnings):
+        keys.append(read.match_keys)
+        stored = (
+            read.record_id,
+            line,
+            read.role,
+            crypto.seal_json(read.sealed, _SEALED_AAD),
+            orjson.dumps(sorted(read.leaked)).decode(),  # categories
+            orjson.dumps(read.problems).decode(),
+        )
+        prepared.append(
+            _Prepared(
+                read.record_id,
+                line,
+                read.role,
+                bulk.copy_text(stored) if plan.copy else stored,
+                lookup.record_keys(plan.incident, read.sealed),
+            )
+        )
+    return prepared
