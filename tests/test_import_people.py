@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from owabi.notices import letters, setup
+from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import VIA, render
 from owabi.notices.services import prepare
@@ -166,6 +167,8 @@ def test_the_gift_receiver_is_told_how_their_data_leaked_and_no_one_else_is_name
     assert VIA["shipping_recipient"]["ja"] in "".join(letter.split())
     for other in ["伊藤", "健太", "イトウ", "丸の内ビル", "090", "kenta", "誕生日ギフト", "髙橋"]:
         assert other not in letter
+    [shown] = notice_selectors.people(gift, "en")  # the portal's page for the person
+    assert shown.via == VIA["shipping_recipient"]["en"]
     buyer = notices["伊藤 健太"]
     assert buyer.content["people"][0]["via"] == ""
     text = render(buyer, the_setup).text
