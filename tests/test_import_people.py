@@ -175,6 +175,13 @@ def test_the_gift_receiver_is_told_how_their_data_leaked_and_no_one_else_is_name
     assert VIA["shipping_recipient"]["ja"] not in text and "鈴木" not in text
 
 
+def test_the_import_says_how_many_people_the_rows_held(incident, tmp_path, capsys) -> None:
+    call_command("import", str(_orders(tmp_path)), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "in 3 = kept 3 + rejected 0" in out
+    assert "the kept rows hold 5 people, each a record of their own" in out
+
+
 def test_check_counts_the_people_on_each_row(tmp_path, capsys) -> None:
     call_command("import", str(_orders(tmp_path)), "--check")
     out = capsys.readouterr().out

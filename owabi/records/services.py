@@ -49,6 +49,7 @@ class ImportResult:
     rejects_path: Path | None = None
     warnings: list[Reject] = field(default_factory=list)
     warnings_path: Path | None = None
+    records: int = 0  # people kept: a row may hold several (a layout's [people.NAME])
     layout: str = ""  # the built-in layout the file was read with
     suggestion: str = ""  # a built-in layout close to the header, not used (layouts.Match.describe)
 
@@ -195,6 +196,7 @@ def import_file(
         rejects_path if rejects else None,
         warnings,
         warnings_path,
+        records=writer.written,
         layout=mapping.name,
         suggestion=opened.suggestion,
     )

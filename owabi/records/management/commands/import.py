@@ -104,6 +104,8 @@ class Command(BaseCommand):
             f" + rejected {source_file.rows_rejected:,}; {_count(len(result.warnings), 'warning')} on"
             f" {_count(warned_rows, 'kept row')} ({time.monotonic() - started:.1f}s)"
         )
+        if result.records != source_file.rows_ok:
+            self.stdout.write(f"the kept rows hold {result.records:,} people, each a record of their own")
         if result.rejects_path:
             self.stdout.write(f"rejected rows and reasons: {result.rejects_path}")
         if result.warnings_path:
