@@ -601,3 +601,13 @@ def test_the_readme_checks_then_imports_an_ec_cube_file(incident, tmp_path, caps
     assert "read with layout ec-cube-customers" in outputs[1] and "in 5 = kept 4 + rejected 1" in outputs[1]
     assert (tmp_path / "ec-cube.rejects.csv").exists()
     assert not list((REPO / "docs" / "samples").glob("*.rejects.csv"))
+
+
+def test_a_named_layout_that_is_not_the_files_is_refused_with_the_differences(incident, tmp_path) -> None:
+    path = _write(tmp_path / "customer.csv", EC_CUBE_HEADER, EC_CUBE_ROWS, encoding="cp932")
+    with pytest.raises(ImportFileError) as error:
+        import_file(incident=incident, path=path, actor="t", mapping=layouts.get("shopify-customers"))
+    message = str(error.value)
+    assert "the header is not layout shopify-customers's" in message
+    assert "0 of 20 of its headers; missing: Email" in message
+    assert LeakRecord.objects.count() == 0

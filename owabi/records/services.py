@@ -226,6 +226,8 @@ def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: boo
             mapping = found.layout
         elif found is not None and found.layout.name != "standard":
             suggestion = found.describe()
+    elif mapping.name and mapping.name != "standard":
+        layouts.check_named(path.name, table.header, mapping)
     mapping = mapping or Mapping()
     header = table.header
     try:

@@ -58,32 +58,49 @@ class Match:
 
     def describe(self) -> str:
         """One line: which layout, how close, what differs (header names only)."""
-        text = (
-            f"the header looks like layout {self.layout.name} ({self.layout.title}):"
-            f" {self.common} of {self.common + len(self.missing)} of its headers"
+        return (
+            f"the header looks like layout {self.layout.name} ({self.layout.title}): "
+            f"{self.describe_differences()}; use --layout {self.layout.name} to read it so"
         )
+
+    def describe_differences(self) -> str:
+        text = f"{self.common} of {self.common + len(self.missing)} of its headers"
         for label, names in (("missing", self.missing), ("not in the layout", self.unknown)):
             if names:
-                shown = ", ".join(names[:SHOWN]) + (
-                    f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
-                )
-                text += f"; {label}: {shown}"
-        return text + f"; use --layout {self.layout.name} to read it so"
+                more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+                text += f"; {label}: " + ", ".join(names[:SHOWN]) + more
+        return text
+
+
+def compare(header: list[str], layout: Mapping) -> Match:
+    """How the header differs from the layout's headers."""
+    keys = {columns.header_key(name): columns.clean(name) for name in header if name.strip()}
+    wanted = {columns.header_key(name): name for name in layout.headers}
+    missing = tuple(name for key, name in wanted.items() if key not in keys and key not in layout.optional)
+    unknown = tuple(name for key, name in keys.items() if key not in wanted)
+    return Match(layout, len(keys.keys() & wanted.keys()), missing, unknown)
+
+
+def check_named(path_name: str, header: list[str], layout: Mapping) -> None:
+    """ImportFileError when a layout named for the file has fewer than half of its headers there: the
+    wrong layout would file the columns it does find under facts nobody looked at."""
+    found = compare(header, layout)
+    if found.common * 2 < found.common + len(found.missing):
+        raise ImportFileError(
+            f"{path_name}, line 1: the header is not layout {layout.name}'s ({found.describe_differences()})"
+        )
 
 
 def match(header: list[str]) -> Match | None:
     """The layout closest to the header (None when none has half of its headers; see SUGGEST_COMMON)."""
-    keys = {columns.header_key(name): columns.clean(name) for name in header if name.strip()}
     best: tuple[float, Match] | None = None
+    size = len({columns.header_key(name) for name in header if name.strip()})
     for layout in _all().values():
-        wanted = {columns.header_key(name): name for name in layout.headers}
-        common = keys.keys() & wanted.keys()
-        score = len(common) / len(keys.keys() | wanted.keys())
-        close = len(common) >= SUGGEST_COMMON and len(common) * 2 >= len(keys)
+        found = compare(header, layout)
+        score = found.common / (
+            size + len({columns.header_key(name) for name in layout.headers}) - found.common
+        )
+        close = found.common >= SUGGEST_COMMON and found.common * 2 >= size
         if close and (best is None or score > best[0]):
-            missing = tuple(
-                name for key, name in wanted.items() if key not in keys and key not in layout.optional
-            )
-            unknown = tuple(name for key, name in keys.items() if key not in wanted)
-            best = (score, Match(layout, len(common), missing, unknown))
+            best = (score, found)
     return best[1] if best else None
