@@ -60,6 +60,10 @@ OWABI_DATA_KEYS = parse_keyring("OWABI_DATA_KEYS", _secrets["OWABI_DATA_KEYS"])
 OWABI_DATA_KEY_ID = env_str("OWABI_DATA_KEY_ID") or next(iter(OWABI_DATA_KEYS))
 if OWABI_DATA_KEY_ID not in OWABI_DATA_KEYS:
     raise ImproperlyConfigured("OWABI_DATA_KEY_ID names a key that OWABI_DATA_KEYS does not hold")
+# Upgrade window only: open values sealed by releases that bound them to their column but not their row,
+# until `owabi keys rotate` has re-sealed them bound to their rows (docs/operations.md). Off: such a value
+# is refused, so an old blob swapped into a row does not open.
+OWABI_ACCEPT_UNBOUND_SEALS = env_bool("OWABI_ACCEPT_UNBOUND_SEALS", False)
 OWABI_INDEX_KEY = decode_key("OWABI_INDEX_KEY", _secrets["OWABI_INDEX_KEY"])
 OWABI_AUDIT_KEY = decode_key("OWABI_AUDIT_KEY", _secrets["OWABI_AUDIT_KEY"])
 # Derives each notice's login key from its registration code (owabi.notices.codes): never rotate it while
@@ -255,6 +259,7 @@ OWABI_PORTAL_INCIDENT = env_str("OWABI_PORTAL_INCIDENT") or ""
 # Sessions: the portal ends an idle session after 30 minutes (owabi.portal.access); the cookie lives at
 # most 8 hours and dies with the browser.
 SESSION_COOKIE_AGE = 8 * 3600
+SESSION_ENGINE = "owabi.core.sessions"  # Django's database sessions, one read fewer per new session
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 # Uploads are read into memory up to this size and written to a temporary file beyond it; the portal

@@ -16,6 +16,7 @@ import pytest
 CHROMIUM = os.environ.get("OWABI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 900}  # staff work at desktops
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -1,7 +1,8 @@
 """The JSON API for the company's other systems: every operation as a good token, a token of another
 incident, a token without the operation's scope, a revoked or expired token, a token that is none of
-ours and no token; each call audited without personal data; bodies bounded and never echoed; and the
-OpenAPI description exercised by schemathesis with no server error."""
+ours and no token; each call audited without personal data; bad tokens and busy tokens throttled (429
+with Retry-After); bodies bounded and never echoed; and the OpenAPI description exercised by
+schemathesis with no server error."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 
-from owabi.core import api_tokens, staff
+from owabi.core import api_tokens, ratelimit, staff
 from owabi.core.models import ApiToken, AuditEvent
 from owabi.incidents.services import create_incident
 from owabi.notices import bounces
@@ -44,9 +46,9 @@ def _token(incident: Any, scopes: list[str], name: str = "vendor", days: int = 9
     return api_tokens.create_token(incident_id=incident.pk, name=name, scopes=scopes, actor="t", days=days)[1]
 
 
-def _call(method: str, path: str, token: str | None, body: Any = None) -> Any:
+def _call(method: str, path: str, token: str | None, body: Any = None, address: str = "127.0.0.1") -> Any:
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-    client = Client()
+    client = Client(REMOTE_ADDR=address)
     if method == "get":
         return client.get(path, **headers)
     return client.post(path, data=json.dumps(body), content_type="application/json", **headers)
@@ -255,6 +257,70 @@ def test_done_requests_come_as_system_and_record_id(data: PortalData) -> None:
     later = (timezone.localdate() + timedelta(days=1)).isoformat()
     assert _call("get", f"{BASE}/requests?since={later}", token).json()["rows"] == []
     assert _call("get", f"{BASE}/requests?since=yesterday", token).status_code == 422
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Rate-limit windows at a fixed moment, so no test straddles a window's end."""
+    moment = 1_000_000.5
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: moment))
+    return moment
+
+
+def test_bad_tokens_are_audited_then_the_client_is_throttled(data: PortalData, frozen_clock: float) -> None:
+    good = _token(data.incident, ["stock"], name="good")
+    revoked = _token(data.incident, ["stock"], name="revoked")
+    api_tokens.revoke_token(incident_id=data.incident.pk, name="revoked", actor="t")  # type: ignore[attr-defined]
+    limit = ratelimit.POLICIES["api.refused.client"].limit
+    attempts = [f"owabi_{index:043d}" for index in range(limit - 3)] + [revoked, "not-a-token", ""]
+    for raw in attempts:
+        response = _call("get", f"{BASE}/stock", raw or None, address="203.0.113.9")
+        assert response.status_code == 401, raw
+    for raw in (attempts[0], good):  # over the limit: even a good token is not looked up
+        response = _call("get", f"{BASE}/stock", raw, address="203.0.113.9")
+        assert response.status_code == 429
+        assert response.json() == {"detail": "too many requests; retry later"}
+        window = ratelimit.POLICIES["api.refused.client"].window
+        assert int(response["Retry-After"]) == window - int(frozen_clock) % window
+    assert _call("get", f"{BASE}/stock", good, address="198.51.100.7").status_code == 200
+
+    refused = list(AuditEvent.objects.filter(action="api.refused"))
+    assert len(refused) == limit - 1  # the revoked token is audited under its id, as before
+    assert {event.data["outcome"] for event in refused} == {"unknown", "missing"}
+    hashes = {event.data["token_hash"] for event in refused}
+    assert len(hashes) == limit - 1 and "" in hashes  # one per distinct string; none for no token
+    assert len({event.data["client_hash"] for event in refused}) == 1
+    logged = json.dumps([event.data for event in AuditEvent.objects.all()])
+    assert attempts[0] not in logged and attempts[0][6:20] not in logged and "203.0.113.9" not in logged
+    revoked_event = AuditEvent.objects.get(action="api.call", data__outcome="revoked")
+    assert revoked_event.object_id == str(ApiToken.objects.get(name="revoked").pk)
+    throttled = AuditEvent.objects.get(action="api.throttled")  # once, not once per refused call
+    assert throttled.data["policy"] == "api.refused.client"
+    good_pk = str(ApiToken.objects.get(name="good").pk)
+    assert AuditEvent.objects.filter(action="api.call", object_id=good_pk).count() == 1  # the other address's
+
+
+def test_a_good_token_works_within_its_limit_then_waits(
+    data: PortalData, frozen_clock: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(ratelimit.POLICIES, "api.calls.token", ratelimit.Policy(3, 60, "test"))
+    busy = _token(data.incident, ["stock"], name="busy")
+    other = _token(data.incident, ["stock"], name="other")
+    assert [_call("get", f"{BASE}/stock", busy).status_code for _ in range(3)] == [200, 200, 200]
+    for _ in range(2):
+        response = _call("get", f"{BASE}/stock", busy)
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) == 60 - int(frozen_clock) % 60
+    assert _call("get", f"{BASE}/stock", other).status_code == 200
+    outcomes = [
+        (event.data["outcome"], event.data["status"])
+        for event in AuditEvent.objects.filter(
+            action="api.call", object_id=str(ApiToken.objects.get(name="busy").pk)
+        )
+    ]
+    assert outcomes == [("ok", 200)] * 3 + [("throttled", 429)]
+    assert not AuditEvent.objects.filter(action="api.refused").exists()  # a busy token is no bad token
+    assert not ratelimit.is_limited("api.refused.client", "127.0.0.1")
 
 
 def test_bodies_are_bounded_and_bad_values_are_not_echoed(data: PortalData) -> None:

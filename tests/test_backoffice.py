@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageDraw, PngImagePlugin
 
 from owabi.core import staff
 from owabi.core.models import AuditEvent
@@ -41,8 +41,12 @@ def _png() -> bytes:
     """A photo of a receipt, carrying a text chunk a viewer might act on."""
     info = PngImagePlugin.PngInfo()
     info.add_text("Comment", "<script>alert(1)</script>")
+    receipt = Image.new("RGB", (240, 320), "white")
+    lines = ImageDraw.Draw(receipt)
+    for y in range(30, 290, 24):  # lines of print, a total at the foot
+        lines.rectangle((20, y, 220 if y < 260 else 120, y + 8), fill="#555")
     out = io.BytesIO()
-    Image.new("RGB", (30, 20), "white").save(out, "PNG", pnginfo=info)
+    receipt.save(out, "PNG", pnginfo=info)
     return out.getvalue()
 
 

@@ -20,7 +20,7 @@ from owabi.redress.payees import check_account
 from owabi.redress.uploads import Upload
 from owabi.redress.zengin_check import validate
 from tests.conftest import REPO
-from tests.portal_support import PortalData
+from tests.portal_support import PortalData, sign_in
 from tests.staff_clients import staff_client
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_a_batch_made_on_the_page_is_approved_by_a_second_person_and_downloaded_
     assert bad.status_code == 409 and "YYYY-MM-DD" in bad.content.decode()
     batch = _made(alice, portal_data)
     page = alice.get(f"/staff/payouts/{batch.reference}").content.decode()
-    assert "3件" in page and "29400円" in page and "承認する" in page
+    assert "3件" in page and "29,400円" in page and "承認する" in page
     for secret in SECRETS:
         assert secret not in page
     again = alice.post("/staff/payouts/create", {"incident": "test-leak", "transfer_date": _day()})
@@ -238,3 +238,149 @@ def test_the_banks_result_file_uploaded_on_the_page_marks_transfers_paid_or_retu
     assert results.count() == 3 and {e.actor for e in results} == {
         f"staff:{User.objects.get(username='bob').pk}"
     }
+
+
+# --- Returned transfers: a corrected account, then the next batch ------------------------------------------
+def _paid_but_one_returned(data: PortalData, approved: list[Claim]) -> tuple[Client, Client, Claim]:
+    """The first batch made, approved, sent and answered: the guardian's second claim came back."""
+    alice, bob = staff_client("alice", "finance"), staff_client("bob", "manager")
+    batch = _made(alice, data)
+    bob.post(f"/staff/payouts/{batch.reference}/approve")
+    sent = alice.post(f"/staff/payouts/{batch.reference}/file").content
+    codes = {p.pk: "2" if p.claim_id == approved[1].pk else "0" for p in batch.payouts.all()}
+    bob.post(
+        "/staff/payouts/results",
+        {"incident": "test-leak", "file": SimpleUploadedFile("k.txt", _answer(sent, codes))},
+    )
+    returned = Claim.objects.get(pk=approved[1].pk)
+    assert returned.status == "returned"
+    return alice, bob, returned
+
+
+NEW_ACCOUNT = {
+    "bank_code": "0001",
+    "branch_code": "001",
+    "account_type": "1",
+    "account_number": "2222222",
+    "holder": "なかむら れん",  # typed in hiragana: written as ﾅｶﾑﾗ ﾚﾝ
+}
+
+
+def test_the_claimant_corrects_a_returned_account_and_the_next_batch_pays_it(
+    portal_data: PortalData, approved: list[Claim]
+) -> None:
+    alice, bob, returned = _paid_but_one_returned(portal_data, approved)
+    old_payee = returned.payee_id
+    url = f"/me/claims/{returned.reference}"
+
+    stranger = Client()  # another person: the adult, signed in with their own notice
+    sign_in(stranger, portal_data.adult)
+    assert stranger.get(url).status_code == 404
+    assert stranger.post(url, NEW_ACCOUNT).status_code == 404
+    paid = approved[2]  # the adult's own claim was paid: nothing to correct
+    assert "口座を訂正する" not in stranger.get(f"/me/claims/{paid.reference}").content.decode()
+    assert stranger.post(f"/me/claims/{paid.reference}", NEW_ACCOUNT).status_code == 409
+    assert Claim.objects.get(pk=paid.pk).payee_id == paid.payee_id
+
+    person = Client()
+    sign_in(person, portal_data.guardian)
+    page = person.get(url).content.decode()
+    assert "口座を訂正する" in page and "受取人名相違" in page
+    for field, value, error in (
+        ("bank_code", "9998", "金融機関コード"),
+        ("branch_code", "999", "支店コード"),
+        ("holder", "中村 蓮", "カタカナ"),
+    ):
+        refused = person.post(url, {**NEW_ACCOUNT, field: value})
+        assert refused.status_code == 400 and error in refused.content.decode()
+    assert Claim.objects.get(pk=returned.pk).status == "returned"
+    before = AuditEvent.objects.count()
+    done = person.post(url, NEW_ACCOUNT)
+    assert done.status_code == 302 and done["Location"] == url
+    claim = Claim.objects.get(pk=returned.pk)
+    assert claim.status == "approved" and claim.payee_id != old_payee
+    assert (
+        claim.payee.sealed["holder_kana"] == "ﾅｶﾑﾗ ﾚﾝ" and claim.payee.sealed["account_number"] == "2222222"
+    )
+    assert claim.message == payouts.CORRECTED_MESSAGE["ja"]
+    assert payouts.CORRECTED_MESSAGE["ja"] in person.get(url).content.decode()
+    assert person.post(url, NEW_ACCOUNT).status_code == 409  # approved again: not correctable now
+    event = AuditEvent.objects.get(seq__gt=before, action="redress.claim.account_corrected")
+    assert event.actor == f"portal:notice:{portal_data.guardian.pk}"
+    assert event.data == {
+        "reference": claim.reference,
+        "by": "portal",
+        "same_account": False,
+        "to": "approved",
+        "score": claim.score,
+    }
+    assert "2222222" not in str(event.data) and "ﾅｶﾑﾗ" not in str(event.data)
+
+    batch = _made(alice, portal_data)  # the next batch: only the corrected claim, to the new account
+    assert [(p.claim_id, p.payee_id) for p in batch.payouts.all()] == [(claim.pk, claim.payee_id)]
+    bob.post(f"/staff/payouts/{batch.reference}/approve")
+    sent = alice.post(f"/staff/payouts/{batch.reference}/file").content
+    assert validate(sent) == [] and b"2222222" in sent and b"7654321" not in sent
+
+
+def test_finance_records_a_corrected_account_with_a_reason(
+    portal_data: PortalData, approved: list[Claim]
+) -> None:
+    alice, _bob, returned = _paid_but_one_returned(portal_data, approved)
+    url = f"/staff/payouts/claims/{returned.reference}/account"
+    batch = Payout.objects.get(claim=returned).batch
+    agent = staff_client("carol", "agent")
+    assert agent.post(url, {**NEW_ACCOUNT, "reason": "電話で確認"}).status_code == 403
+    page = alice.get(f"/staff/payouts/{batch.reference}").content.decode()
+    assert f"請求 {returned.reference} の振込先口座を訂正する" in page
+    assert page.count("の振込先口座を訂正する") == 1  # only the returned one
+    no_reason = alice.post(url, {**NEW_ACCOUNT, "batch": batch.reference})
+    assert no_reason.status_code == 409 and "reason" in no_reason.content.decode()
+    bad = alice.post(url, {**NEW_ACCOUNT, "account_number": "12345678", "reason": "電話で確認"})
+    assert bad.status_code == 409 and "口座番号" in bad.content.decode()
+    assert Claim.objects.get(pk=returned.pk).status == "returned"
+    done = alice.post(url, {**NEW_ACCOUNT, "reason": "本人から電話で確認", "batch": batch.reference})
+    assert done["Location"] == f"/staff/payouts/{batch.reference}"
+    assert "次のバッチでお支払いします" in alice.get(done["Location"]).content.decode()
+    claim = Claim.objects.get(pk=returned.pk)
+    assert claim.status == "approved" and claim.payee.sealed["account_number"] == "2222222"
+    event = AuditEvent.objects.get(action="redress.claim.account_corrected")
+    assert event.reason == "本人から電話で確認" and event.data["by"] == "staff"
+    assert event.actor == f"staff:{User.objects.get(username='alice').pk}"
+    again = alice.post(url, {**NEW_ACCOUNT, "reason": "もう一度"})
+    assert again.status_code == 409 and "only a returned transfer" in again.content.decode()
+    paid = approved[0]
+    assert (
+        alice.post(
+            f"/staff/payouts/claims/{paid.reference}/account", {**NEW_ACCOUNT, "reason": "x"}
+        ).status_code
+        == 409
+    )
+    assert (
+        alice.post("/staff/payouts/claims/K-NOPE/account", {**NEW_ACCOUNT, "reason": "x"}).status_code == 404
+    )
+
+
+def test_a_corrected_account_that_pays_someone_else_goes_back_to_review(
+    portal_data: PortalData, approved: list[Claim]
+) -> None:
+    alice, _bob, returned = _paid_but_one_returned(portal_data, approved)
+    bank, branch, type_, number, holder = ACCOUNTS[2]  # the adult's account: another person's payee
+    response = alice.post(
+        f"/staff/payouts/claims/{returned.reference}/account",
+        {
+            "bank_code": bank,
+            "branch_code": branch,
+            "account_type": type_,
+            "account_number": number,
+            "holder": holder,
+            "reason": "電話で聞き取り",
+        },
+    )
+    assert response.status_code == 302
+    claim = Claim.objects.get(pk=returned.pk)
+    assert claim.status == "submitted" and claim.first_approver_id is None and claim.decided_by_id is None
+    assert "payee_reuse" in [signal["code"] for signal in claim.signals]
+    assert claim.message == payouts.CORRECTED_REVIEW_MESSAGE["ja"]
+    again = alice.post("/staff/payouts/create", {"incident": "test-leak", "transfer_date": _day()})
+    assert again.status_code == 409  # nothing to pay until two reviewers approve it again

@@ -9,11 +9,14 @@ import json
 import uuid
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from owabi.core import staff
+from owabi.core import jobs, staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
+from owabi.notices import selectors as notice_selectors
 from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, ResolveRun, ReviewPair, Subject
@@ -179,6 +182,25 @@ def test_the_timeline_shows_everything_about_the_person_in_time_order(
     assert viewed.object_id == str(subject.pk) and viewed.data == {}
 
 
+def test_the_timeline_finds_sign_ins_through_the_audit_object_index(portal_data: PortalData) -> None:
+    """The sign-ins come from the audit log by notice id; on a long log that must be an index search
+    (the planner is told to avoid scans, since a test-sized table would be scanned anyway)."""
+    sign_in(Client(), portal_data.adult)
+    notice_ids = [portal_data.adult.pk, portal_data.guardian.pk]
+    with CaptureQueriesContext(connection) as queries:
+        events = notice_selectors.portal_events(notice_ids)
+    assert [action for _at, _pk, action, _text in events] == ["portal.sign_in"]
+    (query,) = [q["sql"] for q in queries.captured_queries if "core_auditevent" in q["sql"]]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + query)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + query)
+        plan = " ".join(str(part) for row in cursor.fetchall() for part in row)
+    assert "core_audit_object_idx" in plan, plan
+
+
 def test_a_guardians_child_shows_the_guardians_notice(portal_data: PortalData, agent: Client) -> None:
     child = _subject(portal_data, portal_data.guardian)
     text = agent.get(_person_url(child)).content.decode()
@@ -256,6 +278,47 @@ def test_resend_by_letter_to_a_corrected_address_and_by_email_with_a_new_code(
     response = person.post("/signin", {"code": codes.group(old.code), "key": codes.login_key(old.code)})
     assert response.status_code == 200  # the old code no longer opens the portal
     sign_in(person, fresh)
+
+
+def _asks_affected(name: str, phone: str, address: str) -> None:
+    """The portal's "am I affected?": a letter-only match is queued for staff to post the notice again."""
+    assert Client().post("/affected", {"name": name, "phone": phone}, REMOTE_ADDR=address).status_code == 200
+    for job in jobs.claim(worker_id="t", limit=50, lease_seconds=60, kinds=["redress.affected"]):
+        jobs.run_job(job=job, lease_seconds=60)
+
+
+def test_a_resend_by_letter_finishes_the_persons_requests_to_post_it_again(
+    portal_data: PortalData, agent: Client
+) -> None:
+    adult, twin = _subject(portal_data, portal_data.adult), _subject(portal_data, portal_data.twin_a)
+    for subject in (adult, twin):  # a letter each, so a lookup finds a letter to post again
+        assert _act(agent, subject, "resend", channel="letter", reason="郵送希望").status_code == 302
+    _asks_affected("小林 誠", "072-222-3333", "10.9.0.1")
+    _asks_affected("山本 花子", "011-111-1111", "10.9.0.2")
+    waiting = {r.recipient_id: r for r in Request.objects.filter(kind="resend_notice")}
+    assert set(waiting) == {adult.recipient_id, twin.recipient_id}
+    assert {r.status for r in waiting.values()} == {"open"}
+
+    _act(agent, subject=adult, action="resend", channel="email", reason="メールでも")
+    assert Request.objects.get(pk=waiting[adult.recipient_id].pk).status == "open"  # they asked for a letter
+
+    before = AuditEvent.objects.count()
+    assert _act(agent, adult, "resend", channel="letter", reason="依頼により郵送").status_code == 302
+    letter = Notice.objects.get(recipient_id=adult.recipient_id, channel="letter", status="prepared")
+    done = Request.objects.get(pk=waiting[adult.recipient_id].pk)
+    assert done.status == "done" and done.done_at is not None and done.owner is not None
+    assert done.details["done_note"] == f"窓口からお知らせを郵送で再送しました（L{letter.pk:09d}）"
+    assert Request.objects.get(pk=waiting[twin.recipient_id].pk).status == "open"  # someone else's stays
+    closed = AuditEvent.objects.get(seq__gt=before, action="redress.request.complete")
+    assert closed.object_id == str(done.pk) and closed.data["resend"] == letter.pk
+    assert closed.data["outcome"] == "done"
+    assert AuditEvent.objects.filter(seq__gt=before, action="notices.resend").count() == 1
+    page = agent.get(_person_url(adult)).content.decode()
+    assert f"依頼 {done.reference} を完了" in page
+
+    again = _act(agent, adult, "resend", channel="letter", reason="もう一度")
+    assert again.status_code == 302  # nothing left to finish: the resend alone
+    assert AuditEvent.objects.filter(action="redress.request.complete").count() == 1
 
 
 def test_a_replaced_notice_stays_replaced_when_its_bounce_or_return_comes_in_later(
@@ -450,6 +513,42 @@ def test_a_reviewer_sees_a_pair_side_by_side_and_decides_it_for_every_later_run(
     assert first != second
     pair.refresh_from_db()
     assert pair.decision == "different" and pair.decided_by == f"staff:{event.actor.split(':')[1]}"
+
+
+def test_a_decision_is_shown_as_waiting_for_the_next_resolve_until_it_runs(
+    portal_data: PortalData, agent: Client
+) -> None:
+    pair = _twins_pair(portal_data)
+    reviewer, _ = _staff("reviewer1", "reviewer")
+    slug = portal_data.incident.slug  # type: ignore[attr-defined]
+    url = f"/staff/review/{pair.pk}"
+    assert "まだ反映されていません" not in reviewer.get(url, {"incident": slug}).content.decode()
+    decided = reviewer.post(
+        url, {"incident": slug, "decision": "same", "reason": "同じ方と確認"}, follow=True
+    )
+    assert "次回の名寄せ（owabi resolve）の実行で反映されます" in decided.content.decode()
+    assert "まだ反映されていません" in reviewer.get(url, {"incident": slug}).content.decode()
+    listing = reviewer.get("/staff/review", {"incident": slug, "status": "decided"}).content.decode()
+    assert "未反映：次回の名寄せで反映" in listing
+
+    def timeline() -> str:
+        subject = Subject.objects.get(pk=_subjects_of("T1")[0])
+        return agent.get(_person_url(subject)).content.decode()
+
+    before = timeline()
+    assert (
+        "名寄せの判断「同一人物 / Same person」：記録 T1 と T2：未反映（次回の名寄せ resolve で反映）"
+        in before
+    )
+    assert _subjects_of("T1", "T2")[0] != _subjects_of("T1", "T2")[1]  # nothing joined yet
+
+    resolve(incident=portal_data.incident, actor="t", as_of=AS_OF)
+    assert len(set(_subjects_of("T1", "T2"))) == 1
+    after = timeline()
+    assert "名寄せの判断「同一人物 / Same person」：記録 T1 と T2" in after and "未反映" not in after
+    assert "まだ反映されていません" not in reviewer.get(url, {"incident": slug}).content.decode()
+    listing = reviewer.get("/staff/review", {"incident": slug, "status": "decided"}).content.decode()
+    assert "未反映" not in listing
 
 
 def test_keep_apart_holds_when_a_third_record_would_join_the_two() -> None:

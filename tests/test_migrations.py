@@ -6,6 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from owabi.core import rowids
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("records", "0004_match_keys_and_pointers"), ("incidents", "0001_initial")]
@@ -29,9 +31,10 @@ def test_record_subject_links_move_to_the_membership_table() -> None:
             incident=incident, source="s", file_name="f.csv", sha256="0" * 64
         )
         subject = old.get_model("records", "Subject").objects.create(incident=incident, number=1)
-        records = old.get_model("records", "LeakRecord").objects
+        model = old.get_model("records", "LeakRecord")
         for i, linked in enumerate([True, True, False]):
-            records.create(
+            model.objects.create(
+                id=rowids.allocate(model, 1)[0],  # historical models do not reserve ids; values bind to them
                 incident=incident,
                 source_file=source,
                 record_id=f"R{i}",

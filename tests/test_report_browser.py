@@ -11,13 +11,12 @@ import pytest
 
 from owabi.core import staff
 from owabi.reports import services
-from tests.browser import accessibility_problems, shots
+from tests.browser import DESK, accessibility_problems, shots
 from tests.portal_support import PortalData
 from tests.staff_clients import _token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-DESK = {"width": 1280, "height": 900}
 BODY = (
     "【何が起きたか】\n当社の会員システムから、お客さまの氏名・住所・電話番号などが外部に流出しました。\n\n"
     "【お客さまへのお願い】\n当社を名乗る不審な電話やメールにご注意ください。カード番号をおたずねすることはありません。\n\n"

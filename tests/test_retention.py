@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from owabi.core import api_tokens, audit, keys, staff
+from owabi.core.fields import open_values
 from owabi.core.models import AuditEvent, Job
 from owabi.incidents.models import Incident
 from owabi.incidents.services import create_incident
@@ -67,8 +68,8 @@ def _everything_decrypted() -> str:
         table, pk, name = (connection.ops.quote_name(n) for n in (model._meta.db_table, "id", column.column))
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {pk}, {name} FROM {table} WHERE {name} IS NOT NULL")
-            for _row, blob in cursor.fetchall():
-                value = column.open(bytes(blob))
+            for row, blob in cursor.fetchall():
+                value = column.open_row(bytes(blob), row)
                 opened.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
     return json.dumps(opened, ensure_ascii=False)
 
@@ -220,7 +221,8 @@ def test_retention_leaves_nothing_decryptable_and_keeps_the_legal_hold_record(
     for model, column in keys.sealed_columns():
         path = "incident" if "incident" in {f.name for f in model._meta.fields} else None
         if path:
-            for value in model._default_manager.filter(incident=incident).values_list(column.name, flat=True):
+            rows = model._default_manager.filter(incident=incident)
+            for (value,) in open_values(rows, column.name):
                 assert value in (None, {}, b""), (model, column.name)
     assert not LookupKey.objects.filter(record__incident=incident).exists()
     assert not ChoiceKey.objects.filter(incident=incident).exists()

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Path, Query
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError, Throttled, ValidationError
 
 from owabi.api import schemas
 from owabi.api.auth import TokenAuth, allowed, operation_of
@@ -40,7 +40,7 @@ api = NinjaAPI(
 
 Slug = Path(..., min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]*$")
 OptionKey = Path(..., min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_-]+$")
-ERRORS: dict[int, Any] = {code: schemas.Error for code in (400, 401, 403, 404, 409, 413, 422)}
+ERRORS: dict[int, Any] = {code: schemas.Error for code in (400, 401, 403, 404, 409, 413, 422, 429)}
 
 
 def _incident(token: ApiToken) -> Incident:
@@ -67,6 +67,14 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         f"{place}: {error.get('msg', 'invalid')}" for place, error in zip(where, exc.errors, strict=False)
     )
     return api.create_response(request, {"detail": detail[:2000]}, status=422)
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """Too many calls (auth.py names the limits): 429 with the seconds until the window ends."""
+    response = api.create_response(request, {"detail": "too many requests; retry later"}, status=429)
+    response["Retry-After"] = str(exc.wait or 1)
+    return response
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
+from owabi.backoffice.templatetags.staff import ja
 from owabi.notices.models import Notice
 from owabi.records.models import Subject
 from owabi.redress import selectors
@@ -16,8 +17,12 @@ from owabi.redress.models import Call, Request
 REASON = "理由（記録に残ります。個人情報は書かないでください）"
 
 
-class StaffForm(forms.Form):
-    reason = forms.CharField(label=REASON, max_length=500)
+class JapaneseForm(forms.Form):
+    """Labels without the colon Django adds; the first error named by its field's label."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
     def first_error(self) -> str:
         for field, errors in self.errors.items():
@@ -26,8 +31,14 @@ class StaffForm(forms.Form):
         return ""
 
 
+class StaffForm(JapaneseForm):
+    reason = forms.CharField(label=REASON, max_length=500)
+
+
 class ResendForm(StaffForm):
-    channel = forms.ChoiceField(label="送付方法", choices=Notice.Channel.choices)
+    channel = forms.ChoiceField(
+        label="送付方法", choices=[(value, ja(label)) for value, label in Notice.Channel.choices]
+    )
     email = forms.CharField(
         label="訂正後のメールアドレス（変わらなければ空欄）", required=False, max_length=254
     )
@@ -60,12 +71,15 @@ class ChooseForm(StaffForm):
 class RequestForm(StaffForm):
     kind = forms.ChoiceField(label="依頼の種類", choices=Request.Kind.choices)
     text = forms.CharField(
-        label="ご本人の申し出の内容", required=False, max_length=2000, widget=forms.Textarea
+        label="ご本人の申し出の内容",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     field_order = ["kind", "text", "reason"]
 
 
-class CallForm(forms.Form):
+class CallForm(JapaneseForm):
     topic = forms.ChoiceField(label="用件", choices=Call.Topic.choices)
     outcome = forms.ChoiceField(label="結果", choices=Call.Outcome.choices)
     summary = forms.CharField(label="通話の内容", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
@@ -73,8 +87,6 @@ class CallForm(forms.Form):
     follow_up_on = forms.DateField(
         label="追加対応の期日", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-
-    first_error = StaffForm.first_error
 
 
 class ActionForms:

@@ -22,6 +22,7 @@ from owabi.backoffice.views import _base, _incident
 from owabi.incidents.models import Incident
 from owabi.redress import payouts
 from owabi.redress.models import Claim, Payout, PayoutBatch
+from owabi.redress.payees import ACCOUNT_TYPES, PayeeError, check_account
 
 # A bank's result file for the 9,999 transfers of one batch is about 1.2 MB.
 MAX_RESULT_BYTES = 4 * 1024 * 1024
@@ -74,7 +75,9 @@ def batch_page(request: HttpRequest, reference: str) -> HttpResponse:
         for payout in batch.payouts.select_related("claim").order_by("pk")  # no payee: no account here
     ]
     return render(
-        request, "backoffice/payout_batch.html", _base(request, batch.incident, batch=batch, rows=rows)
+        request,
+        "backoffice/payout_batch.html",
+        _base(request, batch.incident, batch=batch, rows=rows, account_types=list(ACCOUNT_TYPES.items())),
     )
 
 
@@ -180,3 +183,44 @@ def results(request: HttpRequest) -> HttpResponse:
         f"変更なし {outcome.unchanged}件、結果待ち {outcome.pending}件。",
     )
     return HttpResponseRedirect(_page(incident, outcome.batch))
+
+
+@require_POST
+@staff_required("payouts")
+def correct_account(request: HttpRequest, reference: str) -> HttpResponse:
+    """Finance records the corrected account of a returned (組戻し) claim, as the claimant gave it on
+    the phone, with a reason; the claim is then approved again for the next batch. The account is
+    checked as on the portal and never shown back."""
+    claim = Claim.objects.select_related("incident").filter(reference=reference.strip().upper()).first()
+    if claim is None:
+        raise Http404("no such claim")
+    back = request.POST.get("batch", "")
+    batch = PayoutBatch.objects.filter(incident=claim.incident, reference=back).first()
+    try:
+        account = check_account(
+            bank_code=request.POST.get("bank_code", ""),
+            branch_code=request.POST.get("branch_code", ""),
+            account_type=request.POST.get("account_type", ""),
+            account_number=request.POST.get("account_number", ""),
+            holder=request.POST.get("holder", ""),
+        )
+        claim = payouts.correct_account(
+            claim=claim,
+            account=account,
+            actor=f"staff:{request.user.pk}",
+            by="staff",
+            reason=request.POST.get("reason", ""),
+        )
+    except PayeeError as error:
+        return _refused(
+            request, claim.incident, payouts.PayoutError(error.message), _page(claim.incident, batch)
+        )
+    except payouts.PayoutError as error:
+        return _refused(request, claim.incident, error, _page(claim.incident, batch))
+    then = (
+        "次のバッチでお支払いします"
+        if claim.status == Claim.Status.APPROVED
+        else "同じ口座が別の方の請求にもあるため、審査に戻しました"
+    )
+    messages.success(request, f"請求 {claim.reference} の振込先口座を訂正しました。{then}。")
+    return HttpResponseRedirect(_page(claim.incident, batch))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
+from owabi.backoffice.templatetags.staff import ja
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
 from owabi.records import selectors as record_selectors
@@ -16,7 +18,7 @@ from owabi.redress import selectors as redress_selectors
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # record, notice, portal, choice, request, claim, call
+    kind: str  # record, review, notice, portal, choice, request, claim, call
     text: str
 
 
@@ -31,7 +33,7 @@ class Timeline:
 
 
 def _notice_entries(notice: Notice) -> list[Entry]:
-    what = f"{notice.get_channel_display()} {notice_selectors.display_code(notice.code)}"
+    what = f"{ja(notice.get_channel_display())} {notice_selectors.display_code(notice.code)}"
     if notice.reminder_of_id:
         what = f"催促 {notice.rule}：{what}"
     out = [Entry(notice.prepared_at, "notice", f"お知らせを準備：{what}")]
@@ -40,7 +42,7 @@ def _notice_entries(notice: Notice) -> list[Entry]:
         out.append(Entry(notice.sent_at, "notice", f"お知らせを{sent}：{what}"))
     if notice.status in (Notice.Status.BOUNCED, Notice.Status.RETURNED, Notice.Status.CANCELLED):
         detail = f"（{notice.last_error}）" if notice.last_error else ""
-        out.append(Entry(notice.status_at, "notice", f"{notice.get_status_display()}{detail}：{what}"))
+        out.append(Entry(notice.status_at, "notice", f"{ja(notice.get_status_display())}{detail}：{what}"))
     return out
 
 
@@ -67,6 +69,17 @@ def timeline_of(subject: Subject) -> Timeline:
         Entry(record.imported_at, "record", f"記録を取り込み：{record.source}（{record.record_id}）")
         for record in records
     ]
+    resolved = record_selectors.resolved_at(subject.incident_id)
+    for pair in record_selectors.decisions_about([record.pk for record in records]):
+        waiting = record_selectors.waits_for_resolve(pair, resolved)
+        entries.append(
+            Entry(
+                cast(datetime, pair.decided_at),
+                "review",
+                f"名寄せの判断「{pair.get_decision_display()}」：記録 {pair.record_a.record_id} と "
+                f"{pair.record_b.record_id}" + ("：未反映（次回の名寄せ resolve で反映）" if waiting else ""),
+            )
+        )
     for notice in notices:
         entries += _notice_entries(notice)
     codes_of = {notice.pk: notice_selectors.display_code(notice.code) for notice in notices}

@@ -36,6 +36,7 @@ urlpatterns = [
     path("payouts", payouts.payouts_page, name="payouts"),
     path("payouts/create", payouts.create, name="payouts_create"),
     path("payouts/results", payouts.results, name="payouts_results"),
+    path("payouts/claims/<str:reference>/account", payouts.correct_account, name="payouts_account"),
     path("payouts/<str:reference>", payouts.batch_page, name="payout_batch"),
     path("payouts/<str:reference>/approve", payouts.approve, name="payouts_approve"),
     path("payouts/<str:reference>/cancel", payouts.cancel, name="payouts_cancel"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -27,7 +28,7 @@ from owabi.records import review as records_review
 from owabi.records import selectors as record_selectors
 from owabi.records.models import Subject
 from owabi.records.resolve.explanation import explain_pair
-from owabi.redress import calls, review, selectors
+from owabi.redress import calls, request_queue, review, selectors
 from owabi.redress import services as redress_services
 from owabi.redress.models import Choice, Claim, Evidence, Option
 from owabi.reports.dashboard import funnel
@@ -305,13 +306,13 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
         if action == "resend":
             if subject.recipient_id is None:
                 raise notice_services.ResendError("この方にはお知らせの宛先がありません")
-            notice_services.resend(
+            request_queue.resend_notice(
                 recipient_id=subject.recipient_id,
                 channel=data["channel"],
                 postal_code=data["postal_code"],
                 address=data["address"],
                 email=data["email"],
-                actor=who,
+                user=request.user,  # type: ignore[arg-type]
                 reason=data["reason"],
             )
         elif action == "unlock":
@@ -364,6 +365,13 @@ def act(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
 
 
 # --- Resolution review -------------------------------------------------------------------------------------
+# A decision is kept on the pair and applied by the next run of resolve (owabi.records.review): say so.
+APPLIED_AT_RESOLVE = (
+    "判断を記録しました。まだ人物のまとまりは変わっていません：次回の名寄せ（owabi resolve）の実行で"
+    "反映されます。それまでは検索・人物のページ・お知らせは今のまとまりのままです。"
+)
+
+
 @staff_required("review_resolution")
 def review_queue(request: HttpRequest) -> HttpResponse:
     """The pairs the matcher was unsure about (record ids and scores only: no personal data here)."""
@@ -371,7 +379,13 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     decided = request.GET.get("status") == "decided"
     pairs = record_selectors.review_queue(incident, decided=decided).select_related("record_a", "record_b")
     page = Paginator(pairs, PAGE).get_page(request.GET.get("page"))
-    return render(request, "backoffice/review.html", _base(request, incident, page=page, decided=decided))
+    resolved = record_selectors.resolved_at(incident.pk)
+    waiting = {pair.pk for pair in page if record_selectors.waits_for_resolve(pair, resolved)}
+    return render(
+        request,
+        "backoffice/review.html",
+        _base(request, incident, page=page, decided=decided, waiting=waiting),
+    )
 
 
 @staff_required("review_resolution")
@@ -397,6 +411,7 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
                 _base(request, incident, message=str(error), back=back),
                 status=409,
             )
+        messages.success(request, APPLIED_AT_RESOLVE)
         return HttpResponseRedirect(reverse("staff:review") + f"?incident={incident.slug}")
     explanation = explain_pair(incident=incident, record_a=pair.record_a, record_b=pair.record_b)
     audit.record(
@@ -419,6 +434,7 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
             right=right,
             rows=rows,
             levels=sorted(explanation.levels.items()) if explanation else [],
+            waiting=record_selectors.waits_for_resolve(pair, record_selectors.resolved_at(incident.pk)),
             probability=explanation.probability if explanation else pair.probability,
         ),
     )

@@ -93,12 +93,18 @@ def record(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Call inside the transaction of the write it describes."""
+    """Append one event. Call inside the transaction of the write it describes, as its last write: the
+    chain's head row stays locked until that transaction ends, so appends are serialized on it.
+
+    No savepoint of its own: an append that fails fails the whole transaction, so a write can never
+    commit without its event."""
     data = data or {}
     _check_json(data)
-    with transaction.atomic():
-        AuditHead.objects.bulk_create([AuditHead(id=1)], ignore_conflicts=True)
-        head = AuditHead.objects.select_for_update().get(id=1)
+    with transaction.atomic(savepoint=False):
+        head = AuditHead.objects.select_for_update().filter(id=1).first()
+        if head is None:  # the first event ever (a concurrent first append waits on the insert)
+            AuditHead.objects.bulk_create([AuditHead(id=1)], ignore_conflicts=True)
+            head = AuditHead.objects.select_for_update().get(id=1)
         event = AuditEvent(
             seq=head.seq + 1,
             at=timezone.now(),

@@ -1,10 +1,13 @@
 """Encryption at rest for leaked PII, and blind indexes for exact-match lookups.
 
-Sealed blob layout (version 1):
-    b"\x01" | len(key_id) (1 byte) | key_id | nonce (12) | AES-256-GCM ciphertext+tag
-The associated data binds a blob to its column ("records.LeakRecord.sealed"), so a blob copied into
-another column does not decrypt. One blob per row (all PII fields as one JSON document) keeps it to
-one cipher call per row.
+Sealed blob layout:
+    version (1 byte) | len(key_id) (1 byte) | key_id | nonce (12) | AES-256-GCM ciphertext+tag
+The associated data binds a blob to where it may be opened. Version 2 (ROW_BOUND, what owabi writes)
+binds it to its column and its row ("records.LeakRecord.sealed#42", see owabi.core.fields), so a blob
+copied into another column, or swapped with another row's, does not decrypt. Version 1 (COLUMN_BOUND)
+is what earlier releases wrote: bound to the column only, read during the upgrade only (fields.py). A
+lone b"\x00" (ERASED) is what retention leaves: a value that was, and opens as empty. One blob per row
+(all PII fields as one JSON document) keeps it to one cipher call per row.
 
 Blind indexes are keyed BLAKE2b-128 over a normalized value, with the index purpose as BLAKE2b's
 personalization, so the same value indexed for two purposes gives unrelated hashes. Keyed BLAKE2b is
@@ -22,7 +25,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-VERSION = 1
+COLUMN_BOUND = 1
+ROW_BOUND = 2
+VERSIONS = (COLUMN_BOUND, ROW_BOUND)
+ERASED = b"\x00"
 NONCE_BYTES = 12
 
 
@@ -48,20 +54,31 @@ def current_key_id() -> str:
     return str(settings.OWABI_DATA_KEY_ID)
 
 
+def version_of(blob: bytes) -> int:
+    """The blob's layout version (ROW_BOUND or COLUMN_BOUND), 0 for ERASED; reads the first byte only."""
+    blob = bytes(blob)
+    if blob == ERASED:
+        return 0
+    if len(blob) < 2 or blob[0] not in VERSIONS:
+        raise DecryptionError("not a sealed value")
+    return blob[0]
+
+
 def key_id_of(blob: bytes) -> str:
     """The id of the key a blob was sealed with (reads the header only)."""
     blob = bytes(blob)
-    if len(blob) < 2 or blob[0] != VERSION:
+    if len(blob) < 2 or blob[0] not in VERSIONS:
         raise DecryptionError("not a sealed value")
     return blob[2 : 2 + blob[1]].decode("ascii")
 
 
-def seal(plaintext: bytes, aad: bytes, *, key_id: str | None = None) -> bytes:
+def seal(plaintext: bytes, aad: bytes, *, key_id: str | None = None, version: int = ROW_BOUND) -> bytes:
+    """Seal `plaintext` bound to `aad`. The version byte says what the caller bound it to (see above)."""
     key_id = key_id or current_key_id()
     encoded_id = key_id.encode("ascii")
     nonce = os.urandom(NONCE_BYTES)
     ciphertext = _cipher(key_id).encrypt(nonce, plaintext, aad)
-    return bytes((VERSION, len(encoded_id))) + encoded_id + nonce + ciphertext
+    return bytes((version, len(encoded_id))) + encoded_id + nonce + ciphertext
 
 
 def unseal(blob: bytes, aad: bytes) -> bytes:
@@ -75,8 +92,8 @@ def unseal(blob: bytes, aad: bytes) -> bytes:
         raise DecryptionError("sealed value failed authentication") from None
 
 
-def seal_json(value: Any, aad: bytes, *, key_id: str | None = None) -> bytes:
-    return seal(orjson.dumps(value), aad, key_id=key_id)
+def seal_json(value: Any, aad: bytes, *, key_id: str | None = None, version: int = ROW_BOUND) -> bytes:
+    return seal(orjson.dumps(value), aad, key_id=key_id, version=version)
 
 
 def unseal_json(blob: bytes, aad: bytes) -> Any:

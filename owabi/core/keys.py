@@ -1,7 +1,10 @@
-"""Data-key rotation: re-seal every encrypted column with the current key, online.
+"""Data-key rotation: re-seal every encrypted column with the current key, bound to its row, online.
 
 Rotation steps (docs/operations.md): add the new key to OWABI_DATA_KEYS, point OWABI_DATA_KEY_ID at it
 and restart (new writes use it, old blobs still open), run `owabi keys rotate`, then drop the old key.
+The same run re-binds values that an earlier release bound to their column only (with
+OWABI_ACCEPT_UNBOUND_SEALS=1 set for the upgrade window); a value that opens for neither its row nor,
+in that window, its column is counted as failed and left as it is.
 Each batch is its own short transaction and each row is rewritten only if its blob is unchanged since
 it was read, so the application keeps running and a concurrent write is never overwritten.
 """
@@ -24,6 +27,7 @@ class RotationResult:
     scanned: int = 0
     resealed: int = 0
     skipped_concurrent: int = 0
+    failed: int = 0  # values that do not open for their row: tampered, swapped, or unbound outside the window
 
 
 class Reindexed(Protocol):
@@ -56,8 +60,12 @@ def count_by_key() -> dict[str, int]:
     """How many sealed values each key id protects (reads headers only)."""
     counts: dict[str, int] = {}
     for model, field in sealed_columns():
-        for blob in _raw_blobs(model, field):
-            key_id = crypto.key_id_of(blob[1])
+        for _pk, blob in _raw_blobs(model, field):
+            if crypto.version_of(blob) == 0:
+                continue  # erased: protected by no key
+            key_id = crypto.key_id_of(blob)
+            if crypto.version_of(blob) == crypto.COLUMN_BOUND:
+                key_id += " (not yet bound to its row)"
             counts[key_id] = counts.get(key_id, 0) + 1
     return counts
 
@@ -95,12 +103,17 @@ def _reseal(
     pending: list[tuple[int, bytes]],
     target: str,
     result: RotationResult,
+    accept_unbound: bool | None,
 ) -> None:
     """Re-seal one batch in one short transaction; a row changed since it was read is left alone."""
     table, pk, column = _quoted(model, field)
     with transaction.atomic(), connection.cursor() as cursor:
         for row_pk, old in pending:
-            new = crypto.seal(crypto.unseal(old, field.aad), field.aad, key_id=target)
+            try:
+                new = field.reseal(old, row_pk, key_id=target, accept_unbound=accept_unbound)
+            except crypto.DecryptionError:
+                result.failed += 1
+                continue
             cursor.execute(
                 f"UPDATE {table} SET {column} = %s WHERE {pk} = %s AND {column} = %s",  # noqa: S608
                 [new, row_pk, old],
@@ -111,26 +124,39 @@ def _reseal(
                 result.skipped_concurrent += 1
 
 
-def rotate(*, actor: str, batch: int = 2000, progress: Callable[[int], None] | None = None) -> RotationResult:
-    """Re-seal every value not sealed with the current key."""
+def rotate(
+    *,
+    actor: str,
+    batch: int = 2000,
+    progress: Callable[[int], None] | None = None,
+    accept_unbound: bool | None = None,
+) -> RotationResult:
+    """Re-seal every value not sealed with the current key, or not bound to its row. Values bound to their
+    column only are re-bound when `accept_unbound` (default: OWABI_ACCEPT_UNBOUND_SEALS) allows."""
     target = crypto.current_key_id()
     result = RotationResult()
     for model, field in sealed_columns():
         pending: list[tuple[int, bytes]] = []
         for row_pk, blob in _raw_blobs(model, field, batch):
             result.scanned += 1
-            if crypto.key_id_of(blob) != target:
+            version = crypto.version_of(blob)
+            if version and (version != crypto.ROW_BOUND or crypto.key_id_of(blob) != target):
                 pending.append((row_pk, blob))
             if len(pending) >= batch:
-                _reseal(model, field, pending, target, result)
+                _reseal(model, field, pending, target, result, accept_unbound)
                 pending = []
                 if progress:
                     progress(result.scanned)
         if pending:
-            _reseal(model, field, pending, target, result)
+            _reseal(model, field, pending, target, result, accept_unbound)
     audit.record(
         actor=actor,
         action="keys.rotate",
-        data={"key_id": target, "scanned": result.scanned, "resealed": result.resealed},
+        data={
+            "key_id": target,
+            "scanned": result.scanned,
+            "resealed": result.resealed,
+            "failed": result.failed,
+        },
     )
     return result

@@ -24,6 +24,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
+        # "What happened to this object": the support timeline reads a person's sign-ins by notice id.
+        indexes = [models.Index(fields=["object_type", "object_id"], name="core_audit_object_idx")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

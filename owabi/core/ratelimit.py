@@ -7,10 +7,13 @@ attacker learns nothing from which limit tripped.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from owabi.core.crypto import keyed_hash
 from owabi.core.models import RateLimitBucket
@@ -42,6 +45,13 @@ POLICIES: dict[str, Policy] = {
     "staff.login.client": Policy(20, 900, "failed staff sign-ins from one client address"),
     # Support console searches touch PII: bound what one agent can page through.
     "staff.search.user": Policy(300, 3600, "PII searches by one staff member"),
+    # JSON API. Calls without a usable token (none, unknown, revoked, expired) from one client address:
+    # a system whose token was rotated retries a few times; a prober is stopped after 30, and a client
+    # over the limit is answered 429 without its token being looked up or its calls audited.
+    "api.refused.client": Policy(30, 900, "API calls without a usable token from one client address"),
+    # Calls with one good token: a mail provider may post one bounce per call, so 600 a minute is far
+    # above a real feed and still bounds what a leaked or runaway token can do.
+    "api.calls.token": Policy(600, 60, "API calls made with one token"),
 }
 
 
@@ -53,25 +63,57 @@ def _bucket(name: str, subject: str, now: float | None) -> tuple[Policy, str, in
     return policy, key, int(moment) // policy.window * policy.window
 
 
-def hit(name: str, subject: str, *, now: float | None = None) -> bool:
-    """Count one hit of `subject` under policy `name`. True while within the limit, False once over it."""
-    policy, key, window = _bucket(name, subject, now)
+def count_hit(name: str, subject: str, *, now: float | None = None) -> int:
+    """Count one hit of `subject` under policy `name`; the window's count with this hit (one statement,
+    so concurrent hits from several server processes never lose a count)."""
+    _, key, window = _bucket(name, subject, now)
     table = RateLimitBucket._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (key, window_start, count) VALUES (%s, %s, 1) "  # noqa: S608
             "ON CONFLICT (key, window_start) DO UPDATE SET count = " + table + ".count + 1 RETURNING count",
             [key, window],
         )
         (count,) = cursor.fetchone()
-    return int(count) <= policy.limit
+    return int(count)
+
+
+def hit(name: str, subject: str, *, now: float | None = None) -> bool:
+    """Count one hit of `subject` under policy `name`. True while within the limit, False once over it."""
+    return count_hit(name, subject, now=now) <= POLICIES[name].limit
+
+
+def exhausted(name: str, count: int) -> bool:
+    """Whether `count` hits in this window use up policy `name`'s budget: the next one is refused."""
+    return count >= POLICIES[name].limit
+
+
+def counts(checks: Sequence[tuple[str, str]], *, now: float | None = None) -> list[int]:
+    """This window's hit counts of several (policy, subject) pairs, read in one query."""
+    buckets = [_bucket(name, subject, now) for name, subject in checks]
+    wanted = Q()
+    for _, key, window in buckets:
+        wanted |= Q(key=key, window_start=window)
+    found = dict(
+        ((key, window), count)
+        for key, window, count in RateLimitBucket.objects.filter(wanted).values_list(
+            "key", "window_start", "count"
+        )
+    )
+    return [found.get((key, window), 0) for _, key, window in buckets]
+
+
+def retry_after(name: str, *, now: float | None = None) -> int:
+    """Seconds until the current window of policy `name` ends (a Retry-After header's value)."""
+    window = POLICIES[name].window
+    moment = time.time() if now is None else now
+    return max(1, math.ceil((int(moment) // window + 1) * window - moment))
 
 
 def is_limited(name: str, subject: str, *, now: float | None = None) -> bool:
     """Whether `subject` is over the limit right now, without counting a hit."""
-    policy, key, window = _bucket(name, subject, now)
-    bucket = RateLimitBucket.objects.filter(key=key, window_start=window).first()
-    return bucket is not None and bucket.count >= policy.limit
+    (count,) = counts([(name, subject)], now=now)
+    return exhausted(name, count)
 
 
 def reset(name: str, subject: str, *, now: float | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from owabi.core import audit, ratelimit
@@ -45,11 +45,9 @@ def sign_in(code_typed: str, key_typed: str, *, client: str = "") -> Notice | No
         code = codes.parse_code(code_typed)
     except codes.CodeError:
         return None
-    subjects = (code, client or "-")
-    if any(
-        ratelimit.is_limited(policy, subject)
-        for policy, subject in zip(_LOGIN_POLICIES, subjects, strict=True)
-    ):
+    checks = list(zip(_LOGIN_POLICIES, (code, client or "-"), strict=True))
+    used = ratelimit.counts(checks)  # both budgets in one read
+    if any(ratelimit.exhausted(policy, count) for (policy, _), count in zip(checks, used, strict=True)):
         raise SignInLimited
     # A cancelled notice (replaced by a resend, owabi.notices.resend) opens nothing, like an unknown code.
     notice = (
@@ -59,25 +57,27 @@ def sign_in(code_typed: str, key_typed: str, *, client: str = "") -> Notice | No
     )
     key_ok = codes.key_matches(code, key_typed)  # computed for unknown codes too: same work either way
     if notice is None or not key_ok:
-        tripped = [  # this failure used the last of a budget: the next attempt is refused
-            policy
-            for policy, subject in zip(_LOGIN_POLICIES, subjects, strict=True)
-            if not ratelimit.hit(policy, subject) or ratelimit.is_limited(policy, subject)
-        ]
-        if tripped:
-            audit.record(
-                actor="portal",
-                action="portal.sign_in.locked",
-                object_type="notice" if notice else "",
-                object_id=notice.pk if notice else "",
-                data={"policies": tripped},
-            )
+        with transaction.atomic():  # one commit for the failure's writes
+            tripped = [  # this failure used the last of a budget: the next attempt is refused
+                policy
+                for policy, subject in checks
+                if ratelimit.exhausted(policy, ratelimit.count_hit(policy, subject))
+            ]
+            if tripped:
+                audit.record(
+                    actor="portal",
+                    action="portal.sign_in.locked",
+                    object_type="notice" if notice else "",
+                    object_id=notice.pk if notice else "",
+                    data={"policies": tripped},
+                )
         return None
-    with transaction.atomic():  # one commit for the sign-in's writes
-        ratelimit.reset("portal.login.code", code)
-        audit.record(actor="portal", action="portal.sign_in", object_type="notice", object_id=notice.pk)
+    with transaction.atomic():  # one commit for the sign-in's writes; the audit event last (it locks)
+        if used[0]:  # earlier failures against this code are forgiven
+            ratelimit.reset("portal.login.code", code)
         if notice.recipient_id is not None:
             record(notice.recipient_id, "signed_in")
+        audit.record(actor="portal", action="portal.sign_in", object_type="notice", object_id=notice.pk)
     return notice
 
 
@@ -100,22 +100,18 @@ def lift_lockout(*, code_typed: str, actor: str, reason: str) -> bool:
 
 
 def record(recipient_id: int, event: str, *, at: datetime | None = None) -> None:
-    """Note `event` (one of EVENTS) for the recipient; the first time counts, later ones change nothing."""
+    """Note `event` (one of EVENTS) for the recipient; the first time counts, later ones change nothing.
+    One statement (an upsert that leaves a recorded time alone), so concurrent first events are safe."""
     column = EVENTS[event]
     at = at or timezone.now()
-    for _ in range(2):  # a concurrent first event may create the row between our update and insert
-        if Engagement.objects.filter(recipient_id=recipient_id, **{f"{column}__isnull": True}).update(
-            **{column: at}
-        ):
-            return
-        if Engagement.objects.filter(recipient_id=recipient_id).exists():
-            return  # already recorded
-        try:
-            with transaction.atomic():
-                Engagement.objects.create(recipient_id=recipient_id, **{column: at})
-            return
-        except IntegrityError:
-            continue
+    table = Engagement._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (recipient_id, {column}, updated_at) VALUES (%s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (recipient_id) DO UPDATE SET {column} = EXCLUDED.{column}, "
+            f"updated_at = EXCLUDED.updated_at WHERE {table}.{column} IS NULL",
+            [recipient_id, *map(connection.ops.adapt_datetimefield_value, (at, timezone.now()))],
+        )
 
 
 _UNSUBSCRIBE_SALT = "owabi.notices.reminders-off"

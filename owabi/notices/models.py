@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from owabi.core.fields import SealedJSONField
+from owabi.core.fields import RowBound, SealedJSONField
 from owabi.notices import codes
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class NoticeSetup(models.Model):
         return f"notice setup of {self.incident_id} (revision {self.revision})"
 
 
-class Notice(models.Model):
+class Notice(RowBound):
     """One notice to one recipient over one channel. `code` is its public registration code; the login
     key is derived from it (owabi.notices.codes) and never stored. `content` is the snapshot of what it
     says about this recipient's people, sealed: the notice is rendered from it and the setup revision."""

@@ -20,9 +20,10 @@ from owabi.records import cards
 
 
 def signed_in_notice(pk: int) -> Notice | None:
-    """The first notice (not a reminder, not cancelled) a portal session holds."""
+    """The first notice (not a reminder, not cancelled) a portal session holds, read with its incident
+    and the incident's notice setup (every portal page shows the setup's phone and sender)."""
     return (
-        Notice.objects.select_related("incident")
+        Notice.objects.select_related("incident__notice_setup")
         .filter(pk=pk, reminder_of__isnull=True)
         .exclude(status=Notice.Status.CANCELLED)
         .first()

@@ -25,6 +25,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.fields import open_values
 from owabi.core.linebreak import FontMissing
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
@@ -36,6 +37,7 @@ from owabi.notices.engagement import record as record_engagement
 from owabi.notices.ledger import MAX_ATTEMPTS
 from owabi.notices.letters import BATCH as LETTER_BATCH
 from owabi.notices.letters import LetterTooLong, letter_text, print_letters
+from owabi.notices.letters import reference as letter_reference
 from owabi.notices.models import Notice, NoticeSetup, new_notice
 from owabi.notices.reminders import RuleError, remind
 from owabi.notices.render import render
@@ -71,6 +73,7 @@ __all__ = [
     "apply_setup",
     "content_of",
     "facts_of",
+    "letter_reference",
     "lift_lockout",
     "load_setup",
     "merge_cards",
@@ -303,8 +306,13 @@ def _prepare_batch(
         pk: (sealed, categories, sealed.get("source") or sources[file_id], role)
         for pk, sealed, categories, file_id, role in cast(
             "Iterable[tuple[int, dict[str, Any], list[str], int, str]]",
-            LeakRecord.objects.filter(pk__in=wanted).values_list(
-                "pk", "sealed", "categories", "source_file_id", "role"
+            open_values(
+                LeakRecord.objects.filter(pk__in=wanted),
+                "pk",
+                "sealed",
+                "categories",
+                "source_file_id",
+                "role",
             ),
         )
     }
@@ -366,10 +374,13 @@ def _source_names(incident: Incident, setup: NoticeSetup) -> dict[str, dict[str,
     labels = {file.source for file in files if "source" not in file.mapping.values()}
     with_column = {file.pk: file.source for file in files if "source" in file.mapping.values()}
     if with_column:
-        rows = LeakRecord.objects.filter(source_file__in=list(with_column)).values_list(
-            "sealed", "source_file_id"
+        rows = open_values(
+            LeakRecord.objects.filter(source_file__in=list(with_column)),
+            "sealed",
+            "source_file_id",
+            chunk_size=2000,
         )
-        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows.iterator(chunk_size=2000)):
+        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows):
             labels.add(sealed.get("source") or with_column[file_id])
     known = setup.sources.get(setup.language, {})
     unnamed = sorted(label for label in labels if label not in known)

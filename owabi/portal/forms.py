@@ -101,7 +101,17 @@ class RequestForm(PortalForm):
         ]
 
 
-class ClaimForm(PortalForm):
+class AccountForm(PortalForm):
+    """A payee account (checked by redress.payees.check_account): a new claim's, or a returned one's."""
+
+    bank_code = forms.CharField(label=_("金融機関コード（4桁）"), max_length=8)
+    branch_code = forms.CharField(label=_("支店コード（3桁）"), max_length=8)
+    account_type = forms.ChoiceField(label=_("預金種目"), choices=list(ACCOUNT_TYPES.items()))
+    account_number = forms.CharField(label=_("口座番号（7桁まで）"), max_length=12)
+    holder = forms.CharField(label=_("口座名義（カタカナ）"), max_length=60)
+
+
+class ClaimForm(AccountForm):
     person = forms.TypedChoiceField(label=_("被害にあわれた方"), coerce=int)
     kind = forms.ChoiceField(
         label=_("請求の種類"),
@@ -115,11 +125,6 @@ class ClaimForm(PortalForm):
     amount_yen = forms.IntegerField(label=_("金額（円）"), min_value=1, max_value=10_000_000)
     occurred_on = forms.DateField(label=_("被害にあった日（わかれば）"), required=False)
     description = forms.CharField(label=_("内容"), widget=forms.Textarea, max_length=2000)
-    bank_code = forms.CharField(label=_("金融機関コード（4桁）"), max_length=8)
-    branch_code = forms.CharField(label=_("支店コード（3桁）"), max_length=8)
-    account_type = forms.ChoiceField(label=_("預金種目"), choices=list(ACCOUNT_TYPES.items()))
-    account_number = forms.CharField(label=_("口座番号（7桁まで）"), max_length=12)
-    holder = forms.CharField(label=_("口座名義（カタカナ）"), max_length=60)
     agree = forms.BooleanField(label=_("記入した内容に誤りがないことを確認しました"))
 
     def __init__(self, *args: Any, people: list[tuple[int, str]], **kwargs: Any) -> None:

@@ -21,13 +21,22 @@ from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
 from owabi.portal import access
 from owabi.portal.access import signed_in
-from owabi.portal.forms import CheckForm, ChoiceForm, ClaimForm, LookupForm, RequestForm, SignInForm
-from owabi.portal.incident import portal_setup
+from owabi.portal.forms import (
+    AccountForm,
+    CheckForm,
+    ChoiceForm,
+    ClaimForm,
+    LookupForm,
+    RequestForm,
+    SignInForm,
+)
+from owabi.portal.incident import portal_setup, setup_of
 from owabi.redress import affected as redress_affected
+from owabi.redress import payouts
 from owabi.redress import selectors as redress
 from owabi.redress import services as redress_services
-from owabi.redress.models import Option
-from owabi.redress.payees import PayeeError, check_account
+from owabi.redress.models import Claim, Option
+from owabi.redress.payees import Account, PayeeError, check_account
 from owabi.redress.uploads import UploadError, check_upload
 from owabi.reports import selectors as report_selectors
 
@@ -54,10 +63,15 @@ def home(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("portal:me"))
     typed = request.GET.get("code", "")
     form = SignInForm(initial={"code": typed[:40]})
+    setup = portal_setup(request)
     return render(
         request,
         "portal/home.html",
-        {"form": form, "expired": "expired" in request.GET},
+        {
+            "form": form,
+            "expired": "expired" in request.GET,
+            "erased_on": redress.erased_on(setup.incident_id) if setup else None,
+        },
     )
 
 
@@ -170,7 +184,7 @@ def me(request: HttpRequest) -> HttpResponse:
             "people": redress.overview(notice, _language()),
             "requests": redress.requests_of(notice),
             "claims": redress.claims_of(notice),
-            "closed": redress_services.deadline_passed(notice.incident),
+            "closed": redress_services.setup_closed(setup_of(notice)),
         },
     )
 
@@ -232,7 +246,7 @@ def compensation(request: HttpRequest, person: int) -> HttpResponse:
         "choice": status.choice,
         "options": options,
         "form": form,
-        "closed": redress_services.deadline_passed(notice.incident),
+        "closed": redress_services.setup_closed(setup_of(notice)),
         "subject": subject.pk,
     }
     if request.method == "POST" and form.is_valid():
@@ -302,13 +316,7 @@ def new_claim(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            account = check_account(
-                bank_code=data["bank_code"],
-                branch_code=data["branch_code"],
-                account_type=data["account_type"],
-                account_number=data["account_number"],
-                holder=data["holder"],
-            )
+            account = _account(data)
             uploads = [check_upload(upload.read()) for upload in request.FILES.getlist("evidence")[:6]]
             claim = redress_services.file_claim(
                 notice=notice,
@@ -338,13 +346,46 @@ def new_claim(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _account(data: dict[str, Any]) -> Account:
+    """The account an AccountForm holds, checked (zengin-code bank and branch, 全銀 kana name)."""
+    return check_account(
+        bank_code=data["bank_code"],
+        branch_code=data["branch_code"],
+        account_type=data["account_type"],
+        account_number=data["account_number"],
+        holder=data["holder"],
+    )
+
+
 @signed_in
 @never_cache
 def claim(request: HttpRequest, reference: str) -> HttpResponse:
-    found = redress.claim_of(_notice(request), reference)
+    """A claim's status; when the bank returned the transfer, a form to correct the account (POST)."""
+    notice = _notice(request)
+    found = redress.claim_of(notice, reference)
     if found is None:
         return render(request, "portal/not_found.html", status=404)
-    return render(request, "portal/claim.html", {"claim": found})
+    returned = found.status == Claim.Status.RETURNED
+    form = AccountForm(request.POST or None) if returned else None
+    if request.method == "POST":
+        if form is None:
+            return render(request, "portal/claim.html", {"claim": found}, status=409)
+        if form.is_valid():
+            try:
+                payouts.correct_account(
+                    claim=found,
+                    account=_account(form.cleaned_data),
+                    actor=f"portal:notice:{notice.pk}",
+                    by="portal",
+                )
+            except PayeeError as error:
+                form.add_error(error.field, error.message)
+            except payouts.NotReturned:  # finance corrected it meanwhile: the page shows where it stands
+                pass
+            if form.is_valid():
+                return HttpResponseRedirect(reverse("portal:claim", args=[found.reference]))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "portal/claim.html", {"claim": found, "form": form}, status=status)
 
 
 @csrf_exempt  # RFC 8058: the mail provider POSTs "List-Unsubscribe=One-Click" with no form token

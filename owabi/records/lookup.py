@@ -37,6 +37,7 @@ from django.db import transaction
 
 from owabi.core import audit, bulk
 from owabi.core.crypto import blind_index
+from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.records import cards, normalize
 from owabi.records.models import LeakRecord, LookupKey
@@ -251,9 +252,9 @@ def reindex(*, actor: str, batch: int = 5000, progress: Callable[[int], None] | 
     last = 0
     while True:
         rows = list(
-            LeakRecord.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "incident_id", "sealed")[:batch]
+            open_values(
+                LeakRecord.objects.filter(pk__gt=last).order_by("pk")[:batch], "pk", "incident_id", "sealed"
+            )
         )
         if not rows:
             break

@@ -15,9 +15,8 @@ from typing import Any, cast
 
 from django.db import connection, transaction
 
-from owabi.core import crypto
 from owabi.core.bulk import chunked
-from owabi.core.fields import SealedBlob
+from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
 from owabi.records.models import LeakRecord, MatchBatch, SourceFile
@@ -25,8 +24,6 @@ from owabi.records.models import LeakRecord, MatchBatch, SourceFile
 # Every key features.stored() returns, in its order (all strings or null).
 KEY_COLUMNS = feature_module.STORED_COLUMNS
 RECOMPUTE_CHUNK = 5000
-
-_AAD = MatchBatch._meta.get_field("keys").aad
 
 
 def _schema() -> Any:
@@ -38,8 +35,9 @@ def _schema() -> Any:
 
 
 def pack(lines: list[int], keys: list[tuple[str | None, ...]], roles: list[str] | None = None) -> bytes:
-    """Seal the keys of `lines` (one tuple per record, as features.stored() returns) as one blob. A
-    record is found by its line and role (several people on one row share the line)."""
+    """The keys of `lines` (one tuple per record, as features.stored() returns) as one compressed Arrow
+    stream; `save` seals it, bound to its batch's row. A record is found by its line and role (several
+    people on one row share the line)."""
     import pyarrow as pa
 
     arrays = [pa.array(lines, type=pa.int64()), pa.array(roles or [""] * len(lines), type=pa.string())]
@@ -49,7 +47,7 @@ def pack(lines: list[int], keys: list[tuple[str | None, ...]], roles: list[str] 
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as out:
         out.write_batch(batch)
-    return crypto.seal(sink.getvalue().to_pybytes(), _AAD)
+    return cast("bytes", sink.getvalue().to_pybytes())
 
 
 def _table(stream: bytes) -> Any:
@@ -70,7 +68,7 @@ def save(source_file: SourceFile, lines: list[int], blob: bytes) -> None:
         last_line=max(lines),
         version=feature_module.VERSION,
         rows=len(lines),
-        keys=SealedBlob(blob),
+        keys=blob,
     )
 
 
@@ -143,8 +141,8 @@ def _current_keys(incident: Incident) -> Any:
 
     tables = []
     batches = MatchBatch.objects.filter(incident=incident, version=feature_module.VERSION)
-    for file_id, keys in batches.values_list("source_file_id", "keys").iterator(50):
-        table = _table(cast("bytes", keys))  # the field opened the seal
+    for file_id, keys in open_values(batches, "source_file_id", "keys", chunk_size=50):
+        table = _table(cast("bytes", keys))
         tables.append(table.add_column(0, "source_file", pa.array([file_id] * table.num_rows, pa.int64())))
     if not tables:
         schema = _schema().insert(0, pa.field("source_file", pa.int64()))
@@ -193,8 +191,8 @@ def _recompute(incident: Incident, stale: list[int]) -> None:
     record they covered is in `stale` or already in a current batch)."""
     for chunk in chunked(stale, RECOMPUTE_CHUNK):
         by_file: dict[int, list[tuple[int, str, tuple[str | None, ...]]]] = defaultdict(list)
-        records = LeakRecord.objects.filter(pk__in=chunk).values_list(
-            "source_file_id", "line_no", "role", "sealed"
+        records = open_values(
+            LeakRecord.objects.filter(pk__in=chunk), "source_file_id", "line_no", "role", "sealed"
         )
         for file_id, line, role, sealed in cast("Iterable[tuple[int, int, str, dict[str, Any]]]", records):
             by_file[file_id].append((line, role, feature_module.stored(sealed)))

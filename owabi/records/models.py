@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from owabi.core.fields import SealedBytesField, SealedJSONField
+from owabi.core.fields import RowBound, SealedBytesField, SealedJSONField
 
 
 class SourceFile(models.Model):
@@ -34,7 +34,7 @@ class SourceFile(models.Model):
         return f"{self.source}:{self.file_name}"
 
 
-class LeakRecord(models.Model):
+class LeakRecord(RowBound):
     """One leaked row. `sealed` holds the normalized PII; `categories` the leaked item codes (not PII)."""
 
     # Written in bulk: no database constraint (a per-row trigger at commit); the importer checks the links
@@ -87,7 +87,7 @@ class LookupKey(models.Model):
         return f"lookup key of record {self.record_id}"
 
 
-class MatchBatch(models.Model):
+class MatchBatch(RowBound):
     """The normalized matching keys (owabi.records.features) of a run of lines of one source file, as one
     sealed, compressed Arrow IPC stream (owabi.records.match_store).
 

@@ -8,13 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.records import cards, columns
 from owabi.records.lookup import Found
-from owabi.records.models import LeakRecord, Membership, Recipient, ReviewPair, SourceFile, Subject
+from owabi.records.models import (
+    LeakRecord,
+    Membership,
+    Recipient,
+    ResolveRun,
+    ReviewPair,
+    SourceFile,
+    Subject,
+)
 
 
 def iter_clusters(*, incident: Incident, batch: int = 5000) -> Iterator[tuple[str, str, str]]:
@@ -210,6 +218,28 @@ def review_queue(incident: Incident, *, decided: bool = False) -> QuerySet[Revie
     if decided:
         return pairs.exclude(decision=ReviewPair.Decision.PENDING).order_by("-decided_at", "pk")
     return pairs.filter(decision=ReviewPair.Decision.PENDING).order_by("-probability", "pk")
+
+
+def resolved_at(incident_id: int) -> datetime | None:
+    """When resolve last finished for the incident: review decisions made after it wait for the next
+    run (owabi.records.review), so search and the timeline still show the old grouping."""
+    return ResolveRun.objects.filter(incident_id=incident_id).aggregate(last=Max("finished_at"))["last"]
+
+
+def waits_for_resolve(pair: ReviewPair, resolved: datetime | None) -> bool:
+    """Whether the pair's decision is recorded but not yet applied by a run of resolve."""
+    decided = pair.decision != ReviewPair.Decision.PENDING and pair.decided_at is not None
+    return decided and (resolved is None or pair.decided_at > resolved)  # type: ignore[operator]
+
+
+def decisions_about(record_ids: list[int]) -> list[ReviewPair]:
+    """The decided review pairs with one of these records, in the order they were decided."""
+    return list(
+        ReviewPair.objects.exclude(decision=ReviewPair.Decision.PENDING)
+        .filter(Q(record_a_id__in=record_ids) | Q(record_b_id__in=record_ids))
+        .select_related("record_a", "record_b")
+        .order_by("decided_at", "pk")
+    )
 
 
 def review_pair(incident: Incident, pk: int) -> ReviewPair | None:

@@ -14,16 +14,17 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import orjson
 from django.db import connection, transaction
 
-from owabi.core import audit, bulk, crypto
+from owabi.core import audit, bulk, rowids
+from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.records import columns, layouts, lookup, match_store
@@ -38,7 +39,7 @@ __all__ = ["DUPLICATE_ID", "ImportResult", "Opened", "Reject", "import_file", "o
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
 
-_SEALED_AAD = LeakRecord._meta.get_field("sealed").aad
+_SEALED = cast("SealedJSONField", LeakRecord._meta.get_field("sealed"))
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ImportResult:
 
 
 class _Prepared(NamedTuple):
+    pk: int  # reserved before the row was sealed: its values are bound to it
     record_id: str
     line: int
     role: str
@@ -107,11 +109,6 @@ def import_file(
     warnings: list[Reject] = []
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
-        prepared_chunks: Iterable[_Chunk]
-        if pool is not None:
-            prepared_chunks = pool.imap(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
-        else:
-            prepared_chunks = map(partial(_prepare_chunk, plan), bulk.chunked(rows, chunk))
         with transaction.atomic():
             source_file = SourceFile.objects.create(
                 incident=incident,
@@ -129,6 +126,7 @@ def import_file(
             seen_ids: set[str] = set()
             rows_in = rows_ok = 0
             next_progress = 10_000
+            prepared_chunks = _prepared_in_order(pool, plan, rows, chunk, ahead=2 * workers)
             for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
                 rows_in += chunk_rows
                 rejects.extend(chunk_rejects)
@@ -263,9 +261,32 @@ def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
         writer.writerows([file_name, r.line, r.field, r.reason] for r in lines)
 
 
+def _prepared_in_order(
+    pool: Any, plan: Plan, rows: Iterable[Row], chunk: int, *, ahead: int
+) -> Iterator[_Chunk]:
+    """The file's chunks prepared, in file order. Each chunk's row ids are reserved here, inside the
+    importing transaction, before a worker seals its rows bound to them (an id of a rejected row is
+    simply not used); at most `ahead` chunks are in the workers at once, so memory stays bounded."""
+    if pool is None:
+        for part in bulk.chunked(rows, chunk):
+            yield _prepare_chunk(plan, (part, rowids.allocate(LeakRecord, len(part) * ids_per_row(plan))))
+        return
+    pending: deque[Any] = deque()
+    for part in bulk.chunked(rows, chunk):
+        pending.append(
+            pool.apply_async(
+                _prepare_chunk, (plan, (part, rowids.allocate(LeakRecord, len(part) * ids_per_row(plan))))
+            )
+        )
+        if len(pending) > ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 class _RecordWriter:
     """Appends prepared rows to the LeakRecord table and their lookup keys to LookupKey (COPY on
-    PostgreSQL). Record ids are taken before the write, so that the keys can point at them.
+    PostgreSQL). Record ids were reserved before the rows were sealed, and the keys point at them.
 
     SQLite gets the keys in key order at the end (`finish`), from a temporary table: keys are random,
     and inserting them as they come sends each to a random page of the key index, which for SQLite's
@@ -281,13 +302,12 @@ class _RecordWriter:
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
         self.written = 0
-        self.next_id = 0  # SQLite: the next free id, once read
         self.held_keys = False  # SQLite: the temporary table of keys exists
 
     def write(self, records: list[_Prepared]) -> None:
         if not records:
             return
-        ids = self._take_ids(len(records))
+        ids = [record.pk for record in records]
         if isinstance(records[0].values, bytes):
             head = f"\t{self.incident_id}\t{self.source_file_id}\t".encode()
             lines = (
@@ -331,48 +351,35 @@ class _RecordWriter:
                 )
                 cursor.execute(f"DROP TABLE {self.KEYS_TABLE}")
 
-    def _take_ids(self, count: int) -> list[int]:
-        table = LeakRecord._meta.db_table
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [table, count],
-                )
-                return [row[0] for row in cursor.fetchall()]
-            # SQLite: the import's transaction holds the write lock (BEGIN IMMEDIATE), so no other writer
-            # takes ids meanwhile; AUTOINCREMENT never reuses one, so start past the highest ever given.
-            if not self.next_id:
-                cursor.execute(
-                    f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
-                    f"coalesce((SELECT max(id) FROM {table}), 0))",
-                    [table],
-                )
-                self.next_id = cursor.fetchone()[0] + 1
-        ids = list(range(self.next_id, self.next_id + count))
-        self.next_id += count
-        return ids
-
 
 class _Chunk(NamedTuple):
     records: list[_Prepared]  # ready to write
     rejects: list[Reject]
     warnings: list[Reject]
     rows: int  # rows seen
-    keys: bytes  # the records' match keys, sealed (match_store.pack); b"" when there are no records
+    keys: bytes  # the records' match keys (match_store.pack); b"" when there are no records
 
 
-def _prepare_chunk(plan: Plan, rows: list[Row]) -> _Chunk:
-    """Runs in a worker: raw rows -> records ready to write, their match keys, rejects and warnings."""
+def ids_per_row(plan: Plan) -> int:
+    """Row ids reserved for each row: one per person the layout can find on it."""
+    return 1 + len(plan.people)
+
+
+def _prepare_chunk(plan: Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
+    """Runs in a worker: raw rows and their reserved ids (ids_per_row(plan) a row) -> records ready to
+    write, their match keys, rejects and warnings."""
+    rows, ids = job
+    per_row = ids_per_row(plan)
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
     keys: list[tuple[str | None, ...]] = []
-    for line, cells, problem in rows:
+    for index, (line, cells, problem) in enumerate(rows):
         if broken := row_problem(plan, line, cells, problem):
             rejects.append(broken)
         else:
-            prepared += _prepare(plan, line, cells, rejects, warnings, keys)
+            row_ids = ids[index * per_row : (index + 1) * per_row]
+            prepared += _prepare(plan, row_ids, line, cells, rejects, warnings, keys)
     lines, roles = [record.line for record in prepared], [record.role for record in prepared]
     blob = match_store.pack(lines, keys, roles) if prepared else b""
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
@@ -380,6 +387,7 @@ def _prepare_chunk(plan: Plan, rows: list[Row]) -> _Chunk:
 
 def _prepare(
     plan: Plan,
+    ids: list[int],
     line: int,
     row: list[str],
     rejects: list[Reject],
@@ -387,18 +395,22 @@ def _prepare(
     keys: list[tuple[str | None, ...]],
 ) -> list[_Prepared]:
     prepared = []
-    for read in read_row(plan, line, row, rejects, warnings):
+    reads = list(read_row(plan, line, row, rejects, warnings))
+    if len(reads) > len(ids):  # pragma: no cover - read_row gives at most one record per person of the layout
+        raise RuntimeError(f"line {line}: {len(reads)} people for {len(ids)} reserved ids")
+    for pk, read in zip(ids, reads, strict=False):
         keys.append(read.match_keys)
         stored = (
             read.record_id,
             line,
             read.role,
-            crypto.seal_json(read.sealed, _SEALED_AAD),
+            _SEALED.seal_row(read.sealed, pk),
             orjson.dumps(sorted(read.leaked)).decode(),  # categories
             orjson.dumps(read.problems).decode(),
         )
         prepared.append(
             _Prepared(
+                pk,
                 read.record_id,
                 line,
                 read.role,

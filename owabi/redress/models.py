@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from owabi.core.fields import SealedBytesField, SealedJSONField
+from owabi.core.fields import RowBound, SealedBytesField, SealedJSONField
 
 
 class Option(models.Model):
@@ -48,7 +48,7 @@ class Option(models.Model):
         return f"{self.key} ({self.amount_yen} yen)"
 
 
-class GiftCode(models.Model):
+class GiftCode(RowBound):
     """One code of the pool imported from a gift provider: handed out to exactly one choice."""
 
     option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="codes")
@@ -78,7 +78,7 @@ class GiftCode(models.Model):
         return f"gift code {self.pk} of {self.option_id}"
 
 
-class Choice(models.Model):
+class Choice(RowBound):
     """A person's compensation choice. One live choice per subject, enforced by the database."""
 
     class Status(models.TextChoices):
@@ -136,7 +136,7 @@ class ChoiceKey(models.Model):
         return f"key of choice {self.choice_id}"
 
 
-class Request(models.Model):
+class Request(RowBound):
     """Something a person asks of the company: staff work it and the person is told when it is done."""
 
     class Kind(models.TextChoices):
@@ -179,7 +179,7 @@ class Request(models.Model):
         return f"request {self.reference}"
 
 
-class Payee(models.Model):
+class Payee(RowBound):
     """A bank account a reimbursement is paid to (全銀 総合振込). Sealed; its fingerprint (keyed hash of
     bank, branch and account number) finds the same account across claims, a fraud signal."""
 
@@ -193,7 +193,7 @@ class Payee(models.Model):
         return f"payee {self.pk}"
 
 
-class Claim(models.Model):
+class Claim(RowBound):
     """A reimbursement claim: a card re-issue fee, fraudulent charges the issuer did not refund, or
     another documented loss. It always hangs off a notice (a closed class: no code, no claim)."""
 
@@ -259,7 +259,7 @@ class Claim(models.Model):
         return f"claim {self.reference}"
 
 
-class Evidence(models.Model):
+class Evidence(RowBound):
     """One uploaded file, sealed; served only to reviewers, rendered, never as the raw file."""
 
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence")
@@ -394,7 +394,7 @@ class Payout(models.Model):
         return f"payout {self.pk} of batch {self.batch_id}"
 
 
-class Call(models.Model):
+class Call(RowBound):
     """One support call about a person: what it was about, how it ended, and what is still to do. The
     agent's notes are sealed (callers say personal things); topic and outcome are codes, for counting."""
 

@@ -5,6 +5,9 @@ a name.
 
     draft ──approve (a second staff user)──▶ approved ──export──▶ exported ──results──▶ settled
     draft, approved ──cancel──▶ cancelled (their claims wait for the next batch)
+
+A returned (組戻し) claim waits for a corrected account (`correct_account`, from the claimant on the
+portal or from finance with a reason); it is then approved again and the next batch pays it.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from django.utils import timezone
 from owabi.core import audit, roles
 from owabi.core.files import private_dir, write_private
 from owabi.incidents.models import Incident
-from owabi.redress import zengin
+from owabi.redress import review, zengin
 from owabi.redress.models import Claim, Payee, Payout, PayoutBatch, PayoutSetup
+from owabi.redress.payees import Account
 from owabi.redress.references import new_reference
 from owabi.redress.services import RedressError
 from owabi.redress.zengin_check import validate
@@ -47,11 +51,24 @@ PAYEE_ACCOUNT_TYPES = ("1", "2", "4", "9")  # 普通, 当座, 貯蓄, その他 
 
 # What a claimant reads on the portal when the bank returned the transfer, in the notice's language.
 RETURNED_MESSAGE = {
-    "ja": "お振込みができませんでした（{reason}）。お手数ですが、お問い合わせ窓口へご連絡ください。"
-    "口座をご確認いただいたうえで、あらためてお振込みします。",
-    "en": "We could not transfer the money ({reason}). Please call our inquiry line: once the account "
-    "is checked, we will transfer it again.",
+    "ja": "お振込みができませんでした（{reason}）。このページで振込先の口座を訂正していただくか、"
+    "お問い合わせ窓口へご連絡ください。口座の訂正後、あらためてお振込みします。",
+    "en": "We could not transfer the money ({reason}). Please correct the account on this page, or call "
+    "our inquiry line: once the account is corrected, we will transfer it again.",
 }
+
+
+# What the claimant reads once a corrected account is recorded.
+CORRECTED_MESSAGE = {
+    "ja": "振込先口座の訂正を受け付けました。次回のお振込みでお支払いします。",
+    "en": "We have your corrected account. We will transfer the money with our next payment run.",
+}
+# … and when the corrected account is also another person's payee: a reviewer looks first.
+CORRECTED_REVIEW_MESSAGE = {
+    "ja": "振込先口座の訂正を受け付けました。確認のうえ、あらためてお振込みします。",
+    "en": "We have your corrected account. We will check it, then transfer the money.",
+}
+CORRECTED_BY = ("portal", "staff")
 
 
 class PayoutError(RedressError):
@@ -605,6 +622,62 @@ def _settle(payout: Payout, code: str, now: datetime) -> None:
         reason=label_en if language == "en" else label_ja
     )
     Claim.objects.filter(pk=claim.pk).update(status=Claim.Status.RETURNED, message=message, updated_at=now)
+
+
+# --- Returned transfers -------------------------------------------------------------------------------
+class NotReturned(PayoutError):
+    """The claim's transfer was not returned by the bank: its account cannot be changed."""
+
+
+def correct_account(*, claim: Claim, account: Account, actor: str, by: str, reason: str = "") -> Claim:
+    """Record a corrected payee account for a claim whose transfer the bank returned (組戻し): typed by
+    the claimant on the portal, or by finance (`by="staff"`, with a reason) after a call. `account` is
+    checked by payees.check_account, as when the claim was filed. The claim is approved again, so the
+    next batch pays it to the new account; the returned payout keeps naming the old one. If the new
+    account is also another person's payee, the claim goes back to review (four eyes again) instead."""
+    if by not in CORRECTED_BY:
+        raise ValueError(f"by: one of {CORRECTED_BY}")
+    if by == "staff" and not reason.strip():
+        raise PayoutError("a corrected account needs a reason (who asked, how it was checked)")
+    with transaction.atomic():
+        current = (
+            Claim.objects.select_for_update(of=("self",)).select_related("notice", "payee").get(pk=claim.pk)
+        )
+        if current.status != Claim.Status.RETURNED:
+            raise NotReturned(
+                f"claim {current.reference}: only a returned transfer's account can be corrected"
+            )
+        fingerprint = account.fingerprint()
+        same = fingerprint == current.payee.fingerprint
+        current.payee = Payee.objects.create(
+            incident_id=current.incident_id, sealed=account.as_json(), fingerprint=fingerprint
+        )
+        review.rescore(current)
+        again = any(signal["code"] == "payee_reuse" for signal in current.signals)
+        language = "en" if current.notice is not None and current.notice.language == "en" else "ja"
+        if again:
+            current.status = Claim.Status.SUBMITTED
+            current.first_approver = current.decided_by = current.decided_at = None
+            current.message = CORRECTED_REVIEW_MESSAGE[language]
+        else:
+            current.status = Claim.Status.APPROVED
+            current.message = CORRECTED_MESSAGE[language]
+        current.save()
+        audit.record(
+            actor=actor,
+            action="redress.claim.account_corrected",
+            object_type="claim",
+            object_id=current.pk,
+            reason=reason.strip()[:500],
+            data={
+                "reference": current.reference,
+                "by": by,
+                "same_account": same,
+                "to": current.status,
+                "score": current.score,
+            },
+        )
+    return current
 
 
 # --- Reads --------------------------------------------------------------------------------------------

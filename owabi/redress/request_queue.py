@@ -6,6 +6,7 @@ sealed with the request, since staff may have to write what they found.
 
     open ──take──▶ in_progress ──complete──▶ done | declined
     in_progress ──move──▶ open (back to the queue, owner cleared)
+    open | in_progress ──resend_notice (by letter)──▶ done   (requests to post the notice again)
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from owabi.core import audit, jobs, roles
+from owabi.core.fields import sealed_for_row
 from owabi.incidents.models import Incident
+from owabi.notices import services as notices
+from owabi.notices.models import Notice
 from owabi.redress.models import Request
 from owabi.redress.services import MAX_TEXT, RedressError
 
@@ -64,7 +68,9 @@ def queue(
 def _change(request: Request, *, allowed: tuple[str, ...], **values: object) -> Request:
     """Write `values` if the request is still in one of the `allowed` states (a conditional update:
     two staff acting at once cannot both finish it)."""
-    changed = Request.objects.filter(pk=request.pk, status__in=allowed).update(**values)
+    changed = Request.objects.filter(pk=request.pk, status__in=allowed).update(
+        **sealed_for_row(Request, request.pk, values)
+    )
     request.refresh_from_db()
     if not changed:
         label = Request.Status(request.status).label
@@ -117,33 +123,93 @@ def complete(*, request: Request, user: User, note: str, outcome: str = Request.
     note = note.strip()
     if not note or len(note) > MAX_TEXT:
         raise RequestError(f"対応の内容を{MAX_TEXT}文字までで書いてください")
-    now = timezone.now()
     with transaction.atomic():
         current = Request.objects.select_for_update().get(pk=request.pk)
-        details = dict(current.details or {})
-        details["done_note"] = note
-        request = _change(
-            current,
-            allowed=OPEN,
-            status=outcome,
-            done_at=now,
-            owner=current.owner or user,
-            details=details,
+        return _finish(current, user=user, actor=actor, note=note, outcome=outcome)
+
+
+def _finish(
+    current: Request,
+    *,
+    user: User,
+    actor: str,
+    note: str,
+    outcome: str,
+    data: dict[str, object] | None = None,
+) -> Request:
+    """Finish a locked request: status, note, audit, and the confirmation queued after the commit."""
+    details = dict(current.details or {})
+    details["done_note"] = note
+    request = _change(
+        current,
+        allowed=OPEN,
+        status=outcome,
+        done_at=timezone.now(),
+        owner=current.owner or user,
+        details=details,
+    )
+    audit.record(
+        actor=actor,
+        action="redress.request.complete",
+        object_type="request",
+        object_id=request.pk,
+        data={"reference": request.reference, "kind": request.kind, "outcome": outcome, **(data or {})},
+    )
+    if request.notice_id is not None:
+        jobs.enqueue(
+            kind="redress.receipt",
+            key=f"request_done:{request.pk}",
+            payload={"what": "request_done", "id": request.pk, "notice": request.notice_id},
         )
-        audit.record(
-            actor=actor,
-            action="redress.request.complete",
-            object_type="request",
-            object_id=request.pk,
-            data={"reference": request.reference, "kind": request.kind, "outcome": outcome},
-        )
-        if request.notice_id is not None:
-            jobs.enqueue(
-                kind="redress.receipt",
-                key=f"request_done:{request.pk}",
-                payload={"what": "request_done", "id": request.pk, "notice": request.notice_id},
-            )
     return request
+
+
+def resend_notice(
+    *,
+    recipient_id: int,
+    channel: str,
+    user: User,
+    reason: str,
+    postal_code: str = "",
+    address: str = "",
+    email: str = "",
+) -> tuple[Notice, list[Request]]:
+    """Resend the recipient's notice (notices.services.resend) and, when it goes by letter, finish the
+    recipient's open requests to post it again as done, naming the letter: the resend is what they
+    asked for. An e-mail resend leaves them open (they asked for a letter). One transaction.
+
+    Returns the new notice and the requests it finished."""
+    actor = f"staff:{user.pk}"
+    with transaction.atomic():
+        notice = notices.resend(
+            recipient_id=recipient_id,
+            channel=channel,
+            postal_code=postal_code,
+            address=address,
+            email=email,
+            actor=actor,
+            reason=reason,
+        )
+        if notice.channel != Notice.Channel.LETTER:
+            return notice, []
+        waiting = (
+            Request.objects.select_for_update()
+            .filter(recipient_id=recipient_id, kind=Request.Kind.RESEND_NOTICE, status__in=OPEN)
+            .order_by("pk")
+        )
+        note = f"窓口からお知らせを郵送で再送しました（{notices.letter_reference(notice)}）"
+        closed = [
+            _finish(
+                current,
+                user=user,
+                actor=actor,
+                note=note,
+                outcome=Request.Status.DONE,
+                data={"resend": notice.pk},
+            )
+            for current in waiting
+        ]
+    return notice, closed
 
 
 def mailable(request: Request) -> bool:

@@ -2,13 +2,14 @@
 legal-hold record (docs/operations.md, "Retention").
 
 owabi has one key ring for every incident (docs/decisions.md), so no per-incident key can be destroyed:
-instead every sealed value of the incident is overwritten (a sealed empty value, or NULL where the
-column allows it), and every keyed hash that could find a person again is cleared: lookup keys,
-choice keys, payee fingerprints, claim client hashes, the lookup keys queued by "am I affected?", and
-the other systems' record ids (some are keyed hashes of card numbers). What stays is the legal-hold
-record: the rows' skeleton (notices with their codes, channels, statuses and dates; requests, claims and
-payouts with their references, kinds, statuses, amounts and dates), the audit log (ids only, never
-PII), and one `LegalHold` row with the counts and dates, written with its audit event.
+instead every sealed value of the incident is overwritten (with the erased marker, which holds no
+ciphertext and opens as an empty value, or NULL where the column allows it), and every keyed hash that
+could find a person again is cleared: lookup keys, choice keys, payee fingerprints, claim client
+hashes, the lookup keys queued by "am I affected?", and the other systems' record ids (some are keyed
+hashes of card numbers). What stays is the legal-hold record: the rows' skeleton (notices with their
+codes, channels, statuses and dates; requests, claims and payouts with their references, kinds,
+statuses, amounts and dates), the audit log (ids only, never PII), and one `LegalHold` row with the
+counts and dates, written with its audit event.
 
 The columns come from `owabi.core.keys.sealed_columns()`, so a sealed column added later is shredded
 too; one whose table has no way to its incident stops retention (`RetentionError`) rather than being
@@ -26,8 +27,8 @@ from django.db.models import Max, Min, Sum
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from owabi.core import audit, keys
-from owabi.core.fields import SealedBytesField, SealedJSONField
+from owabi.core import audit, crypto, keys
+from owabi.core.fields import SealedBlob, SealedBytesField
 from owabi.core.models import ApiToken, Job
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice
@@ -185,11 +186,10 @@ def _summary(incident: Incident) -> dict[str, Any]:
 
 
 def _overwrite(rows: models.QuerySet[Any], column: SealedBytesField) -> int:
-    """Replace the column's sealed values with a sealed empty value, or NULL where the column allows."""
+    """Replace the column's sealed values with the erased marker, or NULL where the column allows."""
     if column.null:
         return rows.filter(**{f"{column.name}__isnull": False}).update(**{column.name: None})
-    empty: Any = {} if isinstance(column, SealedJSONField) else b""
-    return rows.update(**{column.name: empty})
+    return rows.update(**{column.name: SealedBlob(crypto.ERASED)})
 
 
 def _delete_lookup_keys(incident: Incident) -> int:

@@ -4,13 +4,22 @@ their own notice's recipient, and a reference from another notice answers "not f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 
 from owabi.notices import selectors as notice_selectors
 from owabi.notices.models import Notice
-from owabi.redress.models import Call, Choice, Claim, GiftCode, Option, Request, TodoDone
+from owabi.redress.models import Call, Choice, Claim, GiftCode, LegalHold, Option, Request, TodoDone
 from owabi.redress.todos import todos_for
+
+
+def erased_on(incident_id: int) -> date | None:
+    """The day retention crypto-shredded the incident's personal data (owabi.redress.retention), or
+    None while the response runs: after it, the portal has nothing of anyone's to show."""
+    hold = LegalHold.objects.filter(incident_id=incident_id).only("shredded_at").first()
+    return timezone.localdate(hold.shredded_at) if hold else None
 
 
 def catalog(incident_id: int) -> list[Option]:
@@ -57,30 +66,31 @@ _LIVE = (Choice.Status.CANCELLED, Choice.Status.REJECTED)
 
 
 def overview(notice: Notice, language: str) -> list[PersonStatus]:
-    """Each person on the notice with their to-do list (ticked or not) and compensation choice."""
+    """Each person on the notice with their to-do list (ticked or not) and compensation choice: two reads,
+    each joined to the notice recipient's own subjects (by number), however many people it covers."""
     people = notice_selectors.people(notice, language)
     numbers = [person.number for person in people]
-    subject_of = (
-        dict(
-            notice.incident.subjects.filter(recipient_id=notice.recipient_id, number__in=numbers).values_list(
-                "number", "pk"
-            )
+    done: set[tuple[int, str]] = set()
+    choices: dict[int, Choice] = {}
+    if notice.recipient_id is not None:
+        mine = Q(
+            subject__incident_id=notice.incident_id,
+            subject__recipient_id=notice.recipient_id,
+            subject__number__in=numbers,
         )
-        if notice.recipient_id
-        else {}
-    )
-    done = set(TodoDone.objects.filter(subject_id__in=subject_of.values()).values_list("subject_id", "item"))
-    choices = {
-        choice.subject_id: choice
-        for choice in Choice.objects.select_related("option")
-        .filter(subject_id__in=subject_of.values())
-        .exclude(status__in=_LIVE)
-    }
+        done = set(TodoDone.objects.filter(mine).values_list("subject__number", "item"))
+        choices = {
+            choice.subject_number: choice
+            for choice in Choice.objects.select_related("option")
+            .filter(mine)
+            .exclude(status__in=_LIVE)
+            .annotate(subject_number=F("subject__number"))
+        }
     out = []
     for person in people:
-        subject = subject_of.get(person.number)
-        todos = [(item, (subject, item) in done) for item in todos_for(code for code, _ in person.items)]
-        out.append(PersonStatus(person, todos, choices.get(subject) if subject else None))
+        items = todos_for(code for code, _ in person.items)
+        todos = [(item, (person.number, item) in done) for item in items]
+        out.append(PersonStatus(person, todos, choices.get(person.number)))
     return out
 
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from owabi.core import audit, jobs
 from owabi.core.crypto import blind_index, keyed_hash
+from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.services import record_engagement
@@ -87,7 +88,11 @@ def _setup(incident: Incident) -> NoticeSetup | None:
 
 
 def deadline_passed(incident: Incident, today: date | None = None) -> bool:
-    setup = _setup(incident)
+    return setup_closed(_setup(incident), today)
+
+
+def setup_closed(setup: NoticeSetup | None, today: date | None = None) -> bool:
+    """Whether the redress deadline of a setup already read has passed (deadline_passed reads it)."""
     deadline = setup.redress_deadline if setup else None
     return deadline is not None and (today or timezone.localdate()) > deadline
 
@@ -258,7 +263,7 @@ def _payout_keys(subject: Subject) -> set[bytes]:
     name + card last 4. Phone or card last 4 alone are household evidence (spouses share them), so they
     count only with the name; a full card number is the person's own."""
     keys: set[bytes] = set()
-    sealed_rows = LeakRecord.objects.filter(membership__subject=subject).values_list("pk", "sealed")
+    sealed_rows = open_values(LeakRecord.objects.filter(membership__subject=subject), "pk", "sealed")
     for pk, sealed in cast("Iterable[tuple[int, dict[str, Any]]]", sealed_rows):
         found = features.features(pk, sealed)
         name = found["name_fold"]
@@ -512,9 +517,7 @@ def file_claim(
         raise UploadError(_("領収書や明細の写真・PDFを1つ以上添えてください"))
     if len(uploads) > MAX_FILES:
         raise UploadError(_("添付は%(max)dつまでです") % {"max": MAX_FILES})
-    fingerprint = keyed_hash(
-        "payee", f"{account.bank_code}\x1f{account.branch_code}\x1f{account.account_number}"
-    )
+    fingerprint = account.fingerprint()
     with transaction.atomic():
         payee = Payee.objects.create(
             incident_id=notice.incident_id, sealed=account.as_json(), fingerprint=fingerprint

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
+from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.records import lookup, normalize
 from owabi.records.models import LeakRecord, LookupKey
@@ -163,8 +164,8 @@ def find(*, incident: Incident, texts: Iterable[str]) -> Found:
         found.add("email")
     present = {"phone": forms.phones, "email": forms.emails, "address": forms.addresses, "card": forms.cards}
     wanted = set(KINDS) - found - {kind for kind, values in present.items() if not values}
-    sealed = LeakRecord.objects.filter(incident=incident).order_by().values_list("sealed", flat=True)
-    for values in sealed.iterator(chunk_size=BATCH):
+    sealed = open_values(LeakRecord.objects.filter(incident=incident).order_by(), "sealed", chunk_size=BATCH)
+    for (values,) in sealed:
         if not wanted:
             break
         hits = _kinds_in(cast("dict[str, str]", values or {}), forms, wanted)

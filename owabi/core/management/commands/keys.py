@@ -3,7 +3,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from owabi.core import crypto, keys
 from owabi.core.env import new_key
@@ -61,3 +61,9 @@ class Command(BaseCommand):
                 f"rotated to {crypto.current_key_id()}: scanned {result.scanned:,}, re-sealed "
                 f"{result.resealed:,}, left to concurrent writers {result.skipped_concurrent:,}"
             )
+            if result.failed:
+                raise CommandError(
+                    f"{result.failed:,} sealed values did not open for their rows and were left as they are: "
+                    "values altered or swapped in the database, or sealed by an earlier release (set "
+                    "OWABI_ACCEPT_UNBOUND_SEALS=1 for the upgrade and run this again)"
+                )
