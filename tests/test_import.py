@@ -211,6 +211,12 @@ def test_a_mapping_file_maps_headers_and_names_extra_categories(incident, tmp_pa
         ("colums = 1\n", "unknown keys colums"),
         ("[columns\n", "not valid TOML"),
         ('delimiter = ";;"\n', "delimiter must be one character"),
+        ('[join]\nemail = ["a", "b"]', r"\[join\] 'email' cannot be joined \(only subject_name"),
+        ('[join]\nsubject_name = ["姓"]', "must list two or more headers"),
+        ('[columns]\n"氏名" = "subject_name"\n[join]\nsubject_name = ["姓", "名"]', "both in \\[columns\\]"),
+        ('[join]\nsubject_name = ["姓", "名"]\nsubject_kana = ["姓", "メイ"]', "'姓' is listed twice"),
+        ('[codes]\n"x" = "city"', "unknown code kind 'city'"),
+        ('[duplicates]\n"x" = "x"', "must name another header"),
     ],
 )
 def test_bad_mapping_files_are_refused_clearly(tmp_path: Path, text: str, message: str) -> None:

@@ -448,6 +448,8 @@ def people_units(notice: Notice, setup: NoticeSetup) -> list[Unit]:
         if person["sources"]:
             sources = labels["sources"] + labels["list"].join(person["sources"])
             unit += [(LEFT + 5, line) for line in wrap(sources, inner, BODY, after="、,")]
+        if person["via_text"]:
+            unit += [(LEFT + 5, line) for line in wrap(person["via_text"], inner, BODY, after="、,")]
         units.append(unit)
     units[0:1] = [[(LEFT, labels["people"]), *units[0]]] if units else [[(LEFT, labels["people"])]]
     for index, card in enumerate(ctx["cards"]):

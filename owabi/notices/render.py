@@ -226,6 +226,17 @@ def notice_date(notice: Notice) -> date:
     return timezone.localdate(notice.prepared_at) if notice.prepared_at else timezone.localdate()
 
 
+# How a person's data came to be held when it was on someone else's record: said without naming them.
+VIA = {
+    "shipping_recipient": {
+        "ja": "ほかの方が当社でされたご注文に、お届け先としてあなたさまのお名前・ご住所・お電話番号が"
+        "記載されており、その注文の情報とともに流出しました。",
+        "en": "Your name, address and phone number were on an order someone else placed with us, as its"
+        " delivery address, and leaked with that order.",
+    }
+}
+
+
 def context(notice: Notice, setup: NoticeSetup) -> dict[str, Any]:
     language = notice.language
     content = notice.content
@@ -236,6 +247,7 @@ def context(notice: Notice, setup: NoticeSetup) -> dict[str, Any]:
             "self": bool(person.get("self")),
             "item_labels": [categories.label(code, language) for code in person["items"]],
             "sources": _sources(person, language, setup.language),
+            "via_text": VIA[person["via"]][language] if person.get("via") in VIA else "",
         }
         for person in content["people"]
     ]

@@ -15,6 +15,7 @@ from owabi.incidents import categories
 from owabi.incidents.models import Incident
 from owabi.notices import codes, ledger, reminders
 from owabi.notices.models import Notice, NoticeSetup
+from owabi.notices.render import VIA
 from owabi.records import cards
 
 
@@ -43,6 +44,7 @@ class Person:
     minor: bool
     items: list[tuple[str, str]]  # (category code, label) in the catalog's order
     cards: list[dict[str, str]]
+    via: str = ""  # how their data came to be held, when it was on someone else's order (render.VIA)
 
 
 def _card(card: dict[str, Any], language: str) -> dict[str, str]:
@@ -75,6 +77,7 @@ def people(notice: Notice, language: str) -> list[Person]:
                     if categories.is_known(code)
                 ],
                 cards=[_card(card, language) for card in held],
+                via=VIA[person["via"]][language] if person.get("via") in VIA else "",
             )
         )
     return out

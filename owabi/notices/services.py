@@ -143,7 +143,9 @@ def _person(
     items: set[str] = set()
     cards: set[tuple[str, str]] = set()
     labels: set[str] = set()
-    for sealed, record_categories, label in records:
+    roles: set[str] = set()
+    for sealed, record_categories, label, role in records:
+        roles.add(role)
         items.update(record_categories)
         labels.add(label)
         if sealed.get("card_last4"):
@@ -156,6 +158,9 @@ def _person(
         "due": "" if best.get("subject_name") else best.get("expected_delivery_date") or "",
         "minor": is_minor,
         "self": False,
+        # Every record of theirs came from someone else's order, as its delivery address: the notice
+        # says so, and names nobody else (their records hold only their own values).
+        "via": "shipping_recipient" if roles == {"shipping_recipient"} else "",
         "items": sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code)),
         "card_keys": sorted(cards),
         "sources": {
@@ -298,11 +303,16 @@ def _prepare_batch(
         members[subject_id].append(record_id)
     wanted = {pk for pks in members.values() for pk in pks}
     records = {
-        pk: (sealed, categories, sealed.get("source") or sources[file_id])
-        for pk, sealed, categories, file_id in cast(
-            "Iterable[tuple[int, dict[str, Any], list[str], int]]",
+        pk: (sealed, categories, sealed.get("source") or sources[file_id], role)
+        for pk, sealed, categories, file_id, role in cast(
+            "Iterable[tuple[int, dict[str, Any], list[str], int, str]]",
             open_values(
-                LeakRecord.objects.filter(pk__in=wanted), "pk", "sealed", "categories", "source_file_id"
+                LeakRecord.objects.filter(pk__in=wanted),
+                "pk",
+                "sealed",
+                "categories",
+                "source_file_id",
+                "role",
             ),
         )
     }

@@ -90,6 +90,41 @@ CATEGORY_OF: dict[str, str] = {
 }
 
 
+# Standard columns a mapping may build from several headers ([join]), with the joiner that puts the parts
+# together as one value of that column would be written: a name from 姓 + 名 with a space (as a full name
+# is written in a standard column), a phone from three parts and a postal code from 3 + 4 digits with a
+# hyphen, an address from 都道府県 + 住所1 + 住所2 (+ 建物名) as an address is written (`_address_gap`).
+# The joined value then goes through the one normalizer of its column, as a single column's value does.
+JOINERS: dict[str, str] = {
+    "subject_name": " ",
+    "subject_kana": " ",
+    "guardian_name": " ",
+    "guardian_kana": " ",
+    "address": "",
+    "phone": "-",
+    "fax": "-",
+    "postal_code": "-",
+}
+
+
+def _address_gap(before: str, after: str) -> str:
+    """Nothing after a place name's last character (東京都|千代田区, 丸の内|1-1-1), else a space: between
+    numbers (梅田2-4-9|101), before a building (1-1-1|丸の内ビル) and between Latin words (Shopify)."""
+    last = before[-1]
+    return "" if not last.isascii() and not last.isdigit() and not after[0].isspace() else " "
+
+
+def join(column: str, parts: list[str]) -> str:
+    """One value of `column` from its parts in order; empty parts are left out."""
+    parts = [part for part in parts if part]
+    if column != "address" or not parts:
+        return JOINERS[column].join(parts)
+    text = parts[0]
+    for part in parts[1:]:
+        text += _address_gap(text, part) + part
+    return text
+
+
 def clean(value: str) -> str:
     """A cell or a header as import keeps it: NFKC, without surrounding space."""
     return unicodedata.normalize("NFKC", value).strip()

@@ -29,15 +29,18 @@ RECOMPUTE_CHUNK = 5000
 def _schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([("line_no", pa.int64()), *[(c, pa.string()) for c in KEY_COLUMNS]])
+    return pa.schema(
+        [("line_no", pa.int64()), ("role", pa.string()), *[(c, pa.string()) for c in KEY_COLUMNS]]
+    )
 
 
-def pack(lines: list[int], keys: list[tuple[str | None, ...]]) -> bytes:
-    """The keys of `lines` (one tuple per line, as features.stored() returns) as one compressed Arrow
-    stream; `save` seals it, bound to its batch's row."""
+def pack(lines: list[int], keys: list[tuple[str | None, ...]], roles: list[str] | None = None) -> bytes:
+    """The keys of `lines` (one tuple per record, as features.stored() returns) as one compressed Arrow
+    stream; `save` seals it, bound to its batch's row. A record is found by its line and role (several
+    people on one row share the line)."""
     import pyarrow as pa
 
-    arrays = [pa.array(lines, type=pa.int64())]
+    arrays = [pa.array(lines, type=pa.int64()), pa.array(roles or [""] * len(lines), type=pa.string())]
     columns = zip(*keys, strict=True) if keys else ([] for _ in KEY_COLUMNS)
     arrays += [pa.array(column, type=pa.string()) for column in columns]
     batch = pa.record_batch(arrays, schema=_schema())
@@ -48,9 +51,13 @@ def pack(lines: list[int], keys: list[tuple[str | None, ...]]) -> bytes:
 
 
 def _table(stream: bytes) -> Any:
+    """A batch's keys; a batch stored before records had roles gets the empty role."""
     import pyarrow as pa
 
-    return pa.ipc.open_stream(pa.py_buffer(stream)).read_all()
+    table = pa.ipc.open_stream(pa.py_buffer(stream)).read_all()
+    if "role" not in table.column_names:
+        table = table.add_column(1, "role", pa.array([""] * table.num_rows, pa.string()))
+    return table
 
 
 def save(source_file: SourceFile, lines: list[int], blob: bytes) -> None:
@@ -80,14 +87,16 @@ def forget(records: Iterable[LeakRecord]) -> int:
 
 
 def _record_positions(incident: Incident) -> Any:
-    """(pk, source_file, line_no) of every record of the incident, as an Arrow table ordered by pk."""
+    """(pk, source_file, line_no, role) of every record of the incident, as an Arrow table ordered by pk."""
     import pyarrow as pa
 
     table = LeakRecord._meta.db_table
     query = (
-        f"SELECT id, source_file_id, line_no FROM {table} WHERE incident_id = {int(incident.pk)} ORDER BY id"  # noqa: S608
+        f"SELECT id, source_file_id, line_no, role FROM {table}"  # noqa: S608
+        f" WHERE incident_id = {int(incident.pk)} ORDER BY id"
     )
     names = ["pk", "source_file", "line_no"]
+    types = {**dict.fromkeys(names, pa.int64()), "role": pa.string()}
     if connection.vendor == "postgresql":
         # COPY's text and Arrow's CSV reader: a million rows in a fraction of a second, where fetching
         # them as Python tuples took two seconds.
@@ -100,23 +109,28 @@ def _record_positions(incident: Incident) -> Any:
         if data:
             return pa_csv.read_csv(
                 pa.py_buffer(bytes(data)),
-                read_options=pa_csv.ReadOptions(column_names=names),
+                read_options=pa_csv.ReadOptions(column_names=[*names, "role"]),
                 parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char=False),
-                convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.int64())),
+                convert_options=pa_csv.ConvertOptions(column_types=types, strings_can_be_null=False),
             )
-        return pa.table({name: pa.array([], pa.int64()) for name in names})
+        return pa.table({name: pa.array([], kind) for name, kind in types.items()})
     pks, files, lines = array("q"), array("q"), array("q")
+    roles: list[str] = []
     with connection.cursor() as cursor:
         cursor.execute(query)
         while rows := cursor.fetchmany(20_000):
-            for pk, file_id, line in rows:
+            for pk, file_id, line, role in rows:
                 pks.append(pk)
                 files.append(file_id)
                 lines.append(line)
+                roles.append(role)
     return pa.table(
         {
-            name: pa.array(values, type=pa.int64())
-            for name, values in zip(names, (pks, files, lines), strict=True)
+            **{
+                name: pa.array(values, type=pa.int64())
+                for name, values in zip(names, (pks, files, lines), strict=True)
+            },
+            "role": pa.array(roles, type=pa.string()),
         }
     )
 
@@ -165,10 +179,10 @@ def _locate(positions: Any, keys: Any) -> Any:
     """(pk, row): for every record in pk order, the row of `keys` holding its keys (null: none)."""
     import pyarrow as pa
 
-    rows = keys.select(["source_file", "line_no"]).append_column(
+    rows = keys.select(["source_file", "line_no", "role"]).append_column(
         "row", pa.array(range(keys.num_rows), pa.int64())
     )
-    joined = positions.join(rows, keys=["source_file", "line_no"], join_type="left outer")
+    joined = positions.join(rows, keys=["source_file", "line_no", "role"], join_type="left outer")
     return joined.select(["pk", "row"]).sort_by("pk")
 
 
@@ -176,15 +190,18 @@ def _recompute(incident: Incident, stale: list[int]) -> None:
     """Compute and store the keys of `stale` records, then drop every batch of an older version (each
     record they covered is in `stale` or already in a current batch)."""
     for chunk in chunked(stale, RECOMPUTE_CHUNK):
-        by_file: dict[int, list[tuple[int, tuple[str | None, ...]]]] = defaultdict(list)
-        records = open_values(LeakRecord.objects.filter(pk__in=chunk), "source_file_id", "line_no", "sealed")
-        for file_id, line, sealed in cast("Iterable[tuple[int, int, dict[str, Any]]]", records):
-            by_file[file_id].append((line, feature_module.stored(sealed)))
+        by_file: dict[int, list[tuple[int, str, tuple[str | None, ...]]]] = defaultdict(list)
+        records = open_values(
+            LeakRecord.objects.filter(pk__in=chunk), "source_file_id", "line_no", "role", "sealed"
+        )
+        for file_id, line, role, sealed in cast("Iterable[tuple[int, int, str, dict[str, Any]]]", records):
+            by_file[file_id].append((line, role, feature_module.stored(sealed)))
         with transaction.atomic():
             for file_id, rows in by_file.items():
-                rows.sort(key=lambda row: row[0])
-                lines = [line for line, _ in rows]
-                save(SourceFile.objects.get(pk=file_id), lines, pack(lines, [keys for _, keys in rows]))
+                rows.sort(key=lambda row: row[:2])
+                lines = [line for line, _, _ in rows]
+                blob = pack(lines, [keys for _, _, keys in rows], [role for _, role, _ in rows])
+                save(SourceFile.objects.get(pk=file_id), lines, blob)
     MatchBatch.objects.filter(incident=incident).exclude(version=feature_module.VERSION).delete()
 
 

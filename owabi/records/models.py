@@ -48,6 +48,9 @@ class LeakRecord(RowBound):
     )
     record_id = models.CharField(max_length=100, help_text="The record's id as given in the export")
     line_no = models.PositiveIntegerField()
+    # "" for the row's own person; another person on the same row (the same line of the same file) says
+    # who they are to it: "shipping_recipient" (an order's 配送先, often a gift's receiver).
+    role = models.CharField(max_length=30, blank=True, default="", db_default="")
     sealed = SealedJSONField()  # the row's values, cleaned (NFKC, trimmed), card numbers reduced
     categories = models.JSONField(default=list)
     # Fields whose value could not be normalized ("subject_birth_date: not a date"): kept, not rejected,

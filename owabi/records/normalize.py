@@ -518,6 +518,20 @@ PREFECTURES: Final = (
     "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
 )
 # fmt: on
+_PREFECTURE_CODE = re.compile(r"(?:JP-?)?0?([1-9][0-9]?)", re.ASCII | re.IGNORECASE)
+
+
+def prefecture_of_code(raw: str) -> str:
+    """The prefecture a JIS X 0401 code names (13, 13.0 as Excel writes it, or ISO 3166-2 JP-13: 東京都),
+    as exports write it in a code column (EC-CUBE's 都道府県(ID), Shopify's Province Code); "" for
+    anything else."""
+    text = _clean(raw).strip().removesuffix(".0")
+    found = _PREFECTURE_CODE.fullmatch(text)
+    if not found or not 1 <= int(found[1]) <= len(PREFECTURES):
+        return ""
+    return PREFECTURES[int(found[1]) - 1]
+
+
 _PREF3: Final = frozenset(p for p in PREFECTURES if len(p) == 3)
 _PREF4: Final = frozenset(p for p in PREFECTURES if len(p) == 4)
 

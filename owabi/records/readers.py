@@ -221,6 +221,7 @@ class Table:
     encoding: str
     header: list[str]
     _rows: Iterator[Row]
+    delimiter: str = ""  # "" for a workbook
 
     def rows(self) -> Iterator[Row]:
         return self._rows
@@ -232,7 +233,7 @@ def open_table(path: Path, *, encoding: str | None = None, delimiter: str | None
     if path.suffix.lower() in EXCEL_SUFFIXES:
         from owabi.records import xlsx  # imports readers: only here, not at the top
 
-        encoding = "xlsx"
+        encoding, delimiter = "xlsx", ""
         header_line, header, rows = xlsx.read_sheet(path)
     else:
         encoding = resolve_encoding(path, encoding) if encoding else detect_encoding(path)
@@ -259,7 +260,7 @@ def open_table(path: Path, *, encoding: str | None = None, delimiter: str | None
             raise ImportFileError(
                 f"{path.name}, line {header_line}: column {number} of the header holds {reason}{question}"
             )
-    return Table(path, encoding, header, _text_rows(header, rows))
+    return Table(path, encoding, header, _text_rows(header, rows), delimiter or "")
 
 
 def column_label(header: list[str], index: int) -> str:

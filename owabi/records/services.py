@@ -27,24 +27,19 @@ from owabi.core import audit, bulk, rowids
 from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
-from owabi.records import cards, columns, lookup, match_store
-from owabi.records import features as feature_module
-from owabi.records.layout import read_header, refuse_code_lookalikes, unread
+from owabi.records import columns, layouts, lookup, match_store
+from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
-from owabi.records.readers import Row, open_table
+from owabi.records.readers import ImportFileError, Row, Table, open_table
+from owabi.records.rows import DUPLICATE_ID, Plan, Reject, read_row, row_problem
+
+__all__ = ["DUPLICATE_ID", "ImportResult", "Opened", "Reject", "import_file", "open_export"]
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
 
 _SEALED = cast("SealedJSONField", LeakRecord._meta.get_field("sealed"))
-
-
-@dataclass
-class Reject:
-    line: int
-    field: str
-    reason: str
 
 
 @dataclass
@@ -55,25 +50,16 @@ class ImportResult:
     rejects_path: Path | None = None
     warnings: list[Reject] = field(default_factory=list)
     warnings_path: Path | None = None
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What a worker needs to turn raw rows into database rows (picklable; no database access)."""
-
-    width: int
-    layout: dict[int, str]
-    extras: dict[int, tuple[str, str]]
-    security_code: bool  # a security-code column was refused
-    card_file: bool  # the file has card columns
-    copy: bool  # format rows for COPY (PostgreSQL)
-    incident: int  # lookup keys are made per incident
+    records: int = 0  # people kept: a row may hold several (a layout's [people.NAME])
+    layout: str = ""  # the built-in layout the file was read with
+    suggestion: str = ""  # a built-in layout close to the header, not used (layouts.Match.describe)
 
 
 class _Prepared(NamedTuple):
     pk: int  # reserved before the row was sealed: its values are bound to it
     record_id: str
     line: int
+    role: str
     # The row from record_id on, in _RecordWriter.FIELDS order: COPY text (PostgreSQL), else a tuple.
     values: bytes | tuple[Any, ...]
     lookup_keys: tuple[bytes, ...]  # owabi.records.lookup.record_keys
@@ -109,27 +95,14 @@ def import_file(
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
     and the re-run imports it in full.
     """
-    mapping = mapping or Mapping()
     sha = _sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
-    table = open_table(path, encoding=mapping.encoding, delimiter=mapping.delimiter)
+    opened = open_export(path, mapping, incident=incident.pk, copy=connection.vendor == "postgresql")
+    table, mapping, read, rows, plan = opened.table, opened.mapping, opened.read, opened.rows, opened.plan
     header = table.header
-    layout, extras, refused = read_header(path, header, mapping)
-    rows = unread(table.rows(), refused)
-    card_file = any(column in columns.CARD_COLUMNS or column == "card_expiry" for column in layout.values())
-    if card_file or refused:
-        rows = refuse_code_lookalikes(path, header, rows, extras, mapping)
-    plan = _Plan(
-        len(header),
-        layout,
-        extras,
-        bool(refused),
-        card_file,
-        copy=connection.vendor == "postgresql",
-        incident=incident.pk,
-    )
+    layout, refused = read.standard, read.refused
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
     rejects: list[Reject] = []
@@ -145,25 +118,31 @@ def import_file(
                 encoding=table.encoding,
                 mapping={
                     **{header[i]: c for i, c in layout.items()},
+                    **{header[i]: c for c, indexes in read.joins.items() for i in indexes},
                     **{header[i]: columns.SECURITY_CODE for i in refused},
                 },
             )
             writer = _RecordWriter(incident.pk, source_file.pk)
             seen_ids: set[str] = set()
-            rows_in = 0
+            rows_in = rows_ok = 0
             next_progress = 10_000
             prepared_chunks = _prepared_in_order(pool, plan, rows, chunk, ahead=2 * workers)
             for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
                 rows_in += chunk_rows
                 rejects.extend(chunk_rejects)
                 fresh = []
+                dropped: set[int] = set()  # rows whose own record was a duplicate: their people go too
                 for record in records:
+                    if record.line in dropped:
+                        continue
                     if record.record_id in seen_ids:
-                        rejects.append(Reject(record.line, "record_id", "appears earlier in the same file"))
+                        rejects.append(Reject(record.line, "record_id", DUPLICATE_ID))
+                        dropped.add(record.line)
                     else:
                         seen_ids.add(record.record_id)
                         fresh.append(record)
                 fresh_lines = {record.line for record in fresh}
+                rows_ok += len(fresh_lines)
                 warnings.extend(w for w in chunk_warnings if w.line in fresh_lines)
                 writer.write(fresh)
                 if records:
@@ -174,7 +153,7 @@ def import_file(
             writer.finish()
             source_file.rows_in = rows_in
             source_file.rows_rejected = len(rejects)
-            source_file.rows_ok = writer.written
+            source_file.rows_ok = rows_ok
             if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
                 raise RuntimeError(f"{path.name}: row counts do not reconcile")
             source_file.save()
@@ -209,8 +188,70 @@ def import_file(
         warnings_path = (rejects_path or path).with_name(path.stem + ".warnings.csv")
         _write_report(warnings_path, path.name, warnings)
     return ImportResult(
-        source_file, False, rejects, rejects_path if rejects else None, warnings, warnings_path
+        source_file,
+        False,
+        rejects,
+        rejects_path if rejects else None,
+        warnings,
+        warnings_path,
+        records=writer.written,
+        layout=mapping.name,
+        suggestion=opened.suggestion,
     )
+
+
+class Opened(NamedTuple):
+    """An export opened for import or for a check: how its columns will be read, and its rows."""
+
+    table: Table
+    mapping: Mapping
+    read: Layout
+    rows: Iterator[Row]  # refused columns already blanked
+    plan: Plan
+    suggestion: str  # a built-in layout close to the header, with its differences ("" when none)
+
+
+def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: bool) -> Opened:
+    """Open the export and read its header with `mapping`. Without one, a built-in layout whose header
+    set is exactly the file's is used; a near one is only suggested (and named when the header cannot be
+    read without it)."""
+    encoding, delimiter = (mapping.encoding, mapping.delimiter) if mapping else (None, None)
+    table = open_table(path, encoding=encoding, delimiter=delimiter)
+    suggestion = ""
+    if mapping is None:
+        found = layouts.match(table.header)
+        if found is not None and found.exact:
+            mapping = found.layout
+        elif found is not None and found.layout.name != "standard":
+            suggestion = found.describe()
+    elif mapping.name and mapping.name != "standard":
+        layouts.check_named(path.name, table.header, mapping)
+    mapping = mapping or Mapping()
+    header = table.header
+    try:
+        read = read_header(path, header, mapping)
+    except ImportFileError as error:
+        if suggestion:
+            raise ImportFileError(f"{error}; {suggestion}") from None
+        raise
+    rows = unread(table.rows(), read.refused)
+    card_file = any(c in columns.CARD_COLUMNS or c == "card_expiry" for c in read.standard.values())
+    if card_file or read.refused:
+        rows = refuse_code_lookalikes(path, header, rows, read.extras, mapping)
+    plan = Plan(
+        len(header),
+        read.standard,
+        read.extras,
+        bool(read.refused),
+        card_file,
+        copy=copy,
+        incident=incident,
+        joins=read.joins,
+        codes=read.codes,
+        line_ids=mapping.line_ids,
+        people=read.people,
+    )
+    return Opened(table, mapping, read, rows, plan, suggestion)
 
 
 def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
@@ -221,19 +262,21 @@ def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:
 
 
 def _prepared_in_order(
-    pool: Any, plan: _Plan, rows: Iterable[Row], chunk: int, *, ahead: int
+    pool: Any, plan: Plan, rows: Iterable[Row], chunk: int, *, ahead: int
 ) -> Iterator[_Chunk]:
     """The file's chunks prepared, in file order. Each chunk's row ids are reserved here, inside the
     importing transaction, before a worker seals its rows bound to them (an id of a rejected row is
     simply not used); at most `ahead` chunks are in the workers at once, so memory stays bounded."""
     if pool is None:
         for part in bulk.chunked(rows, chunk):
-            yield _prepare_chunk(plan, (part, rowids.allocate(LeakRecord, len(part))))
+            yield _prepare_chunk(plan, (part, rowids.allocate(LeakRecord, len(part) * ids_per_row(plan))))
         return
     pending: deque[Any] = deque()
     for part in bulk.chunked(rows, chunk):
         pending.append(
-            pool.apply_async(_prepare_chunk, (plan, (part, rowids.allocate(LeakRecord, len(part)))))
+            pool.apply_async(
+                _prepare_chunk, (plan, (part, rowids.allocate(LeakRecord, len(part) * ids_per_row(plan))))
+            )
         )
         if len(pending) > ahead:
             yield pending.popleft().get()
@@ -251,7 +294,10 @@ class _RecordWriter:
 
     KEYS_TABLE = "owabi_import_lookup_keys"
 
-    FIELDS = ("id", "incident", "source_file", "record_id", "line_no", "sealed", "categories", "problems")
+    FIELDS = (
+        *("id", "incident", "source_file", "record_id", "line_no", "role"),
+        *("sealed", "categories", "problems"),
+    )
 
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
@@ -314,97 +360,62 @@ class _Chunk(NamedTuple):
     keys: bytes  # the records' match keys (match_store.pack); b"" when there are no records
 
 
-def _prepare_chunk(plan: _Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
-    """Runs in a worker: raw rows and their reserved ids -> records ready to write, their match keys,
-    rejects and warnings."""
+def ids_per_row(plan: Plan) -> int:
+    """Row ids reserved for each row: one per person the layout can find on it."""
+    return 1 + len(plan.people)
+
+
+def _prepare_chunk(plan: Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
+    """Runs in a worker: raw rows and their reserved ids (ids_per_row(plan) a row) -> records ready to
+    write, their match keys, rejects and warnings."""
     rows, ids = job
+    per_row = ids_per_row(plan)
     prepared: list[_Prepared] = []
     rejects: list[Reject] = []
     warnings: list[Reject] = []
     keys: list[tuple[str | None, ...]] = []
-    for pk, (line, cells, problem) in zip(ids, rows, strict=True):
-        if problem:
-            rejects.append(Reject(line, "", problem))
-        elif len(cells) != plan.width:
-            rejects.append(Reject(line, "", f"expected {plan.width} fields, found {len(cells)}"))
-        elif any("\x00" in cell for cell in cells):
-            rejects.append(Reject(line, "", "contains a NUL character (not text)"))
-        elif (record := _prepare(plan, pk, line, cells, rejects, warnings, keys)) is not None:
-            prepared.append(record)
-    blob = match_store.pack([record.line for record in prepared], keys) if prepared else b""
+    for index, (line, cells, problem) in enumerate(rows):
+        if broken := row_problem(plan, line, cells, problem):
+            rejects.append(broken)
+        else:
+            row_ids = ids[index * per_row : (index + 1) * per_row]
+            prepared += _prepare(plan, row_ids, line, cells, rejects, warnings, keys)
+    lines, roles = [record.line for record in prepared], [record.role for record in prepared]
+    blob = match_store.pack(lines, keys, roles) if prepared else b""
     return _Chunk(prepared, rejects, warnings, len(rows), blob)
 
 
-# A row stands for someone with any of these: a name (or its reading, or a guardian's) to address, or a
-# contact to reach them by.
-_STANDS_FOR_SOMEONE = frozenset(
-    {"subject_name", "subject_kana", "guardian_name", "guardian_kana", "phone", "email", "address"}
-)
-_CARD_FIELDS = frozenset(columns.CARD_COLUMNS)
-_NO_ONE = "no name, guardian's name or contact (phone, e-mail, address)"
-
-
 def _prepare(
-    plan: _Plan,
-    pk: int,
+    plan: Plan,
+    ids: list[int],
     line: int,
     row: list[str],
     rejects: list[Reject],
     warnings: list[Reject],
     keys: list[tuple[str | None, ...]],
-) -> _Prepared | None:
-    values = {column: _clean(row[index]) for index, column in plan.layout.items() if row[index].strip()}
-    record_id = values.pop("record_id", "")
-    if not record_id:
-        rejects.append(Reject(line, "record_id", "missing"))
-        return None
-    if len(record_id) > 100:
-        rejects.append(Reject(line, "record_id", "longer than 100 characters"))
-        return None
-    extra_values = {plan.extras[index][0]: _clean(row[index]) for index in plan.extras if row[index].strip()}
-    # Card data: full numbers cut out of every field, then the card columns read.
-    notes: list[tuple[str, str]] = []  # (field, reason) of values kept out; never the value
-    found: list[cards.ReducedCard] = []
-    record_id = cards.cut_from_row(record_id, values, extra_values, found, notes)
-    more_cards: list[dict[str, str]] = []
-    card_hash, had_card = "", False
-    if found or not _CARD_FIELDS.isdisjoint(values):
-        card_hash, more_cards, had_card = cards.reduce_row(values, found, notes)
-    if _STANDS_FOR_SOMEONE.isdisjoint(values):  # values holds only non-empty ones
-        rejects.append(Reject(line, "subject_name", _NO_ONE))
-        return None
-    leaked = {columns.CATEGORY_OF[c] for c in values if c in columns.CATEGORY_OF}
-    leaked |= {category for name, category in plan.extras.values() if name in extra_values}
-    if had_card:
-        leaked.add("card_number")
-    if plan.security_code and (had_card or not plan.card_file):
-        leaked.add("card_security_code")
-    sealed: dict[str, Any] = dict(values)
-    if card_hash:
-        sealed["card_number_hash"] = card_hash
-    if more_cards:
-        sealed["more_cards"] = more_cards
-    if extra_values:
-        sealed["extras"] = extra_values
-    found_problems: list[tuple[str, str]] = []
-    keys.append(feature_module.stored(sealed, found_problems))
-    problems = [f"{name}: {reason}" for name, reason in notes]
-    problems += [f"{name}: {reason}" for name, reason in found_problems]
-    warnings.extend(Reject(line, name, reason) for name, reason in notes)
-    warnings.extend(
-        Reject(line, name, f"{reason} (kept; not used for matching)") for name, reason in found_problems
-    )
-    stored = (
-        record_id,
-        line,
-        _SEALED.seal_row(sealed, pk),
-        orjson.dumps(sorted(leaked)).decode(),  # categories
-        orjson.dumps(problems).decode(),
-    )
-    return _Prepared(
-        pk,
-        record_id,
-        line,
-        bulk.copy_text(stored) if plan.copy else stored,
-        lookup.record_keys(plan.incident, values),
-    )
+) -> list[_Prepared]:
+    prepared = []
+    reads = list(read_row(plan, line, row, rejects, warnings))
+    if len(reads) > len(ids):  # pragma: no cover - read_row gives at most one record per person of the layout
+        raise RuntimeError(f"line {line}: {len(reads)} people for {len(ids)} reserved ids")
+    for pk, read in zip(ids, reads, strict=False):
+        keys.append(read.match_keys)
+        stored = (
+            read.record_id,
+            line,
+            read.role,
+            _SEALED.seal_row(read.sealed, pk),
+            orjson.dumps(sorted(read.leaked)).decode(),  # categories
+            orjson.dumps(read.problems).decode(),
+        )
+        prepared.append(
+            _Prepared(
+                pk,
+                read.record_id,
+                line,
+                read.role,
+                bulk.copy_text(stored) if plan.copy else stored,
+                lookup.record_keys(plan.incident, read.sealed),
+            )
+        )
+    return prepared
