@@ -76,6 +76,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def load(work: Path, slug: str) -> dict[str, Any]:
+    from owabi.core.fields import open_values
     from owabi.records import features as feature_module
     from owabi.records import normalize
     from owabi.records.models import LeakRecord, ResolveRun
@@ -84,8 +85,8 @@ def load(work: Path, slug: str) -> dict[str, Any]:
     clusters = {row["record_id"]: row for row in read_csv(work / "clusters.csv")}
     rows: dict[int, dict[str, Any]] = {}
     placeholders: set[int] = set()
-    for pk, record_id, sealed in (
-        LeakRecord.objects.filter(incident__slug=slug).values_list("pk", "record_id", "sealed").iterator(5000)
+    for pk, record_id, sealed in open_values(
+        LeakRecord.objects.filter(incident__slug=slug), "pk", "record_id", "sealed", chunk_size=5000
     ):
         row = feature_module.features(pk, sealed)
         row["record_id"] = record_id
