@@ -195,3 +195,12 @@ def test_a_model_with_a_sealed_column_must_be_row_bound() -> None:
 
         assert [e.id for e in Loose._meta.get_field("secret").check()] == ["owabi.E001"]
         assert [e.id for e in Bound._meta.get_field("secret").check() if isinstance(e, checks.Error)] == []
+
+
+def test_a_value_that_is_not_sealed_at_all_is_counted_and_left_by_rotation(incident, tmp_path: Path) -> None:
+    first, second, _ = _import(incident, tmp_path)
+    _write_raw(LeakRecord, "sealed", first.pk, b"\x07junk")
+    assert keys.count_by_key().get("(not a sealed value)") == 1
+    result = keys.rotate(actor="t")
+    assert result.failed == 1 and _raw(LeakRecord, "sealed", first.pk) == b"\x07junk"
+    assert LeakRecord.objects.get(pk=second.pk).sealed["subject_name"] == "山田 太郎1"

@@ -61,10 +61,15 @@ def count_by_key() -> dict[str, int]:
     counts: dict[str, int] = {}
     for model, field in sealed_columns():
         for _pk, blob in _raw_blobs(model, field):
-            if crypto.version_of(blob) == 0:
+            try:
+                version = crypto.version_of(blob)
+                key_id = crypto.key_id_of(blob) if version else ""
+            except crypto.DecryptionError:
+                key_id = "(not a sealed value)"
+                version = -1
+            if version == 0:
                 continue  # erased: protected by no key
-            key_id = crypto.key_id_of(blob)
-            if crypto.version_of(blob) == crypto.COLUMN_BOUND:
+            if version == crypto.COLUMN_BOUND:
                 key_id += " (not yet bound to its row)"
             counts[key_id] = counts.get(key_id, 0) + 1
     return counts
@@ -139,7 +144,11 @@ def rotate(
         pending: list[tuple[int, bytes]] = []
         for row_pk, blob in _raw_blobs(model, field, batch):
             result.scanned += 1
-            version = crypto.version_of(blob)
+            try:
+                version = crypto.version_of(blob)
+            except crypto.DecryptionError:  # not a sealed value at all: counted, left as it is
+                result.failed += 1
+                continue
             if version and (version != crypto.ROW_BOUND or crypto.key_id_of(blob) != target):
                 pending.append((row_pk, blob))
             if len(pending) >= batch:
