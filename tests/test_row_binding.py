@@ -127,6 +127,32 @@ def test_rows_made_by_save_and_bulk_create_get_the_ids_their_values_are_bound_to
     assert later[0] > max(m.pk for m in made) and later[1] == later[0] + 1
 
 
+def test_an_upsert_of_a_sealed_column_is_refused_and_the_row_there_keeps_its_value(
+    portal_data: PortalData,
+) -> None:
+    """On a conflict the row already there keeps its id: a value sealed for the id reserved for the new
+    row would be written into it and never open again."""
+    there = GiftCode.objects.first()
+    before = there.sealed
+    again = GiftCode(option=there.option, sealed={"code": "OTHER"}, fingerprint=there.fingerprint, batch="b")
+    with pytest.raises(TypeError, match="cannot update the sealed column 'sealed'"):
+        GiftCode.objects.bulk_create(
+            [again],
+            update_conflicts=True,
+            unique_fields=["option", "fingerprint"],
+            update_fields=["sealed", "batch"],
+        )
+    assert GiftCode.objects.get(pk=there.pk).sealed == before
+    # Updating only plain columns on a conflict, or skipping conflicts, stays allowed.
+    GiftCode.objects.bulk_create(
+        [again], update_conflicts=True, unique_fields=["option", "fingerprint"], update_fields=["batch"]
+    )
+    kept = GiftCode.objects.get(pk=there.pk)
+    assert kept.batch == "b" and kept.sealed == before
+    GiftCode.objects.bulk_create([again], ignore_conflicts=True)
+    assert GiftCode.objects.get(pk=there.pk).sealed == before
+
+
 def test_update_of_many_rows_with_a_plain_value_is_refused(incident, tmp_path: Path) -> None:
     _import(incident, tmp_path)
     with pytest.raises(TypeError, match="bind it to its row"):

@@ -200,7 +200,23 @@ class RowIdField(models.BigAutoField):
 
 class RowIdQuerySet(models.QuerySet[Any]):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        """Reserve the new rows' ids in one round trip first (else one per row)."""
+        """Reserve the new rows' ids in one round trip first (else one per row).
+
+        An upsert that updates a sealed column is refused: on a conflict the row already there keeps its
+        own id, and the value, sealed for the id reserved here, would no longer open in it.
+        """
+        meta = self.model._meta
+        sealed = [
+            name
+            for name in kwargs.get("update_fields") or ()
+            if isinstance(meta.get_field(name), SealedBytesField)
+        ]
+        if kwargs.get("update_conflicts") and sealed:
+            raise TypeError(
+                f"{meta.label}: bulk_create(update_conflicts=True) cannot update the sealed column "
+                f"{sealed[0]!r}: on a conflict the value would be bound to another row's id "
+                "(update the existing row with sealed_for_row)"
+            )
         objs = list(objs)
         new = [obj for obj in objs if obj.pk is None]
         for obj, pk in zip(new, rowids.allocate(self.model, len(new)), strict=True):
