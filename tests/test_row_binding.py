@@ -5,6 +5,7 @@ during an upgrade window and are re-bound online by `owabi keys rotate`."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,18 @@ def test_imported_records_open_with_their_own_row_id_only(incident, tmp_path: Pa
         list(open_values(LeakRecord.objects.filter(pk=first.pk), "sealed"))
 
 
-def test_a_blob_copied_into_another_row_does_not_open(incident, tmp_path: Path) -> None:
+def test_a_blob_copied_into_another_row_does_not_open_and_raises_the_alarm(
+    incident, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second, _ = _import(incident, tmp_path)
     _write_raw(LeakRecord, "sealed", second.pk, _raw(LeakRecord, "sealed", first.pk))
-    with pytest.raises(crypto.DecryptionError):
+    with caplog.at_level(logging.CRITICAL, logger="owabi.security"), pytest.raises(crypto.DecryptionError):
         _ = LeakRecord.objects.get(pk=second.pk).sealed
+    alarms = [r for r in caplog.records if r.name == "owabi.security" and r.levelno == logging.CRITICAL]
+    assert len(alarms) == 1
+    line = alarms[0].getMessage()
+    assert f"records_leakrecord.sealed row {second.pk}" in line and "owabi keys status" in line
+    assert "03-1234-0000" not in caplog.text and "03-1234" not in line  # the row's id, never a value
     assert LeakRecord.objects.get(pk=first.pk).sealed["phone"] == "03-1234-0000"
 
 

@@ -17,6 +17,7 @@ releases that bound them to their column only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,11 @@ from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from owabi.core import crypto, rowids
+
+# A sealed value that does not open in its row was moved, copied or altered in the database, or its key
+# is missing from the ring: either way someone must look now. One line per value, naming the table,
+# column and row id (never a value), at CRITICAL so that log monitoring raises the alarm.
+security_log = logging.getLogger("owabi.security")
 
 
 class SealedBlob:
@@ -142,7 +148,17 @@ class SealedBytesField(models.BinaryField):
         row's (swapped, copied, tampered) or was sealed unbound outside the upgrade window."""
         if bytes(blob) == crypto.ERASED:
             return self.decode(self.erased_plaintext)
-        return self.decode(self.open_bytes(blob, pk))
+        try:
+            return self.decode(self.open_bytes(blob, pk))
+        except crypto.DecryptionError as error:
+            security_log.critical(
+                "sealed value does not open: %s.%s row %s (%s); run `owabi keys status`",
+                self.model._meta.db_table,
+                self.name,
+                pk,
+                error,
+            )
+            raise
 
     def open_bytes(self, blob: bytes, pk: int, *, accept_unbound: bool | None = None) -> bytes:
         version = crypto.version_of(blob)
