@@ -28,13 +28,24 @@ from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.records import columns, layouts, lookup, match_store
+from owabi.records.incoming import Planned
 from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError, Row, Table, open_table
 from owabi.records.rows import DUPLICATE_ID, Plan, Reject, read_row, row_problem
 
-__all__ = ["DUPLICATE_ID", "ImportResult", "Opened", "Reject", "import_file", "open_export"]
+__all__ = [
+    "DUPLICATE_ID",
+    "FileOutcome",
+    "ImportResult",
+    "Opened",
+    "Reject",
+    "file_sha256",
+    "import_file",
+    "import_files",
+    "open_export",
+]
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
@@ -65,7 +76,8 @@ class _Prepared(NamedTuple):
     lookup_keys: tuple[bytes, ...]  # owabi.records.lookup.record_keys
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes: how an import recognises a file it has had, whatever its name."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -95,7 +107,7 @@ def import_file(
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
     and the re-run imports it in full.
     """
-    sha = _sha256(path)
+    sha = file_sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
@@ -198,6 +210,65 @@ def import_file(
         layout=mapping.name,
         suggestion=opened.suggestion,
     )
+
+
+@dataclass
+class FileOutcome:
+    """What became of one file of a run over several (import_files)."""
+
+    path: Path
+    result: ImportResult | None = None  # None when the file failed
+    error: str = ""  # why it failed: names the file (and line), never a value
+
+
+def import_files(
+    *,
+    incident: Incident,
+    files: Iterable[Planned],
+    actor: str,
+    progress: Callable[[Path, int], None] | None = None,
+) -> Iterator[FileOutcome]:
+    """Import each file in turn through import_file, yielding each outcome as it is known; `progress`
+    hears (file, 0) as a file starts, then (file, rows read) as it goes.
+
+    Each file is its own transaction: one that fails (unreadable, an encoding owabi does not know, a
+    header it cannot read) leaves nothing of itself and takes nothing from the files before it, and the
+    run goes on. Run again, the files already imported are skipped by their hash and the failed ones are
+    tried again. Errors other than these are faults of owabi's and stop the run (what was imported
+    before stays imported).
+    """
+    for planned in files:
+        if planned.refused:
+            yield FileOutcome(planned.path, error=planned.refused)
+            continue
+        path = planned.path
+        if progress is not None:
+            progress(path, 0)
+
+        def rows_done(rows: int, path: Path = path) -> None:
+            if progress is not None:
+                progress(path, rows)
+
+        try:
+            result = import_file(
+                incident=incident,
+                path=path,
+                source=planned.source,
+                actor=actor,
+                mapping=planned.mapping,
+                progress=rows_done,
+            )
+        except ImportFileError as error:
+            yield FileOutcome(path, error=str(error))
+        except OSError as error:
+            yield FileOutcome(
+                path, error=f"{path.name}: cannot be read ({error.strerror or 'input/output error'})"
+            )
+        except UnicodeError as error:
+            reason = getattr(error, "reason", "") or "undecodable bytes"
+            yield FileOutcome(path, error=f"{path.name}: text that cannot be decoded ({reason})")
+        else:
+            yield FileOutcome(path, result)
 
 
 class Opened(NamedTuple):
