@@ -5,6 +5,7 @@ and the total; one broken file does not cost the others."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from owabi.records.models import LeakRecord, SourceFile
+from tests.conftest import REPO
 from tests.test_import_layouts import (
     EC_CUBE_HEADER,
     EC_CUBE_ROWS,
@@ -328,3 +330,26 @@ def test_a_folder_without_exports_says_so(incident, tmp_path, capsys) -> None:
     out, error = _failing(capsys, str(folder), "--incident", incident.slug)
     assert "ignored notes.pdf: not an export owabi reads (.pdf;" in out
     assert "no export to import" in error
+
+
+def test_the_readme_manifest_and_commands_work_as_shown(incident, tmp_path, capsys) -> None:
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Several files at once", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    manifest = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert manifest and block
+    (tmp_path / "shop").mkdir()
+    shutil.copy(REPO / "docs" / "samples" / "ec-cube-customers.csv", tmp_path / "shop" / "customers.csv")
+    (tmp_path / "incident.toml").write_text(manifest[1], encoding="utf-8")
+    shutil.copytree(tmp_path / "shop", tmp_path / "incoming")
+    outputs = []
+    for line in block[1].splitlines():
+        command = shlex.split(line.removeprefix(".venv/bin/owabi "), comments=True)
+        arguments = [str(tmp_path / a) if a.startswith(("incoming", "incident.")) else a for a in command]
+        call_command(*[incident.slug if a == "tutorial" else a for a in arguments])
+        outputs.append(capsys.readouterr().out)
+    assert "[1/1] customers.csv" in outputs[0] and "nothing was written" in outputs[0]
+    assert "[1/1] customers.csv (source EC shop)" in outputs[1]
+    assert "read with layout ec-cube-customers" in outputs[1]
+    assert "total: 1 file imported into test-leak: in 5 = kept 4 + rejected 1;" in outputs[1]
+    assert LeakRecord.objects.filter(source_file__source="EC shop").count() == 4
