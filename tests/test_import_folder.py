@@ -26,6 +26,7 @@ from tests.test_import_layouts import (
     _folder,
     _write,
 )
+from tests.test_readers import _row, _sheet, _workbook, _worksheet
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,14 @@ def test_every_export_of_a_folder_is_imported_in_name_order_and_reconciles(
     incident, tmp_path, capsys
 ) -> None:
     folder = _exports(tmp_path / "incoming")
-    out = _run(capsys, str(folder), "--incident", incident.slug)
+    call_command("import", str(folder), "--incident", incident.slug)
+    out, progress = capsys.readouterr()
+    # Progress names each file as it starts (a log gets a line each; a terminal one line, rewritten).
+    assert re.findall(r"^\[(\d)/3\] (.+) …$", progress, re.MULTILINE) == [
+        ("1", "ec-cube-customers.csv"),
+        ("2", "members.csv"),
+        ("3", "shopify customers.csv"),
+    ]
     numbered = re.findall(r"^\[(\d)/3\] (.+?)[: ]", out, re.MULTILINE)
     assert numbered == [("1", "ec-cube-customers.csv"), ("2", "members.csv"), ("3", "shopify")]
     assert "ec-cube-customers.csv: read with layout ec-cube-customers" in out
@@ -353,3 +361,26 @@ def test_the_readme_manifest_and_commands_work_as_shown(incident, tmp_path, caps
     assert "read with layout ec-cube-customers" in outputs[1]
     assert "total: 1 file imported into test-leak: in 5 = kept 4 + rejected 1;" in outputs[1]
     assert LeakRecord.objects.filter(source_file__source="EC shop").count() == 4
+
+
+def test_a_file_that_fails_halfway_keeps_nothing_and_the_next_file_imports(
+    incident, tmp_path, capsys
+) -> None:
+    """Each file is its own transaction: a workbook damaged after thousands of rows (some already written
+    when the damage is read) leaves nothing behind, and the file after it imports on the same connection."""
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    good = [_row(line, f"X{line}", "山田 次郎", "090-5555-6666") for line in range(2, 5002)]
+    deep = "<x>" * 100 + "</x>" * 100  # past the reader's nesting limit: read as damage, after row 5001
+    _workbook(folder / "crm.xlsx", _worksheet(_row(1, "record_id", "subject_name", "phone"), *good, deep))
+    _workbook(folder / "shop.xlsx", _sheet([["record_id", "subject_name"], ["S1", "佐藤 花子"]]))
+    _write(folder / "members.csv", STANDARD_HEADER, STANDARD_ROWS)
+    out, error = _failing(capsys, str(folder), "--incident", incident.slug)
+    assert (
+        "[1/3] FAILED, nothing of it imported: crm.xlsx: sheet 1 nests elements over 64 deep (damaged)" in out
+    )
+    assert "total: 2 files imported into test-leak: in 4 = kept 4 + rejected 0; 0 skipped" in out
+    assert "1 file of 3 failed: crm.xlsx" in error
+    assert sorted(SourceFile.objects.values_list("file_name", flat=True)) == ["members.csv", "shop.xlsx"]
+    assert LeakRecord.objects.count() == 4
+    assert not LeakRecord.objects.filter(record_id="X2").exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from owabi.core.management.arguments import input_file, input_path, output_file
 from owabi.core.management.witness import anchor_after_job
@@ -61,7 +62,7 @@ def _skipped(name: str, result: ImportResult, incident: Incident) -> str:
     same = "" if earlier.file_name == name else f" as {earlier.file_name}"
     return (
         f"{name}: skipped, already imported into {incident.slug}{same} (same bytes, SHA-256),"
-        f" source {earlier.source}, {earlier.imported_at:%Y-%m-%d %H:%M} UTC"
+        f" source {earlier.source}, {timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M %Z}"
     )
 
 
@@ -276,7 +277,9 @@ class Command(BaseCommand):
                 continue
             if planned.source:
                 self.stdout.write(f"  source {planned.source}")
-            lines = preview.lines(check)[:-1]  # each file's "nothing was written" said once, below
+            lines = [
+                line for line in preview.lines(check) if line != preview.NOTHING_WRITTEN
+            ]  # said once, below
             if check.refused_file:
                 failed.append(name)
             self.stdout.write("\n".join("  " + line for line in lines))
