@@ -384,3 +384,21 @@ def test_a_file_that_fails_halfway_keeps_nothing_and_the_next_file_imports(
     assert sorted(SourceFile.objects.values_list("file_name", flat=True)) == ["members.csv", "shop.xlsx"]
     assert LeakRecord.objects.count() == 4
     assert not LeakRecord.objects.filter(record_id="X2").exists()
+
+
+def test_two_exports_of_one_name_keep_their_own_rejects_files(incident, tmp_path, capsys) -> None:
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    _write(folder / "customers.csv", STANDARD_HEADER, [*STANDARD_ROWS, NO_ONE])
+    (folder / "customers.tsv").write_text("record_id\tsubject_name\nT1\t\nT2\t佐藤 花子\n", encoding="utf-8")
+    out = _run(capsys, str(folder), "--incident", incident.slug)
+    assert f"rejected rows and reasons: {folder / 'customers.csv.rejects.csv'}" in out
+    assert f"rejected rows and reasons: {folder / 'customers.tsv.rejects.csv'}" in out
+    tsv_rejects = (folder / "customers.tsv.rejects.csv").read_text(encoding="utf-8").splitlines()
+    csv_rejects = (folder / "customers.csv.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[:2] for line in tsv_rejects[1:]] == [["customers.tsv", "2"]]
+    assert [line.split(",")[:2] for line in csv_rejects[1:]] == [["customers.csv", "5"]]
+    # The next run ignores both as owabi's own.
+    out = _run(capsys, str(folder), "--incident", incident.slug)
+    assert "ignored customers.csv.rejects.csv: a rejects or warnings file written by owabi import" in out
+    assert "2 skipped, already imported; 0 failed; 2 files ignored" in out

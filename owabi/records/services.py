@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,13 +99,15 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     chunk: int = CHUNK,
+    report_stem: str = "",
 ) -> ImportResult:
     """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op.
 
     Rows are prepared (validated, card data reduced, normalized, sealed, indexed) by `workers`
     processes (default: one per core for files over PARALLEL_MIN_BYTES, else in-process) and written in
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
-    and the re-run imports it in full.
+    and the re-run imports it in full. Rejects and warnings go to STEM.rejects.csv and STEM.warnings.csv
+    beside the export (STEM: `report_stem`, else the file's name without its ending).
     """
     sha = file_sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
@@ -193,11 +195,11 @@ def import_file(
     rejects.sort(key=lambda r: r.line)
     warnings.sort(key=lambda r: r.line)
     if rejects:
-        rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
+        rejects_path = rejects_path or path.with_name((report_stem or path.stem) + ".rejects.csv")
         _write_report(rejects_path, path.name, rejects)
     warnings_path = None
     if warnings:
-        warnings_path = (rejects_path or path).with_name(path.stem + ".warnings.csv")
+        warnings_path = (rejects_path or path).with_name((report_stem or path.stem) + ".warnings.csv")
         _write_report(warnings_path, path.name, warnings)
     return ImportResult(
         source_file,
@@ -237,7 +239,11 @@ def import_files(
     tried again. Errors other than these are faults of owabi's and stop the run (what was imported
     before stays imported).
     """
+    files = list(files)
+    stems = Counter((planned.path.parent, planned.path.stem) for planned in files)
     for planned in files:
+        # customers.csv and customers.xlsx side by side: customers.csv.rejects.csv, not one over the other
+        shared = stems[planned.path.parent, planned.path.stem] > 1
         if planned.refused:
             yield FileOutcome(planned.path, error=planned.refused)
             continue
@@ -257,6 +263,7 @@ def import_files(
                 actor=actor,
                 mapping=planned.mapping,
                 progress=rows_done,
+                report_stem=path.name if shared else "",
             )
         except ImportFileError as error:
             yield FileOutcome(path, error=str(error))
