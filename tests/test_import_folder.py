@@ -140,7 +140,7 @@ def test_one_broken_file_costs_nothing_else_and_is_imported_once_fixed(incident,
     assert "[1/4] FAILED, nothing of it imported: crm.csv: the text is not UTF-8, UTF-16, Shift_JIS" in out
     assert "total: 3 files imported into test-leak: in 9 = kept 8 + rejected 1; 0 skipped" in out
     assert "; 1 failed" in out
-    assert error.startswith("1 file of 4 failed: crm.csv. Fix them and run the same command again")
+    assert error.startswith("1 file of 4 failed: crm.csv. Fix it and run the same command again")
     assert not SourceFile.objects.filter(file_name="crm.csv").exists()
     assert LeakRecord.objects.count() == 8
     assert "Hélène" not in out + error  # errors name files and lines, never values
@@ -216,6 +216,14 @@ source = "CRM"
 mapping = "crm/crm-map.toml"
 """,
     )
+    before = _database_counts()
+    out = _run(capsys, str(manifest), "--check")
+    assert _database_counts() == before
+    assert (
+        "[2/3] shopify customers.csv\n  source Shopify store\n  shopify customers.csv: encoding UTF-8" in out
+    )
+    assert "[3/3] export.csv\n  source CRM\n" in out and '"顧客番号" -> record_id' in out
+    assert "checked 3 files: 3 would be imported, 0 skipped (same bytes), 0 cannot be" in out
     out = _run(capsys, str(manifest), "--incident", incident.slug)
     _reconciles(out)
     assert "members.csv" not in out  # a manifest imports what it lists, nothing else of the folder

@@ -239,8 +239,9 @@ class Command(BaseCommand):
             anchor_after_job(self)
         if failed:
             raise CommandError(
-                f"{_count(len(failed), 'file')} of {total} failed: {', '.join(failed)}. Fix them and run the"
-                " same command again: the files already imported are skipped by their hash."
+                f"{_count(len(failed), 'file')} of {total} failed: {', '.join(failed)}."
+                f" Fix {'it' if len(failed) == 1 else 'them'} and run the same command again:"
+                " the files already imported are skipped by their hash."
             )
 
     def _check_several(self, files: list[incoming.Planned], incident: Incident | None) -> None:
@@ -277,9 +278,8 @@ class Command(BaseCommand):
                 continue
             if planned.source:
                 self.stdout.write(f"  source {planned.source}")
-            lines = [
-                line for line in preview.lines(check) if line != preview.NOTHING_WRITTEN
-            ]  # said once, below
+            # Each file's "nothing was written" is said once for all of them, below.
+            lines = [line for line in preview.lines(check) if line != preview.NOTHING_WRITTEN]
             if check.refused_file:
                 failed.append(name)
             self.stdout.write("\n".join("  " + line for line in lines))
