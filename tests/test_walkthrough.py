@@ -259,7 +259,7 @@ MISTAKES = [
     ],
     ["import"],
     ["import", "{tmp}/missing.csv", "--incident", "walk"],
-    ["import", "{tmp}", "--incident", "walk"],
+    ["import", "{tmp}", "--incident", "walk", "--rejects", "{tmp}/r.csv"],  # a folder: each file its own
     ["import", "{tmp}/ok.csv", "--incident", "nope"],
     ["import", "{tmp}/ok.csv", "--incident", "walk", "--mapping", "{tmp}/missing.toml"],
     ["import", "{tmp}/bad.csv", "--incident", "walk", "--rejects", "{tmp}/ok.csv/r.csv"],

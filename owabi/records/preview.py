@@ -21,6 +21,7 @@ from owabi.records.rows import DUPLICATE_ID, Reject, read_row, row_problem
 from owabi.records.services import open_export
 
 SAMPLES = 5
+NOTHING_WRITTEN = "nothing was written (this was a check)"
 
 
 @dataclass
@@ -173,5 +174,5 @@ def lines(check: Check) -> list[str]:
     for line, values in check.samples:
         shown = ", ".join(f"{name}={value}" for name, value in values.items())
         out.append(f"  line {line}: {shown}")
-    out.append("nothing was written (this was a check)")
+    out.append(NOTHING_WRITTEN)
     return out

@@ -264,3 +264,8 @@ def record_view(record: LeakRecord) -> RecordView:
         items=[(code, categories.label(code)) for code in record.categories if categories.is_known(code)],
         card=f"{cards.brand_label(brand, 'ja') or brand} {last4}".strip() if last4 else "",
     )
+
+
+def imported_file(*, incident: Incident, sha256: str) -> SourceFile | None:
+    """The import of a file with these bytes into the incident (under whatever name), or None."""
+    return SourceFile.objects.filter(incident=incident, sha256=sha256).first()

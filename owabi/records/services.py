@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +29,24 @@ from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import closed_reason
 from owabi.records import columns, layouts, lookup, match_store
+from owabi.records.incoming import Planned
 from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
 from owabi.records.models import LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError, Row, Table, open_table
 from owabi.records.rows import DUPLICATE_ID, Plan, Reject, read_row, row_problem
 
-__all__ = ["DUPLICATE_ID", "ImportResult", "Opened", "Reject", "import_file", "open_export"]
+__all__ = [
+    "DUPLICATE_ID",
+    "FileOutcome",
+    "ImportResult",
+    "Opened",
+    "Reject",
+    "file_sha256",
+    "import_file",
+    "import_files",
+    "open_export",
+]
 
 CHUNK = 2000  # rows per unit of work (and per database write)
 PARALLEL_MIN_BYTES = 2 << 20  # smaller files are prepared in-process: forking costs more than it saves
@@ -66,7 +77,8 @@ class _Prepared(NamedTuple):
     lookup_keys: tuple[bytes, ...]  # owabi.records.lookup.record_keys
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes: how an import recognises a file it has had, whatever its name."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -88,17 +100,19 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     chunk: int = CHUNK,
+    report_stem: str = "",
 ) -> ImportResult:
     """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op.
 
     Rows are prepared (validated, card data reduced, normalized, sealed, indexed) by `workers`
     processes (default: one per core for files over PARALLEL_MIN_BYTES, else in-process) and written in
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
-    and the re-run imports it in full.
+    and the re-run imports it in full. Rejects and warnings go to STEM.rejects.csv and STEM.warnings.csv
+    beside the export (STEM: `report_stem`, else the file's name without its ending).
     """
     if reason := closed_reason(incident):
         raise ImportFileError(reason)
-    sha = _sha256(path)
+    sha = file_sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
@@ -184,11 +198,11 @@ def import_file(
     rejects.sort(key=lambda r: r.line)
     warnings.sort(key=lambda r: r.line)
     if rejects:
-        rejects_path = rejects_path or path.with_name(path.stem + ".rejects.csv")
+        rejects_path = rejects_path or path.with_name((report_stem or path.stem) + ".rejects.csv")
         _write_report(rejects_path, path.name, rejects)
     warnings_path = None
     if warnings:
-        warnings_path = (rejects_path or path).with_name(path.stem + ".warnings.csv")
+        warnings_path = (rejects_path or path).with_name((report_stem or path.stem) + ".warnings.csv")
         _write_report(warnings_path, path.name, warnings)
     return ImportResult(
         source_file,
@@ -201,6 +215,70 @@ def import_file(
         layout=mapping.name,
         suggestion=opened.suggestion,
     )
+
+
+@dataclass
+class FileOutcome:
+    """What became of one file of a run over several (import_files)."""
+
+    path: Path
+    result: ImportResult | None = None  # None when the file failed
+    error: str = ""  # why it failed: names the file (and line), never a value
+
+
+def import_files(
+    *,
+    incident: Incident,
+    files: Iterable[Planned],
+    actor: str,
+    progress: Callable[[Path, int], None] | None = None,
+) -> Iterator[FileOutcome]:
+    """Import each file in turn through import_file, yielding each outcome as it is known; `progress`
+    hears (file, 0) as a file starts, then (file, rows read) as it goes.
+
+    Each file is its own transaction: one that fails (unreadable, an encoding owabi does not know, a
+    header it cannot read) leaves nothing of itself and takes nothing from the files before it, and the
+    run goes on. Run again, the files already imported are skipped by their hash and the failed ones are
+    tried again. Errors other than these are faults of owabi's and stop the run (what was imported
+    before stays imported).
+    """
+    files = list(files)
+    stems = Counter((planned.path.parent, planned.path.stem) for planned in files)
+    for planned in files:
+        # customers.csv and customers.xlsx side by side: customers.csv.rejects.csv, not one over the other
+        shared = stems[planned.path.parent, planned.path.stem] > 1
+        if planned.refused:
+            yield FileOutcome(planned.path, error=planned.refused)
+            continue
+        path = planned.path
+        if progress is not None:
+            progress(path, 0)
+
+        def rows_done(rows: int, path: Path = path) -> None:
+            if progress is not None:
+                progress(path, rows)
+
+        try:
+            result = import_file(
+                incident=incident,
+                path=path,
+                source=planned.source,
+                actor=actor,
+                mapping=planned.mapping,
+                progress=rows_done,
+                report_stem=path.name if shared else "",
+            )
+        except ImportFileError as error:
+            yield FileOutcome(path, error=str(error))
+        except OSError as error:
+            yield FileOutcome(
+                path, error=f"{path.name}: cannot be read ({error.strerror or 'input/output error'})"
+            )
+        except UnicodeError as error:
+            reason = getattr(error, "reason", "") or "undecodable bytes"
+            yield FileOutcome(path, error=f"{path.name}: text that cannot be decoded ({reason})")
+        else:
+            yield FileOutcome(path, result)
 
 
 class Opened(NamedTuple):

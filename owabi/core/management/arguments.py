@@ -45,6 +45,14 @@ def input_file(text: str) -> Path:
     return path
 
 
+def input_path(text: str) -> Path:
+    """A file or a folder that exists."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return path
+
+
 def output_file(text: str) -> Path:
     """A file to write. Missing folders are made (private, owabi.core.files); a folder in the way, or a
     file where a folder should be, is refused."""

@@ -6,14 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from owabi.core.management.arguments import input_file, output_file
+from owabi.core.management.arguments import input_file, input_path, output_file
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
-from owabi.records import layouts, preview
+from owabi.incidents.models import Incident
+from owabi.records import incoming, layouts, preview, selectors
 from owabi.records.mapping import Mapping, load_mapping
 from owabi.records.readers import ImportFileError
-from owabi.records.services import import_file
+from owabi.records.services import ImportResult, file_sha256, import_file, import_files
 
 
 def _count(number: int, noun: str) -> str:
@@ -28,11 +30,53 @@ def _mapping(options: dict[str, Any]) -> Mapping | None:
     return load_mapping(Path(options["mapping"])) if options["mapping"] else None
 
 
+def _result_lines(name: str, result: ImportResult, seconds: float) -> list[str]:
+    """What the import of one file did, in lines that reconcile: every row read is kept or rejected;
+    warnings are on kept rows."""
+    source_file = result.source_file
+    out = []
+    if result.layout:
+        out.append(f"{name}: read with layout {result.layout}")
+    elif result.suggestion:
+        out.append(f"{name}: {result.suggestion}")
+    warned_rows = len({w.line for w in result.warnings})
+    out.append(
+        f"{name} ({source_file.encoding}): in {source_file.rows_in:,} = kept {source_file.rows_ok:,}"
+        f" + rejected {source_file.rows_rejected:,}; {_count(len(result.warnings), 'warning')} on"
+        f" {_count(warned_rows, 'kept row')} ({seconds:.1f}s)"
+    )
+    if result.records != source_file.rows_ok:
+        out.append(f"the kept rows hold {result.records:,} people, each a record of their own")
+    if result.rejects_path:
+        out.append(f"rejected rows and reasons: {result.rejects_path}")
+    if result.warnings_path:
+        out.append(
+            f"kept rows with values that could not be read or were kept out (not used for matching):"
+            f" {result.warnings_path}"
+        )
+    return out
+
+
+def _skipped(name: str, result: ImportResult, incident: Incident) -> str:
+    earlier = result.source_file
+    same = "" if earlier.file_name == name else f" as {earlier.file_name}"
+    return (
+        f"{name}: skipped, already imported into {incident.slug}{same} (same bytes, SHA-256),"
+        f" source {earlier.source}, {timezone.localtime(earlier.imported_at):%Y-%m-%d %H:%M %Z}"
+    )
+
+
 class Command(BaseCommand):
-    help = "Import one export of leaked records (CSV/TSV text or an .xlsx workbook) into an incident."
+    help = (
+        "Import exports of leaked records (CSV/TSV, .xlsx) into an incident: a file, a folder, or a manifest."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=input_file, help="the export: .csv, .tsv, .txt or .xlsx")
+        parser.add_argument(
+            "file",
+            type=input_path,
+            help="the export (.csv, .tsv, .txt, .xlsx), a folder of them, or a manifest (.toml) listing them",
+        )
         parser.add_argument("--incident", help="the incident's slug (owabi incident list); not with --check")
         parser.add_argument(
             "--check",
@@ -62,6 +106,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
+        if path.is_dir() or path.suffix.lower() == incoming.MANIFEST_SUFFIX:
+            self._several(path, options)
+            return
         if options["check"]:
             self._check(path, options)
             return
@@ -89,30 +136,10 @@ class Command(BaseCommand):
         except ImportFileError as error:
             raise CommandError(str(error)) from None
         sys.stderr.write("\r")
-        source_file = result.source_file
         if result.already_imported:
             self.stdout.write(f"{path.name}: already imported into {incident.slug}, nothing to do")
             return
-        if result.layout:
-            self.stdout.write(f"{path.name}: read with layout {result.layout}")
-        elif result.suggestion:
-            self.stdout.write(f"{path.name}: {result.suggestion}")
-        # One line that reconciles: every row read is kept or rejected; warnings are on kept rows.
-        warned_rows = len({w.line for w in result.warnings})
-        self.stdout.write(
-            f"{path.name} ({source_file.encoding}): in {source_file.rows_in:,} = kept {source_file.rows_ok:,}"
-            f" + rejected {source_file.rows_rejected:,}; {_count(len(result.warnings), 'warning')} on"
-            f" {_count(warned_rows, 'kept row')} ({time.monotonic() - started:.1f}s)"
-        )
-        if result.records != source_file.rows_ok:
-            self.stdout.write(f"the kept rows hold {result.records:,} people, each a record of their own")
-        if result.rejects_path:
-            self.stdout.write(f"rejected rows and reasons: {result.rejects_path}")
-        if result.warnings_path:
-            self.stdout.write(
-                f"kept rows with values that could not be read or were kept out (not used for matching):"
-                f" {result.warnings_path}"
-            )
+        self.stdout.write("\n".join(_result_lines(path.name, result, time.monotonic() - started)))
         anchor_after_job(self)
 
     def _check(self, path: Path, options: dict[str, Any]) -> None:
@@ -121,3 +148,147 @@ class Command(BaseCommand):
         except ImportFileError as error:
             raise CommandError(str(error)) from None
         self.stdout.write("\n".join(preview.lines(check)))
+
+    def _selection(self, path: Path, options: dict[str, Any]) -> incoming.Selection:
+        if options["rejects"]:
+            raise CommandError(
+                "--rejects names one file's rejects; with several files each gets FILE.rejects.csv beside it"
+            )
+        try:
+            if path.is_dir():
+                return incoming.from_folder(path, source=options["source"], mapping=_mapping(options))
+            if options["source"] or options["layout"] or options["mapping"]:
+                raise CommandError(
+                    "a manifest gives each file's source, layout and mapping:"
+                    " not --source, --layout or --mapping"
+                )
+            return incoming.from_manifest(path)
+        except ImportFileError as error:
+            raise CommandError(str(error)) from None
+
+    def _several(self, path: Path, options: dict[str, Any]) -> None:
+        """Every export of a folder, or every file of a manifest: each its own import (its own
+        transaction), numbered, then a total that reconciles. Fails (non-zero) if any file failed."""
+        selection = self._selection(path, options)
+        for name, reason in selection.ignored:
+            self.stdout.write(f"ignored {name}: {reason}")
+        files = selection.files
+        if not files:
+            raise CommandError(f"{path}: no export to import (.csv, .tsv, .txt, .xlsx)")
+        incident = None
+        if options["incident"]:
+            incident = incident_or_error(options["incident"])
+        if options["check"]:
+            self._check_several(files, incident)
+            return
+        if incident is None:
+            raise CommandError("--incident is required (or --check to look at the files first)")
+        total = len(files)
+        number = {planned.path: index for index, planned in enumerate(files, start=1)}
+        started: dict[Path, float] = {}
+
+        live = sys.stderr.isatty()  # a terminal: one line per file, rewritten; a log: a line each time
+
+        def progress(file: Path, rows: int) -> None:
+            at = f"[{number[file]}/{total}] {file.name}"
+            if rows == 0:
+                started[file] = time.monotonic()
+                sys.stderr.write(f"{at} …" + ("" if live else "\n"))
+            else:
+                rate = rows / max(time.monotonic() - started[file], 1e-9)
+                text = f"{at}: {rows:,} rows ({rate:,.0f} rows/s)"
+                sys.stderr.write(f"\r\x1b[K{text}" if live else f"{text}\n")
+            sys.stderr.flush()
+
+        rows_in = rows_ok = rows_rejected = people = 0
+        imported: list[str] = []
+        skipped: list[str] = []
+        failed: list[str] = []
+        for outcome in import_files(incident=incident, files=files, actor="cli", progress=progress):
+            if live:
+                sys.stderr.write("\r\x1b[K")
+            name, at = outcome.path.name, f"[{number[outcome.path]}/{total}]"
+            result = outcome.result
+            if result is None:
+                failed.append(name)
+                self.stdout.write(f"{at} FAILED, nothing of it imported: {outcome.error}")
+            elif result.already_imported:
+                skipped.append(name)
+                self.stdout.write(f"{at} {_skipped(name, result, incident)}")
+            else:
+                imported.append(name)
+                source_file = result.source_file
+                rows_in += source_file.rows_in
+                rows_ok += source_file.rows_ok
+                rows_rejected += source_file.rows_rejected
+                people += result.records
+                seconds = time.monotonic() - started.get(outcome.path, time.monotonic())
+                self.stdout.write(f"{at} {name} (source {source_file.source})")
+                self.stdout.write("\n".join("  " + line for line in _result_lines(name, result, seconds)))
+        summary = (
+            f"total: {_count(len(imported), 'file')} imported into {incident.slug}: in {rows_in:,} ="
+            f" kept {rows_ok:,} + rejected {rows_rejected:,}"
+        )
+        if people != rows_ok:
+            summary += f" ({people:,} people)"
+        summary += f"; {len(skipped):,} skipped, already imported; {len(failed):,} failed"
+        if selection.ignored:
+            summary += f"; {_count(len(selection.ignored), 'file')} ignored"
+        self.stdout.write(summary)
+        if imported:
+            anchor_after_job(self)
+        if failed:
+            raise CommandError(
+                f"{_count(len(failed), 'file')} of {total} failed: {', '.join(failed)}."
+                f" Fix {'it' if len(failed) == 1 else 'them'} and run the same command again:"
+                " the files already imported are skipped by their hash."
+            )
+
+    def _check_several(self, files: list[incoming.Planned], incident: Incident | None) -> None:
+        """--check on each file; the same bytes seen twice, or already imported (with --incident), are said
+        to be skipped by the import."""
+        total = len(files)
+        seen: dict[str, str] = {}
+        failed: list[str] = []
+        skipped = 0
+        for index, planned in enumerate(files, start=1):
+            name = planned.path.name
+            self.stdout.write(f"[{index}/{total}] {name}")
+            if planned.refused:
+                failed.append(name)
+                self.stdout.write(f"  cannot be imported: {planned.refused}")
+                continue
+            try:
+                sha = file_sha256(planned.path)
+                earlier = selectors.imported_file(incident=incident, sha256=sha) if incident else None
+                if earlier is not None or sha in seen:
+                    skipped += 1
+                    what = f"{earlier.file_name} in {incident.slug}" if earlier and incident else seen[sha]
+                    self.stdout.write(f"  the import would skip it: the same bytes as {what} (SHA-256)")
+                    continue
+                seen[sha] = name
+                check = preview.check_file(planned.path, planned.mapping)
+            except ImportFileError as error:
+                failed.append(name)
+                self.stdout.write(f"  cannot be imported: {error}")
+                continue
+            except OSError as error:
+                failed.append(name)
+                self.stdout.write(f"  cannot be imported: {name}: cannot be read ({error.strerror})")
+                continue
+            if planned.source:
+                self.stdout.write(f"  source {planned.source}")
+            # Each file's "nothing was written" is said once for all of them, below.
+            lines = [line for line in preview.lines(check) if line != preview.NOTHING_WRITTEN]
+            if check.refused_file:
+                failed.append(name)
+            self.stdout.write("\n".join("  " + line for line in lines))
+        self.stdout.write(
+            f"checked {_count(total, 'file')}: {total - skipped - len(failed):,} would be imported,"
+            f" {skipped:,} skipped (same bytes), {len(failed):,} cannot be;"
+            " nothing was written (this was a check)"
+        )
+        if failed:
+            raise CommandError(
+                f"{len(failed)} of {_count(total, 'file')} cannot be imported: {', '.join(failed)}"
+            )
