@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from bench.realistic import AS_OF, COLUMNS, HELD_ASIDE_SEED, generate
+from bench.realistic.errors import report
 from owabi.records import normalize
 from owabi.records.models import SourceFile
 from tests.conftest import REPO
@@ -165,3 +166,28 @@ def test_the_benchmark_refuses_the_held_aside_seed_unless_asked(tmp_path: Path) 
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2
     assert "held-aside" in done.stderr
+
+
+def test_errors_by_class_count_split_merged_and_missed(tmp_path: Path) -> None:
+    truth = tmp_path / "t.csv"
+    truth.write_text(
+        "record_id,person_id,recipient_id,variation\n"
+        "a,P1,P1,src:web case:twin\n"
+        "b,P1,P1,src:cc kana_typo_voiced\n"
+        "c,P2,P2,src:web case:twin\n"
+        "d,P3,P3,src:web\n",
+        encoding="utf-8",
+    )
+    clusters = tmp_path / "c.csv"
+    # P1 split over S1 and S2; P2 merged into S2 (with P1's second row); P3 alone
+    clusters.write_text(
+        "record_id,subject_id,recipient_id\na,S1,R1\nb,S2,R2\nc,S2,R2\nd,S3,R3\n", encoding="utf-8"
+    )
+    out = report(clusters, truth)
+    assert out.splitlines()[0] == "missed recipients: 0 (0.00% of 3 true)"
+    assert "subjects: 3 true, 1 split (33.33%), 2 in a merge (66.67%)" in out
+    assert "kana_typo_voiced" in out
+    clusters.write_text(
+        "record_id,subject_id,recipient_id\na,S1,R1\nb,S1,R1\nc,S1,R1\nd,S3,R3\n", encoding="utf-8"
+    )
+    assert report(clusters, truth).splitlines()[0] == "missed recipients: 1 (33.33% of 3 true)"

@@ -72,9 +72,21 @@ def breakdown(records: list[Record], level: int) -> list[TagCount]:
     return [TagCount(tag, having[tag], splits[tag], merges[tag]) for tag in having]
 
 
+def missed_recipients(records: list[Record]) -> int:
+    """True recipients who get no notice of their own: in every predicted recipient holding their rows,
+    another true recipient has more rows (the notice is addressed to that one)."""
+    sizes: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        sizes[record.predicted_recipient][record.recipient] += 1
+    addressed = {max(inside, key=lambda r: (inside[r], r)) for inside in sizes.values()}
+    return len({record.recipient for record in records} - addressed)
+
+
 def report(clusters: Path, truth: Path, top: int = 20) -> str:
     records = _load(clusters, truth)
-    lines = []
+    true_recipients = len({record.recipient for record in records})
+    missed = missed_recipients(records)
+    lines = [f"missed recipients: {missed:,} ({missed / true_recipients:.2%} of {true_recipients:,} true)"]
     for level, label in ((0, "subjects"), (1, "recipients")):
         rows = breakdown(records, level)
         total = next(r for r in rows if r.tag == "(all)")
