@@ -334,10 +334,6 @@ class World:
         guardian.records = 0 if rng.random() < 0.4 else max(guardian.records, 1)
         other = father if guardian is mother else mother
         other.records = 0 if rng.random() < 0.6 else max(other.records, 1)
-        if mother.maiden:
-            # she married before the first child; her maiden records predate that
-            s, k, _, address = mother.maiden
-            mother.maiden = (s, k, max(2001, min(mother_birth.year + rng.randint(24, 30), 2025)), address)
         children: list[Person] = []
         count = rng.choices((1, 2, 3, 4), weights=(35, 45, 17, 3))[0]
         born = date(mother_birth.year + rng.randint(22, 36), rng.randint(1, 12), rng.randint(1, 28))
@@ -388,6 +384,13 @@ class World:
             unborn.guardian, unborn.relationship, unborn.expected = guardian, "子", due
             unborn.cases += ["case:prebirth", "case:unborn"]
             children.append(unborn)
+        if mother.maiden:
+            # she married at 24-30 and before the first child; her maiden rows predate that
+            s, k, _, address = mother.maiden
+            married = min(mother_birth.year + rng.randint(24, 30), 2025)
+            if children:
+                married = min(married, min(child.birth.year for child in children))
+            mother.maiden = (s, k, max(2001, married), address)
         if len(children) > 1:
             for child in children:
                 child.cases.append("case:sibling")
