@@ -110,17 +110,25 @@ def default_truth_path(out: Path) -> Path:
     return out.with_name(out.stem + ".truth.csv")
 
 
-def _rows(rng: random.Random, as_of: date) -> Iterator[tuple[Row, int, int, list[str]]]:
-    """Rows forever: (row, person id, recipient id, the person's tags)."""
+Item = tuple[Row, int, int, list[str]]
+
+
+def _rows(rng: random.Random, as_of: date) -> Iterator[tuple[Item, bool, bool]]:
+    """Rows forever: (row, person id, recipient id, the person's tags), and whether the row is the first
+    of its person and of its recipient. A guardian is always in the same unit as the children, so
+    recipients are counted per unit: the totals need no set that grows with the file."""
     world, renderer = World(rng, as_of), Renderer(rng, as_of)
     while True:
+        seen: set[int] = set()
         for person in world.unit():
             minor = person.is_minor(as_of)
             tags = ["role:minor" if minor else "role:adult", *person.cases]
             if person.guardian is not None and not minor:
                 tags.append("case:grown_child")  # signed up as a child, an adult now: their own recipient
-            for row in renderer.rows(person):
-                yield row, person.pid, person.recipient(as_of), tags
+            recipient = person.recipient(as_of)
+            for number, row in enumerate(renderer.rows(person)):
+                yield (row, person.pid, recipient, tags), number == 0, recipient not in seen
+                seen.add(recipient)
 
 
 def generate(
@@ -135,10 +143,9 @@ def generate(
     """Write `records` rows to `out` and their truth beside it; returns counts for a summary line."""
     rng = random.Random(seed)
     truth = truth or default_truth_path(out)
-    window: list[tuple[Row, int, int, list[str]]] = []
+    window: list[Item] = []
     counters = dict.fromkeys(ID_PREFIX, 0)
-    people: set[int] = set()
-    recipients: set[int] = set()
+    people = recipients = 0
     written = 0
     with (
         out.open("w", encoding="utf-8", newline="") as data_handle,
@@ -151,7 +158,7 @@ def generate(
         data.writerow(COLUMNS)
         facts.writerow(("record_id", "person_id", "recipient_id", "variation"))
 
-        def emit(item: tuple[Row, int, int, list[str]]) -> None:
+        def emit(item: Item) -> None:
             nonlocal written
             row, person, recipient, cases = item
             source = row.tags[0].removeprefix("src:")
@@ -159,8 +166,6 @@ def generate(
             record_id = f"{ID_PREFIX[source]}{counters[source]:08d}"
             data.writerow([record_id, *(row.values.get(column, "") for column in COLUMNS[1:])])
             facts.writerow((record_id, f"P{person:08d}", f"P{recipient:08d}", " ".join([*row.tags, *cases])))
-            people.add(person)
-            recipients.add(recipient)
             written += 1
             if progress and written % 100_000 == 0:
                 print(f"  {written:,} / {records:,} rows", file=sys.stderr, flush=True)
@@ -168,8 +173,10 @@ def generate(
         source = _rows(rng, as_of)
         made = 0
         while made < records:
-            item = next(source)
+            item, new_person, new_recipient = next(source)
             made += 1
+            people += new_person
+            recipients += new_recipient
             if len(window) < SHUFFLE_WINDOW:
                 window.append(item)
                 continue
@@ -179,4 +186,4 @@ def generate(
         rng.shuffle(window)
         for item in window:
             emit(item)
-    return {"records": written, "persons": len(people), "recipients": len(recipients)}
+    return {"records": written, "persons": people, "recipients": recipients}
