@@ -35,7 +35,8 @@ The world (world.py) — rates per unit, household or person
 - Pre-birth sign-ups: 12 % of children born since 2003 have a first row made 1–8 months before birth,
   with a placeholder name (（未定）, ベビー, 赤ちゃん, 第二子, 〇〇ちゃん, 佐藤 ベビー or empty), the
   guardian's name and contacts and the due date (real birth ± ~8 days); 15 % of these put the due date
-  in the birth date column. 1.2 % of families are expecting now: that child exists only as such rows.
+  in the birth date column. Twins have none (one sign-up for two children is neither's). 1.2 % of
+  families are expecting now: that child exists only as such rows.
 - Moves: 15 % of households moved once (2006–2025): older rows carry the old address and landline;
   mobile numbers and e-mail addresses move with the person.
 - Marriage: 35 % of wives (15 % of single women before 1995) changed surname; their rows from before carry

@@ -373,8 +373,9 @@ class World:
                 twin.cases.append("case:twin")
                 child.cases.append("case:twin")
                 if child.expected:
-                    twin.expected = child.expected
-                    twin.cases.append("case:prebirth")
+                    # one sign-up before the birth of twins cannot be said to be either twin's: none is made
+                    child.expected = None
+                    child.cases.remove("case:prebirth")
                 children.append(twin)
             born = born + timedelta(days=rng.randint(500, 2000))
         if rng.random() < 0.012:
