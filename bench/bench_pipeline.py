@@ -1,7 +1,7 @@
 """Benchmark: synth -> import -> resolve -> export clusters -> quality, on SQLite or PostgreSQL.
 
     .venv/bin/python bench/bench_pipeline.py --records 100000 \
-        [--database postgres://postgres@127.0.0.1:5432/owabi_bench] [--review]
+        [--database postgres://postgres@127.0.0.1:5432/owabi_bench] [--review] [--generator realistic]
 
 Each stage runs as its own `owabi` process (as an operator would run it), timed, with its peak memory
 (max RSS of the child). Prints records/s per stage and subject/recipient pairwise precision, recall, F1,
@@ -9,6 +9,9 @@ plus duplicate notices (true recipients split) and merged strangers (predicted r
 The database named by --database is dropped and created afresh (PostgreSQL) or a new SQLite file is used.
 --review then decides the review queue from the truth (as a careful reviewer would), resolves again and
 reports the quality after review.
+--generator realistic writes the data with the second, independent generator (bench/realistic; seed 1
+by default) instead of `owabi synth`, and adds its errors by class. Its held-aside seed runs only with
+--held-aside: never tune on it.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.realistic import HELD_ASIDE_SEED  # noqa: E402
+from bench.realistic.errors import report as errors_report  # noqa: E402
 from owabi.records.quality import compare_files  # noqa: E402
 
 
-def run(step: str, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+def run(step: str, args: list[str], env: dict[str, str], module: str = "owabi") -> tuple[float, float]:
     """Wall time and peak RSS (MiB) of one stage's process (its largest process, workers included)."""
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "owabi", *args], env=env, cwd=REPO)
+    child = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=REPO)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -51,7 +56,11 @@ def calibrate() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=int, help="default 11 (synth) or 1 (realistic, a tuning seed)")
+    parser.add_argument("--generator", choices=("synth", "realistic"), default="synth")
+    parser.add_argument(
+        "--held-aside", action="store_true", help="allow the realistic generator's held-aside seed"
+    )
     parser.add_argument("--database", default="", help="postgres://… URL; default: a fresh SQLite file")
     parser.add_argument(
         "--review",
@@ -59,6 +68,13 @@ def main() -> None:
         help="then decide the review queue from the truth (bench/review_by_truth.py), resolve again, report",
     )
     options = parser.parse_args()
+    realistic = options.generator == "realistic"
+    if options.seed is None:
+        options.seed = 1 if realistic else 11
+    if realistic and options.seed == HELD_ASIDE_SEED and not options.held_aside:
+        parser.error(
+            f"seed {HELD_ASIDE_SEED} is the held-aside test of bench/realistic: add --held-aside to run it"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="owabi-bench-"))
     env = dict(os.environ, OWABI_DATA_DIR=str(work), DJANGO_SETTINGS_MODULE="config.settings")
@@ -73,7 +89,8 @@ def main() -> None:
     csv_path, truth, clusters = work / "leak.csv", work / "leak.truth.csv", work / "clusters.csv"
     n = options.records
     print(
-        f"owabi pipeline benchmark: {n:,} records on {engine} ({os.cpu_count()} cores), work dir {work}; "
+        f"owabi pipeline benchmark: {n:,} records ({options.generator}, seed {options.seed}) on {engine} "
+        f"({os.cpu_count()} cores), work dir {work}; "
         f"calibration loop {calibrate():.2f} s"
     )
 
@@ -97,15 +114,16 @@ def main() -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    generate = ["--records", str(n), "--seed", str(options.seed), "--out", str(csv_path)]
     stages = [
-        ("synth", ["synth", "--records", str(n), "--seed", str(options.seed), "--out", str(csv_path)]),
+        ("realistic", generate) if realistic else ("synth", ["synth", *generate]),
         ("import", ["import", str(csv_path), "--incident", "bench"]),
         ("resolve", ["resolve", "--incident", "bench"]),
         ("export", ["export", "clusters", "--incident", "bench", "--out", str(clusters)]),
     ]
     totals = 0.0
     for name, args in stages:
-        elapsed, peak = run(name, args, env)
+        elapsed, peak = run(name, args, env, "bench.realistic" if name == "realistic" else "owabi")
         if name in ("import", "resolve"):
             totals += elapsed
         print(
@@ -114,6 +132,8 @@ def main() -> None:
         )
     print(f"  import + resolve: {totals:.1f} s")
     print_quality(clusters, truth)
+    if realistic:
+        print(errors_report(clusters, truth, top=12))
     if options.review:
         subprocess.run(
             [sys.executable, str(REPO / "bench" / "review_by_truth.py"), str(work)], env=env, check=True
