@@ -15,21 +15,22 @@ the modules behind it.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from owabi.core import audit
+from owabi.core import audit, bulk, rowids
 from owabi.core.fields import open_values
 from owabi.core.linebreak import FontMissing
-from owabi.incidents import categories
 from owabi.incidents.models import Incident
-from owabi.notices import codes
+from owabi.notices import codes, snapshots
 from owabi.notices.bounces import MESSAGE_ID, BounceFileError, apply_reports, read_reports
 from owabi.notices.bounces import Report as BounceReport
 from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off, sign_in
@@ -47,10 +48,8 @@ from owabi.notices.sending import SendOptionError, send_email
 from owabi.notices.setup import SetupError
 from owabi.notices.setup import apply as apply_setup
 from owabi.notices.setup import load as load_setup
-from owabi.records import cards as card_brands
-from owabi.records import normalize
-from owabi.records.features import safe
-from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
+from owabi.notices.snapshots import content_of, merge_cards
+from owabi.records.models import LeakRecord, Recipient, SourceFile, Subject
 
 __all__ = [
     "LETTER_BATCH",
@@ -92,7 +91,8 @@ __all__ = [
     "sign_in",
 ]
 
-BATCH = 1000  # recipients per transaction
+BATCH = 2000  # recipients per window (one transaction each)
+PARALLEL_MIN = 20_000  # recipients; fewer are prepared in-process: forking costs more than it saves
 
 
 class NoticeSetupMissing(Exception):
@@ -112,134 +112,21 @@ class PrepareResult:
     unreachable: int = 0  # recipients with neither a usable e-mail address nor a postal address
 
 
-def _email(sealed: dict[str, Any]) -> str:
-    return safe(normalize.email, sealed.get("email")) or ""
-
-
-def _channels(policy: str, email: str, has_address: bool) -> list[str]:
-    email_ok = bool(email)
-    if policy == NoticeSetup.Policy.LETTER:
-        return ["letter"] if has_address else []
-    if policy == NoticeSetup.Policy.BOTH:
-        return [c for c, ok in (("email", email_ok), ("letter", has_address)) if ok]
-    return ["email"] if email_ok else ["letter"] if has_address else []
-
-
-_ORDER = {category.code: index for index, category in enumerate(categories.CATEGORIES)}
-_CARD_ITEMS = frozenset(code for code in _ORDER if code.startswith("card_"))
-
-
-def _person(
-    number: int,
-    is_minor: bool,
-    best: dict[str, Any],
-    records: list[tuple[Any, ...]],
-    declared: list[str],
-    names: dict[str, dict[str, str]],
-) -> dict[str, Any]:
-    """What one person's notice section says. Incident-wide card items (the security code, which owabi
-    never receives) are told only to people with card data among their records. `names` maps each
-    language's source labels to the names readers know (checked complete before prepare starts)."""
-    items: set[str] = set()
-    cards: set[tuple[str, str]] = set()
-    labels: set[str] = set()
-    roles: set[str] = set()
-    for sealed, record_categories, label, role in records:
-        roles.add(role)
-        items.update(record_categories)
-        labels.add(label)
-        if sealed.get("card_last4"):
-            cards.add((_brand(sealed.get("card_brand") or ""), sealed["card_last4"]))
-    has_card = bool(cards) or bool(items & _CARD_ITEMS)
-    items.update(code for code in declared if has_card or code not in _CARD_ITEMS)
-    return {
-        "number": number,
-        "name": best.get("subject_name") or "",
-        "due": "" if best.get("subject_name") else best.get("expected_delivery_date") or "",
-        "minor": is_minor,
-        "self": False,
-        # Every record of theirs came from someone else's order, as its delivery address: the notice
-        # says so, and names nobody else (their records hold only their own values).
-        "via": "shipping_recipient" if roles == {"shipping_recipient"} else "",
-        "items": sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code)),
-        "card_keys": sorted(cards),
-        "sources": {
-            language: sorted({known[label] for label in labels if label in known})
-            for language, known in names.items()
-        },
-    }
-
-
-def _brand(raw: str) -> str:
-    """The brand code of an export's spelling (VISA, Visa, ビザ -> VISA); a spelling owabi does not know
-    is kept as written, so the reader still sees what the export said."""
-    code = card_brands.canonical_brand(raw)
-    return code if code is not None else " ".join(raw.split())
-
-
-def merge_cards(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each card once per notice, with the people whose records held it. The same last 4 digits with the
-    same brand, or with no brand, is one card (a guardian's card on three children's records is one
-    card); with two brands for the same digits, a record without a brand could be either, so it stays
-    a line of its own."""
-    holders: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for person in people:
-        for brand, last4 in person.pop("card_keys", []):
-            holders[(last4, brand)].append(person["number"])
-    brands: dict[str, list[str]] = defaultdict(list)
-    for last4, brand in sorted(holders):
-        brands[last4].append(brand)
-    merged = []
-    for last4, found in sorted(brands.items()):
-        named = [brand for brand in found if brand]
-        if len(named) <= 1:
-            numbers = {number for brand in found for number in holders[(last4, brand)]}
-            merged.append({"brand": named[0] if named else "", "last4": last4, "holders": sorted(numbers)})
-        else:
-            merged += [
-                {"brand": brand, "last4": last4, "holders": sorted(set(holders[(last4, brand)]))}
-                for brand in found
-            ]
-    return merged
-
-
-def _postal(sealed: dict[str, Any]) -> str:
-    """The postal code as printed on mail (100-0001); as given when it does not read as one."""
-    raw = sealed.get("postal_code") or ""
-    digits = safe(normalize.postal_code, raw)
-    return f"{digits[:3]}-{digits[3:]}" if digits else raw
-
-
-def content_of(
-    recipient: Recipient, people: list[dict[str, Any]], contact: dict[str, Any], facts: dict[str, Any]
-) -> dict[str, Any]:
-    """The snapshot of one notice. The salutation uses the same written form of the name as the list
-    (the person's own best record: 髙木 in both places, not 高木 from an address record in one)."""
-    guardian = recipient.kind == Recipient.Kind.GUARDIAN
-    own = next((person for person in people if person["self"]), None)
-    if guardian:
-        name = contact.get("guardian_name") or ""
-    else:
-        name = (own["name"] if own else "") or contact.get("subject_name") or ""
-    return {
-        "to": {
-            "kind": recipient.kind,
-            "name": name,
-            "postal_code": _postal(contact),
-            "address": contact.get("address") or "",
-            "email": _email(contact),
-        },
-        "people": people,
-        "cards": merge_cards(people),
-        "facts": facts,
-    }
-
-
 def prepare(
-    *, incident: Incident, actor: str, progress: Callable[[int, int], None] | None = None
+    *,
+    incident: Incident,
+    actor: str,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> PrepareResult:
     """Create the notices that do not exist yet. Re-running creates nothing twice; a recipient added by
-    a later import and resolve gets its notice on the next run."""
+    a later import and resolve gets its notice on the next run.
+
+    A window of BATCH recipients at a time: read in a few set-based queries (records still sealed), built
+    and sealed by `workers` processes (owabi.notices.snapshots; default one per core for incidents of
+    PARALLEL_MIN recipients or more, else in-process), written in order in one transaction per window
+    (COPY on PostgreSQL). Memory stays bounded at any size; a crash loses at most the windows in flight,
+    and the re-run makes what they would have made."""
     setup = NoticeSetup.objects.filter(incident=incident).first()
     if setup is None:
         raise NoticeSetupMissing(
@@ -247,29 +134,43 @@ def prepare(
             f"{incident.slug} --from FILE.toml)"
         )
     result = PrepareResult()
-    sources = dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source"))
-    names = _source_names(incident, setup)
-    facts = facts_of(incident)
-    recipients = Recipient.objects.filter(incident=incident)
-    bounds = recipients.aggregate(low=Min("pk"), high=Max("pk"), total=Count("pk"))
+    context = snapshots.Context(
+        incident=incident.pk,
+        policy=setup.policy,
+        language=setup.language,
+        revision=setup.revision,
+        declared=list(incident.declared_categories),
+        names=_source_names(incident, setup),
+        facts=facts_of(incident),
+        file_sources=dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source")),
+        copy=connection.vendor == "postgresql",
+    )
+    bounds = Recipient.objects.filter(incident=incident).aggregate(
+        low=Min("pk"), high=Max("pk"), total=Count("pk")
+    )
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if (bounds["total"] or 0) >= PARALLEL_MIN else 1
+    starts = range(bounds["low"] or 0, (bounds["high"] or -1) + 1, BATCH)
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     done = 0
-    # A window of recipient ids at a time, with only that window's existing notices in memory: an
-    # incident of tens of millions of recipients is prepared in bounded memory.
-    for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, BATCH):
-        batch = list(recipients.filter(pk__gte=start, pk__lt=start + BATCH).order_by("number"))
-        if not batch:
-            continue
-        live = set(
-            Notice.objects.filter(recipient__in=[recipient.pk for recipient in batch], reminder_of=None)
-            .exclude(status=Notice.Status.CANCELLED)
-            .values_list("recipient_id", "channel")
-        )
-        notices = _prepare_batch(incident, setup, batch, live, sources, names, facts, result)
-        with transaction.atomic():
-            Notice.objects.bulk_create(notices, batch_size=500)
-        done += len(batch)
-        if progress:
-            progress(done, bounds["total"])
+    try:
+        for count, built in _built_in_order(pool, context, (_window(incident, start) for start in starts)):
+            with transaction.atomic():
+                if context.copy:
+                    bulk.insert_copy_text(Notice, snapshots.FIELDS, built.rows, analyze=False)
+                else:
+                    bulk.insert(Notice, snapshots.FIELDS, built.rows)
+            for channel, created in built.created.items():
+                result.created[channel] += created
+            result.existing += built.existing
+            result.unreachable += built.unreachable
+            done += count
+            if progress and count:
+                progress(done, bounds["total"])
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     audit.record(
         actor=actor,
         action="notices.prepare",
@@ -285,68 +186,80 @@ def prepare(
     return result
 
 
-def _prepare_batch(
-    incident: Incident,
-    setup: NoticeSetup,
-    batch: list[Recipient],
-    live: set[tuple[int, str]],
-    sources: dict[int, str],
-    names: dict[str, dict[str, str]],
-    facts: dict[str, Any],
-    result: PrepareResult,
-) -> list[Notice]:
-    subjects = list(Subject.objects.filter(recipient__in=batch).order_by("number"))
-    members: dict[int, list[int]] = defaultdict(list)
-    for subject_id, record_id in Membership.objects.filter(subject__in=subjects).values_list(
-        "subject_id", "record_id"
-    ):
-        members[subject_id].append(record_id)
-    wanted = {pk for pks in members.values() for pk in pks}
-    records = {
-        pk: (sealed, categories, sealed.get("source") or sources[file_id], role)
-        for pk, sealed, categories, file_id, role in cast(
-            "Iterable[tuple[int, dict[str, Any], list[str], int, str]]",
-            open_values(
-                LeakRecord.objects.filter(pk__in=wanted),
-                "pk",
-                "sealed",
-                "categories",
-                "source_file_id",
-                "role",
-            ),
+def _window(incident: Incident, start: int) -> snapshots.Window:
+    """Recipients start..start+BATCH-1 of the incident, their subjects and their records (still sealed),
+    their live notices, and ids reserved for the notices they may get."""
+    span = {"gte": start, "lt": start + BATCH}
+    recipients = _rows(
+        Recipient.objects.filter(incident=incident, pk__gte=span["gte"], pk__lt=span["lt"])
+        .order_by("number")
+        .values_list("pk", "kind", "contact_record_id")
+    )
+    if not recipients:
+        return snapshots.Window([], [], [], set(), [], "")
+    subjects = _rows(
+        Subject.objects.filter(incident=incident, recipient_id__gte=span["gte"], recipient_id__lt=span["lt"])
+        .order_by("number")
+        .values_list("pk", "number", "is_minor", "best_record_id", "recipient_id")
+    )
+    records = _rows(
+        LeakRecord.objects.filter(
+            membership__subject__incident=incident,
+            membership__subject__recipient_id__gte=span["gte"],
+            membership__subject__recipient_id__lt=span["lt"],
+        ).values_list("pk", "sealed", "categories", "source_file_id", "role", "membership__subject_id")
+    )
+    live = set(
+        Notice.objects.filter(
+            incident=incident, recipient_id__gte=span["gte"], recipient_id__lt=span["lt"], reminder_of=None
         )
-    }
-    people: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    own_subject: dict[int, int] = {}  # record id -> subject id, for the recipients' contact records
-    contacts = {recipient.contact_record_id for recipient in batch}
-    for subject in subjects:
-        own = [records[pk] for pk in sorted(members[subject.pk]) if pk in records]
-        best = records[subject.best_record_id][0] if subject.best_record_id in records else {}
-        person = _person(subject.number, subject.is_minor, best, own, incident.declared_categories, names)
-        person["subject"] = subject.pk
-        people[cast(int, subject.recipient_id)].append(person)
-        own_subject.update((pk, subject.pk) for pk in members[subject.pk] if pk in contacts)
-    notices = []
-    for recipient in batch:
-        contact = records[recipient.contact_record_id][0] if recipient.contact_record_id in records else {}
-        # The recipient is one of their people when their own data leaked: an adult, or a guardian
-        # who is a subject too (their contact record is one of their own records).
-        self_subject = own_subject.get(recipient.contact_record_id or 0)
-        for person in people[recipient.pk]:
-            subject_pk = person.pop("subject")
-            person["self"] = recipient.kind == Recipient.Kind.SELF and subject_pk == self_subject
-        people[recipient.pk].sort(key=lambda person: not person["self"])  # the reader first, then family
-        content = content_of(recipient, people[recipient.pk], contact, facts)
-        channels = _channels(setup.policy, content["to"]["email"], bool(content["to"]["address"]))
-        if not channels:
-            result.unreachable += 1
-        for channel in channels:
-            if (recipient.pk, channel) in live:
-                result.existing += 1
-                continue
-            notices.append(new_notice(incident, setup, recipient.pk, channel, content, setup.language))
-            result.created[channel] += 1
-    return notices
+        .exclude(status=Notice.Status.CANCELLED)
+        .values_list("recipient_id", "channel")
+    )
+    wanted = snapshots.CHANNELS_AT_MOST * len(recipients) - len(live)
+    now = timezone.now()
+    stamp = (
+        now.isoformat()
+        if connection.vendor == "postgresql"
+        else connection.ops.adapt_datetimefield_value(now)
+    )
+    return snapshots.Window(
+        cast("list[tuple[int, str, int | None]]", recipients),
+        cast("list[tuple[int, int, bool, int | None, int]]", subjects),
+        cast("list[tuple[int, Any, Any, int, str, int]]", records),
+        cast("set[tuple[int, str]]", live),
+        rowids.allocate(Notice, wanted),
+        cast(str, stamp),
+    )
+
+
+def _rows(queryset: Any) -> list[tuple[Any, ...]]:
+    """The rows of a values_list query as the driver gives them: without Django's per-value converters
+    (sealed blobs stay bytes, JSON stays text), which cost more than the query; the workers convert."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cast("list[tuple[Any, ...]]", cursor.fetchall())
+
+
+def _built_in_order(
+    pool: Any, context: snapshots.Context, windows: Iterator[snapshots.Window]
+) -> Iterator[tuple[int, snapshots.Built]]:
+    """Each window's recipient count and built notices, in window order; with a pool, a few windows are
+    read ahead (in this thread, which holds the connection) while workers build the earlier ones."""
+    if pool is None:
+        for window in windows:
+            yield len(window.recipients), snapshots.build(context, window)
+        return
+    pending: deque[tuple[int, Any]] = deque()
+    for window in windows:
+        pending.append((len(window.recipients), pool.apply_async(snapshots.build, (context, window))))
+        if len(pending) > 2 * pool._processes:
+            count, built = pending.popleft()
+            yield count, built.get()
+    while pending:
+        count, built = pending.popleft()
+        yield count, built.get()
 
 
 def facts_of(incident: Incident) -> dict[str, Any]:
