@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import signal
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -13,12 +17,12 @@ from django.core.management import call_command
 
 from owabi.incidents.services import create_incident
 from owabi.notices import codes, services, setup
-from owabi.notices.models import Notice
+from owabi.notices.models import Notice, PrepareRun
 from owabi.notices.services import prepare
 from owabi.records.models import Recipient
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
-from tests.conftest import REPO
+from tests.conftest import OWABI, REPO
 from tests.test_notices import AS_OF, CARD_HEADER, CARD_ROWS, HEADER, KIDS, SHOP, setup_data
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +113,45 @@ def test_workers_and_windows_make_the_same_notices_as_one_process(synthetic, mon
     again = prepare(incident=synthetic, actor="t", workers=2)
     assert again.created == {"email": 0, "letter": 0} and again.existing == len(notices)
     assert Notice.objects.filter(incident=synthetic).count() == len(notices)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_mid_way_resumes_to_what_an_uninterrupted_run_makes(
+    synthetic, subprocess_env: dict[str, str]
+) -> None:
+    total = Recipient.objects.filter(incident=synthetic).count()
+    command = [*OWABI, "notices", "prepare", "--incident", synthetic.slug, "--window", "2", "--workers", "1"]
+    killed = subprocess.Popen(
+        command, env=subprocess_env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert killed.stderr is not None
+    shown = b""
+    while chunk := os.read(killed.stderr.fileno(), 4096):  # its progress: "\r123/456 recipients (…)"
+        shown += chunk
+        done = [int(n.replace(b",", b"")) for n in re.findall(rb"\r([\d,]+)/", shown)]
+        if done and done[-1] >= total // 3:
+            killed.send_signal(signal.SIGKILL)
+            break
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    checkpoint = PrepareRun.objects.get(incident=synthetic, finished_at=None)
+    stopped = Notice.objects.filter(incident=synthetic).count()
+    assert 0 < checkpoint.done < total and stopped == checkpoint.created_email + checkpoint.created_letter
+
+    resumed = subprocess.run(
+        command, env=subprocess_env, cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert "resumed 1 time(s)" in resumed.stdout
+    after = by_recipient(synthetic)
+    [run] = PrepareRun.objects.filter(incident=synthetic)
+    assert run.finished_at is not None and run.done == total and len(after) > stopped
+
+    Notice.objects.filter(incident=synthetic).delete()
+    whole = prepare(incident=synthetic, actor="t", window=2)
+    assert by_recipient(synthetic) == after  # the same notices, stating the same facts
+    assert (run.created_email, run.created_letter, run.unreachable) == (
+        whole.created["email"],
+        whole.created["letter"],
+        whole.unreachable,
+    )

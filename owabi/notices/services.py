@@ -20,14 +20,13 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from owabi.core import audit, bulk, rowids
-from owabi.core.fields import open_values
 from owabi.core.linebreak import FontMissing
 from owabi.incidents.models import Incident
 from owabi.notices import codes, snapshots
@@ -39,7 +38,7 @@ from owabi.notices.ledger import MAX_ATTEMPTS
 from owabi.notices.letters import BATCH as LETTER_BATCH
 from owabi.notices.letters import LetterTooLong, letter_text, print_letters
 from owabi.notices.letters import reference as letter_reference
-from owabi.notices.models import Notice, NoticeSetup, new_notice
+from owabi.notices.models import Notice, NoticeSetup, PrepareRun, new_notice
 from owabi.notices.reminders import RuleError, remind
 from owabi.notices.render import render
 from owabi.notices.resend import ResendError, resend
@@ -92,7 +91,10 @@ __all__ = [
 ]
 
 BATCH = 2000  # recipients per window (one transaction each)
+LABELS_BATCH = 20_000  # records per window when reading the labels of rows with their own source
 PARALLEL_MIN = 20_000  # recipients; fewer are prepared in-process: forking costs more than it saves
+
+T = TypeVar("T")
 
 
 class NoticeSetupMissing(Exception):
@@ -110,6 +112,7 @@ class PrepareResult:
     created: dict[str, int] = field(default_factory=lambda: {"email": 0, "letter": 0})
     existing: int = 0  # recipient/channel pairs that already had a notice
     unreachable: int = 0  # recipients with neither a usable e-mail address nor a postal address
+    resumed: int = 0  # times the run was taken up again after it stopped (owabi.notices.models.PrepareRun)
 
 
 def prepare(
@@ -118,78 +121,112 @@ def prepare(
     actor: str,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    window: int | None = None,
 ) -> PrepareResult:
     """Create the notices that do not exist yet. Re-running creates nothing twice; a recipient added by
     a later import and resolve gets its notice on the next run.
 
-    A window of BATCH recipients at a time: read in a few set-based queries (records still sealed), built
-    and sealed by `workers` processes (owabi.notices.snapshots; default one per core for incidents of
-    PARALLEL_MIN recipients or more, else in-process), written in order in one transaction per window
-    (COPY on PostgreSQL). Memory stays bounded at any size; a crash loses at most the windows in flight,
-    and the re-run makes what they would have made."""
+    A `window` of recipients at a time (default BATCH): read in a few set-based queries (records still
+    sealed), built and sealed by `workers` processes (owabi.notices.snapshots; default one per core for
+    incidents of PARALLEL_MIN recipients or more, else in-process), written in order in one transaction
+    per window (COPY on PostgreSQL) with the run's checkpoint (PrepareRun). Memory stays bounded at any
+    size; a run stopped at any moment is taken up again by the next call where its last window ended,
+    with the facts it started with, and ends as an uninterrupted run would have."""
     setup = NoticeSetup.objects.filter(incident=incident).first()
     if setup is None:
         raise NoticeSetupMissing(
             f"incident {incident.slug}: set up its notices first (owabi notices setup --incident "
             f"{incident.slug} --from FILE.toml)"
         )
-    result = PrepareResult()
-    context = snapshots.Context(
-        incident=incident.pk,
-        policy=setup.policy,
-        language=setup.language,
-        revision=setup.revision,
-        declared=list(incident.declared_categories),
-        names=_source_names(incident, setup),
-        facts=facts_of(incident),
-        file_sources=dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source")),
-        copy=connection.vendor == "postgresql",
-    )
     bounds = Recipient.objects.filter(incident=incident).aggregate(
         low=Min("pk"), high=Max("pk"), total=Count("pk")
     )
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if (bounds["total"] or 0) >= PARALLEL_MIN else 1
-    starts = range(bounds["low"] or 0, (bounds["high"] or -1) + 1, BATCH)
+    size = window or BATCH
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-    done = 0
     try:
-        for count, built in _built_in_order(pool, context, (_window(incident, start) for start in starts)):
+        names = _source_names(incident, setup, pool)
+        run = _checkpoint(incident, setup, bounds["low"] or 0)
+        context = snapshots.Context(
+            incident=incident.pk,
+            policy=setup.policy,
+            language=setup.language,
+            revision=setup.revision,
+            declared=list(incident.declared_categories),
+            names=names,
+            facts=run.facts,
+            file_sources=dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source")),
+            copy=connection.vendor == "postgresql",
+        )
+        starts = range(run.next_recipient, (bounds["high"] or -1) + 1, size)
+        windows = ((context, _window(incident, start, size)) for start in starts)
+        for start, built in zip(starts, _in_order(pool, snapshots.build, windows), strict=True):
+            run.next_recipient = start + size
+            run.done += built.recipients
+            run.created_email += built.created["email"]
+            run.created_letter += built.created["letter"]
+            run.existing += built.existing
+            run.unreachable += built.unreachable
             with transaction.atomic():
                 if context.copy:
                     bulk.insert_copy_text(Notice, snapshots.FIELDS, built.rows, analyze=False)
                 else:
                     bulk.insert(Notice, snapshots.FIELDS, built.rows)
-            for channel, created in built.created.items():
-                result.created[channel] += created
-            result.existing += built.existing
-            result.unreachable += built.unreachable
-            done += count
-            if progress and count:
-                progress(done, bounds["total"])
+                run.save()
+            if progress and built.recipients:
+                progress(run.done, bounds["total"])
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
-    audit.record(
-        actor=actor,
-        action="notices.prepare",
-        object_type="incident",
-        object_id=incident.pk,
-        data={
-            "created": result.created,
-            "existing": result.existing,
-            "unreachable": result.unreachable,
-            "setup_revision": setup.revision,
-        },
+    result = PrepareResult(
+        created={"email": run.created_email, "letter": run.created_letter},
+        existing=run.existing,
+        unreachable=run.unreachable,
+        resumed=run.resumed,
     )
+    with transaction.atomic():
+        run.finished_at = timezone.now()
+        run.save(update_fields=["finished_at"])
+        audit.record(
+            actor=actor,
+            action="notices.prepare",
+            object_type="incident",
+            object_id=incident.pk,
+            data={
+                "created": result.created,
+                "existing": result.existing,
+                "unreachable": result.unreachable,
+                "setup_revision": setup.revision,
+                "resumed": run.resumed,
+            },
+        )
     return result
 
 
-def _window(incident: Incident, start: int) -> snapshots.Window:
-    """Recipients start..start+BATCH-1 of the incident, their subjects and their records (still sealed),
+def _checkpoint(incident: Incident, setup: NoticeSetup, low: int) -> PrepareRun:
+    """The incident's unfinished run, taken up again where it stopped; else a new run from the first
+    recipient. A run left by an earlier setup revision is closed, not resumed: its notices stay as they
+    were made, and the new run (which skips them) states today's facts for the rest."""
+    with transaction.atomic():
+        run = PrepareRun.objects.select_for_update().filter(incident=incident, finished_at=None).first()
+        if run is not None and run.setup_revision == setup.revision:
+            run.resumed += 1
+            run.save(update_fields=["resumed"])
+            return run
+        if run is not None:
+            run.finished_at = timezone.now()
+            run.save(update_fields=["finished_at"])
+        return PrepareRun.objects.create(
+            incident=incident, setup_revision=setup.revision, facts=facts_of(incident), next_recipient=low
+        )
+
+
+def _window(incident: Incident, start: int, size: int) -> snapshots.Window:
+    """Recipients start..start+size-1 of the incident, their subjects and their records (still sealed),
     their live notices, and ids reserved for the notices they may get."""
-    span = {"gte": start, "lt": start + BATCH}
+    span = {"gte": start, "lt": start + size}
     recipients = _rows(
         Recipient.objects.filter(incident=incident, pk__gte=span["gte"], pk__lt=span["lt"])
         .order_by("number")
@@ -242,24 +279,20 @@ def _rows(queryset: Any) -> list[tuple[Any, ...]]:
         return cast("list[tuple[Any, ...]]", cursor.fetchall())
 
 
-def _built_in_order(
-    pool: Any, context: snapshots.Context, windows: Iterator[snapshots.Window]
-) -> Iterator[tuple[int, snapshots.Built]]:
-    """Each window's recipient count and built notices, in window order; with a pool, a few windows are
-    read ahead (in this thread, which holds the connection) while workers build the earlier ones."""
+def _in_order(pool: Any, function: Callable[..., T], jobs: Iterable[tuple[Any, ...]]) -> Iterator[T]:
+    """`function(*job)` for each job, in order; with a pool, a few jobs are read ahead (in this thread,
+    which holds the database connection) while the workers run the earlier ones."""
     if pool is None:
-        for window in windows:
-            yield len(window.recipients), snapshots.build(context, window)
+        for job in jobs:
+            yield function(*job)
         return
-    pending: deque[tuple[int, Any]] = deque()
-    for window in windows:
-        pending.append((len(window.recipients), pool.apply_async(snapshots.build, (context, window))))
+    pending: deque[Any] = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(function, job))
         if len(pending) > 2 * pool._processes:
-            count, built = pending.popleft()
-            yield count, built.get()
+            yield pending.popleft().get()
     while pending:
-        count, built = pending.popleft()
-        yield count, built.get()
+        yield pending.popleft().get()
 
 
 def facts_of(incident: Incident) -> dict[str, Any]:
@@ -279,22 +312,30 @@ def facts_of(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _source_names(incident: Incident, setup: NoticeSetup) -> dict[str, dict[str, str]]:
+def _source_names(incident: Incident, setup: NoticeSetup, pool: Any) -> dict[str, dict[str, str]]:
     """The setup's names for the incident's source labels, per language; UnnamedSources when a label in
     use has no name in the setup's language (checked before any notice is made, so a run never stops
-    half-way). A row's own `source` value is read only from files that have that column."""
+    half-way). A row's own `source` value is read only from files that have that column: their records
+    are read in windows of ids and opened by the pool's workers (or here, without a pool)."""
     files = list(SourceFile.objects.filter(incident=incident).exclude(rows_ok=0))
     labels = {file.source for file in files if "source" not in file.mapping.values()}
     with_column = {file.pk: file.source for file in files if "source" in file.mapping.values()}
     if with_column:
-        rows = open_values(
-            LeakRecord.objects.filter(source_file__in=list(with_column)),
-            "sealed",
-            "source_file_id",
-            chunk_size=2000,
+        records = LeakRecord.objects.filter(source_file__in=list(with_column))
+        bounds = records.aggregate(low=Min("pk"), high=Max("pk"))
+        windows = (
+            (
+                _rows(
+                    records.filter(pk__gte=start, pk__lt=start + LABELS_BATCH).values_list(
+                        "pk", "sealed", "source_file_id"
+                    )
+                ),
+                with_column,
+            )
+            for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, LABELS_BATCH)
         )
-        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows):
-            labels.add(sealed.get("source") or with_column[file_id])
+        for found in _in_order(pool, snapshots.labels, windows):
+            labels |= found
     known = setup.sources.get(setup.language, {})
     unnamed = sorted(label for label in labels if label not in known)
     if unnamed:

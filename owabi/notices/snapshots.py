@@ -65,6 +65,7 @@ class Window:
 
 @dataclass
 class Built:
+    recipients: int  # in the window
     rows: list[Any] = field(default_factory=list)  # bytes (COPY text) or tuples, FIELDS order
     created: dict[str, int] = field(default_factory=lambda: {"email": 0, "letter": 0})
     existing: int = 0
@@ -75,9 +76,17 @@ _RECORD_SEALED = cast(SealedBytesField, LeakRecord._meta.get_field("sealed"))
 _CONTENT = cast(SealedBytesField, Notice._meta.get_field("content"))
 
 
+def labels(rows: list[tuple[int, Any, int]], file_sources: dict[int, str]) -> set[str]:
+    """The source labels of records (id, sealed blob, file id): a row's own, else its file's."""
+    found = set()
+    for pk, blob, file_id in rows:
+        found.add(_RECORD_SEALED.open_row(blob, pk).get("source") or file_sources[file_id])
+    return found
+
+
 def build(context: Context, window: Window) -> Built:
     """The window's new notices, as rows to write, and what the run counts."""
-    built = Built()
+    built = Built(len(window.recipients))
     records: dict[int, tuple[dict[str, Any], list[str], str, str]] = {}
     members: dict[int, list[int]] = defaultdict(list)
     for pk, blob, record_categories, file_id, role, subject_id in window.records:
@@ -98,6 +107,11 @@ def build(context: Context, window: Window) -> Built:
         people[recipient_pk].append(person)
         own_subject.update((pk, subject_pk) for pk in mine if pk in contacts)
     ids = iter(window.ids)
+    # One notice in COPY text (FIELDS order): the values that vary are numbers, codes, channel names and
+    # hex, none of which COPY must escape; the rest are the same for the whole window.
+    same = bulk.copy_text([context.language, Notice.Status.PREPARED.value, context.revision])[:-1].decode()
+    stamps = bulk.copy_text([window.stamp, window.stamp])[:-1].decode()
+    copy_row = f"%d\t%d\t%d\t%s\t%s\t\\N\t\t{same}\t\\\\x%s\t{stamps}\t\t\\N\t0\t\t\\N\t\\N\t\tf\n"
     for recipient_pk, kind, contact_record in window.recipients:
         contact = records[contact_record][0] if contact_record in records else {}
         # The recipient is one of their people when their own data leaked: an adult, or a guardian
@@ -117,24 +131,19 @@ def build(context: Context, window: Window) -> Built:
                 built.existing += 1
                 continue
             pk = next(ids)
-            row = (
-                *(pk, context.incident, recipient_pk, channel, codes.new_code(), None, ""),
-                *(context.language, Notice.Status.PREPARED.value, context.revision),
-                *(
-                    _CONTENT.seal_row(content, pk),
-                    window.stamp,
-                    window.stamp,
-                    "",
-                    None,
-                    0,
-                    "",
-                    None,
-                    None,
-                    "",
-                ),
-                False,
-            )
-            built.rows.append(bulk.copy_text(row) if context.copy else row)
+            sealed = _CONTENT.seal_row(content, pk)
+            code = codes.new_code()
+            if context.copy:
+                row = copy_row % (pk, context.incident, recipient_pk, channel, code, sealed.hex())
+                built.rows.append(row.encode())
+            else:
+                built.rows.append(
+                    (
+                        *(pk, context.incident, recipient_pk, channel, code, None, "", context.language),
+                        *(Notice.Status.PREPARED.value, context.revision, sealed, window.stamp, window.stamp),
+                        *("", None, 0, "", None, None, "", False),
+                    )
+                )
             built.created[channel] += 1
     return built
 
