@@ -17,7 +17,6 @@ then times:
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import resource
 import smtplib
@@ -107,17 +106,14 @@ def main() -> None:
 
     django.setup()
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
-    from django.core.management import call_command
     from django.db import connection
+    from synthetic_incident import build
 
-    from owabi.incidents.services import create_incident
-    from owabi.notices import letters, setup
+    from owabi.notices import letters
     from owabi.notices.mime import transact
     from owabi.notices.models import Notice, NoticeSetup
     from owabi.notices.sending import _build, send_email
     from owabi.notices.services import prepare
-    from owabi.records.resolve import resolve
-    from owabi.records.services import import_file
 
     # The SMTP server runs in its own process, as a mail server would: in this one it would compete with
     # the sender for the interpreter lock.
@@ -133,16 +129,7 @@ def main() -> None:
         f"{os.cpu_count()} cores; the SMTP server {offers} PIPELINING"
     )
     started = time.monotonic()
-    call_command("migrate", verbosity=0)
-    incident = create_incident(
-        actor="bench", slug="bench", name="bench", discovered_on=django.utils.timezone.localdate()
-    )
-    leak = work / "leak.csv"
-    call_command("synth", records=options.records, seed=5, out=str(leak), stdout=io.StringIO())
-    import_file(incident=incident, path=leak, actor="bench")
-    resolve(incident=incident, actor="bench")
-    example = setup.load(REPO / "docs" / "notice-setup.demo.toml")
-    setup.apply(incident=incident, data={**example, "policy": "both"}, actor="bench")
+    incident = build(options.records, work)
     prepare(incident=incident, actor="bench")
     the_setup = NoticeSetup.objects.get(incident=incident)
     emails = list(Notice.objects.filter(incident=incident, channel="email").select_related("incident"))

@@ -163,6 +163,39 @@ class Engagement(models.Model):
         return f"engagement of recipient {self.recipient_id}"
 
 
+class PrepareRun(models.Model):
+    """The checkpoint of one `notices prepare` run (owabi.notices.services.prepare): recipients with ids
+    below `next_recipient` are done, and the counts so far. Written in the same transaction as each
+    window's notices, so a run killed at any moment resumes where its last window ended, with the facts it
+    started with (so every notice of the run states the same facts, as an uninterrupted run's would). A
+    finished run is kept as the record of what it did. No PII: ids, counts and the incident's facts."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="+")
+    setup_revision = models.PositiveIntegerField()
+    facts = models.JSONField(default=dict)  # owabi.notices.services.facts_of, as of the run's start
+    next_recipient = models.BigIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)  # recipients done
+    created_email = models.PositiveIntegerField(default=0)
+    created_letter = models.PositiveIntegerField(default=0)
+    existing = models.PositiveIntegerField(default=0)
+    unreachable = models.PositiveIntegerField(default=0)
+    resumed = models.PositiveIntegerField(default=0)  # times the run was taken up again after a stop
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=models.Q(finished_at__isnull=True),
+                name="notices_prepare_run_one_open_per_incident",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"prepare run of {self.incident_id} at recipient {self.next_recipient}"
+
+
 def new_notice(
     incident: Incident,
     setup: NoticeSetup,

@@ -15,21 +15,21 @@ the modules behind it.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from owabi.core import audit
-from owabi.core.fields import open_values
+from owabi.core import audit, bulk, rowids
 from owabi.core.linebreak import FontMissing
-from owabi.incidents import categories
 from owabi.incidents.models import Incident
-from owabi.notices import codes
+from owabi.notices import codes, snapshots
 from owabi.notices.bounces import MESSAGE_ID, BounceFileError, apply_reports, read_reports
 from owabi.notices.bounces import Report as BounceReport
 from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off, sign_in
@@ -38,7 +38,7 @@ from owabi.notices.ledger import MAX_ATTEMPTS
 from owabi.notices.letters import BATCH as LETTER_BATCH
 from owabi.notices.letters import LetterTooLong, letter_text, print_letters
 from owabi.notices.letters import reference as letter_reference
-from owabi.notices.models import Notice, NoticeSetup, new_notice
+from owabi.notices.models import Notice, NoticeSetup, PrepareRun, new_notice
 from owabi.notices.reminders import RuleError, remind
 from owabi.notices.render import render
 from owabi.notices.resend import ResendError, resend
@@ -47,10 +47,8 @@ from owabi.notices.sending import SendOptionError, send_email
 from owabi.notices.setup import SetupError
 from owabi.notices.setup import apply as apply_setup
 from owabi.notices.setup import load as load_setup
-from owabi.records import cards as card_brands
-from owabi.records import normalize
-from owabi.records.features import safe
-from owabi.records.models import LeakRecord, Membership, Recipient, SourceFile, Subject
+from owabi.notices.snapshots import content_of, merge_cards
+from owabi.records.models import LeakRecord, Recipient, SourceFile, Subject
 
 __all__ = [
     "LETTER_BATCH",
@@ -92,7 +90,11 @@ __all__ = [
     "sign_in",
 ]
 
-BATCH = 1000  # recipients per transaction
+BATCH = 2000  # recipients per window (one transaction each)
+LABELS_BATCH = 20_000  # records per window when reading the labels of rows with their own source
+PARALLEL_MIN = 20_000  # recipients; fewer are prepared in-process: forking costs more than it saves
+
+T = TypeVar("T")
 
 
 class NoticeSetupMissing(Exception):
@@ -110,243 +112,187 @@ class PrepareResult:
     created: dict[str, int] = field(default_factory=lambda: {"email": 0, "letter": 0})
     existing: int = 0  # recipient/channel pairs that already had a notice
     unreachable: int = 0  # recipients with neither a usable e-mail address nor a postal address
-
-
-def _email(sealed: dict[str, Any]) -> str:
-    return safe(normalize.email, sealed.get("email")) or ""
-
-
-def _channels(policy: str, email: str, has_address: bool) -> list[str]:
-    email_ok = bool(email)
-    if policy == NoticeSetup.Policy.LETTER:
-        return ["letter"] if has_address else []
-    if policy == NoticeSetup.Policy.BOTH:
-        return [c for c, ok in (("email", email_ok), ("letter", has_address)) if ok]
-    return ["email"] if email_ok else ["letter"] if has_address else []
-
-
-_ORDER = {category.code: index for index, category in enumerate(categories.CATEGORIES)}
-_CARD_ITEMS = frozenset(code for code in _ORDER if code.startswith("card_"))
-
-
-def _person(
-    number: int,
-    is_minor: bool,
-    best: dict[str, Any],
-    records: list[tuple[Any, ...]],
-    declared: list[str],
-    names: dict[str, dict[str, str]],
-) -> dict[str, Any]:
-    """What one person's notice section says. Incident-wide card items (the security code, which owabi
-    never receives) are told only to people with card data among their records. `names` maps each
-    language's source labels to the names readers know (checked complete before prepare starts)."""
-    items: set[str] = set()
-    cards: set[tuple[str, str]] = set()
-    labels: set[str] = set()
-    roles: set[str] = set()
-    for sealed, record_categories, label, role in records:
-        roles.add(role)
-        items.update(record_categories)
-        labels.add(label)
-        if sealed.get("card_last4"):
-            cards.add((_brand(sealed.get("card_brand") or ""), sealed["card_last4"]))
-    has_card = bool(cards) or bool(items & _CARD_ITEMS)
-    items.update(code for code in declared if has_card or code not in _CARD_ITEMS)
-    return {
-        "number": number,
-        "name": best.get("subject_name") or "",
-        "due": "" if best.get("subject_name") else best.get("expected_delivery_date") or "",
-        "minor": is_minor,
-        "self": False,
-        # Every record of theirs came from someone else's order, as its delivery address: the notice
-        # says so, and names nobody else (their records hold only their own values).
-        "via": "shipping_recipient" if roles == {"shipping_recipient"} else "",
-        "items": sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code)),
-        "card_keys": sorted(cards),
-        "sources": {
-            language: sorted({known[label] for label in labels if label in known})
-            for language, known in names.items()
-        },
-    }
-
-
-def _brand(raw: str) -> str:
-    """The brand code of an export's spelling (VISA, Visa, ビザ -> VISA); a spelling owabi does not know
-    is kept as written, so the reader still sees what the export said."""
-    code = card_brands.canonical_brand(raw)
-    return code if code is not None else " ".join(raw.split())
-
-
-def merge_cards(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each card once per notice, with the people whose records held it. The same last 4 digits with the
-    same brand, or with no brand, is one card (a guardian's card on three children's records is one
-    card); with two brands for the same digits, a record without a brand could be either, so it stays
-    a line of its own."""
-    holders: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for person in people:
-        for brand, last4 in person.pop("card_keys", []):
-            holders[(last4, brand)].append(person["number"])
-    brands: dict[str, list[str]] = defaultdict(list)
-    for last4, brand in sorted(holders):
-        brands[last4].append(brand)
-    merged = []
-    for last4, found in sorted(brands.items()):
-        named = [brand for brand in found if brand]
-        if len(named) <= 1:
-            numbers = {number for brand in found for number in holders[(last4, brand)]}
-            merged.append({"brand": named[0] if named else "", "last4": last4, "holders": sorted(numbers)})
-        else:
-            merged += [
-                {"brand": brand, "last4": last4, "holders": sorted(set(holders[(last4, brand)]))}
-                for brand in found
-            ]
-    return merged
-
-
-def _postal(sealed: dict[str, Any]) -> str:
-    """The postal code as printed on mail (100-0001); as given when it does not read as one."""
-    raw = sealed.get("postal_code") or ""
-    digits = safe(normalize.postal_code, raw)
-    return f"{digits[:3]}-{digits[3:]}" if digits else raw
-
-
-def content_of(
-    recipient: Recipient, people: list[dict[str, Any]], contact: dict[str, Any], facts: dict[str, Any]
-) -> dict[str, Any]:
-    """The snapshot of one notice. The salutation uses the same written form of the name as the list
-    (the person's own best record: 髙木 in both places, not 高木 from an address record in one)."""
-    guardian = recipient.kind == Recipient.Kind.GUARDIAN
-    own = next((person for person in people if person["self"]), None)
-    if guardian:
-        name = contact.get("guardian_name") or ""
-    else:
-        name = (own["name"] if own else "") or contact.get("subject_name") or ""
-    return {
-        "to": {
-            "kind": recipient.kind,
-            "name": name,
-            "postal_code": _postal(contact),
-            "address": contact.get("address") or "",
-            "email": _email(contact),
-        },
-        "people": people,
-        "cards": merge_cards(people),
-        "facts": facts,
-    }
+    resumed: int = 0  # times the run was taken up again after it stopped (owabi.notices.models.PrepareRun)
 
 
 def prepare(
-    *, incident: Incident, actor: str, progress: Callable[[int, int], None] | None = None
+    *,
+    incident: Incident,
+    actor: str,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+    window: int | None = None,
 ) -> PrepareResult:
     """Create the notices that do not exist yet. Re-running creates nothing twice; a recipient added by
-    a later import and resolve gets its notice on the next run."""
+    a later import and resolve gets its notice on the next run.
+
+    A `window` of recipients at a time (default BATCH): read in a few set-based queries (records still
+    sealed), built and sealed by `workers` processes (owabi.notices.snapshots; default one per core for
+    incidents of PARALLEL_MIN recipients or more, else in-process), written in order in one transaction
+    per window (COPY on PostgreSQL) with the run's checkpoint (PrepareRun). Memory stays bounded at any
+    size; a run stopped at any moment is taken up again by the next call where its last window ended,
+    with the facts it started with, and ends as an uninterrupted run would have."""
     setup = NoticeSetup.objects.filter(incident=incident).first()
     if setup is None:
         raise NoticeSetupMissing(
             f"incident {incident.slug}: set up its notices first (owabi notices setup --incident "
             f"{incident.slug} --from FILE.toml)"
         )
-    result = PrepareResult()
-    sources = dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source"))
-    names = _source_names(incident, setup)
-    facts = facts_of(incident)
-    recipients = Recipient.objects.filter(incident=incident)
-    bounds = recipients.aggregate(low=Min("pk"), high=Max("pk"), total=Count("pk"))
-    done = 0
-    # A window of recipient ids at a time, with only that window's existing notices in memory: an
-    # incident of tens of millions of recipients is prepared in bounded memory.
-    for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, BATCH):
-        batch = list(recipients.filter(pk__gte=start, pk__lt=start + BATCH).order_by("number"))
-        if not batch:
-            continue
-        live = set(
-            Notice.objects.filter(recipient__in=[recipient.pk for recipient in batch], reminder_of=None)
-            .exclude(status=Notice.Status.CANCELLED)
-            .values_list("recipient_id", "channel")
-        )
-        notices = _prepare_batch(incident, setup, batch, live, sources, names, facts, result)
-        with transaction.atomic():
-            Notice.objects.bulk_create(notices, batch_size=500)
-        done += len(batch)
-        if progress:
-            progress(done, bounds["total"])
-    audit.record(
-        actor=actor,
-        action="notices.prepare",
-        object_type="incident",
-        object_id=incident.pk,
-        data={
-            "created": result.created,
-            "existing": result.existing,
-            "unreachable": result.unreachable,
-            "setup_revision": setup.revision,
-        },
+    bounds = Recipient.objects.filter(incident=incident).aggregate(
+        low=Min("pk"), high=Max("pk"), total=Count("pk")
     )
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if (bounds["total"] or 0) >= PARALLEL_MIN else 1
+    size = window or BATCH
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        names = _source_names(incident, setup, pool)
+        run = _checkpoint(incident, setup, bounds["low"] or 0)
+        context = snapshots.Context(
+            incident=incident.pk,
+            policy=setup.policy,
+            language=setup.language,
+            revision=setup.revision,
+            declared=list(incident.declared_categories),
+            names=names,
+            facts=run.facts,
+            file_sources=dict(SourceFile.objects.filter(incident=incident).values_list("pk", "source")),
+            copy=connection.vendor == "postgresql",
+        )
+        starts = range(run.next_recipient, (bounds["high"] or -1) + 1, size)
+        windows = ((context, _window(incident, start, size)) for start in starts)
+        for start, built in zip(starts, _in_order(pool, snapshots.build, windows), strict=True):
+            run.next_recipient = start + size
+            run.done += built.recipients
+            run.created_email += built.created["email"]
+            run.created_letter += built.created["letter"]
+            run.existing += built.existing
+            run.unreachable += built.unreachable
+            with transaction.atomic():
+                if context.copy:
+                    bulk.insert_copy_text(Notice, snapshots.FIELDS, built.rows, analyze=False)
+                else:
+                    bulk.insert(Notice, snapshots.FIELDS, built.rows)
+                run.save()
+            if progress and built.recipients:
+                progress(run.done, bounds["total"])
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    result = PrepareResult(
+        created={"email": run.created_email, "letter": run.created_letter},
+        existing=run.existing,
+        unreachable=run.unreachable,
+        resumed=run.resumed,
+    )
+    with transaction.atomic():
+        run.finished_at = timezone.now()
+        run.save(update_fields=["finished_at"])
+        audit.record(
+            actor=actor,
+            action="notices.prepare",
+            object_type="incident",
+            object_id=incident.pk,
+            data={
+                "created": result.created,
+                "existing": result.existing,
+                "unreachable": result.unreachable,
+                "setup_revision": setup.revision,
+                "resumed": run.resumed,
+            },
+        )
     return result
 
 
-def _prepare_batch(
-    incident: Incident,
-    setup: NoticeSetup,
-    batch: list[Recipient],
-    live: set[tuple[int, str]],
-    sources: dict[int, str],
-    names: dict[str, dict[str, str]],
-    facts: dict[str, Any],
-    result: PrepareResult,
-) -> list[Notice]:
-    subjects = list(Subject.objects.filter(recipient__in=batch).order_by("number"))
-    members: dict[int, list[int]] = defaultdict(list)
-    for subject_id, record_id in Membership.objects.filter(subject__in=subjects).values_list(
-        "subject_id", "record_id"
-    ):
-        members[subject_id].append(record_id)
-    wanted = {pk for pks in members.values() for pk in pks}
-    records = {
-        pk: (sealed, categories, sealed.get("source") or sources[file_id], role)
-        for pk, sealed, categories, file_id, role in cast(
-            "Iterable[tuple[int, dict[str, Any], list[str], int, str]]",
-            open_values(
-                LeakRecord.objects.filter(pk__in=wanted),
-                "pk",
-                "sealed",
-                "categories",
-                "source_file_id",
-                "role",
-            ),
+def _checkpoint(incident: Incident, setup: NoticeSetup, low: int) -> PrepareRun:
+    """The incident's unfinished run, taken up again where it stopped; else a new run from the first
+    recipient. A run left by an earlier setup revision is closed, not resumed: its notices stay as they
+    were made, and the new run (which skips them) states today's facts for the rest."""
+    with transaction.atomic():
+        run = PrepareRun.objects.select_for_update().filter(incident=incident, finished_at=None).first()
+        if run is not None and run.setup_revision == setup.revision:
+            run.resumed += 1
+            run.save(update_fields=["resumed"])
+            return run
+        if run is not None:
+            run.finished_at = timezone.now()
+            run.save(update_fields=["finished_at"])
+        return PrepareRun.objects.create(
+            incident=incident, setup_revision=setup.revision, facts=facts_of(incident), next_recipient=low
         )
-    }
-    people: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    own_subject: dict[int, int] = {}  # record id -> subject id, for the recipients' contact records
-    contacts = {recipient.contact_record_id for recipient in batch}
-    for subject in subjects:
-        own = [records[pk] for pk in sorted(members[subject.pk]) if pk in records]
-        best = records[subject.best_record_id][0] if subject.best_record_id in records else {}
-        person = _person(subject.number, subject.is_minor, best, own, incident.declared_categories, names)
-        person["subject"] = subject.pk
-        people[cast(int, subject.recipient_id)].append(person)
-        own_subject.update((pk, subject.pk) for pk in members[subject.pk] if pk in contacts)
-    notices = []
-    for recipient in batch:
-        contact = records[recipient.contact_record_id][0] if recipient.contact_record_id in records else {}
-        # The recipient is one of their people when their own data leaked: an adult, or a guardian
-        # who is a subject too (their contact record is one of their own records).
-        self_subject = own_subject.get(recipient.contact_record_id or 0)
-        for person in people[recipient.pk]:
-            subject_pk = person.pop("subject")
-            person["self"] = recipient.kind == Recipient.Kind.SELF and subject_pk == self_subject
-        people[recipient.pk].sort(key=lambda person: not person["self"])  # the reader first, then family
-        content = content_of(recipient, people[recipient.pk], contact, facts)
-        channels = _channels(setup.policy, content["to"]["email"], bool(content["to"]["address"]))
-        if not channels:
-            result.unreachable += 1
-        for channel in channels:
-            if (recipient.pk, channel) in live:
-                result.existing += 1
-                continue
-            notices.append(new_notice(incident, setup, recipient.pk, channel, content, setup.language))
-            result.created[channel] += 1
-    return notices
+
+
+def _window(incident: Incident, start: int, size: int) -> snapshots.Window:
+    """Recipients start..start+size-1 of the incident, their subjects and their records (still sealed),
+    their live notices, and ids reserved for the notices they may get."""
+    span = {"gte": start, "lt": start + size}
+    recipients = _rows(
+        Recipient.objects.filter(incident=incident, pk__gte=span["gte"], pk__lt=span["lt"])
+        .order_by("number")
+        .values_list("pk", "kind", "contact_record_id")
+    )
+    if not recipients:
+        return snapshots.Window([], [], [], set(), [], "")
+    subjects = _rows(
+        Subject.objects.filter(incident=incident, recipient_id__gte=span["gte"], recipient_id__lt=span["lt"])
+        .order_by("number")
+        .values_list("pk", "number", "is_minor", "best_record_id", "recipient_id")
+    )
+    records = _rows(
+        LeakRecord.objects.filter(
+            membership__subject__incident=incident,
+            membership__subject__recipient_id__gte=span["gte"],
+            membership__subject__recipient_id__lt=span["lt"],
+        ).values_list("pk", "sealed", "categories", "source_file_id", "role", "membership__subject_id")
+    )
+    live = set(
+        Notice.objects.filter(
+            incident=incident, recipient_id__gte=span["gte"], recipient_id__lt=span["lt"], reminder_of=None
+        )
+        .exclude(status=Notice.Status.CANCELLED)
+        .values_list("recipient_id", "channel")
+    )
+    wanted = snapshots.CHANNELS_AT_MOST * len(recipients) - len(live)
+    now = timezone.now()
+    stamp = (
+        now.isoformat()
+        if connection.vendor == "postgresql"
+        else connection.ops.adapt_datetimefield_value(now)
+    )
+    return snapshots.Window(
+        cast("list[tuple[int, str, int | None]]", recipients),
+        cast("list[tuple[int, int, bool, int | None, int]]", subjects),
+        cast("list[tuple[int, Any, Any, int, str, int]]", records),
+        cast("set[tuple[int, str]]", live),
+        rowids.allocate(Notice, wanted),
+        cast(str, stamp),
+    )
+
+
+def _rows(queryset: Any) -> list[tuple[Any, ...]]:
+    """The rows of a values_list query as the driver gives them: without Django's per-value converters
+    (sealed blobs stay bytes, JSON stays text), which cost more than the query; the workers convert."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cast("list[tuple[Any, ...]]", cursor.fetchall())
+
+
+def _in_order(pool: Any, function: Callable[..., T], jobs: Iterable[tuple[Any, ...]]) -> Iterator[T]:
+    """`function(*job)` for each job, in order; with a pool, a few jobs are read ahead (in this thread,
+    which holds the database connection) while the workers run the earlier ones."""
+    if pool is None:
+        for job in jobs:
+            yield function(*job)
+        return
+    pending: deque[Any] = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(function, job))
+        if len(pending) > 2 * pool._processes:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
 
 
 def facts_of(incident: Incident) -> dict[str, Any]:
@@ -366,22 +312,30 @@ def facts_of(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _source_names(incident: Incident, setup: NoticeSetup) -> dict[str, dict[str, str]]:
+def _source_names(incident: Incident, setup: NoticeSetup, pool: Any) -> dict[str, dict[str, str]]:
     """The setup's names for the incident's source labels, per language; UnnamedSources when a label in
     use has no name in the setup's language (checked before any notice is made, so a run never stops
-    half-way). A row's own `source` value is read only from files that have that column."""
+    half-way). A row's own `source` value is read only from files that have that column: their records
+    are read in windows of ids and opened by the pool's workers (or here, without a pool)."""
     files = list(SourceFile.objects.filter(incident=incident).exclude(rows_ok=0))
     labels = {file.source for file in files if "source" not in file.mapping.values()}
     with_column = {file.pk: file.source for file in files if "source" in file.mapping.values()}
     if with_column:
-        rows = open_values(
-            LeakRecord.objects.filter(source_file__in=list(with_column)),
-            "sealed",
-            "source_file_id",
-            chunk_size=2000,
+        records = LeakRecord.objects.filter(source_file__in=list(with_column))
+        bounds = records.aggregate(low=Min("pk"), high=Max("pk"))
+        windows = (
+            (
+                _rows(
+                    records.filter(pk__gte=start, pk__lt=start + LABELS_BATCH).values_list(
+                        "pk", "sealed", "source_file_id"
+                    )
+                ),
+                with_column,
+            )
+            for start in range(bounds["low"] or 0, (bounds["high"] or -1) + 1, LABELS_BATCH)
         )
-        for sealed, file_id in cast("Iterable[tuple[dict[str, Any], int]]", rows):
-            labels.add(sealed.get("source") or with_column[file_id])
+        for found in _in_order(pool, snapshots.labels, windows):
+            labels |= found
     known = setup.sources.get(setup.language, {})
     unnamed = sorted(label for label in labels if label not in known)
     if unnamed:

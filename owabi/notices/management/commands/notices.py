@@ -45,6 +45,18 @@ class Command(BaseCommand):
         )
         run = sub.add_parser("prepare", help="Create one notice per recipient per channel (idempotent)")
         run.add_argument("--incident", required=True, help=INCIDENT)
+        run.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="processes building notices (default: one per core if large)",
+        )
+        run.add_argument(
+            "--window",
+            type=int,
+            default=None,
+            help="recipients per window, one transaction each (default 2000)",
+        )
         send = sub.add_parser("send", help="Send the prepared e-mail notices, each once (resumable)")
         send.add_argument("--incident", required=True, help=INCIDENT)
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
@@ -141,7 +153,7 @@ class Command(BaseCommand):
                 f"notice setup of {incident.slug}: revision {done.revision}, policy {done.policy}"
             )
         elif action == "prepare":
-            self._prepare(incident)
+            self._prepare(incident, options)
         elif action == "send":
             self._send(incident, options)
         elif action == "remind":
@@ -163,14 +175,25 @@ class Command(BaseCommand):
         else:
             self._preview(incident, options)
 
-    def _prepare(self, incident: Incident) -> None:
+    def _prepare(self, incident: Incident, options: dict[str, Any]) -> None:
         started = time.monotonic()
+        first: list[int] = []  # recipients already done when this process started (a resumed run)
 
         def progress(done: int, total: int) -> None:
-            sys.stderr.write(f"\r{done:,}/{total:,} recipients ({time.monotonic() - started:.1f}s)")
+            first[:] = first or [done]
+            elapsed = time.monotonic() - started
+            rate = (done - first[0]) / max(elapsed, 1e-9)
+            sys.stderr.write(f"\r{done:,}/{total:,} recipients ({elapsed:.1f}s, {rate:,.0f} recipients/s)")
+            sys.stderr.flush()
 
         try:
-            result = services.prepare(incident=incident, actor="cli", progress=progress)
+            result = services.prepare(
+                incident=incident,
+                actor="cli",
+                progress=progress,
+                workers=options["workers"],
+                window=options["window"],
+            )
         except services.NoticeSetupMissing as error:
             raise CommandError(str(error)) from None
         sys.stderr.write("\n")
@@ -178,7 +201,7 @@ class Command(BaseCommand):
             f"notices: {result.created['email']:,} e-mail and {result.created['letter']:,} letter created, "
             f"{result.existing:,} already there; {result.unreachable:,} recipients have neither a usable "
             "e-mail address nor a postal address (they are reached by the public announcement and the "
-            "portal's lookup)"
+            "portal's lookup)" + (f"; the run was resumed {result.resumed} time(s)" if result.resumed else "")
         )
         anchor_after_job(self)
 
