@@ -20,6 +20,17 @@ function init(args)
   index = id + 1
   session = ""
   failures = 0
+  -- Think time before each sign-in (bench_portal.py --half-load): a mean in milliseconds, drawn from an
+  -- exponential distribution so that the connections do not march in step. 0: none (saturation).
+  think = tonumber(os.getenv("OWABI_BENCH_THINK_MS") or "0")
+  math.randomseed(id + 1)
+end
+
+function delay()
+  if step == 0 and think > 0 then
+    return math.floor(-math.log(1 - math.random()) * think)
+  end
+  return 0
 end
 
 function request()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 
 import pytest
@@ -13,12 +14,14 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from owabi.backoffice.templatetags.staff import LEVELS
 from owabi.core import jobs, staff
 from owabi.core.models import AuditEvent
 from owabi.notices import codes
 from owabi.notices import selectors as notice_selectors
 from owabi.notices import services as notice_services
 from owabi.notices.models import Notice
+from owabi.records import resolve_model
 from owabi.records.models import LeakRecord, ResolveRun, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.resolve.clusters import link
@@ -513,6 +516,26 @@ def test_a_reviewer_sees_a_pair_side_by_side_and_decides_it_for_every_later_run(
     assert first != second
     pair.refresh_from_db()
     assert pair.decision == "different" and pair.decided_by == f"staff:{event.actor.split(':')[1]}"
+
+
+def test_the_evidence_of_a_pair_is_shown_in_japanese(portal_data: PortalData) -> None:
+    pair = _twins_pair(portal_data)
+    reviewer, _ = _staff("reviewer1", "reviewer")
+    slug = portal_data.incident.slug  # type: ignore[attr-defined]
+    run = ResolveRun.objects.filter(incident=portal_data.incident).last()
+    assert run is not None and run.model  # the fixture resolved: there is a model to explain with
+    page = reviewer.get(f"/staff/review/{pair.pk}", {"incident": slug}).content.decode()
+    evidence = page.split("照合の根拠", 1)[1].split("<form", 1)[0]
+    cells = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", evidence)
+    assert len(cells) == len(run.model["comparisons"])
+    for _comparison, shown in cells:
+        assert shown in LEVELS.values(), shown  # every level in Japanese, none left as the model names it
+
+
+def test_every_level_of_the_model_has_its_japanese_label() -> None:
+    model = resolve_model.settings(prior=0.001, as_of=AS_OF)
+    labels = [lv["label_for_charts"] for c in model["comparisons"] for lv in c["comparison_levels"]]
+    assert labels and [label for label in labels if label not in LEVELS] == []
 
 
 def test_a_decision_is_shown_as_waiting_for_the_next_resolve_until_it_runs(

@@ -280,3 +280,50 @@ def test_retention_waits_for_a_batch_still_at_the_bank(portal_data: PortalData, 
         _run()
     assert not LegalHold.objects.exists()
     assert "小林 誠" in _everything_decrypted()
+
+
+def test_a_closed_incident_refuses_every_stage_that_works_on_personal_data(
+    portal_data: PortalData, full: dict[str, Any], tmp_path: Path
+) -> None:
+    """After retention, import, resolve and every notice stage but `status` refuse in one line; before,
+    resolve crashed on the erased values and a resend would have prepared a notice with nothing in it."""
+    from owabi.notices.resend import ResendError, resend
+    from owabi.records.readers import ImportFileError
+    from owabi.records.resolve import IncidentClosed, resolve
+
+    for item in (full["deletion"], full["misuse"]):
+        request_queue.complete(request=item, user=full["worker"], note="削除済")
+    incident = portal_data.incident
+    recipient = Notice.objects.filter(incident=incident).values_list("recipient_id", flat=True).first()
+    assert recipient is not None
+    export = tmp_path / "late.csv"
+    export.write_text(HEADER + OTHER, encoding="utf-8")
+    _run()
+    after = _sealed_raw(), Notice.objects.count(), LeakRecord.objects.count()
+
+    closed = "incident test-leak is closed: its personal data was erased"
+    for command in (
+        ["resolve"],
+        ["import", str(export)],
+        ["notices", "prepare"],
+        ["notices", "remind"],
+        ["notices", "send", "--channel", "email"],
+        ["notices", "print", "--out", str(tmp_path / "letters")],
+        ["notices", "preview", "--code", "X", "--reason", "r"],
+    ):
+        with pytest.raises(CommandError, match=closed):
+            call_command(*command, "--incident", "test-leak", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(IncidentClosed, match=closed):
+        resolve(incident=incident, actor="test")
+    with pytest.raises(ImportFileError, match=closed):
+        import_file(incident=incident, path=export, actor="test")
+    with pytest.raises(ResendError):
+        resend(recipient_id=recipient, channel="letter", actor="staff:1", reason="住所の訂正")
+    status = StringIO()
+    call_command("notices", "status", "--incident", "test-leak", stdout=status)
+    assert status.getvalue().strip()  # the counts are still shown
+    assert (_sealed_raw(), Notice.objects.count(), LeakRecord.objects.count()) == after  # nothing written
+    # Another incident is not affected by the first one's closing.
+    other = tmp_path / "other.csv"
+    other.write_text(HEADER + OTHER.replace("O1,", "O2,"), encoding="utf-8")
+    assert import_file(incident=full["other"], path=other, actor="test").source_file is not None

@@ -5,6 +5,7 @@ during an upgrade window and are re-bound online by `owabi keys rotate`."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,18 @@ def test_imported_records_open_with_their_own_row_id_only(incident, tmp_path: Pa
         list(open_values(LeakRecord.objects.filter(pk=first.pk), "sealed"))
 
 
-def test_a_blob_copied_into_another_row_does_not_open(incident, tmp_path: Path) -> None:
+def test_a_blob_copied_into_another_row_does_not_open_and_raises_the_alarm(
+    incident, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second, _ = _import(incident, tmp_path)
     _write_raw(LeakRecord, "sealed", second.pk, _raw(LeakRecord, "sealed", first.pk))
-    with pytest.raises(crypto.DecryptionError):
+    with caplog.at_level(logging.CRITICAL, logger="owabi.security"), pytest.raises(crypto.DecryptionError):
         _ = LeakRecord.objects.get(pk=second.pk).sealed
+    alarms = [r for r in caplog.records if r.name == "owabi.security" and r.levelno == logging.CRITICAL]
+    assert len(alarms) == 1
+    line = alarms[0].getMessage()
+    assert f"records_leakrecord.sealed row {second.pk}" in line and "owabi keys status" in line
+    assert "03-1234-0000" not in caplog.text and "03-1234" not in line  # the row's id, never a value
     assert LeakRecord.objects.get(pk=first.pk).sealed["phone"] == "03-1234-0000"
 
 
@@ -125,6 +133,32 @@ def test_rows_made_by_save_and_bulk_create_get_the_ids_their_values_are_bound_to
     # A row written later without a reserved id still gets a fresh one.
     later = rowids.allocate(GiftCode, 2)
     assert later[0] > max(m.pk for m in made) and later[1] == later[0] + 1
+
+
+def test_an_upsert_of_a_sealed_column_is_refused_and_the_row_there_keeps_its_value(
+    portal_data: PortalData,
+) -> None:
+    """On a conflict the row already there keeps its id: a value sealed for the id reserved for the new
+    row would be written into it and never open again."""
+    there = GiftCode.objects.first()
+    before = there.sealed
+    again = GiftCode(option=there.option, sealed={"code": "OTHER"}, fingerprint=there.fingerprint, batch="b")
+    with pytest.raises(TypeError, match="cannot update the sealed column 'sealed'"):
+        GiftCode.objects.bulk_create(
+            [again],
+            update_conflicts=True,
+            unique_fields=["option", "fingerprint"],
+            update_fields=["sealed", "batch"],
+        )
+    assert GiftCode.objects.get(pk=there.pk).sealed == before
+    # Updating only plain columns on a conflict, or skipping conflicts, stays allowed.
+    GiftCode.objects.bulk_create(
+        [again], update_conflicts=True, unique_fields=["option", "fingerprint"], update_fields=["batch"]
+    )
+    kept = GiftCode.objects.get(pk=there.pk)
+    assert kept.batch == "b" and kept.sealed == before
+    GiftCode.objects.bulk_create([again], ignore_conflicts=True)
+    assert GiftCode.objects.get(pk=there.pk).sealed == before
 
 
 def test_update_of_many_rows_with_a_plain_value_is_refused(incident, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ releases that bound them to their column only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,11 @@ from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
 from owabi.core import crypto, rowids
+
+# A sealed value that does not open in its row was moved, copied or altered in the database, or its key
+# is missing from the ring: either way someone must look now. One line per value, naming the table,
+# column and row id (never a value), at CRITICAL so that log monitoring raises the alarm.
+security_log = logging.getLogger("owabi.security")
 
 
 class SealedBlob:
@@ -142,7 +148,17 @@ class SealedBytesField(models.BinaryField):
         row's (swapped, copied, tampered) or was sealed unbound outside the upgrade window."""
         if bytes(blob) == crypto.ERASED:
             return self.decode(self.erased_plaintext)
-        return self.decode(self.open_bytes(blob, pk))
+        try:
+            return self.decode(self.open_bytes(blob, pk))
+        except crypto.DecryptionError as error:
+            security_log.critical(
+                "sealed value does not open: %s.%s row %s (%s); run `owabi keys status`",
+                self.model._meta.db_table,
+                self.name,
+                pk,
+                error,
+            )
+            raise
 
     def open_bytes(self, blob: bytes, pk: int, *, accept_unbound: bool | None = None) -> bytes:
         version = crypto.version_of(blob)
@@ -200,7 +216,23 @@ class RowIdField(models.BigAutoField):
 
 class RowIdQuerySet(models.QuerySet[Any]):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
-        """Reserve the new rows' ids in one round trip first (else one per row)."""
+        """Reserve the new rows' ids in one round trip first (else one per row).
+
+        An upsert that updates a sealed column is refused: on a conflict the row already there keeps its
+        own id, and the value, sealed for the id reserved here, would no longer open in it.
+        """
+        meta = self.model._meta
+        sealed = [
+            name
+            for name in kwargs.get("update_fields") or ()
+            if isinstance(meta.get_field(name), SealedBytesField)
+        ]
+        if kwargs.get("update_conflicts") and sealed:
+            raise TypeError(
+                f"{meta.label}: bulk_create(update_conflicts=True) cannot update the sealed column "
+                f"{sealed[0]!r}: on a conflict the value would be bound to another row's id "
+                "(update the existing row with sealed_for_row)"
+            )
         objs = list(objs)
         new = [obj for obj in objs if obj.pk is None]
         for obj, pk in zip(new, rowids.allocate(self.model, len(new)), strict=True):

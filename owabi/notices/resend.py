@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from owabi.core import audit
+from owabi.incidents.selectors import closed_reason
 from owabi.notices.models import Notice, NoticeSetup, new_notice
 from owabi.records import normalize
 
@@ -81,6 +82,8 @@ def resend(
             raise ResendError(_("この方にはまだお知らせがありません"))
         if any(n.channel == channel and n.handed_at is not None for n in live):
             raise ResendError(_("このお知らせはいま送信中です。しばらくしてからお試しください"))
+        if closed_reason(source.incident):  # retention ran: the content is erased, nothing true to send
+            raise ResendError(_("この件の個人データは消去済みのため、お知らせは送れません"))
         setup = NoticeSetup.objects.get(incident_id=source.incident_id)
         content = copy.deepcopy(source.content)
         content["to"] = _corrected(content.get("to") or {}, channel, postal_code, address, email)

@@ -27,6 +27,7 @@ from owabi.core import audit, bulk, rowids
 from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
 from owabi.incidents.models import Incident
+from owabi.incidents.selectors import closed_reason
 from owabi.records import columns, layouts, lookup, match_store
 from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
@@ -95,6 +96,8 @@ def import_file(
     order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
     and the re-run imports it in full.
     """
+    if reason := closed_reason(incident):
+        raise ImportFileError(reason)
     sha = _sha256(path)
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:

@@ -93,6 +93,57 @@ def comparison(name: str) -> str:
     return f"{label}（{name}）" if label else name
 
 
+# The levels of the matcher (owabi.records.resolve_model, its `label_for_charts`) as a reviewer reads
+# them. tests/test_backoffice_support.py checks that every level of the current model is here; a run made
+# by an older model may name a level no longer listed, and that one is shown as the model named it.
+LEVELS = {
+    "name missing": "氏名がない",
+    "same name, same birth date": "氏名も生年月日も同じ",
+    "same name (variant kanji or reading), same birth date": (
+        "氏名が同じ（異体字・読みで一致）、生年月日も同じ"
+    ),
+    "same name, birth date with a typo": "氏名が同じ、生年月日に入力誤りらしい違い",
+    "same name, birth date missing": "氏名が同じ、生年月日がない",
+    "same reading, other kanji, birth date missing": "読みが同じで漢字が違う、生年月日がない",
+    "similar name, same birth date": "氏名が似ている、生年月日が同じ",
+    "similar name, birth date missing": "氏名が似ている、生年月日がない",
+    "same name, different birth date": "氏名が同じ、生年月日が違う",
+    "different names": "氏名が違う",
+    "no contact data to compare": "比べられる連絡先がない",
+    "gate: shared contact, but the people differ": "連絡先は共通だが本人が違う（判断に使わない）",
+    "gate: only the given name agrees, no birth date, only an e-mail or card shared": (
+        "名だけが同じ・生年月日なし・共通はメールかカードだけ（判断に使わない）"
+    ),
+    "same phone, e-mail, address or card": "電話・メール・住所・カードのどれかが同じ",
+    "nothing shared directly, one household through other rows (a move)": (
+        "直接の共通はないが、ほかの記録を通じて同じ世帯（転居など）"
+    ),
+    "same postal code": "郵便番号が同じ",
+    "same prefecture, nothing else shared": "都道府県だけが同じ",
+    "different prefecture, nothing shared, one a child's row (the guardian's contact)": (
+        "都道府県が違い共通なし、一方は子の記録（連絡先は保護者のもの）"
+    ),
+    "different prefecture, nothing shared": "都道府県が違い、共通するものがない",
+    "one row names the other as its guardian": "一方が他方を保護者として記載",
+    "a minor's row, and an undated row without a guardian (an adult's)": (
+        "未成年の記録と、保護者も生年月日もない記録（大人のもの）"
+    ),
+    "no guardian on one side": "一方に保護者がない",
+    "gate: same guardian, but the people differ": "保護者は同じだが本人が違う（判断に使わない）",
+    "same guardian": "保護者が同じ",
+    "different guardian": "保護者が違う",
+    "gender missing": "性別がない",
+    "same gender": "性別が同じ",
+    "different gender": "性別が違う",
+}
+
+
+@register.filter
+def level(label: str) -> str:
+    """A level of the matcher in Japanese; a label this table does not know is shown as the model named it."""
+    return LEVELS.get(label, label)
+
+
 @register.filter
 def channel(code: str) -> str:
     """A notice channel code (email, letter) as staff read it."""

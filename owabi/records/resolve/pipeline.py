@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
+from owabi.incidents.selectors import closed_reason
 from owabi.records import features as feature_module
 from owabi.records import match_store
 from owabi.records.models import ResolveRun
@@ -81,6 +82,10 @@ def _python_list(column: Any, *, shared: bool) -> list[Any]:
     return [values[i] for i in encoded.indices.fill_null(len(values) - 1).to_pylist()]
 
 
+class IncidentClosed(Exception):
+    """The incident's personal data was erased (owabi retention): there is nothing left to resolve."""
+
+
 def resolve(
     *,
     incident: Incident,
@@ -88,6 +93,8 @@ def resolve(
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ResolveResult:
+    if reason := closed_reason(incident):
+        raise IncidentClosed(reason)
     # Resolve holds millions of small objects (keys, clusters, pairs) and frees them only at the end;
     # the cyclic garbage collector's full passes over them grew superlinearly with the incident (at a
     # million records, seconds per phase) and never find anything: it is paused for the run.

@@ -124,8 +124,9 @@ class Command(BaseCommand):
         show.add_argument("--reason", required=True, help="why you look at it (kept in the audit log)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = incident_or_error(options["incident"])
         action = options["action"]
+        # A closed incident (retention ran) still shows its counts; nothing is made, sent or shown for it.
+        incident = incident_or_error(options["incident"], open_only=action != "status")
         if action == "setup":
             try:
                 done = services.apply_setup(

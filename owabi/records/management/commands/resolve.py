@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        incident = incident_or_error(options["incident"])
+        incident = incident_or_error(options["incident"], open_only=not options["explain"])
         if options["explain"]:
             self._explain(incident, options["explain"])
             return
