@@ -17,7 +17,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 3
+VERSION = 4
 
 COLUMNS = (
     "unique_id",
@@ -153,15 +153,28 @@ def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None
     kana_key, kana_romaji, family_kana, given_kana, given_romaji = (
         check(_kana_keys, "subject_kana") or _NO_NAME
     )
+    dob = check(_iso_date, "subject_birth_date")
+    due = check(_iso_date, "expected_delivery_date")
+    if name_key and normalize.is_placeholder_name(name_key):
+        # A child registered before it was named (高木 ベビー, 小西（未定）): a pre-birth row, matched to the
+        # child born near its due date (resolve.clusters.join_placeholders), or near the birth date it
+        # gives (a hospital's row before the naming). Its name and reading are no one's.
+        name_key = name_fold = family_name = given_name = None
+        kana_key = kana_romaji = family_kana = given_kana = given_romaji = None
+        due = due or dob
+    elif name_key and not kana_key:
+        # A name written in kana only (さくらい みき) is its own reading: compared with other rows' readings,
+        # it meets the same person's rows written in kanji.
+        kana_key, kana_romaji, family_kana, given_kana, given_romaji = (
+            safe(_kana_keys, sealed.get("subject_name")) or _NO_NAME
+        )
     _, guardian_fold, _, _, guardian_given = check(_name_keys, "guardian_name") or _NO_NAME
     guardian_kana, _, _, guardian_given_kana, _ = check(_kana_keys, "guardian_kana") or _NO_NAME
-    dob = check(_iso_date, "subject_birth_date")
     gender = safe(_gender, sealed.get("subject_gender"))
     phone = check(_phone, "phone")
     email = check(_email, "email")
     postal = check(_postal_code, "postal_code")
     address_key, prefecture = safe(_address_keys, sealed.get("address")) or (None, None)
-    due = check(_iso_date, "expected_delivery_date")
     return (
         name_key,
         name_fold,
@@ -199,5 +212,8 @@ def card_last4(value: str | None) -> str | None:
 
 
 def is_placeholder(sealed: dict[str, Any]) -> bool:
-    """A pre-birth row: a due date and a guardian, no name of its own yet."""
+    """A pre-birth row: a due date (or, under a placeholder name, a birth date), no name of its own yet."""
+    name_key = (safe(_name_keys, sealed.get("subject_name")) or _NO_NAME)[0]
+    if name_key and normalize.is_placeholder_name(name_key):
+        return bool(sealed.get("expected_delivery_date") or sealed.get("subject_birth_date"))
     return not sealed.get("subject_name") and bool(sealed.get("expected_delivery_date"))

@@ -26,6 +26,8 @@ from typing import Final, NamedTuple
 import phonenumbers
 
 __all__ = [
+    "PLAIN_KANA",
+    "VOICED_KANA",
     "Address",
     "NormalizeError",
     "address",
@@ -33,6 +35,7 @@ __all__ = [
     "email",
     "fold_variants",
     "gender",
+    "is_placeholder_name",
     "kana",
     "kana_key",
     "kana_romaji",
@@ -139,6 +142,20 @@ def name_key_of(normalized: str) -> str:
     return "" if _is_blank(text) else text
 
 
+# What families and hospitals write for a child not yet named, at the end of the name (after the
+# surname, with or without a space): （未定）, ベビー, 赤ちゃん, 第二子, 胎児, baby. NFKC has made
+# （） into (), and the name key has no spaces and is lower-cased. `name()` rejects digits (第2子).
+_PLACEHOLDER_NAME = re.compile(
+    r"(?:\(?(?:未定|名前未定|未命名|仮)\)?|ベビー|ベイビー|べびー|赤ちゃん|あかちゃん|赤ん坊|胎児|baby"
+    r"|第[一二三四五六七八九十]子|[男女]児|ミテイ|アカチャン)$"
+)
+
+
+def is_placeholder_name(key: str) -> bool:
+    """A name key (`name_key_of`) that stands in for a child's name not given yet (高木ベビー, 小西(未定))."""
+    return bool(_PLACEHOLDER_NAME.search(key))
+
+
 # --- 異体字 folding --------------------------------------------------------------------------------------
 def _load_variants() -> tuple[dict[int, str], dict[int, str]]:
     """(strict, strict + loose) translate tables from variants.tsv, chains closed (齊 -> 斉 -> 斎)."""
@@ -241,6 +258,11 @@ _VOWEL_OF: Final = {
 _VOICED: Final = dict(
     zip("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダジズデドバビブベボ", strict=True)
 )
+# A reading key's voiced and semi-voiced kana and their plain forms, position by position (ヂ, ヅ, ヴ are
+# gone from keys already): the matcher folds them to compare readings up to a missed or added mark
+# (サグライ / サクライ), an input slip that makes no other difference.
+VOICED_KANA: Final = "ガギグゲゴザジズゼゾダデドバビブベボパピプペポ"
+PLAIN_KANA: Final = "カキクケコサシスセソタテトハヒフヘホハヒフヘホ"
 
 
 def _expand_marks(text: str) -> str:

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from owabi.records.majority import minor_cutoff
+from owabi.records.normalize import PLAIN_KANA, VOICED_KANA
 
 
 # Three-valued logic: a test on a missing field is NULL, which is neither true nor false. These turn a
@@ -84,7 +85,17 @@ READING_TYPO = (
     ' AND "family_kana_l" = "family_kana_r"'
     ' AND jaro_winkler_similarity("given_romaji_l", "given_romaji_r") >= 0.92)'
 )
-NAME_NEAR = f"({READING_TYPO} OR {MARRIED})"
+# The whole reading agrees once voiced and semi-voiced marks are folded (サグライ / サクライ, ハシモト /
+# バシモト): a mark missed or added when keying or converting, common in kana typed by hand. Only the
+# marks: any other one-kana difference is what twins' and siblings' names look like (ユウト / ユウマ,
+# ナナミ / ナナエ), and they share a surname, a home and, for twins, a birth date. Small kana are folded
+# in the key already (キョウコ / キヨウコ).
+# The folded reading is a column of its own (DERIVED_COLUMNS), made once per row: translate() per pair
+# made scoring six times slower (it runs on every random pair sampled for u, in several gates).
+READING_VOICING = '("kana_key_l" <> "kana_key_r" AND "kana_plain_l" = "kana_plain_r")'
+# Columns resolve.scoring.features_frame adds to the features, computed from them, for the SQL above.
+DERIVED_COLUMNS = (f"translate(\"kana_key\", '{VOICED_KANA}', '{PLAIN_KANA}') AS \"kana_plain\"",)
+NAME_NEAR = f"({READING_TYPO} OR {READING_VOICING} OR {MARRIED})"
 
 DOB_EXACT = '"dob_l" = "dob_r"'
 DOB_SWAP = (
@@ -99,6 +110,17 @@ DOB_NEAR = (
     ' OR (hamming("dob_l", "dob_r") = 2 AND damerau_levenshtein("dob_l", "dob_r") <= 1))'
 )
 DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
+# Close, though more than one edit apart: a few days (11/29 / 11/30, 12/31 / 1/1: a day keyed from a
+# neighbouring form field or a certificate's date), or one field off by one (2015/9/10 / 2015/10/10,
+# 1989 / 1990 with month and day agreeing). Only with the same name: siblings are born at least about
+# ten months apart and have their own names, a same-named father and son decades apart.
+DOB_CLOSE = (
+    '(abs(datediff(\'day\', CAST("dob_l" AS DATE), CAST("dob_r" AS DATE))) <= 3'
+    ' OR (left("dob_l", 4) = left("dob_r", 4) AND right("dob_l", 2) = right("dob_r", 2)'
+    ' AND abs(CAST(substr("dob_l", 6, 2) AS INTEGER) - CAST(substr("dob_r", 6, 2) AS INTEGER)) = 1)'
+    ' OR (substr("dob_l", 5) = substr("dob_r", 5)'
+    ' AND abs(CAST(left("dob_l", 4) AS INTEGER) - CAST(left("dob_r", 4) AS INTEGER)) = 1))'
+)
 
 
 def dob_near(a: str, b: str) -> bool:
@@ -114,7 +136,11 @@ def dob_near(a: str, b: str) -> bool:
 
 
 # The gate: the person's own identity agrees (or is at least not contradicted).
-PERSON_CONSISTENT = f"(({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEAR} OR {DOB_MISSING}))"
+# A close birth date (DOB_CLOSE) is consistent only with the same name.
+PERSON_CONSISTENT = (
+    f"((({NAME_SAME} OR {NAME_NEAR}) AND ({DOB_EXACT} OR {DOB_NEAR} OR {DOB_MISSING}))"
+    f" OR ({NAME_SAME} AND {DOB_CLOSE}))"
+)
 CONTACT_HOME = '("phone_l" = "phone_r" OR "address_key_l" = "address_key_r")'
 CONTACT_ANY = f'({CONTACT_HOME} OR "email_l" = "email_r" OR "card_last4_l" = "card_last4_r")'
 SHARED_CONTACT = "same phone, e-mail, address or card"
@@ -182,6 +208,8 @@ def _neutral(label: str) -> dict[str, Any]:
     return _level(_not_true(PERSON_CONSISTENT), label, 0.5, fixed_u=0.5)
 
 
+DOB_CLOSE_LABEL = "same name, birth date a few days or one field apart"
+
 PERSON = {
     "output_column_name": "person",
     "comparison_description": "own name, reading and birth date",
@@ -190,13 +218,16 @@ PERSON = {
         _level(f"{NAME_EXACT} AND {DOB_EXACT}", "same name, same birth date", 0.70),
         _level(f"{NAME_SAME} AND {DOB_EXACT}", "same name (variant kanji or reading), same birth date", 0.12),
         _level(f"{NAME_SAME} AND {DOB_NEAR}", "same name, birth date with a typo", 0.04),
+        # About one pair of a person's rows in 300: a date keyed a day or a field off (DOB_CLOSE), taken
+        # from the pairs that had fallen into "different birth date".
+        _level(f"{NAME_SAME} AND {DOB_CLOSE}", DOB_CLOSE_LABEL, 0.003),
         _level(f"{NAME_KANJI} AND {DOB_MISSING}", "same name, birth date missing", 0.0594),
         # An input-method slip in one of the two rows (about 1 in 100) times the 6 % of pairs with a birth
         # date missing. With the same birth date the kanji matter less: that level keeps both.
         _level(f"{NAME_SAME} AND {DOB_MISSING}", "same reading, other kanji, birth date missing", 0.0006),
         _level(f"{NAME_NEAR} AND ({DOB_EXACT} OR {DOB_NEAR})", "similar name, same birth date", 0.05),
         _level(f"{NAME_NEAR} AND {DOB_MISSING}", "similar name, birth date missing", 0.01),
-        _level(f"{NAME_SAME} OR {NAME_NEAR}", "same name, different birth date", 0.005),
+        _level(f"{NAME_SAME} OR {NAME_NEAR}", "same name, different birth date", 0.002),
         _level("ELSE", "different names", 0.015),
     ],
 }
@@ -328,6 +359,7 @@ U_CAPS: dict[tuple[str, str], float] = {
     ("person", "same name, same birth date"): 1e-7,
     ("person", "same name (variant kanji or reading), same birth date"): 1e-7,
     ("person", "same name, birth date with a typo"): 1e-6,
+    ("person", DOB_CLOSE_LABEL): 1e-6,
     ("person", "similar name, same birth date"): 1e-6,
     ("person", "same name, birth date missing"): 1e-5,
     ("person", "similar name, birth date missing"): 1e-5,
@@ -360,6 +392,8 @@ SHARED_HOME_PAIRS = 10
 COHORT_ALLOWANCE = 30.0
 # A typo'd birth date is one of ~20 one-edit neighbours; a "similar" name one of ~10 near spellings.
 DOB_TYPO_NEIGHBOURS = 20.0
+# A close birth date is one of ~10: three days either side, the month and the year one either side.
+DOB_CLOSE_NEIGHBOURS = 10.0
 NAME_NEAR_NEIGHBOURS = 10.0
 # Below this the estimate is noise (a small incident has few repeated names): never claim more.
 PERSON_U_FLOOR = 1e-10
@@ -367,6 +401,7 @@ _NAME_DOB_LEVELS = (
     ("same name, same birth date", 1.0),
     ("same name (variant kanji or reading), same birth date", 1.0),
     ("same name, birth date with a typo", DOB_TYPO_NEIGHBOURS),
+    (DOB_CLOSE_LABEL, DOB_CLOSE_NEIGHBOURS),
     ("similar name, same birth date", NAME_NEAR_NEIGHBOURS),
 )
 

@@ -103,6 +103,7 @@ LEVELS = {
         "氏名が同じ（異体字・読みで一致）、生年月日も同じ"
     ),
     "same name, birth date with a typo": "氏名が同じ、生年月日に入力誤りらしい違い",
+    "same name, birth date a few days or one field apart": "氏名が同じ、生年月日が数日か年・月の一つだけ違う",
     "same name, birth date missing": "氏名が同じ、生年月日がない",
     "same reading, other kanji, birth date missing": "読みが同じで漢字が違う、生年月日がない",
     "similar name, same birth date": "氏名が似ている、生年月日が同じ",

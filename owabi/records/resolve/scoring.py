@@ -21,7 +21,8 @@ U_SAMPLE_PAIRS = 2_000_000
 def features_frame(table: Any) -> tuple[Any, Any]:
     """An in-memory DuckDB holding the Arrow `table` as the table "features", and its Splink frame.
 
-    Never a file: the features are plain-text PII.
+    Never a file: the features are plain-text PII. The model's derived columns are added here, once per
+    row (resolve_model.DERIVED_COLUMNS).
     """
     import duckdb
     from splink import DuckDBAPI
@@ -29,7 +30,8 @@ def features_frame(table: Any) -> tuple[Any, Any]:
     duck = duckdb.connect(":memory:")
     duck.execute("SET threads TO 2")
     duck.register("features_arrow", table)
-    duck.execute("CREATE TABLE features AS SELECT * FROM features_arrow")
+    derived = ", ".join(resolve_model.DERIVED_COLUMNS)
+    duck.execute(f"CREATE TABLE features AS SELECT *, {derived} FROM features_arrow")  # noqa: S608
     duck.unregister("features_arrow")
     return duck, DuckDBAPI(duck).register("features")
 
