@@ -60,6 +60,8 @@ ROWS = [
     # Twins: one home, one birth date, two names (one of them in kana only).
     "TT1,zemi,上田 悠斗,ウエダ ユウト,2017-05-05,M,長男,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,",
     "TT2,zemi,ウエダ ユウマ,,2017-05-05,M,次男,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,",
+    # ... and their pre-birth row: either twin's.
+    "TT0,web,上田ちゃん,,,,,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,2017-05-20",
     # Siblings two years apart, one home.
     "SB1,zemi,原 美優,ハラ ミユ,2014-03-10,F,長女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
     "SB2,zemi,原 美羽,ハラ ミウ,2016-03-11,F,次女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
@@ -120,6 +122,8 @@ def test_a_child_registered_as_chan_is_the_child_born_later_not_the_older_sister
 
 def test_twins_siblings_and_a_father_and_son_at_one_home_stay_apart(resolved) -> None:
     assert not same(resolved, "TT1", "TT2")
+    assert not same(resolved, "TT0", "TT1")  # the twins' pre-birth row could be either's
+    assert not same(resolved, "TT0", "TT2")
     assert not same(resolved, "SB1", "SB2")
     assert not same(resolved, "FA1", "FA2")
     assert resolved["TT1"][1] == resolved["TT2"][1]
