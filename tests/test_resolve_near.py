@@ -50,9 +50,18 @@ ROWS = [
     "PT0,kodomo,松田 第二子,,2022-02-14,F,,松田 由美,マツダ ユミ,812-0001,福岡県福岡市博多区大博町1-1,092-700-8080,,,,,,,",
     "PT1,zemi,松田 結衣,マツダ ユイ,2022-02-14,F,次女,松田 由美,マツダ ユミ,812-0001,福岡県福岡市博多区大博町1-1,092-700-8080,,,,,,,",
     "PT2,zemi,松田 芽衣,マツダ メイ,2019-06-03,F,長女,松田 由美,マツダ ユミ,812-0001,福岡県福岡市博多区大博町1-1,092-700-8080,,,,,,,",
+    # ... as 〇〇ちゃん ("so-and-so") and as the surname with ちゃん, as a parent types it into a web form;
+    # the second family has an older daughter too.
+    "PC0,web,〇〇ちゃん,,,,第一子,井上 彩,イノウエ アヤ,231-0858,神奈川県横浜市中区大芝台1-1,090-5120-9421,,,,,,,2015-01-06",
+    "PC1,zemi,井上 柊,イノウエ シュウ,2015-01-10,M,長男,井上 彩,イノウエ アヤ,231-0858,神奈川県横浜市中区大芝台1-1,090-5120-9421,,,,,,,",
+    "PS0,app,平松ちゃん,,,,第二子,平松 絵里,ヒラマツ エリ,661-0047,兵庫県尼崎市西昆陽2-35-16,080-5249-9014,,,,,,,2019-06-30",
+    "PS1,zemi,平松 啓太,ヒラマツ ケイタ,2019-07-08,M,長男,平松 絵里,ヒラマツ エリ,661-0047,兵庫県尼崎市西昆陽2-35-16,080-5249-9014,,,,,,,",
+    "PS2,zemi,平松 美咲,ヒラマツ ミサキ,2016-02-01,F,長女,平松 絵里,ヒラマツ エリ,661-0047,兵庫県尼崎市西昆陽2-35-16,080-5249-9014,,,,,,,",
     # Twins: one home, one birth date, two names (one of them in kana only).
     "TT1,zemi,上田 悠斗,ウエダ ユウト,2017-05-05,M,長男,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,",
     "TT2,zemi,ウエダ ユウマ,,2017-05-05,M,次男,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,",
+    # ... and their pre-birth row: either twin's.
+    "TT0,web,上田ちゃん,,,,,上田 里奈,ウエダ リナ,920-0001,石川県金沢市三口新町1-1,076-222-1111,,,,,,,2017-05-20",
     # Siblings two years apart, one home.
     "SB1,zemi,原 美優,ハラ ミユ,2014-03-10,F,長女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
     "SB2,zemi,原 美羽,ハラ ミウ,2016-03-11,F,次女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
@@ -104,8 +113,17 @@ def test_a_child_registered_under_a_placeholder_name_is_the_child_born_later(res
     assert resolved["PT0"][1] == resolved["PT2"][1]
 
 
+def test_a_child_registered_as_chan_is_the_child_born_later_not_the_older_sister(resolved) -> None:
+    assert same(resolved, "PC0", "PC1")
+    assert same(resolved, "PS0", "PS1")
+    assert not same(resolved, "PS0", "PS2")
+    assert resolved["PS0"][1] == resolved["PS2"][1]
+
+
 def test_twins_siblings_and_a_father_and_son_at_one_home_stay_apart(resolved) -> None:
     assert not same(resolved, "TT1", "TT2")
+    assert not same(resolved, "TT0", "TT1")  # the twins' pre-birth row could be either's
+    assert not same(resolved, "TT0", "TT2")
     assert not same(resolved, "SB1", "SB2")
     assert not same(resolved, "FA1", "FA2")
     assert resolved["TT1"][1] == resolved["TT2"][1]

@@ -17,7 +17,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 4
+VERSION = 5
 
 COLUMNS = (
     "unique_id",

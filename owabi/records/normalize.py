@@ -145,14 +145,17 @@ def name_key_of(normalized: str) -> str:
 # What families and hospitals write for a child not yet named, at the end of the name (after the
 # surname, with or without a space): （未定）, ベビー, 赤ちゃん, 第二子, 胎児, baby. NFKC has made
 # （） into (), and the name key has no spaces and is lower-cased. `name()` rejects digits (第2子).
+# Any name ending in ちゃん is one: 〇〇ちゃん ("so-and-so") and 高木ちゃん (the surname and the
+# diminutive) are what a parent types into a form's name field before the naming; ちゃん is a form of
+# address, never part of a registered name.
 _PLACEHOLDER_NAME = re.compile(
-    r"(?:\(?(?:未定|名前未定|未命名|仮)\)?|ベビー|ベイビー|べびー|赤ちゃん|あかちゃん|赤ん坊|胎児|baby"
+    r"(?:\(?(?:未定|名前未定|未命名|仮)\)?|ベビー|ベイビー|べびー|ちゃん|赤ん坊|胎児|baby"
     r"|第[一二三四五六七八九十]子|[男女]児|ミテイ|アカチャン)$"
 )
 
 
 def is_placeholder_name(key: str) -> bool:
-    """A name key (`name_key_of`) that stands in for a child's name not given yet (高木ベビー, 小西(未定))."""
+    """A name key (`name_key_of`) that stands in for a child's name not given yet (高木ベビー, 〇〇ちゃん)."""
     return bool(_PLACEHOLDER_NAME.search(key))
 
 

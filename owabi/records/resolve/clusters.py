@@ -105,7 +105,8 @@ class _Apart:
 
 
 def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:
-    """Join each pre-birth row to the child of the same guardian born near the due date.
+    """Join each pre-birth row to the one child of the same guardian born near the due date; where
+    two are (twins), the row stays on its own rather than joining one of them by chance.
 
     The child is judged by all the records already joined into their subject: a birth date, a guardian's
     name (or reading) and a shared phone, e-mail, address or card may each come from a different one of
@@ -142,6 +143,6 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
             for child in by_guardian.get(col[key][i], ())
             if births[child] and (not own or own & tokens[child])
         }
-        near = {child: gap for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW}
-        if near:
-            union(parent, i, min(near, key=lambda child: (near[child], child)))
+        near = [child for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW]
+        if len(near) == 1:  # two children born near the due date are twins: which one is not known
+            union(parent, i, near[0])
