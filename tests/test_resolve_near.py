@@ -65,6 +65,12 @@ ROWS = [
     # Siblings two years apart, one home.
     "SB1,zemi,原 美優,ハラ ミユ,2014-03-10,F,長女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
     "SB2,zemi,原 美羽,ハラ ミウ,2016-03-11,F,次女,原 智子,ハラ トモコ,990-0001,山形県山形市城北町1-1,023-611-2222,,,,,,,",
+    # Brothers whose readings differ only by a voiced mark (ケン / ゲン), one birth date missing, one home;
+    # and twins the same way (タイキ / ダイキ): a voiced mark between two names in kanji is two names.
+    "VB1,zemi,高木 健,タカギ ケン,2012-04-02,M,長男,高木 智美,タカギ トモミ,380-0001,長野県長野市箱清水1-1,026-234-5678,,,,,,,",
+    "VB2,zemi,高木 玄,タカギ ゲン,,M,次男,高木 智美,タカギ トモミ,380-0001,長野県長野市箱清水1-1,026-234-5678,,,,,,,",
+    "VT1,zemi,森 泰輝,モリ タイキ,2018-09-09,M,長男,森 早苗,モリ サナエ,310-0001,茨城県水戸市三の丸1-1,029-301-4455,,,,,,,",
+    "VT2,zemi,森 大輝,モリ ダイキ,2018-09-09,M,次男,森 早苗,モリ サナエ,310-0001,茨城県水戸市三の丸1-1,029-301-4455,,,,,,,",
     # Father and son read alike (健二 / 謙二), thirty years apart, one home.
     "FA1,shop,岩田 健二,イワタ ケンジ,1965-08-20,M,本人,,,410-0001,静岡県沼津市西沢田1-1,055-921-3333,,kenji.i@example.jp,,,,,",
     "FA2,shop,岩田 謙二,イワタ ケンジ,1995-08-21,M,本人,,,410-0001,静岡県沼津市西沢田1-1,055-921-3333,,,,,,,",
@@ -125,6 +131,8 @@ def test_twins_siblings_and_a_father_and_son_at_one_home_stay_apart(resolved) ->
     assert not same(resolved, "TT0", "TT1")  # the twins' pre-birth row could be either's
     assert not same(resolved, "TT0", "TT2")
     assert not same(resolved, "SB1", "SB2")
+    assert not same(resolved, "VB1", "VB2")  # ケン / ゲン: two names in kanji, not a typo
+    assert not same(resolved, "VT1", "VT2")  # タイキ / ダイキ twins
     assert not same(resolved, "FA1", "FA2")
     assert resolved["TT1"][1] == resolved["TT2"][1]
     assert resolved["FA1"][1] != resolved["FA2"][1]  # two adults, two notices
@@ -141,3 +149,16 @@ def test_explain_names_the_close_birth_date_level_without_values(incident, resol
     assert "person: same name, birth date a few days or one field apart" in out
     for value in ("岡本", "和也", "オカモト", "1990", "3344"):
         assert value not in out
+
+
+def test_a_placeholder_name_makes_a_pre_birth_row_only_when_the_row_names_a_guardian() -> None:
+    """A pre-birth row is placed through its guardian; one without (a shop order for 高木ゆいちゃん, a
+    nickname) would be a person of its own with a second notice, so it is matched by its name instead."""
+    from owabi.records.features import is_placeholder
+
+    row = {"subject_name": "高木ゆいちゃん", "subject_birth_date": "2015-01-01"}
+    assert not is_placeholder(row)
+    assert is_placeholder({**row, "guardian_name": "高木 美穂"})
+    assert is_placeholder(
+        {"subject_name": "〇〇ちゃん", "expected_delivery_date": "2027-01-01", "guardian_kana": "タカギ"}
+    )

@@ -305,6 +305,7 @@ def test_a_closed_incident_refuses_every_stage_that_works_on_personal_data(
     for command in (
         ["resolve"],
         ["import", str(export)],
+        ["import", str(export.parent)],  # a folder: one line, not every file "FAILED"
         ["notices", "prepare"],
         ["notices", "remind"],
         ["notices", "send", "--channel", "email"],

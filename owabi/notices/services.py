@@ -162,7 +162,9 @@ def prepare(
         starts = range(run.next_recipient, (bounds["high"] or -1) + 1, size)
         windows = ((context, _window(incident, start, size)) for start in starts)
         for start, built in zip(starts, _in_order(pool, snapshots.build, windows), strict=True):
-            run.next_recipient = start + size
+            # Never past the highest recipient this run saw: a recipient made later (a resolve between a
+            # crash and the resume) must not fall in a gap the checkpoint jumped over.
+            run.next_recipient = min(start + size, (bounds["high"] or -1) + 1)
             run.done += built.recipients
             run.created_email += built.created["email"]
             run.created_letter += built.created["letter"]

@@ -17,7 +17,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 5
+VERSION = 6
 
 COLUMNS = (
     "unique_id",
@@ -155,10 +155,13 @@ def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None
     )
     dob = check(_iso_date, "subject_birth_date")
     due = check(_iso_date, "expected_delivery_date")
-    if name_key and normalize.is_placeholder_name(name_key):
+    if name_key and normalize.is_placeholder_name(name_key) and _names_guardian(sealed):
         # A child registered before it was named (高木 ベビー, 小西（未定）): a pre-birth row, matched to the
         # child born near its due date (resolve.clusters.join_placeholders), or near the birth date it
-        # gives (a hospital's row before the naming). Its name and reading are no one's.
+        # gives (a hospital's row before the naming). Its name and reading are no one's. Only a row that
+        # names a guardian: join_placeholders places a row through its guardian, and a row without one
+        # (a shop order for 高木ゆいちゃん, a nickname) would be left a person of its own, a second notice
+        # and a second payout; it is matched by its name like any row.
         name_key = name_fold = family_name = given_name = None
         kana_key = kana_romaji = family_kana = given_kana = given_romaji = None
         due = due or dob
@@ -211,9 +214,13 @@ def card_last4(value: str | None) -> str | None:
     return digits if len(digits) == 4 and digits.isascii() and digits.isdigit() else None
 
 
+def _names_guardian(sealed: dict[str, Any]) -> bool:
+    return bool(sealed.get("guardian_name") or sealed.get("guardian_kana"))
+
+
 def is_placeholder(sealed: dict[str, Any]) -> bool:
     """A pre-birth row: a due date (or, under a placeholder name, a birth date), no name of its own yet."""
     name_key = (safe(_name_keys, sealed.get("subject_name")) or _NO_NAME)[0]
-    if name_key and normalize.is_placeholder_name(name_key):
+    if name_key and normalize.is_placeholder_name(name_key) and _names_guardian(sealed):
         return bool(sealed.get("expected_delivery_date") or sealed.get("subject_birth_date"))
     return not sealed.get("subject_name") and bool(sealed.get("expected_delivery_date"))

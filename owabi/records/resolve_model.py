@@ -92,9 +92,18 @@ READING_TYPO = (
 # in the key already (キョウコ / キヨウコ).
 # The folded reading is a column of its own (DERIVED_COLUMNS), made once per row: translate() per pair
 # made scoring six times slower (it runs on every random pair sampled for u, in several gates).
-READING_VOICING = '("kana_key_l" <> "kana_key_r" AND "kana_plain_l" = "kana_plain_r")'
+# Only when one of the two names is written in kana alone (the hand-typed slip this is for): between
+# two names written in kanji a voiced mark is another name, as brothers' and twins' are (健 ケン / 玄
+# ゲン, 泰輝 タイキ / 大輝 ダイキ; tests/test_resolve_near.py).
+READING_VOICING = (
+    '("kana_key_l" <> "kana_key_r" AND "kana_plain_l" = "kana_plain_r"'
+    ' AND (NOT "name_kanji_l" OR NOT "name_kanji_r"))'
+)
 # Columns resolve.scoring.features_frame adds to the features, computed from them, for the SQL above.
-DERIVED_COLUMNS = (f"translate(\"kana_key\", '{VOICED_KANA}', '{PLAIN_KANA}') AS \"kana_plain\"",)
+DERIVED_COLUMNS = (
+    f"translate(\"kana_key\", '{VOICED_KANA}', '{PLAIN_KANA}') AS \"kana_plain\"",
+    'regexp_matches("name_key", \'\\p{Han}\') AS "name_kanji"',
+)
 NAME_NEAR = f"({READING_TYPO} OR {READING_VOICING} OR {MARRIED})"
 
 DOB_EXACT = '"dob_l" = "dob_r"'

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from owabi.core.management.arguments import input_file, output_dir
+from owabi.core.management.arguments import input_file, output_dir, positive_int
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
@@ -47,13 +47,13 @@ class Command(BaseCommand):
         run.add_argument("--incident", required=True, help=INCIDENT)
         run.add_argument(
             "--workers",
-            type=int,
+            type=positive_int,
             default=None,
             help="processes building notices (default: one per core if large)",
         )
         run.add_argument(
             "--window",
-            type=int,
+            type=positive_int,
             default=None,
             help="recipients per window, one transaction each (default 2000)",
         )
@@ -62,7 +62,7 @@ class Command(BaseCommand):
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
         send.add_argument(
             "--workers",
-            type=int,
+            type=positive_int,
             default=2,
             help="SMTP connections (threads) per process (default 2)",
         )

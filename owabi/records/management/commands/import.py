@@ -114,7 +114,7 @@ class Command(BaseCommand):
             return
         if not options["incident"]:
             raise CommandError("--incident is required (or --check to look at the file first)")
-        incident = incident_or_error(options["incident"])
+        incident = incident_or_error(options["incident"], open_only=True)
         started = time.monotonic()
 
         def progress(rows: int) -> None:
@@ -177,7 +177,7 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no export to import (.csv, .tsv, .txt, .xlsx)")
         incident = None
         if options["incident"]:
-            incident = incident_or_error(options["incident"])
+            incident = incident_or_error(options["incident"], open_only=not options["check"])
         if options["check"]:
             self._check_several(files, incident)
             return
