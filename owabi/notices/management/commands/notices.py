@@ -62,7 +62,7 @@ class Command(BaseCommand):
         send.add_argument("--channel", choices=["email"], required=True, help="letters: `notices print`")
         send.add_argument(
             "--workers",
-            type=positive_int,
+            type=int,
             default=2,
             help="SMTP connections (threads) per process (default 2)",
         )
