@@ -155,7 +155,7 @@ def stored(sealed: dict[str, Any], problems: list[tuple[str, str]] | None = None
     )
     dob = check(_iso_date, "subject_birth_date")
     due = check(_iso_date, "expected_delivery_date")
-    if name_key and normalize.is_placeholder_name(name_key) and _names_guardian(sealed):
+    if _placeholder_named(name_key, sealed):
         # A child registered before it was named (高木 ベビー, 小西（未定）): a pre-birth row, matched to the
         # child born near its due date (resolve.clusters.join_placeholders), or near the birth date it
         # gives (a hospital's row before the naming). Its name and reading are no one's. Only a row that
@@ -214,13 +214,16 @@ def card_last4(value: str | None) -> str | None:
     return digits if len(digits) == 4 and digits.isascii() and digits.isdigit() else None
 
 
-def _names_guardian(sealed: dict[str, Any]) -> bool:
-    return bool(sealed.get("guardian_name") or sealed.get("guardian_kana"))
+def _placeholder_named(name_key: str | None, sealed: dict[str, Any]) -> bool:
+    """The row's name stands in for a child's not given yet, and the row names the guardian it is placed
+    through (see stored())."""
+    guardian = sealed.get("guardian_name") or sealed.get("guardian_kana")
+    return bool(name_key and normalize.is_placeholder_name(name_key) and guardian)
 
 
 def is_placeholder(sealed: dict[str, Any]) -> bool:
     """A pre-birth row: a due date (or, under a placeholder name, a birth date), no name of its own yet."""
     name_key = (safe(_name_keys, sealed.get("subject_name")) or _NO_NAME)[0]
-    if name_key and normalize.is_placeholder_name(name_key) and _names_guardian(sealed):
+    if _placeholder_named(name_key, sealed):
         return bool(sealed.get("expected_delivery_date") or sealed.get("subject_birth_date"))
     return not sealed.get("subject_name") and bool(sealed.get("expected_delivery_date"))
