@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import connection, connections
 
 pytest_plugins = [
     "tests.mailsink",
@@ -128,3 +130,34 @@ def open_umask():
         yield
     finally:
         os.umask(old)
+
+
+@contextmanager
+def held_at_first_progress(run: Callable[[Callable[..., None]], object]) -> Iterator[list[object]]:
+    """Run `run(progress)` in a thread of its own (its own database connection) and hold it at its first
+    progress call while the block runs: a long job caught mid-way, for what else may happen meanwhile.
+    The list it yields holds, after the block, what `run` returned or raised."""
+    paused, go_on = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def progress(*_: object) -> None:
+        paused.set()
+        go_on.wait(timeout=120)
+
+    def running() -> None:
+        try:
+            outcome.append(run(progress))
+        except Exception as error:
+            outcome.append(error)
+        finally:
+            paused.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=running)
+    thread.start()
+    try:
+        assert paused.wait(timeout=120) and not outcome, f"the run ended before it could be held: {outcome}"
+        yield outcome
+    finally:
+        go_on.set()
+        thread.join(timeout=300)

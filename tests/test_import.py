@@ -15,7 +15,7 @@ from owabi.records.mapping import load_mapping
 from owabi.records.models import LeakRecord, SourceFile
 from owabi.records.readers import ImportFileError
 from owabi.records.services import import_file
-from tests.conftest import REPO
+from tests.conftest import REPO, held_at_first_progress
 
 pytestmark = pytest.mark.django_db
 
@@ -756,3 +756,29 @@ def test_a_synthetic_export_with_masked_cards_loses_no_record(incident, tmp_path
     source = result.source_file
     assert source.rows_in == source.rows_ok == 3000
     assert [w for w in result.warnings if w.field.startswith("card")] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_is_refused_in_one_line_and_imported_once(
+    incident, tmp_path: Path
+) -> None:
+    """The second of two imports of one file at the same moment stopped on the uniqueness of the
+    incident's file hashes with a traceback; now it is told, and a run after the first is a no-op."""
+    import io
+
+    leak = tmp_path / "leak.csv"
+    call_command("synth", records=12_000, seed=3, out=str(leak), stdout=io.StringIO())
+
+    def first(progress):
+        return import_file(incident=incident, path=leak, actor="t", workers=1, progress=progress)
+
+    with (
+        held_at_first_progress(first) as outcome,
+        pytest.raises(ImportFileError, match="being imported into test-leak by another process"),
+    ):
+        import_file(incident=incident, path=leak, actor="t")
+    [result] = outcome
+    assert not isinstance(result, Exception), result
+    assert import_file(incident=incident, path=leak, actor="t").already_imported
+    assert SourceFile.objects.filter(incident=incident).count() == 1
+    assert LeakRecord.objects.filter(incident=incident).count() == result.records

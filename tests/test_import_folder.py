@@ -410,3 +410,22 @@ def test_two_exports_of_one_name_keep_their_own_rejects_files(incident, tmp_path
     out = _run(capsys, str(folder), "--incident", incident.slug)
     assert "ignored customers.csv.rejects.csv: a rejects or warnings file written by owabi import" in out
     assert "2 skipped, already imported; 0 failed; 2 files ignored" in out
+
+
+def test_a_rejects_file_that_cannot_be_written_fails_the_file_whole(incident, tmp_path, capsys) -> None:
+    """The report was written after the commit: a folder it could not be written in left the rows
+    imported with no file saying which rows were not, and the file reported as failed all the same."""
+    folder = _exports(tmp_path / "incoming")
+    (folder / "members.rejects.csv").mkdir()  # where its rejects would go: cannot be opened as a file
+    out, error = _failing(capsys, str(folder), "--incident", incident.slug)
+    assert (
+        "FAILED, nothing of it imported: members.csv: nothing imported, because its report "
+        f"{folder / 'members.rejects.csv'} cannot be written (Is a directory)"
+    ) in out
+    assert error.startswith("1 file of 3 failed: members.csv.")
+    assert not SourceFile.objects.filter(file_name="members.csv").exists()
+    (folder / "members.rejects.csv").rmdir()
+    out = _run(capsys, str(folder), "--incident", incident.slug)
+    assert "total: 1 file imported into test-leak: in 4 = kept 3 + rejected 1; 2 skipped" in out
+    _reconciles(out)
+    assert (folder / "members.rejects.csv").read_text(encoding="utf-8").count("\n") == 2

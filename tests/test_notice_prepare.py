@@ -22,7 +22,7 @@ from owabi.notices.services import prepare
 from owabi.records.models import Recipient
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
-from tests.conftest import OWABI, REPO
+from tests.conftest import OWABI, REPO, held_at_first_progress
 from tests.test_notices import AS_OF, CARD_HEADER, CARD_ROWS, HEADER, KIDS, SHOP, setup_data
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,34 @@ def test_a_run_killed_mid_way_resumes_to_what_an_uninterrupted_run_makes(
         whole.created["letter"],
         whole.unreachable,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_while_a_prepare_runs_is_refused_and_the_first_ends_as_alone(
+    synthetic, subprocess_env: dict[str, str]
+) -> None:
+    """Two prepares at once built the same windows twice and the second died on the notices' unique
+    constraint with a traceback; a resolve during a prepare would renumber recipients under it."""
+    first = lambda progress: prepare(incident=synthetic, actor="t", window=5, progress=progress)  # noqa: E731
+    with held_at_first_progress(first) as outcome:
+        with pytest.raises(services.IncidentBusy, match="running in another process"):
+            prepare(incident=synthetic, actor="t")
+        for command in (["notices", "prepare"], ["resolve"]):
+            refused = subprocess.run(
+                [*OWABI, *command, "--incident", synthetic.slug],
+                env=subprocess_env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+            )
+            assert refused.returncode == 1, refused.stderr
+            assert "a resolve or notices prepare of it is running in another process" in refused.stderr
+            assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    [result] = outcome
+    assert isinstance(result, services.PrepareResult), result
+    alone = by_recipient(synthetic)
+    Notice.objects.filter(incident=synthetic).delete()
+    PrepareRun.objects.filter(incident=synthetic).delete()
+    again = prepare(incident=synthetic, actor="t")  # the lock was let go of: a later run goes ahead
+    assert (again.created, again.unreachable) == (result.created, result.unreachable)
+    assert by_recipient(synthetic).keys() == alone.keys()

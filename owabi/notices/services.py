@@ -29,6 +29,7 @@ from django.utils import timezone
 from owabi.core import audit, bulk, rowids
 from owabi.core.linebreak import FontMissing
 from owabi.incidents.models import Incident
+from owabi.incidents.runs import IncidentBusy, changing_people
 from owabi.notices import codes, snapshots
 from owabi.notices.bounces import MESSAGE_ID, BounceFileError, apply_reports, read_reports
 from owabi.notices.bounces import Report as BounceReport
@@ -57,6 +58,7 @@ __all__ = [
     "BounceFileError",
     "BounceReport",
     "FontMissing",
+    "IncidentBusy",
     "LetterTooLong",
     "NoticeSetupMissing",
     "PreviewError",
@@ -131,7 +133,19 @@ def prepare(
     incidents of PARALLEL_MIN recipients or more, else in-process), written in order in one transaction
     per window (COPY on PostgreSQL) with the run's checkpoint (PrepareRun). Memory stays bounded at any
     size; a run stopped at any moment is taken up again by the next call where its last window ended,
-    with the facts it started with, and ends as an uninterrupted run would have."""
+    with the facts it started with, and ends as an uninterrupted run would have. While it runs, another
+    prepare or a resolve of the incident is refused (IncidentBusy), and this one is refused during theirs."""
+    with changing_people(incident, "owabi notices prepare"):
+        return _prepare(incident, actor, progress, workers, window)
+
+
+def _prepare(
+    incident: Incident,
+    actor: str,
+    progress: Callable[[int, int], None] | None,
+    workers: int | None,
+    window: int | None,
+) -> PrepareResult:
     setup = NoticeSetup.objects.filter(incident=incident).first()
     if setup is None:
         raise NoticeSetupMissing(

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -26,6 +27,7 @@ from django.db import connection, transaction
 from owabi.core import audit, bulk, rowids
 from owabi.core.fields import SealedJSONField
 from owabi.core.files import csv_writer, write_private
+from owabi.core.locks import Busy, exclusive
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import closed_reason
 from owabi.records import columns, layouts, lookup, match_store
@@ -113,6 +115,32 @@ def import_file(
     if reason := closed_reason(incident):
         raise ImportFileError(reason)
     sha = file_sha256(path)
+    with ExitStack() as held:
+        try:  # the same file twice at once: the second would stop on the uniqueness of (incident, hash)
+            held.enter_context(exclusive(f"incident:{incident.pk}:import:{sha}"))
+        except Busy:
+            raise ImportFileError(
+                f"{path.name}: being imported into {incident.slug} by another process right now; run this "
+                "again when that has ended (the file is then skipped, already imported)"
+            ) from None
+        return _import_new(
+            incident, path, sha, source, actor, rejects_path, mapping, progress, workers, chunk, report_stem
+        )
+
+
+def _import_new(
+    incident: Incident,
+    path: Path,
+    sha: str,
+    source: str,
+    actor: str,
+    rejects_path: Path | None,
+    mapping: Mapping | None,
+    progress: Callable[[int], None] | None,
+    workers: int | None,
+    chunk: int,
+    report_stem: str,
+) -> ImportResult:
     existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
     if existing is not None:
         return ImportResult(source_file=existing, already_imported=True)
@@ -175,6 +203,9 @@ def import_file(
                 raise RuntimeError(f"{path.name}: row counts do not reconcile")
             source_file.save()
             bulk.check_links(LeakRecord.objects.filter(source_file=source_file), ("incident", "source_file"))
+            # Before the commit: a report that cannot be written (a read-only folder, a full disk) fails
+            # the import whole, rather than leave rows imported with no file saying which were not.
+            rejects_path, warnings_path = _write_reports(path, rejects_path, report_stem, rejects, warnings)
             audit.record(
                 actor=actor,
                 action="records.import",
@@ -195,15 +226,6 @@ def import_file(
         if pool is not None:
             pool.terminate()
             pool.join()
-    rejects.sort(key=lambda r: r.line)
-    warnings.sort(key=lambda r: r.line)
-    if rejects:
-        rejects_path = rejects_path or path.with_name((report_stem or path.stem) + ".rejects.csv")
-        _write_report(rejects_path, path.name, rejects)
-    warnings_path = None
-    if warnings:
-        warnings_path = (rejects_path or path).with_name((report_stem or path.stem) + ".warnings.csv")
-        _write_report(warnings_path, path.name, warnings)
     return ImportResult(
         source_file,
         False,
@@ -333,6 +355,29 @@ def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: boo
         people=read.people,
     )
     return Opened(table, mapping, read, rows, plan, suggestion)
+
+
+def _write_reports(
+    path: Path, rejects_path: Path | None, stem: str, rejects: list[Reject], warnings: list[Reject]
+) -> tuple[Path | None, Path | None]:
+    """Write STEM.rejects.csv and STEM.warnings.csv (those that have lines); where they went. An
+    ImportFileError, naming the report and the reason, when one cannot be written."""
+    rejects.sort(key=lambda r: r.line)
+    warnings.sort(key=lambda r: r.line)
+    rejects_path = rejects_path or path.with_name((stem or path.stem) + ".rejects.csv")
+    warnings_path = rejects_path.with_name((stem or path.stem) + ".warnings.csv")
+    for target, lines in ((rejects_path, rejects), (warnings_path, warnings)):
+        if not lines:
+            continue
+        try:
+            _write_report(target, path.name, lines)
+        except OSError as error:
+            raise ImportFileError(
+                f"{path.name}: nothing imported, because its report {target} cannot be written "
+                f"({error.strerror or 'input/output error'}); make its folder writable or name another "
+                "with --rejects"
+            ) from None
+    return (rejects_path if rejects else None), (warnings_path if warnings else None)
 
 
 def _write_report(target: Path, file_name: str, lines: list[Reject]) -> None:

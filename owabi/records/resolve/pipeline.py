@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.incidents.models import Incident
+from owabi.incidents.runs import changing_people
 from owabi.incidents.selectors import closed_reason
 from owabi.records import features as feature_module
 from owabi.records import match_store
@@ -101,7 +102,8 @@ def resolve(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _resolve(incident, actor, as_of, progress)
+        with changing_people(incident, "owabi resolve"):
+            return _resolve(incident, actor, as_of, progress)
     finally:
         if collecting:
             gc.enable()

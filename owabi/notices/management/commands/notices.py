@@ -194,7 +194,7 @@ class Command(BaseCommand):
                 workers=options["workers"],
                 window=options["window"],
             )
-        except services.NoticeSetupMissing as error:
+        except (services.NoticeSetupMissing, services.IncidentBusy) as error:
             raise CommandError(str(error)) from None
         sys.stderr.write("\n")
         self.stdout.write(

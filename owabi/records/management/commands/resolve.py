@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
+from owabi.incidents.runs import IncidentBusy
 from owabi.records.resolve import explain, resolve
 
 
@@ -34,7 +35,10 @@ class Command(BaseCommand):
         def progress(message: str) -> None:
             sys.stderr.write(f"[{time.monotonic() - started:6.1f}s] {message}\n")
 
-        result = resolve(incident=incident, actor="cli", progress=progress)
+        try:
+            result = resolve(incident=incident, actor="cli", progress=progress)
+        except IncidentBusy as error:
+            raise CommandError(str(error)) from None
         self.stdout.write(
             f"{result.records:,} records -> {result.subjects:,} subjects -> "
             f"{result.recipients:,} recipients; "
