@@ -17,7 +17,7 @@ from owabi.notices.models import Notice
 from owabi.notices.services import prepare
 from owabi.records.resolve import resolve
 from owabi.records.services import import_file
-from tests.conftest import REPO
+from tests.conftest import OWABI, REPO
 
 pytestmark = pytest.mark.django_db
 EXAMPLE = REPO / "docs" / "notice-setup.example.toml"
@@ -385,3 +385,24 @@ def test_a_second_sheet_never_holds_just_a_line_or_two(incident, tmp_path: Path)
         assert len(pages) >= 2
         if len(pages) > 2:  # a second sheet: pages 3 and 4
             assert len(pages[-1].splitlines()) >= letters.MIN_SHEET_LINES - 2, pages[-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_print_while_another_prints_the_letters_is_refused_and_prints_nothing(
+    ready, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """Two prints at once each wrote every waiting letter into PDFs of their own (the second's marked
+    nothing, but its files listed every letter): a vendor given both folders posts each letter twice."""
+    import subprocess
+
+    from owabi.incidents.runs import printing_letters
+
+    command = [*OWABI, "notices", "print", "--incident", ready.slug, "--out", str(tmp_path / "second")]
+    with printing_letters(ready):  # what a print run holds while it writes
+        refused = subprocess.run(command, env=subprocess_env, cwd=REPO, capture_output=True, text=True)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "its letters are being printed by another process" in refused.stderr
+    assert not (tmp_path / "second").exists()
+    assert not Notice.objects.filter(incident=ready, status=Notice.Status.SENT).exists()
+    done = subprocess.run(command, env=subprocess_env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert "2 letters (0 of them reminders)" in done.stdout  # let go of: the next run prints

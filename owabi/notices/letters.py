@@ -39,6 +39,7 @@ from owabi.core import audit, bulk
 from owabi.core.files import csv_writer, open_private, private_dir, write_private
 from owabi.core.linebreak import FONT, MM, register_font, width, wrap
 from owabi.incidents.models import Incident
+from owabi.incidents.runs import printing_letters
 from owabi.notices import codes
 from owabi.notices.models import Notice, NoticeSetup
 from owabi.notices.render import LetterForm, check_url, context, long_date, shared_letter
@@ -600,7 +601,15 @@ def print_letters(
     *, incident: Incident, out: Path, actor: str, batch: int = BATCH, printed_on: date | None = None
 ) -> PrintResult:
     """Write every prepared letter notice into batch PDFs under `out`, with manifest.csv; each letter
-    written is marked sent (handed to the printer). A re-run prints only letters not yet printed."""
+    written is marked sent (handed to the printer). A re-run prints only letters not yet printed; a run
+    while another prints the incident's letters is refused (IncidentBusy)."""
+    with printing_letters(incident):
+        return _print_letters(incident, out, actor, batch, printed_on)
+
+
+def _print_letters(
+    incident: Incident, out: Path, actor: str, batch: int, printed_on: date | None
+) -> PrintResult:
     from reportlab.pdfgen.canvas import Canvas
 
     register_font()

@@ -302,7 +302,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             result = services.print_letters(incident=incident, out=out, actor="cli", batch=batch)
-        except (services.FontMissing, services.LetterTooLong) as error:
+        except (services.FontMissing, services.LetterTooLong, services.IncidentBusy) as error:
             raise CommandError(str(error)) from None
         if not result.letters:
             self.stdout.write(
