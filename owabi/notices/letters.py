@@ -657,8 +657,6 @@ def _print_letters(
             canvas.save()
             with write_private(path, "wb") as written:  # complete on disk before it is marked sent
                 written.write(pdf.getvalue())
-            rows.writerows(entries)
-            handle.flush()
             with transaction.atomic():  # the batch's letters are sent and audited together, or neither
                 printed = list(
                     Notice.objects.select_for_update()
@@ -681,6 +679,9 @@ def _print_letters(
                         "pages": result.pages - pages_before,
                     },
                 )
+            # Listed only once its letters are marked printed: a file the manifest lists is one to post.
+            rows.writerows(entries)
+            handle.flush()
             result.letters += len(notices)
             result.files.append(path)
     result.manifest = manifest
