@@ -11,11 +11,13 @@ the session it got (GET /me), over and over, with a different notice each time. 
 the latency percentiles wrk measures for both, and their ratio. The load generator shares the two cores
 with the server, so figures are for this machine only; compare them within one run.
 
---half-load then runs the journey again with the same connections offering half the rate the saturated
-run reached: each connection thinks (an exponential pause, its mean computed from the saturated run)
-before each sign-in, as people do. A closed loop at saturation measures the queue (p99 is then about
-connections / workers requests' time, whatever the code does); at half load the percentiles are the
-latency a person meets while the server still has room. wrk's latencies exclude the think time.
+--loads 0.5,0.35,0.25 then runs the journey again at each of those fractions of the rate the saturated
+run reached (--half-load is --loads 0.5), and prints the highest sign-in rate whose p99 stays within
+100 ms: the portal's capacity at the latency target. Each connection thinks (an exponential pause, its
+mean computed from the saturated run) before each sign-in, as people do. A closed loop at saturation
+measures the queue (p99 is then about connections / workers requests' time, whatever the code does); at
+a fraction of it the percentiles are the latency a person meets while the server still has room. wrk's
+latencies exclude the think time.
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ def csrf_token(base: str) -> str:
     return cookie
 
 
+P99_TARGET_MS = 100.0
+
+
+def milliseconds(figure: str) -> float:
+    """A wrk latency ("850.00us", "12.31ms", "1.20s") in milliseconds; infinity for "?"."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", figure)
+    if not match:
+        return float("inf")
+    return float(match[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[match[2]]
+
+
 def wrk(args: list[str], env: dict[str, str]) -> dict[str, str]:
     out = subprocess.run(["wrk", *args], env=env, capture_output=True, text=True, check=True).stdout
     figures = {"requests/s": re.search(r"Requests/sec:\s+([\d.]+)", out)[1]}  # type: ignore[index]
@@ -89,11 +102,24 @@ def main() -> None:
     parser.add_argument(
         "--half-load", action="store_true", help="then the journey again at half the saturated rate"
     )
+    parser.add_argument(
+        "--loads",
+        default="",
+        help="then the journey again at these fractions of the saturated rate, e.g. 0.5,0.35,0.25",
+    )
     options = parser.parse_args()
-    if options.half_load and options.threads < 2:
+    try:
+        loads = [float(f) for f in options.loads.split(",") if f.strip()]
+    except ValueError:
+        parser.error("--loads takes fractions separated by commas, e.g. 0.5,0.35,0.25")
+    if options.half_load and 0.5 not in loads:
+        loads.insert(0, 0.5)
+    if any(not 0 < f < 1 for f in loads):
+        parser.error("--loads takes fractions between 0 and 1")
+    if loads and options.threads < 2:
         # A thinking client holds its next connection open before it sends; a sync worker waits on it
         # and everyone else queues (production puts a buffering proxy in front for this reason).
-        parser.error("--half-load needs --threads 2 or more (gthread workers)")
+        parser.error("--loads and --half-load need --threads 2 or more (gthread workers)")
     if not shutil.which("wrk"):
         raise SystemExit("bench_portal needs wrk (apt-get install wrk)")
     from fresh_database import recreate
@@ -163,15 +189,16 @@ def main() -> None:
         bare = wrk([*threads, *duration, base + "/bare"], load)
         script = ["-s", str(REPO / "bench" / "portal_signin.lua")]
         journey = wrk([*threads, *duration, *script, base], load)
-        half = None
-        if options.half_load:
-            # Half the saturated rate R from C connections: each completes a journey every 2C/R seconds,
-            # the think time plus the journey's own time, which is small next to it once nothing queues
-            # (so the offered rate comes out a little under half; the achieved rate is printed).
+        partial: list[tuple[float, float, dict[str, str]]] = []
+        for fraction in loads:
+            # A fraction f of the saturated rate R (journeys/s) from C connections: each completes a
+            # journey every C/(f·R) seconds, the think time plus the journey's own time, which is small
+            # next to it once nothing queues (so the offered rate comes out a little under; the achieved
+            # rate is printed).
             journeys = float(journey["requests/s"]) / 2
-            think_ms = 2000 * options.connections / journeys
+            think_ms = 1000 * options.connections / (fraction * journeys)
             thinking = dict(load, OWABI_BENCH_THINK_MS=f"{think_ms:.0f}")
-            half = wrk([*threads, *duration, *script, base], thinking)
+            partial.append((fraction, think_ms, wrk([*threads, *duration, *script, base], thinking)))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -183,8 +210,8 @@ def main() -> None:
     )
     print(f"{'':<34}{'requests/s':>12}{'p50':>10}{'p90':>10}{'p99':>10}  errors")
     rows = [("bare view (GET /bare)", bare), ("sign-in + first page (POST, GET)", journey)]
-    if half is not None:
-        rows.append(("the same at half load", half))
+    for fraction, _, figures in partial:
+        rows.append((f"the same at {fraction:.0%} of that rate", figures))
     for name, figures in rows:
         print(
             f"{name:<34}{figures['requests/s']:>12}{figures['p50']:>10}{figures['p90']:>10}{figures['p99']:>10}"
@@ -193,10 +220,21 @@ def main() -> None:
     ratio = float(journey["requests/s"]) / float(bare["requests/s"])
     sign_ins = float(journey["requests/s"]) / 2
     print(f"portal requests/s are {ratio:.0%} of the bare view's ({sign_ins:,.0f} sign-ins/s)")
-    if half is not None:
+    for fraction, think_ms, figures in partial:
         print(
-            f"half load: {float(half['requests/s']) / 2:,.0f} sign-ins/s offered by {options.connections} "
-            f"people thinking {think_ms:,.0f} ms on average between journeys"
+            f"{fraction:.0%} load: {float(figures['requests/s']) / 2:,.0f} sign-ins/s achieved by "
+            f"{options.connections} people thinking {think_ms:,.0f} ms on average between journeys"
+        )
+    within = [
+        float(figures["requests/s"]) / 2
+        for _, _, figures in partial
+        if milliseconds(figures["p99"]) <= P99_TARGET_MS and figures["errors"] == "0"
+    ]
+    if partial:
+        print(
+            f"capacity at p99 ≤ {P99_TARGET_MS:.0f} ms: {max(within):,.0f} sign-ins/s"
+            if within
+            else f"no load tried kept p99 within {P99_TARGET_MS:.0f} ms: try smaller --loads"
         )
 
 

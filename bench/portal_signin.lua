@@ -20,7 +20,7 @@ function init(args)
   index = id + 1
   session = ""
   failures = 0
-  -- Think time before each sign-in (bench_portal.py --half-load): a mean in milliseconds, drawn from an
+  -- Think time before each sign-in (bench_portal.py --loads): a mean in milliseconds, drawn from an
   -- exponential distribution so that the connections do not march in step. 0: none (saturation).
   think = tonumber(os.getenv("OWABI_BENCH_THINK_MS") or "0")
   math.randomseed(id + 1)
