@@ -8,7 +8,9 @@ database, then times `prepare` --rounds times, deleting the incident's notices b
 --reuse the database built by an earlier run is used (migrated, not rebuilt): so two checkouts (before and
 after a change) can be timed alternately on the same data, run from each checkout in turn. --profile
 writes a cProfile of the first round. Prints a calibration figure (a fixed pure-Python loop): this
-machine is shared and its speed drifts.
+machine is shared and its speed drifts. Each round also prints the CPU time it took per recipient, of
+this process, of prepare's worker processes and of its PostgreSQL backend (read from /proc): on a loaded
+machine the wall time says more about the neighbours than about the code, the CPU time much less so.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -24,6 +27,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+
+def cpu_seconds(backend: int | None) -> tuple[float, float, float]:
+    """CPU seconds used so far by this process, by its ended child processes (prepare's workers, once
+    their pool is joined) and by the PostgreSQL backend with process id `backend` (0 when unknown)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = 0.0
+    if backend:
+        try:
+            fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, IndexError, ValueError):
+            server = 0.0
+    return time.process_time(), children.ru_utime + children.ru_stime, server
 
 
 def main() -> None:
@@ -74,9 +91,15 @@ def main() -> None:
     recipients = Recipient.objects.filter(incident=incident).count()
     rates = []
     workers = {} if options.workers is None else {"workers": options.workers}
+    backend = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
     for round_ in range(options.rounds):
         Notice.objects.filter(incident=incident).delete()
         profiler = cProfile.Profile() if options.profile and round_ == 0 else None
+        cpu_before = cpu_seconds(backend)
         started = time.monotonic()
         if profiler:
             profiler.enable()
@@ -85,11 +108,16 @@ def main() -> None:
             profiler.disable()
             profiler.dump_stats(options.profile)
         elapsed = time.monotonic() - started
+        spent = zip(cpu_before, cpu_seconds(backend), strict=True)
+        cpu = [(after - before) / recipients * 1e6 for before, after in spent]
         rates.append(recipients / elapsed)
         print(
             f"  round {round_ + 1}: {recipients:,} recipients -> {result.created['email']:,} e-mail and "
             f"{result.created['letter']:,} letter notices in {elapsed:.1f} s = "
-            f"{recipients / elapsed:,.0f} recipients/s" + (" (profiled)" if profiler else "")
+            f"{recipients / elapsed:,.0f} recipients/s"
+            + (" (profiled)" if profiler else "")
+            + f"; CPU per recipient {sum(cpu):.0f} µs (this process {cpu[0]:.0f}, workers {cpu[1]:.0f}, "
+            f"database backend {cpu[2]:.0f})"
         )
     started = time.monotonic()
     again = prepare(incident=incident, actor="bench")

@@ -238,3 +238,33 @@ def test_a_value_that_is_not_sealed_at_all_is_counted_and_left_by_rotation(incid
     result = keys.rotate(actor="t")
     assert result.failed == 1 and _raw(LeakRecord, "sealed", first.pk) == b"\x07junk"
     assert LeakRecord.objects.get(pk=second.pk).sealed["subject_name"] == "山田 太郎1"
+
+
+def test_bulk_openers_and_sealers_give_what_one_row_at_a_time_gives_and_refuse_the_same(
+    incident, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """row_opener/row_sealer (notices prepare's windows) look the key up once per window; a value that is
+    not an ordinary row-bound one goes the one-at-a-time way, with its alarm."""
+    first, second, third, erased = _import(incident, tmp_path, rows=4)
+    field = LeakRecord._meta.get_field("sealed")
+    _unbind(LeakRecord, "sealed", second.pk)
+    _write_raw(LeakRecord, "sealed", erased.pk, crypto.ERASED)
+    _write_raw(LeakRecord, "sealed", third.pk, _raw(LeakRecord, "sealed", first.pk))  # copied
+    open_row = field.row_opener()
+    assert open_row(_raw(LeakRecord, "sealed", first.pk), first.pk)["subject_name"] == "山田 太郎0"
+    assert open_row(_raw(LeakRecord, "sealed", erased.pk), erased.pk) == {}
+    with pytest.raises(crypto.DecryptionError, match="not bound to its row"):
+        open_row(_raw(LeakRecord, "sealed", second.pk), second.pk)
+    with override_settings(OWABI_ACCEPT_UNBOUND_SEALS=True):
+        assert open_row(_raw(LeakRecord, "sealed", second.pk), second.pk)["subject_name"] == "山田 太郎1"
+    with caplog.at_level(logging.CRITICAL, logger="owabi.security"), pytest.raises(crypto.DecryptionError):
+        open_row(_raw(LeakRecord, "sealed", third.pk), third.pk)
+    assert f"records_leakrecord.sealed row {third.pk}" in caplog.text and "山田" not in caplog.text
+
+    seal_row = field.row_sealer()
+    blob = seal_row({"subject_name": "佐藤 花子"}, first.pk)
+    assert blob != seal_row({"subject_name": "佐藤 花子"}, first.pk)  # a fresh nonce each time
+    assert crypto.version_of(blob) == crypto.ROW_BOUND
+    assert field.open_row(blob, first.pk) == {"subject_name": "佐藤 花子"} == open_row(blob, first.pk)
+    with pytest.raises(crypto.DecryptionError):
+        field.open_row(blob, second.pk)

@@ -10,7 +10,9 @@ write (COPY text on PostgreSQL, tuples on SQLite). Pure: no database, so any num
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -79,8 +81,9 @@ _CONTENT = cast(SealedBytesField, Notice._meta.get_field("content"))
 def labels(rows: list[tuple[int, Any, int]], file_sources: dict[int, str]) -> set[str]:
     """The source labels of records (id, sealed blob, file id): a row's own, else its file's."""
     found = set()
+    open_row = _RECORD_SEALED.row_opener()
     for pk, blob, file_id in rows:
-        found.add(_RECORD_SEALED.open_row(blob, pk).get("source") or file_sources[file_id])
+        found.add(open_row(blob, pk).get("source") or file_sources[file_id])
     return found
 
 
@@ -89,24 +92,37 @@ def build(context: Context, window: Window) -> Built:
     built = Built(len(window.recipients))
     records: dict[int, tuple[dict[str, Any], list[str], str, str]] = {}
     members: dict[int, list[int]] = defaultdict(list)
+    open_row, seal_row = _RECORD_SEALED.row_opener(), _CONTENT.row_sealer()
     for pk, blob, record_categories, file_id, role, subject_id in window.records:
-        sealed = _RECORD_SEALED.open_row(blob, pk)
+        sealed = open_row(blob, pk)
         if isinstance(record_categories, str):
             record_categories = orjson.loads(record_categories)
         records[pk] = (sealed, record_categories, sealed.get("source") or context.file_sources[file_id], role)
         members[subject_id].append(pk)
     contacts = {contact for _, _, contact in window.recipients}
+    named: dict[frozenset[str], dict[str, list[str]]] = {}  # a person's labels -> their sources' names
+
+    def sources_of(labels: frozenset[str]) -> dict[str, list[str]]:
+        found = named.get(labels)
+        if found is None:
+            found = named[labels] = {
+                language: sorted({known[label] for label in labels if label in known})
+                for language, known in context.names.items()
+            }
+        return found
+
     people: dict[int, list[dict[str, Any]]] = defaultdict(list)
     own_subject: dict[int, int] = {}  # record id -> subject id, for the recipients' contact records
     for subject_pk, number, is_minor, best_record, recipient_pk in window.subjects:
         mine = sorted(members[subject_pk])
         own = [records[pk] for pk in mine]
         best = records[best_record][0] if best_record in records else {}
-        person = _person(number, bool(is_minor), best, own, context.declared, context.names)
+        person = _person(number, bool(is_minor), best, own, context.declared, sources_of)
         person["subject"] = subject_pk
         people[recipient_pk].append(person)
         own_subject.update((pk, subject_pk) for pk in mine if pk in contacts)
     ids = iter(window.ids)
+    fresh = codes.code_stream()  # drawn in batches: a third of the cost of one code at a time
     # One notice in COPY text (FIELDS order): the values that vary are numbers, codes, channel names and
     # hex, none of which COPY must escape; the rest are the same for the whole window.
     same = bulk.copy_text([context.language, Notice.Status.PREPARED.value, context.revision])[:-1].decode()
@@ -131,8 +147,8 @@ def build(context: Context, window: Window) -> Built:
                 built.existing += 1
                 continue
             pk = next(ids)
-            sealed = _CONTENT.seal_row(content, pk)
-            code = codes.new_code()
+            sealed = seal_row(content, pk)
+            code = next(fresh)
             if context.copy:
                 row = copy_row % (pk, context.incident, recipient_pk, channel, code, sealed.hex())
                 built.rows.append(row.encode())
@@ -171,11 +187,13 @@ def _person(
     best: dict[str, Any],
     records: list[tuple[Any, ...]],
     declared: list[str],
-    names: dict[str, dict[str, str]],
+    sources_of: Callable[[frozenset[str]], dict[str, list[str]]],
 ) -> dict[str, Any]:
     """What one person's notice section says. Incident-wide card items (the security code, which owabi
-    never receives) are told only to people with card data among their records. `names` maps each
-    language's source labels to the names readers know (checked complete before prepare starts)."""
+    never receives) are told only to people with card data among their records. `sources_of` gives, per
+    language, the names readers know for a set of source labels (checked complete before prepare
+    starts); the same sets recur across people, so it answers from what it worked out before, and the
+    item lists likewise (both are only read from then on: serialized into the sealed content)."""
     items: set[str] = set()
     cards: set[tuple[str, str]] = set()
     labels: set[str] = set()
@@ -197,13 +215,16 @@ def _person(
         # Every record of theirs came from someone else's order, as its delivery address: the notice
         # says so, and names nobody else (their records hold only their own values).
         "via": "shipping_recipient" if roles == {"shipping_recipient"} else "",
-        "items": sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code)),
+        "items": _in_catalog_order(frozenset(items)),
         "card_keys": sorted(cards),
-        "sources": {
-            language: sorted({known[label] for label in labels if label in known})
-            for language, known in names.items()
-        },
+        "sources": sources_of(frozenset(labels)),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_catalog_order(items: frozenset[str]) -> list[str]:
+    """Item codes in the catalog's order (codes it does not know after, by name). Callers only read it."""
+    return sorted(items, key=lambda code: (_ORDER.get(code, len(_ORDER)), code))
 
 
 def _brand(raw: str) -> str:
