@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
-from owabi.records.resolve.households import contact_tokens
+from owabi.records.resolve.households import HOME_KINDS, HOUSEHOLD_TOKEN_LIMIT, contact_tokens
 from owabi.records.resolve.scoring import MATCH_THRESHOLD
 from owabi.records.resolve.union_find import find, roots, union
 
@@ -146,3 +147,106 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
         near = [child for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW]
         if len(near) == 1:  # two children born near the due date are twins: which one is not known
             union(parent, i, near[0])
+
+
+def near_due(birth: str, due: date) -> bool:
+    """Born within PLACEHOLDER_WINDOW of `due`, as written or with month and day swapped."""
+    if abs(date.fromisoformat(birth) - due) <= PLACEHOLDER_WINDOW:
+        return True
+    try:
+        swapped = date.fromisoformat(f"{birth[:4]}-{birth[8:10]}-{birth[5:7]}")
+    except ValueError:
+        return False
+    return abs(swapped - due) <= PLACEHOLDER_WINDOW
+
+
+def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:
+    """Pre-birth rows that join_placeholders left on their own: the rows of one pregnancy join each
+    other, and the child born of it, through the home.
+
+    A family signs up for several maternity services before the birth, each row under a placeholder
+    name with the guardian's phone and address and the due date. join_placeholders places a row only
+    through the guardian's name as written, which a call centre's homophone kanji or a kana slip in the
+    guardian column defeats, and it never joins two such rows to each other: a child not born yet (or
+    born without a leaked row) was a person per sign-up, a notice line and a payout each. Here:
+
+    - two pre-birth rows with due dates within PLACEHOLDER_WINDOW of each other that share the home's
+      phone number or address are one pregnancy: a home has one due date at a time (siblings are born
+      at least about ten months apart), and twins are one pregnancy too;
+    - a pregnancy joins the one named child whose records share the home's phone or address with it and
+      who was born within PLACEHOLDER_WINDOW of a due date (as written, or month and day swapped); the
+      children of the row's guardian born then count too, so twins (two such children) leave it alone.
+
+    An e-mail address or a card is a person's, not the home's, and is not used. A phone or address on
+    more than HOUSEHOLD_TOKEN_LIMIT rows (a school, a switchboard, a placeholder address) joins nothing:
+    many families are behind it, and due dates of unrelated pregnancies fall within two months.
+    """
+    root_of = roots(parent)
+    size = Counter(root_of)
+    alone = [i for i, p in enumerate(placeholder) if p and size[root_of[i]] == 1]
+    if not alone:
+        return
+    wanted: dict[str, set[str]] = {kind: set() for kind in HOME_KINDS}
+    for i in alone:
+        for kind in HOME_KINDS:
+            if col[kind][i]:
+                wanted[kind].add(col[kind][i])
+    rows_with: Counter[tuple[str, str]] = Counter(
+        (kind, value) for kind in HOME_KINDS for value in col[kind] if value in wanted[kind]
+    )
+
+    def home(i: int) -> list[tuple[str, str]]:
+        return [
+            (kind, col[kind][i])
+            for kind in HOME_KINDS
+            if col[kind][i] and rows_with[(kind, col[kind][i])] <= HOUSEHOLD_TOKEN_LIMIT
+        ]
+
+    # One pregnancy: the alone rows of one home with due dates close together.
+    due_of = {i: date.fromisoformat(col["due"][i]) for i in alone}
+    by_token: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in alone:
+        for token in home(i):
+            by_token[token].append(i)
+    for rows in by_token.values():
+        rows.sort(key=lambda i: due_of[i])
+        for a, b in pairwise(rows):
+            if due_of[b] - due_of[a] <= PLACEHOLDER_WINDOW:
+                union(parent, a, b)
+    pregnancies: dict[int, list[int]] = defaultdict(list)
+    for i in alone:
+        pregnancies[find(parent, i)].append(i)
+    # The named children those homes and guardians hold, by the records already joined into them.
+    tokens = {kind: set[str]() for kind in HOME_KINDS}
+    for rows in pregnancies.values():
+        for i in rows:
+            for kind, value in home(i):
+                tokens[kind].add(value)
+    guardian_keys = ("guardian_fold", "guardian_kana")
+    guardians = {col[k][i] for i in alone for k in guardian_keys if col[k][i]}
+    root_of = roots(parent)
+    at_token: dict[tuple[str, str], set[int]] = defaultdict(set)
+    of_guardian: dict[str, set[int]] = defaultdict(set)
+    births: dict[int, set[str]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if placeholder[i]:
+            continue
+        for kind in HOME_KINDS:
+            if col[kind][i] in tokens[kind]:
+                at_token[(kind, col[kind][i])].add(root)
+        for key in guardian_keys:
+            if col[key][i] in guardians:
+                of_guardian[col[key][i]].add(root)
+        if col["dob"][i]:
+            births[root].add(col["dob"][i])
+    for root, rows in pregnancies.items():
+        dues = {due_of[i] for i in rows}
+
+        def born_then(child: int, dues: set[date] = dues) -> bool:
+            return any(near_due(birth, due) for birth in births.get(child, ()) for due in dues)
+
+        at_home = {child for i in rows for token in home(i) for child in at_token.get(token, ())}
+        by_name = {child for i in rows for k in guardian_keys for child in of_guardian.get(col[k][i], ())}
+        near_home = {child for child in at_home if born_then(child)}
+        if len(near_home) == 1 and not {child for child in by_name if born_then(child)} - near_home:
+            union(parent, root, near_home.pop())

@@ -1,0 +1,95 @@
+"""Issue 20, third round: pre-birth rows of one pregnancy.
+
+Through the public path (import -> resolve -> export clusters), hand-made rows among 2,000 synthetic ones;
+and the clustering rules on their own where a case needs more rows than a test file should hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from owabi.records.resolve import resolve
+from owabi.records.resolve.clusters import join_unborn
+from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
+from owabi.records.resolve.union_find import find
+from owabi.records.selectors import iter_clusters
+from owabi.records.services import import_file
+from tests.test_resolve import HEADER
+
+AS_OF = date(2026, 12, 1)
+
+ROWS = [
+    # One pregnancy signed up twice, the guardian's name written two ways (裕子 / 優子, one without a
+    # reading), the home's phone and address on both; the child's row names the guardian a third way
+    # (祐子) and was born ten days before the first due date.
+    "UB0,web,斎藤 ベビー,サイトウ ベビー,,,,斎藤 裕子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,2025-03-01",
+    "UB1,app,（未定）,,,,,斎藤 優子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,2025-03-10",
+    "UB2,zemi,斎藤 陽向,サイトウ ヒナタ,2025-02-20,M,長男,斉藤 祐子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,",
+    # A child not born yet, signed up twice (亜希 / 亜紀), and the older sister's pre-birth row at the
+    # same home, three years earlier (no row of hers with a name leaked).
+    "UN0,web,村上ちゃん,,,,,村上 亜希,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2023-12-01",
+    "UN1,app,ベビー,ベビー,,,,村上 亜希,,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-01",
+    "UN2,web,赤ちゃん,,,,,村上 亜紀,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-15",
+]
+
+
+@pytest.fixture
+def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    crowd = tmp_path / "crowd.csv"
+    call_command("synth", records=2000, seed=3, out=str(crowd))
+    import_file(incident=incident, path=crowd, actor="t")
+    cases = tmp_path / "cases.csv"
+    cases.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n", encoding="utf-8")
+    import_file(incident=incident, path=cases, actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    return {record_id: (s, r) for record_id, s, r in iter_clusters(incident=incident)}
+
+
+def same(resolved: dict[str, tuple[str, str]], *record_ids: str) -> bool:
+    return len({resolved[r][0] for r in record_ids}) == 1
+
+
+@pytest.mark.django_db
+def test_the_pre_birth_rows_of_one_pregnancy_are_the_child_born_of_it(resolved) -> None:
+    assert same(resolved, "UB0", "UB1", "UB2")
+
+
+@pytest.mark.django_db
+def test_a_child_not_born_yet_signed_up_twice_is_one_person_not_the_older_sister(resolved) -> None:
+    assert same(resolved, "UN1", "UN2")
+    assert not same(resolved, "UN0", "UN1")
+    assert resolved["UN0"][1] == resolved["UN1"][1]  # one mother's notice
+
+
+def _columns(rows: list[dict[str, str | None]]) -> dict[str, list[str | None]]:
+    names = ("phone", "address_key", "email", "card_last4", "dob", "due", "guardian_fold", "guardian_kana")
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def test_twins_born_near_the_due_date_leave_the_pregnancy_on_its_own() -> None:
+    home = {"phone": "+81263112233", "address_key": "松本市中央#1-1"}
+    rows = [
+        {**home, "due": "2020-05-01", "guardian_fold": "斎藤裕子"},  # the pre-birth row
+        {**home, "dob": "2020-04-20", "guardian_fold": "斉藤裕子"},  # twin 1
+        {**home, "dob": "2020-04-20", "guardian_fold": "斉藤裕子"},  # twin 2
+    ]
+    parent = list(range(3))
+    join_unborn(_columns(rows), [True, False, False], parent)
+    assert len({find(parent, i) for i in range(3)}) == 3
+
+
+def test_a_phone_on_more_rows_than_a_home_has_joins_no_pregnancies() -> None:
+    school = {"phone": "+81311112222"}  # a school's or a clinic's number, on many families' rows
+    crowd = [{**school, "dob": f"19{50 + i % 40}-01-01"} for i in range(HOUSEHOLD_TOKEN_LIMIT - 1)]
+    rows = [{**school, "due": "2027-01-01"}, {**school, "due": "2027-01-20"}, *crowd]  # one row too many
+    parent = list(range(len(rows)))
+    join_unborn(_columns(rows), [True, True, *[False] * len(crowd)], parent)
+    assert find(parent, 0) != find(parent, 1)
+    # Below the limit the same two rows are one pregnancy.
+    parent = list(range(len(rows) - 1))
+    join_unborn(_columns(rows[:-1]), [True, True, *[False] * (len(crowd) - 1)], parent)
+    assert find(parent, 0) == find(parent, 1)
