@@ -1,4 +1,4 @@
-"""Issue 20, third round: pre-birth rows of one pregnancy.
+"""Issue 20, third round: pre-birth rows of one pregnancy, undated rows between two people.
 
 Through the public path (import -> resolve -> export clusters), hand-made rows among 2,000 synthetic ones;
 and the clustering rules on their own where a case needs more rows than a test file should hold.
@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from owabi.records.models import ReviewPair
 from owabi.records.resolve import resolve
-from owabi.records.resolve.clusters import join_unborn
+from owabi.records.resolve.clusters import join_unborn, undated_bridges
 from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
 from owabi.records.resolve.union_find import find
+from owabi.records.resolve_model import dob_close
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 from tests.test_resolve import HEADER
@@ -34,6 +36,11 @@ ROWS = [
     "UN0,web,村上ちゃん,,,,,村上 亜希,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2023-12-01",
     "UN1,app,ベビー,ベビー,,,,村上 亜希,,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-01",
     "UN2,web,赤ちゃん,,,,,村上 亜紀,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-15",
+    # A father and a son of one name thirty years apart at one home, and an undated row of that name
+    # there: either's. It must not make them one person.
+    "BR1,shop,佐藤 誠,サトウ マコト,1962-05-05,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+    "BR2,club,佐藤 誠,サトウ マコト,1992-10-10,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+    "BR3,event,佐藤 誠,サトウ マコト,,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
 ]
 
 
@@ -65,6 +72,21 @@ def test_a_child_not_born_yet_signed_up_twice_is_one_person_not_the_older_sister
     assert resolved["UN0"][1] == resolved["UN1"][1]  # one mother's notice
 
 
+@pytest.mark.django_db
+def test_an_undated_row_of_a_name_two_people_share_joins_neither_and_goes_to_review(
+    incident, resolved
+) -> None:
+    assert not same(resolved, "BR1", "BR2")
+    assert not same(resolved, "BR3", "BR1") and not same(resolved, "BR3", "BR2")
+    queued = {
+        frozenset((a, b))
+        for a, b in ReviewPair.objects.filter(incident=incident).values_list(
+            "record_a__record_id", "record_b__record_id"
+        )
+    }
+    assert {frozenset(("BR1", "BR3")), frozenset(("BR2", "BR3"))} <= queued
+
+
 def _columns(rows: list[dict[str, str | None]]) -> dict[str, list[str | None]]:
     names = ("phone", "address_key", "email", "card_last4", "dob", "due", "guardian_fold", "guardian_kana")
     return {name: [row.get(name) for row in rows] for name in names}
@@ -93,3 +115,40 @@ def test_a_phone_on_more_rows_than_a_home_has_joins_no_pregnancies() -> None:
     parent = list(range(len(rows) - 1))
     join_unborn(_columns(rows[:-1]), [True, True, *[False] * (len(crowd) - 1)], parent)
     assert find(parent, 0) == find(parent, 1)
+
+
+def test_an_undated_row_between_two_close_birth_dates_still_joins() -> None:
+    # Sure pairs: 0~2 and 1~2, where 2 is undated. 0 and 1 were born a day apart (a slip): one person.
+    dob = ["1990-11-29", "1990-11-30", None]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob) == (set(), set())
+
+
+def test_an_undated_row_between_a_father_and_son_joins_neither_and_goes_to_review() -> None:
+    dob = ["1962-05-05", "1992-10-10", None]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob) == ({(0, 2), (1, 2)}, set())
+    # ... also when the undated row reaches them through another undated row; one pair per person
+    # goes to review (the most likely), the others wait for the decision. The two undated rows may be
+    # one man's or one each: that pair is asked too.
+    dob = ["1962-05-05", "1992-10-10", None, None, "1962-05-05"]
+    sure = [(0, 2, 0.99), (2, 4, 0.98), (0, 4, 0.999), (2, 3, 0.99), (1, 3, 0.99)]
+    review, held = undated_bridges(5, sure, set(), dob)
+    assert review == {(0, 2), (1, 3), (2, 3)} and held == {(2, 4)}
+    # A reviewer who says the undated row is the father's settles it: only the son's pair waits.
+    review, held = undated_bridges(5, sure, {(0, 2)}, dob)
+    assert review == {(1, 3)} and held == set()
+
+
+def test_an_undated_row_written_as_one_of_two_brothers_alike_in_reading_is_his() -> None:
+    # 隼 and 颯斗 are both ハヤト, two years apart; the undated row is written 颯斗.
+    dob = ["2014-04-05", "2016-08-01", None]
+    names = ["本間隼", "本間颯斗", "本間颯斗"]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob, names) == ({(0, 2)}, set())
+
+
+def test_close_birth_dates_are_those_one_person_can_give() -> None:
+    assert dob_close("1990-11-29", "1990-12-01")  # three days, across a month end
+    assert dob_close("2015-09-10", "2015-10-10")  # the month one off
+    assert dob_close("1989-04-01", "1990-04-01")  # the year one off
+    assert dob_close("1980-05-17", "1980-05-18")  # one digit
+    assert not dob_close("1962-05-05", "1992-10-10")
+    assert not dob_close("2014-03-10", "2016-03-11")  # siblings

@@ -144,6 +144,18 @@ def dob_near(a: str, b: str) -> bool:
     return len(differ) <= 1
 
 
+def dob_close(a: str, b: str) -> bool:
+    """Two ISO birth dates one person's rows can give: DOB_EXACT, DOB_NEAR or DOB_CLOSE, in Python.
+    tests/test_resolve_model holds it to the SQL."""
+    if dob_near(a, b):
+        return True
+    if abs(date.fromisoformat(a) - date.fromisoformat(b)).days <= 3:
+        return True
+    if a[:4] == b[:4] and a[8:] == b[8:] and abs(int(a[5:7]) - int(b[5:7])) == 1:
+        return True
+    return a[4:] == b[4:] and abs(int(a[:4]) - int(b[:4])) == 1
+
+
 # The gate: the person's own identity agrees (or is at least not contradicted).
 # A close birth date (DOB_CLOSE) is consistent only with the same name.
 PERSON_CONSISTENT = (

@@ -154,7 +154,7 @@ def _resolve(
 
     say("clustering")
     same, different = decided_pairs(incident, pks)
-    parent, review = link(n, pairs, same, different)
+    parent, review = link(n, pairs, same, different, col["dob"], col["name_fold"])
     del pairs
     join_placeholders(col, placeholder, parent)
     join_unborn(col, placeholder, parent)
