@@ -1,4 +1,4 @@
-"""Issue 20, third round: pre-birth rows of one pregnancy, undated rows between two people.
+"""Issue 20, third round: pre-birth rows of one pregnancy, names in kana, undated rows between two people.
 
 Through the public path (import -> resolve -> export clusters), hand-made rows among 2,000 synthetic ones;
 and the clustering rules on their own where a case needs more rows than a test file should hold.
@@ -36,6 +36,12 @@ ROWS = [
     "UN0,web,村上ちゃん,,,,,村上 亜希,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2023-12-01",
     "UN1,app,ベビー,ベビー,,,,村上 亜希,,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-01",
     "UN2,web,赤ちゃん,,,,,村上 亜紀,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-15",
+    # A name in hiragana without a birth date, and the same woman in kanji: the home's phone and address.
+    "KA1,shop,桜井 美紀,サクライ ミキ,1985-03-03,F,本人,,,630-8001,奈良県奈良市法華寺町2-2,0742-11-9999,,,,,,,",
+    "KA2,zemi,さくらい みき,サクライ ミキ,,F,本人,,,630-8001,奈良県奈良市法華寺町2-2,0742-11-9999,,,,,,,",
+    # ... and a name in kana without a birth date sharing only an e-mail address: a family's address.
+    "KE1,shop,中野 由香,ナカノ ユカ,1990-02-02,F,本人,,,150-0001,東京都渋谷区神宮前1-1,03-3400-1111,,nakano.fam@example.jp,,,,,",
+    "KE2,club,なかの ゆか,ナカノ ユカ,,F,本人,,,812-0011,福岡県福岡市博多区博多駅前2-2,092-400-2222,,nakano.fam@example.jp,,,,,",
     # A father and a son of one name thirty years apart at one home, and an undated row of that name
     # there: either's. It must not make them one person.
     "BR1,shop,佐藤 誠,サトウ マコト,1962-05-05,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
@@ -70,6 +76,16 @@ def test_a_child_not_born_yet_signed_up_twice_is_one_person_not_the_older_sister
     assert same(resolved, "UN1", "UN2")
     assert not same(resolved, "UN0", "UN1")
     assert resolved["UN0"][1] == resolved["UN1"][1]  # one mother's notice
+
+
+@pytest.mark.django_db
+def test_a_name_in_kana_without_a_birth_date_joins_through_the_home(resolved) -> None:
+    assert same(resolved, "KA1", "KA2")
+
+
+@pytest.mark.django_db
+def test_a_name_in_kana_without_a_birth_date_does_not_join_on_an_e_mail_alone(resolved) -> None:
+    assert not same(resolved, "KE1", "KE2")
 
 
 @pytest.mark.django_db
