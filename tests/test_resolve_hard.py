@@ -42,6 +42,9 @@ ROWS = [
     # ... and a name in kana without a birth date sharing only an e-mail address: a family's address.
     "KE1,shop,中野 由香,ナカノ ユカ,1990-02-02,F,本人,,,150-0001,東京都渋谷区神宮前1-1,03-3400-1111,,nakano.fam@example.jp,,,,,",
     "KE2,club,なかの ゆか,ナカノ ユカ,,F,本人,,,812-0011,福岡県福岡市博多区博多駅前2-2,092-400-2222,,nakano.fam@example.jp,,,,,",
+    # A father and his son read alike (木ノ下 健 / 木下 賢, キノシタ ケン), neither row dated, one home.
+    "KF1,shop,木ノ下 健,キノシタ ケン,,M,本人,,,460-0008,愛知県名古屋市中区栄3-3,052-111-3333,,,,,,,",
+    "KF2,club,木下 賢,キノシタ ケン,,M,本人,,,460-0008,愛知県名古屋市中区栄3-3,052-111-3333,,,,,,,",
     # A father and a son of one name thirty years apart at one home, and an undated row of that name
     # there: either's. It must not make them one person.
     "BR1,shop,佐藤 誠,サトウ マコト,1962-05-05,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
@@ -86,6 +89,11 @@ def test_a_name_in_kana_without_a_birth_date_joins_through_the_home(resolved) ->
 @pytest.mark.django_db
 def test_a_name_in_kana_without_a_birth_date_does_not_join_on_an_e_mail_alone(resolved) -> None:
     assert not same(resolved, "KE1", "KE2")
+
+
+@pytest.mark.django_db
+def test_a_father_and_son_of_one_reading_without_birth_dates_stay_apart(resolved) -> None:
+    assert not same(resolved, "KF1", "KF2")  # ノ in 木ノ下 is part of a name in kanji, not kana spelling
 
 
 @pytest.mark.django_db

@@ -240,6 +240,7 @@ def _neutral(label: str) -> dict[str, Any]:
 
 DOB_CLOSE_LABEL = "same name, birth date a few days or one field apart"
 KANA_SPELLED_LABEL = "same reading, one name written in kana, birth date missing"
+READING_UNDATED_LABEL = "same reading, other kanji, neither birth date"
 
 PERSON = {
     "output_column_name": "person",
@@ -257,6 +258,11 @@ PERSON = {
         # times the 6 % with a birth date missing. Its u is capped at a tenth of that level's, so it
         # weighs a little less (readings coincide more often than written names: homophones).
         _level(f"{KANA_SPELLED} AND {DOB_MISSING}", KANA_SPELLED_LABEL, 0.002),
+        # Neither row dated: nothing but the kanji tells a slip of one person from two people of one home
+        # read alike, as fathers and sons often are (木ノ下 健 / 木下 賢, both キノシタ ケン). One slip
+        # (1 in 100) times both dates missing (0.4 %); the floor on u keeps this about +2 bits, so with a
+        # shared home the pair goes to review rather than joining: a reviewer reads the rows.
+        _level(f'{NAME_SAME} AND "dob_l" IS NULL AND "dob_r" IS NULL', READING_UNDATED_LABEL, 0.00004),
         # An input-method slip in one of the two rows (about 1 in 100) times the 6 % of pairs with a birth
         # date missing. With the same birth date the kanji matter less: that level keeps both.
         _level(f"{NAME_SAME} AND {DOB_MISSING}", "same reading, other kanji, birth date missing", 0.0006),
@@ -421,6 +427,7 @@ U_CAPS: dict[tuple[str, str], float] = {
 U_FLOORS: dict[tuple[str, str], float] = {
     # Readings coincide at least as often as written names (many kanji per reading).
     ("person", "same reading, other kanji, birth date missing"): 1e-5,
+    ("person", READING_UNDATED_LABEL): 1e-5,
     ("guardian", "a minor's row, and an undated row without a guardian (an adult's)"): 0.01,
 }
 

@@ -105,6 +105,7 @@ LEVELS = {
     "same name, birth date with a typo": "氏名が同じ、生年月日に入力誤りらしい違い",
     "same name, birth date a few days or one field apart": "氏名が同じ、生年月日が数日か年・月の一つだけ違う",
     "same name, birth date missing": "氏名が同じ、生年月日がない",
+    "same reading, other kanji, neither birth date": "読みが同じで漢字が違う、どちらにも生年月日がない",
     "same reading, other kanji, birth date missing": "読みが同じで漢字が違う、生年月日がない",
     "same reading, one name written in kana, birth date missing": (
         "読みが同じで一方はかな書き、生年月日がない"
