@@ -113,6 +113,33 @@ def test_the_python_and_sql_birth_date_rules_agree_on_many_pairs() -> None:
     assert 0 < sum(sql) < len(sql)
 
 
+def test_the_python_and_sql_close_birth_date_rules_agree_on_many_pairs() -> None:
+    rng = random.Random(11)
+    base = date(1950, 1, 1)
+    rows = []
+    while len(rows) < 2000:
+        a = base + timedelta(days=rng.randrange(25000))
+        kind = rng.randrange(4)
+        if kind == 0:  # a few days either side
+            b = (a + timedelta(days=rng.randint(-6, 6))).isoformat()
+        elif kind == 1:  # the month or the year moved
+            year, month = a.year + rng.randint(-1, 1), a.month + rng.randint(-2, 2)
+            b = f"{year:04d}-{month:02d}-{a.day:02d}"
+        else:  # a digit changed, or anything
+            text = list(a.isoformat())
+            text[rng.choice((2, 3, 5, 6, 8, 9))] = str(rng.randrange(10))
+            b = "".join(text) if kind == 2 else (base + timedelta(days=rng.randrange(25000))).isoformat()
+        try:
+            date.fromisoformat(b)
+        except ValueError:
+            continue
+        rows.append({"dob_l": a.isoformat(), "dob_r": b})
+    test = f"({resolve_model.DOB_EXACT} OR {resolve_model.DOB_NEAR} OR {resolve_model.DOB_CLOSE})"
+    sql = _evaluate(test, rows)
+    assert [resolve_model.dob_close(row["dob_l"], row["dob_r"]) for row in rows] == sql
+    assert 0 < sum(sql) < len(sql)
+
+
 def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:
     # A gate must be a plain true/false: a NULL test (a missing reading) would otherwise skip the level.
     rows = [

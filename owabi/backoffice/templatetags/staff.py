@@ -105,7 +105,11 @@ LEVELS = {
     "same name, birth date with a typo": "氏名が同じ、生年月日に入力誤りらしい違い",
     "same name, birth date a few days or one field apart": "氏名が同じ、生年月日が数日か年・月の一つだけ違う",
     "same name, birth date missing": "氏名が同じ、生年月日がない",
+    "same reading, other kanji, neither birth date": "読みが同じで漢字が違う、どちらにも生年月日がない",
     "same reading, other kanji, birth date missing": "読みが同じで漢字が違う、生年月日がない",
+    "same reading, one name written in kana, birth date missing": (
+        "読みが同じで一方はかな書き、生年月日がない"
+    ),
     "similar name, same birth date": "氏名が似ている、生年月日が同じ",
     "similar name, birth date missing": "氏名が似ている、生年月日がない",
     "same name, different birth date": "氏名が同じ、生年月日が違う",
@@ -114,6 +118,9 @@ LEVELS = {
     "gate: shared contact, but the people differ": "連絡先は共通だが本人が違う（判断に使わない）",
     "gate: only the given name agrees, no birth date, only an e-mail or card shared": (
         "名だけが同じ・生年月日なし・共通はメールかカードだけ（判断に使わない）"
+    ),
+    "gate: one name in kana, no birth date, only an e-mail or card shared": (
+        "一方はかな書きで読みだけが同じ・生年月日なし・共通はメールかカードだけ（判断に使わない）"
     ),
     "same phone, e-mail, address or card": "電話・メール・住所・カードのどれかが同じ",
     "nothing shared directly, one household through other rows (a move)": (

@@ -37,7 +37,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from owabi.records.resolve.clusters import PLACEHOLDER_WINDOW
+from owabi.records.resolve.clusters import near_due
 from owabi.records.resolve.recipients import most_common
 from owabi.records.resolve.union_find import find, groups, union
 from owabi.records.resolve_model import dob_near
@@ -116,20 +116,9 @@ def _born_then(
     for child in children:
         for m in clusters[child]:
             birth = col["dob"][m]
-            if birth and any(_near_due(birth, due) for due in dues):
+            if birth and any(near_due(birth, due) for due in dues):
                 near.add(find(parent, child))
     return near.pop() if len(near) == 1 else None
-
-
-def _near_due(birth: str, due: date) -> bool:
-    """Born within PLACEHOLDER_WINDOW of `due`, as written or with month and day swapped."""
-    if abs(date.fromisoformat(birth) - due) <= PLACEHOLDER_WINDOW:
-        return True
-    try:
-        swapped = date.fromisoformat(f"{birth[:4]}-{birth[8:10]}-{birth[5:7]}")
-    except ValueError:
-        return False
-    return abs(swapped - due) <= PLACEHOLDER_WINDOW
 
 
 def _parted_subjects(clusters: list[list[int]], different: set[tuple[int, int]]) -> set[tuple[int, int]]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
+from itertools import combinations, pairwise
 from typing import Any
 
 from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
-from owabi.records.resolve.households import contact_tokens
+from owabi.records.resolve.households import HOME_KINDS, HOUSEHOLD_TOKEN_LIMIT, contact_tokens
 from owabi.records.resolve.scoring import MATCH_THRESHOLD
 from owabi.records.resolve.union_find import find, roots, union
+from owabi.records.resolve_model import dob_close
 
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 
@@ -42,14 +45,22 @@ def decided_pairs(incident: Incident, pks: array[int]) -> tuple[Pairs, Pairs]:
 
 
 def link(
-    n: int, pairs: list[tuple[int, int, float]], same: Pairs, different: Pairs
+    n: int,
+    pairs: list[tuple[int, int, float]],
+    same: Pairs,
+    different: Pairs,
+    dob: list[str | None] | None = None,
+    names: list[str | None] | None = None,
 ) -> tuple[list[int], list[tuple[int, int, float]]]:
     """Union-find parents of `n` records joined by the sure pairs and the reviewers' "same", never
     by a pair a reviewer called different; and the uncertain pairs, for review.
 
     "Different" holds through third records too: a join that would put two records a reviewer parted
     into one subject (A~C and C~B, both sure) is not made. Reviewers' "same" joins first, then the sure
-    pairs from the most to the least likely, so the weakest link of such a chain is the one left out."""
+    pairs from the most to the least likely, so the weakest link of such a chain is the one left out.
+    With the records' birth dates (`dob`) and folded names (`names`), a sure pair that would make an
+    undated record the bridge between two people of different birth dates goes to review instead
+    (undated_bridges)."""
     parent = list(range(n))
     review: list[tuple[int, int, float]] = []
     sure: list[tuple[int, int, float]] = []
@@ -61,6 +72,11 @@ def link(
             sure.append((*key, probability))
         elif key not in same:
             review.append((*key, probability))
+    if dob is not None:
+        bridges, held = undated_bridges(n, sure, same, dob, names)
+        if bridges or held:
+            review.extend(pair for pair in sure if pair[:2] in bridges)
+            sure = [pair for pair in sure if pair[:2] not in bridges and pair[:2] not in held]
     if not different:  # the common case: no constraint to keep, order does not matter
         for a, b, _ in sure:
             union(parent, a, b)
@@ -73,6 +89,104 @@ def link(
     for a, b, _ in sorted(sure, key=lambda pair: -pair[2]):
         apart.join(a, b)
     return parent, review
+
+
+def undated_bridges(
+    n: int,
+    sure: list[tuple[int, int, float]],
+    same: Pairs,
+    dob: list[str | None],
+    names: list[str | None] | None = None,
+) -> tuple[Pairs, Pairs]:
+    """The sure pairs (smaller, larger) that would join undated records to people of different birth
+    dates, which the model cannot decide: (those that go to review instead, those held back unjoined).
+
+    A record without a birth date is sure of a match on its name and a shared home alone, and a home
+    holds people of one name or one reading: a father and his son 誠 / 誠, brothers 隼 / 颯斗 (ハヤト),
+    a child and the grandparent it is named after. Such a record may match two of them, and joining it
+    to both would make the two one person. Where the records an undated one joins (through other
+    undated ones too) hold birth dates that no one person's rows could give (resolve_model.dob_close:
+    more than a typo, a few days or one field apart), its pairs to them go to the review queue with
+    their evidence, and it joins none of them until a reviewer decides; unless its written name
+    (`names`, variant kanji folded) is exactly that of some of them, which are one person by their
+    birth dates, while the others agree only in the reading: then it is theirs (a sibling named alike
+    is written with other kanji), and only its pairs to the others go to review. A reviewer's "same"
+    between the undated record and one of them counts as such a name. Of the pairs to one person the
+    most likely goes to review, and the others are held back: one decision settles them (the queue
+    stays small). Where the birth dates agree, the pairs are joined as before.
+    """
+    undated = [not value for value in dob]
+    deferred = [(a, b) for a, b, _ in sure if undated[a] or undated[b]]
+    if not deferred:
+        return set(), set()
+    parent = list(range(n))  # the people the dated pairs (and reviewers) make, undated rows apart
+    for a, b, _ in sure:
+        if not undated[a] and not undated[b]:
+            union(parent, a, b)
+    for a, b in same:
+        union(parent, a, b)
+    loose = list(range(n))  # the undated records joined to each other
+    for a, b in deferred:
+        if undated[a] and undated[b]:
+            union(loose, a, b)
+    # A group of undated records -> the people it joins -> whether a written name agrees exactly.
+    people: dict[int, dict[int, bool]] = defaultdict(dict)
+    for a, b in deferred:
+        for u, other in ((a, b), (b, a)):
+            if undated[u] and not undated[other]:
+                found = people[find(loose, u)]
+                person = find(parent, other)
+                agrees = (names is not None and names[u] is not None and names[u] == names[other]) or (
+                    (min(a, b), max(a, b)) in same
+                )
+                found[person] = found.get(person, False) or agrees
+    reviewed = {record for pair in same for record in pair}
+    for a, b in deferred:
+        for u in (a, b):
+            if undated[u] and u in reviewed:  # a reviewer put it with someone: that one is decided
+                people[find(loose, u)][find(parent, u)] = True
+    wanted = {person for found in people.values() if len(found) > 1 for person in found}
+    if not wanted:
+        return set(), set()
+    births: dict[int, set[str]] = defaultdict(set)
+    for i, value in enumerate(dob):
+        if value and find(parent, i) in wanted:
+            births[find(parent, i)].add(value)
+
+    def one_person(found: Iterable[int]) -> bool:
+        dated = sorted(person for person in found if births[person])
+        return all(
+            any(dob_close(x, y) for x in births[p] for y in births[q]) for p, q in combinations(dated, 2)
+        )
+
+    left_out: dict[int, set[int] | None] = {}  # torn group -> the people it does not join (None: all)
+    for group, found in people.items():
+        if len(found) < 2 or one_person(found):
+            continue
+        exact = {person for person, agrees in found.items() if agrees}
+        if exact and len(exact) < len(found) and one_person(exact):
+            left_out[group] = set(found) - exact
+        else:
+            left_out[group] = None
+    # One pair per group and person is enough for a reviewer to decide; the others wait with it.
+    best: dict[tuple[int, int], tuple[float, int, int]] = {}
+    held: Pairs = set()
+    for a, b, probability in sure:
+        if not undated[a] and not undated[b]:
+            continue
+        u, other = (a, b) if undated[a] else (b, a)
+        group = find(loose, u)
+        if group not in left_out:
+            continue
+        others = left_out[group]
+        person = find(parent, other) if not undated[other] else -1 - group
+        if others is not None and person not in others:
+            continue
+        held.add((a, b))
+        if (group, person) not in best or probability > best[(group, person)][0]:
+            best[(group, person)] = (probability, a, b)
+    review = {(a, b) for _, a, b in best.values()}
+    return review, held - review
 
 
 class _Apart:
@@ -146,3 +260,106 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
         near = [child for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW]
         if len(near) == 1:  # two children born near the due date are twins: which one is not known
             union(parent, i, near[0])
+
+
+def near_due(birth: str, due: date) -> bool:
+    """Born within PLACEHOLDER_WINDOW of `due`, as written or with month and day swapped."""
+    if abs(date.fromisoformat(birth) - due) <= PLACEHOLDER_WINDOW:
+        return True
+    try:
+        swapped = date.fromisoformat(f"{birth[:4]}-{birth[8:10]}-{birth[5:7]}")
+    except ValueError:
+        return False
+    return abs(swapped - due) <= PLACEHOLDER_WINDOW
+
+
+def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list[int]) -> None:
+    """Pre-birth rows that join_placeholders left on their own: the rows of one pregnancy join each
+    other, and the child born of it, through the home.
+
+    A family signs up for several maternity services before the birth, each row under a placeholder
+    name with the guardian's phone and address and the due date. join_placeholders places a row only
+    through the guardian's name as written, which a call centre's homophone kanji or a kana slip in the
+    guardian column defeats, and it never joins two such rows to each other: a child not born yet (or
+    born without a leaked row) was a person per sign-up, a notice line and a payout each. Here:
+
+    - two pre-birth rows with due dates within PLACEHOLDER_WINDOW of each other that share the home's
+      phone number or address are one pregnancy: a home has one due date at a time (siblings are born
+      at least about ten months apart), and twins are one pregnancy too;
+    - a pregnancy joins the one named child whose records share the home's phone or address with it and
+      who was born within PLACEHOLDER_WINDOW of a due date (as written, or month and day swapped); the
+      children of the row's guardian born then count too, so twins (two such children) leave it alone.
+
+    An e-mail address or a card is a person's, not the home's, and is not used. A phone or address on
+    more than HOUSEHOLD_TOKEN_LIMIT rows (a school, a switchboard, a placeholder address) joins nothing:
+    many families are behind it, and due dates of unrelated pregnancies fall within two months.
+    """
+    root_of = roots(parent)
+    size = Counter(root_of)
+    alone = [i for i, p in enumerate(placeholder) if p and size[root_of[i]] == 1]
+    if not alone:
+        return
+    wanted: dict[str, set[str]] = {kind: set() for kind in HOME_KINDS}
+    for i in alone:
+        for kind in HOME_KINDS:
+            if col[kind][i]:
+                wanted[kind].add(col[kind][i])
+    rows_with: Counter[tuple[str, str]] = Counter(
+        (kind, value) for kind in HOME_KINDS for value in col[kind] if value in wanted[kind]
+    )
+
+    def home(i: int) -> list[tuple[str, str]]:
+        return [
+            (kind, col[kind][i])
+            for kind in HOME_KINDS
+            if col[kind][i] and rows_with[(kind, col[kind][i])] <= HOUSEHOLD_TOKEN_LIMIT
+        ]
+
+    # One pregnancy: the alone rows of one home with due dates close together.
+    due_of = {i: date.fromisoformat(col["due"][i]) for i in alone}
+    by_token: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in alone:
+        for token in home(i):
+            by_token[token].append(i)
+    for rows in by_token.values():
+        rows.sort(key=lambda i: due_of[i])
+        for a, b in pairwise(rows):
+            if due_of[b] - due_of[a] <= PLACEHOLDER_WINDOW:
+                union(parent, a, b)
+    pregnancies: dict[int, list[int]] = defaultdict(list)
+    for i in alone:
+        pregnancies[find(parent, i)].append(i)
+    # The named children those homes and guardians hold, by the records already joined into them.
+    tokens = {kind: set[str]() for kind in HOME_KINDS}
+    for rows in pregnancies.values():
+        for i in rows:
+            for kind, value in home(i):
+                tokens[kind].add(value)
+    guardian_keys = ("guardian_fold", "guardian_kana")
+    guardians = {col[k][i] for i in alone for k in guardian_keys if col[k][i]}
+    root_of = roots(parent)
+    at_token: dict[tuple[str, str], set[int]] = defaultdict(set)
+    of_guardian: dict[str, set[int]] = defaultdict(set)
+    births: dict[int, set[str]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if placeholder[i]:
+            continue
+        for kind in HOME_KINDS:
+            if col[kind][i] in tokens[kind]:
+                at_token[(kind, col[kind][i])].add(root)
+        for key in guardian_keys:
+            if col[key][i] in guardians:
+                of_guardian[col[key][i]].add(root)
+        if col["dob"][i]:
+            births[root].add(col["dob"][i])
+    for root, rows in pregnancies.items():
+        dues = {due_of[i] for i in rows}
+
+        def born_then(child: int, dues: set[date] = dues) -> bool:
+            return any(near_due(birth, due) for birth in births.get(child, ()) for due in dues)
+
+        at_home = {child for i in rows for token in home(i) for child in at_token.get(token, ())}
+        by_name = {child for i in rows for k in guardian_keys for child in of_guardian.get(col[k][i], ())}
+        near_home = {child for child in at_home if born_then(child)}
+        if len(near_home) == 1 and not {child for child in by_name if born_then(child)} - near_home:
+            union(parent, root, near_home.pop())

@@ -25,7 +25,7 @@ from owabi.records import features as feature_module
 from owabi.records import match_store
 from owabi.records.models import ResolveRun
 from owabi.records.resolve.children import one_subject_per_child
-from owabi.records.resolve.clusters import decided_pairs, join_placeholders, link
+from owabi.records.resolve.clusters import decided_pairs, join_placeholders, join_unborn, link
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
 from owabi.records.resolve.scoring import score_pairs
@@ -154,9 +154,10 @@ def _resolve(
 
     say("clustering")
     same, different = decided_pairs(incident, pks)
-    parent, review = link(n, pairs, same, different)
+    parent, review = link(n, pairs, same, different, col["dob"], col["name_fold"])
     del pairs
     join_placeholders(col, placeholder, parent)
+    join_unborn(col, placeholder, parent)
     clusters = groups(parent, range(n))
     del parent
     lap("cluster")

@@ -1,0 +1,178 @@
+"""Issue 20, third round: pre-birth rows of one pregnancy, names in kana, undated rows between two people.
+
+Through the public path (import -> resolve -> export clusters), hand-made rows among 2,000 synthetic ones;
+and the clustering rules on their own where a case needs more rows than a test file should hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from owabi.records.models import ReviewPair
+from owabi.records.resolve import resolve
+from owabi.records.resolve.clusters import join_unborn, undated_bridges
+from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
+from owabi.records.resolve.union_find import find
+from owabi.records.resolve_model import dob_close
+from owabi.records.selectors import iter_clusters
+from owabi.records.services import import_file
+from tests.test_resolve import HEADER
+
+AS_OF = date(2026, 12, 1)
+
+ROWS = [
+    # One pregnancy signed up twice, the guardian's name written two ways (裕子 / 優子, one without a
+    # reading), the home's phone and address on both; the child's row names the guardian a third way
+    # (祐子) and was born ten days before the first due date.
+    "UB0,web,斎藤 ベビー,サイトウ ベビー,,,,斎藤 裕子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,2025-03-01",
+    "UB1,app,（未定）,,,,,斎藤 優子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,2025-03-10",
+    "UB2,zemi,斎藤 陽向,サイトウ ヒナタ,2025-02-20,M,長男,斉藤 祐子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,",
+    # A child not born yet, signed up twice (亜希 / 亜紀), and the older sister's pre-birth row at the
+    # same home, three years earlier (no row of hers with a name leaked).
+    "UN0,web,村上ちゃん,,,,,村上 亜希,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2023-12-01",
+    "UN1,app,ベビー,ベビー,,,,村上 亜希,,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-01",
+    "UN2,web,赤ちゃん,,,,,村上 亜紀,ムラカミ アキ,020-0021,岩手県盛岡市中央通1-1,019-622-4455,,,,,,,2027-02-15",
+    # A name in hiragana without a birth date, and the same woman in kanji: the home's phone and address.
+    "KA1,shop,桜井 美紀,サクライ ミキ,1985-03-03,F,本人,,,630-8001,奈良県奈良市法華寺町2-2,0742-11-9999,,,,,,,",
+    "KA2,zemi,さくらい みき,サクライ ミキ,,F,本人,,,630-8001,奈良県奈良市法華寺町2-2,0742-11-9999,,,,,,,",
+    # ... and a name in kana without a birth date sharing only an e-mail address: a family's address.
+    "KE1,shop,中野 由香,ナカノ ユカ,1990-02-02,F,本人,,,150-0001,東京都渋谷区神宮前1-1,03-3400-1111,,nakano.fam@example.jp,,,,,",
+    "KE2,club,なかの ゆか,ナカノ ユカ,,F,本人,,,812-0011,福岡県福岡市博多区博多駅前2-2,092-400-2222,,nakano.fam@example.jp,,,,,",
+    # A father and his son read alike (木ノ下 健 / 木下 賢, キノシタ ケン), neither row dated, one home.
+    "KF1,shop,木ノ下 健,キノシタ ケン,,M,本人,,,460-0008,愛知県名古屋市中区栄3-3,052-111-3333,,,,,,,",
+    "KF2,club,木下 賢,キノシタ ケン,,M,本人,,,460-0008,愛知県名古屋市中区栄3-3,052-111-3333,,,,,,,",
+    # A father and a son of one name thirty years apart at one home, and an undated row of that name
+    # there: either's. It must not make them one person.
+    "BR1,shop,佐藤 誠,サトウ マコト,1962-05-05,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+    "BR2,club,佐藤 誠,サトウ マコト,1992-10-10,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+    "BR3,event,佐藤 誠,サトウ マコト,,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+]
+
+
+@pytest.fixture
+def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    crowd = tmp_path / "crowd.csv"
+    call_command("synth", records=2000, seed=3, out=str(crowd))
+    import_file(incident=incident, path=crowd, actor="t")
+    cases = tmp_path / "cases.csv"
+    cases.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n", encoding="utf-8")
+    import_file(incident=incident, path=cases, actor="t")
+    resolve(incident=incident, actor="t", as_of=AS_OF)
+    return {record_id: (s, r) for record_id, s, r in iter_clusters(incident=incident)}
+
+
+def same(resolved: dict[str, tuple[str, str]], *record_ids: str) -> bool:
+    return len({resolved[r][0] for r in record_ids}) == 1
+
+
+@pytest.mark.django_db
+def test_the_pre_birth_rows_of_one_pregnancy_are_the_child_born_of_it(resolved) -> None:
+    assert same(resolved, "UB0", "UB1", "UB2")
+
+
+@pytest.mark.django_db
+def test_a_child_not_born_yet_signed_up_twice_is_one_person_not_the_older_sister(resolved) -> None:
+    assert same(resolved, "UN1", "UN2")
+    assert not same(resolved, "UN0", "UN1")
+    assert resolved["UN0"][1] == resolved["UN1"][1]  # one mother's notice
+
+
+@pytest.mark.django_db
+def test_a_name_in_kana_without_a_birth_date_joins_through_the_home(resolved) -> None:
+    assert same(resolved, "KA1", "KA2")
+
+
+@pytest.mark.django_db
+def test_a_name_in_kana_without_a_birth_date_does_not_join_on_an_e_mail_alone(resolved) -> None:
+    assert not same(resolved, "KE1", "KE2")
+
+
+@pytest.mark.django_db
+def test_a_father_and_son_of_one_reading_without_birth_dates_stay_apart(resolved) -> None:
+    assert not same(resolved, "KF1", "KF2")  # ノ in 木ノ下 is part of a name in kanji, not kana spelling
+
+
+@pytest.mark.django_db
+def test_an_undated_row_of_a_name_two_people_share_joins_neither_and_goes_to_review(
+    incident, resolved
+) -> None:
+    assert not same(resolved, "BR1", "BR2")
+    assert not same(resolved, "BR3", "BR1") and not same(resolved, "BR3", "BR2")
+    queued = {
+        frozenset((a, b))
+        for a, b in ReviewPair.objects.filter(incident=incident).values_list(
+            "record_a__record_id", "record_b__record_id"
+        )
+    }
+    assert {frozenset(("BR1", "BR3")), frozenset(("BR2", "BR3"))} <= queued
+
+
+def _columns(rows: list[dict[str, str | None]]) -> dict[str, list[str | None]]:
+    names = ("phone", "address_key", "email", "card_last4", "dob", "due", "guardian_fold", "guardian_kana")
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def test_twins_born_near_the_due_date_leave_the_pregnancy_on_its_own() -> None:
+    home = {"phone": "+81263112233", "address_key": "松本市中央#1-1"}
+    rows = [
+        {**home, "due": "2020-05-01", "guardian_fold": "斎藤裕子"},  # the pre-birth row
+        {**home, "dob": "2020-04-20", "guardian_fold": "斉藤裕子"},  # twin 1
+        {**home, "dob": "2020-04-20", "guardian_fold": "斉藤裕子"},  # twin 2
+    ]
+    parent = list(range(3))
+    join_unborn(_columns(rows), [True, False, False], parent)
+    assert len({find(parent, i) for i in range(3)}) == 3
+
+
+def test_a_phone_on_more_rows_than_a_home_has_joins_no_pregnancies() -> None:
+    school = {"phone": "+81311112222"}  # a school's or a clinic's number, on many families' rows
+    crowd = [{**school, "dob": f"19{50 + i % 40}-01-01"} for i in range(HOUSEHOLD_TOKEN_LIMIT - 1)]
+    rows = [{**school, "due": "2027-01-01"}, {**school, "due": "2027-01-20"}, *crowd]  # one row too many
+    parent = list(range(len(rows)))
+    join_unborn(_columns(rows), [True, True, *[False] * len(crowd)], parent)
+    assert find(parent, 0) != find(parent, 1)
+    # Below the limit the same two rows are one pregnancy.
+    parent = list(range(len(rows) - 1))
+    join_unborn(_columns(rows[:-1]), [True, True, *[False] * (len(crowd) - 1)], parent)
+    assert find(parent, 0) == find(parent, 1)
+
+
+def test_an_undated_row_between_two_close_birth_dates_still_joins() -> None:
+    # Sure pairs: 0~2 and 1~2, where 2 is undated. 0 and 1 were born a day apart (a slip): one person.
+    dob = ["1990-11-29", "1990-11-30", None]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob) == (set(), set())
+
+
+def test_an_undated_row_between_a_father_and_son_joins_neither_and_goes_to_review() -> None:
+    dob = ["1962-05-05", "1992-10-10", None]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob) == ({(0, 2), (1, 2)}, set())
+    # ... also when the undated row reaches them through another undated row; one pair per person
+    # goes to review (the most likely), the others wait for the decision. The two undated rows may be
+    # one man's or one each: that pair is asked too.
+    dob = ["1962-05-05", "1992-10-10", None, None, "1962-05-05"]
+    sure = [(0, 2, 0.99), (2, 4, 0.98), (0, 4, 0.999), (2, 3, 0.99), (1, 3, 0.99)]
+    review, held = undated_bridges(5, sure, set(), dob)
+    assert review == {(0, 2), (1, 3), (2, 3)} and held == {(2, 4)}
+    # A reviewer who says the undated row is the father's settles it: only the son's pair waits.
+    review, held = undated_bridges(5, sure, {(0, 2)}, dob)
+    assert review == {(1, 3)} and held == set()
+
+
+def test_an_undated_row_written_as_one_of_two_brothers_alike_in_reading_is_his() -> None:
+    # 隼 and 颯斗 are both ハヤト, two years apart; the undated row is written 颯斗.
+    dob = ["2014-04-05", "2016-08-01", None]
+    names = ["本間隼", "本間颯斗", "本間颯斗"]
+    assert undated_bridges(3, [(0, 2, 0.99), (1, 2, 0.99)], set(), dob, names) == ({(0, 2)}, set())
+
+
+def test_close_birth_dates_are_those_one_person_can_give() -> None:
+    assert dob_close("1990-11-29", "1990-12-01")  # three days, across a month end
+    assert dob_close("2015-09-10", "2015-10-10")  # the month one off
+    assert dob_close("1989-04-01", "1990-04-01")  # the year one off
+    assert dob_close("1980-05-17", "1980-05-18")  # one digit
+    assert not dob_close("1962-05-05", "1992-10-10")
+    assert not dob_close("2014-03-10", "2016-03-11")  # siblings
