@@ -145,22 +145,13 @@ def import_file(
                     )
                 held.enter_context(_importing(incident, path, stale.sha256))  # not while it runs
                 checkpoints.discard(stale, actor=actor, why="restart with a changed file")
-        try:
-            return _import(
-                _Job(incident, path, sha, source, actor, rejects_path, mapping, workers, chunk, report_stem),
-                every,
-                existing,
-                progress,
-                resuming,
-            )
-        except ReportNotWritten:
-            raise
-        except (ImportFileError, OSError, UnicodeError):
-            # The file, not the run, failed (unreadable part-way): running it again would fail the same
-            # way, so what it committed goes, and the file is as if never imported.
-            for partial in SourceFile.objects.filter(incident=incident, sha256=sha, finished=False):
-                checkpoints.discard(partial, actor=actor, why="the file could not be read to its end")
-            raise
+        return _import(
+            _Job(incident, path, sha, source, actor, rejects_path, mapping, workers, chunk, report_stem),
+            every,
+            existing,
+            progress,
+            resuming,
+        )
 
 
 @contextmanager
@@ -331,6 +322,15 @@ def _import(
                         "resumed": source_file.resumed,
                     },
                 )
+    except ReportNotWritten:
+        raise
+    except (ImportFileError, OSError, UnicodeError):
+        # The file, not the run, failed (unreadable part-way): running it again would fail the same way,
+        # so what it committed goes, and the file is as if never imported.
+        committed = SourceFile.objects.filter(incident=incident, sha256=job.sha, finished=False).first()
+        if committed is not None:
+            checkpoints.discard(committed, actor=job.actor, why="the file could not be read to its end")
+        raise
     finally:
         if pool is not None:
             pool.terminate()
@@ -356,6 +356,7 @@ class FileOutcome:
     path: Path
     result: ImportResult | None = None  # None when the file failed
     error: str = ""  # why it failed: names the file (and line), never a value
+    unfinished: bool = False  # it failed with rows committed: its import resumes when run again
 
 
 def import_files(
@@ -411,7 +412,8 @@ def import_files(
                 resuming=goes_on,
             )
         except ImportFileError as error:
-            yield FileOutcome(path, error=str(error))
+            stopped = SourceFile.objects.filter(incident=incident, file_name=path.name, finished=False)
+            yield FileOutcome(path, error=str(error), unfinished=stopped.exists())
         except OSError as error:
             yield FileOutcome(
                 path, error=f"{path.name}: cannot be read ({error.strerror or 'input/output error'})"

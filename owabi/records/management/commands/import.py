@@ -253,7 +253,8 @@ class Command(BaseCommand):
             result = outcome.result
             if result is None:
                 failed.append(name)
-                self.stdout.write(f"{at} FAILED, nothing of it imported: {outcome.error}")
+                what = "its import unfinished" if outcome.unfinished else "nothing of it imported"
+                self.stdout.write(f"{at} FAILED, {what}: {outcome.error}")
             elif result.already_imported:
                 skipped.append(name)
                 self.stdout.write(f"{at} {_skipped(name, result, incident)}")
