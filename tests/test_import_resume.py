@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from owabi.core.models import AuditEvent
 from owabi.incidents.models import Incident
@@ -305,3 +307,27 @@ def test_a_resume_read_with_other_columns_or_source_is_refused(incident, tmp_pat
     with pytest.raises(ImportFileError, match="read then with other columns or another source name"):
         import_file(incident=incident, path=leak, actor="t", source="another", checkpoint_rows=EVERY)
     assert _counts(incident) == (200, 199, 1, False)
+
+
+def test_a_folder_file_left_unfinished_is_named_so_and_its_check_says_it_would_resume(
+    incident, tmp_path: Path, settings, capsys
+) -> None:
+    settings.OWABI_IMPORT_CHECKPOINT_ROWS = EVERY
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(_leak(tmp_path / "b.csv", 250), folder / "b.csv")
+    (folder / "b.rejects.csv").mkdir()  # where its rejects would go: cannot be opened as a file
+    with pytest.raises(CommandError, match=r"1 file of 1 failed: b\.csv"):
+        call_command("import", str(folder), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "[1/1] FAILED, its import unfinished: b.csv: not finished, because its report" in out
+    assert _counts(incident) == (200, 199, 1, False)
+
+    (folder / "b.rejects.csv").rmdir()
+    call_command("import", str(folder), "--incident", incident.slug, "--check")
+    assert "the import would resume it: its import stopped after row 200" in capsys.readouterr().out
+    call_command("import", str(folder), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "total: 1 file imported into test-leak: in 250 = kept 248 + rejected 2" in out
+    assert "b.csv: its import stopped and resumed once" in out
+    assert _counts(incident) == (250, 248, 2, True)
