@@ -214,6 +214,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Extra modules to import for job handlers, beyond each app's `jobs` module (comma-separated).
 OWABI_JOB_MODULES = env_list("OWABI_JOB_MODULES", [])
 
+# `owabi import` commits every this many rows and records a checkpoint with them: a crash loses at most
+# this many rows' work, and running the same import again resumes after the last checkpoint.
+OWABI_IMPORT_CHECKPOINT_ROWS = env_int("OWABI_IMPORT_CHECKPOINT_ROWS", 50_000, minimum=1)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

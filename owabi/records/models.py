@@ -10,7 +10,11 @@ from owabi.core.fields import RowBound, SealedBytesField, SealedJSONField
 
 
 class SourceFile(models.Model):
-    """One import of one export file; its sha256 makes a second import of the same file a no-op."""
+    """One import of one export file; its sha256 makes a second import of the same file a no-op.
+
+    An import commits every OWABI_IMPORT_CHECKPOINT_ROWS rows (an ImportCheckpoint each time); until its
+    last commit it is unfinished (`finished` false, the counts so far), and running it again resumes it.
+    """
 
     incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="source_files")
     source = models.CharField(max_length=100, help_text="Which system the export came from")
@@ -22,6 +26,9 @@ class SourceFile(models.Model):
     rows_ok = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     imported_at = models.DateTimeField(auto_now_add=True)
+    # False from the import's first commit to its last: its rows are in part imported, resolve waits.
+    finished = models.BooleanField(default=False)
+    resumed = models.PositiveIntegerField(default=0, help_text="How many times a stopped import resumed")
 
     class Meta:
         constraints = [
@@ -32,6 +39,30 @@ class SourceFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.file_name}"
+
+
+class ImportCheckpoint(models.Model):
+    """Where an import stood at one of its commits: rows read, kept and rejected so far (and the records
+    they made), and the rejects and warnings of the rows since the checkpoint before, as [line, field,
+    reason] (never a value), for the reports that the import's end writes."""
+
+    source_file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="checkpoints")
+    rows_read = models.PositiveIntegerField()
+    rows_ok = models.PositiveIntegerField()
+    rows_rejected = models.PositiveIntegerField()
+    records = models.PositiveIntegerField()
+    last_line = models.PositiveIntegerField(help_text="The file's line where the last row read ended")
+    rejects = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    committed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source_file", "rows_read"], name="records_checkpoint_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint of source file {self.source_file_id} at row {self.rows_read}"
 
 
 class LeakRecord(RowBound):

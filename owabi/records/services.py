@@ -16,12 +16,14 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 
 from owabi.core import audit, bulk, rowids
@@ -30,7 +32,7 @@ from owabi.core.files import csv_writer, write_private
 from owabi.core.locks import Busy, exclusive
 from owabi.incidents.models import Incident
 from owabi.incidents.selectors import closed_reason
-from owabi.records import columns, layouts, lookup, match_store
+from owabi.records import checkpoints, columns, layouts, lookup, match_store
 from owabi.records.incoming import Planned
 from owabi.records.layout import Layout, read_header, refuse_code_lookalikes, unread
 from owabi.records.mapping import Mapping
@@ -103,129 +105,237 @@ def import_file(
     workers: int | None = None,
     chunk: int = CHUNK,
     report_stem: str = "",
+    restart: bool = False,
+    checkpoint_rows: int | None = None,
+    resuming: Callable[[SourceFile], None] | None = None,
 ) -> ImportResult:
     """Import one CSV/TSV/Excel export into `incident`. A file already imported into it is a no-op.
 
     Rows are prepared (validated, card data reduced, normalized, sealed, indexed) by `workers`
     processes (default: one per core for files over PARALLEL_MIN_BYTES, else in-process) and written in
-    order, with COPY on PostgreSQL. The whole file is one transaction: a crash leaves nothing behind,
-    and the re-run imports it in full. Rejects and warnings go to STEM.rejects.csv and STEM.warnings.csv
-    beside the export (STEM: `report_stem`, else the file's name without its ending).
+    order, with COPY on PostgreSQL. Every `checkpoint_rows` rows (OWABI_IMPORT_CHECKPOINT_ROWS) are one
+    transaction with their checkpoint (owabi.records.checkpoints): a crash loses the rows since the last
+    one, and the same file imported again resumes there (`resuming` hears the file's import as it
+    stopped), to the records, counts and reports of a run that never stopped. Other bytes under the
+    name of an unfinished import are refused; `restart` discards the unfinished import and starts over.
+    A file that turns out unreadable part-way leaves nothing of itself. Rejects and warnings go to
+    STEM.rejects.csv and STEM.warnings.csv beside the export (STEM: `report_stem`, else the file's name
+    without its ending), written before the last commit.
     """
     if reason := closed_reason(incident):
         raise ImportFileError(reason)
     sha = file_sha256(path)
+    every = checkpoint_rows or settings.OWABI_IMPORT_CHECKPOINT_ROWS
     with ExitStack() as held:
-        try:  # the same file twice at once: the second would stop on the uniqueness of (incident, hash)
-            held.enter_context(exclusive(f"incident:{incident.pk}:import:{sha}"))
-        except Busy:
-            raise ImportFileError(
-                f"{path.name}: being imported into {incident.slug} by another process right now; run this "
-                "again when that has ended (the file is then skipped, already imported)"
-            ) from None
-        return _import_new(
-            incident, path, sha, source, actor, rejects_path, mapping, progress, workers, chunk, report_stem
+        # The same file twice at once: the second would stop on the uniqueness of (incident, hash).
+        held.enter_context(_importing(incident, path, sha))
+        existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
+        if existing is not None and existing.finished:
+            return ImportResult(source_file=existing, already_imported=True)
+        if existing is not None and restart:
+            checkpoints.discard(existing, actor=actor, why="restart")
+            existing = None
+        if existing is None:
+            for stale in checkpoints.changed(incident=incident, file_name=path.name, sha256=sha):
+                if not restart:
+                    raise ImportFileError(
+                        f"{path.name}: changed since its import into {incident.slug} stopped at row"
+                        f" {stale.rows_in:,} (other bytes, SHA-256); run again with --restart to discard"
+                        " the rows imported from it and import this file from the start"
+                    )
+                held.enter_context(_importing(incident, path, stale.sha256))  # not while it runs
+                checkpoints.discard(stale, actor=actor, why="restart with a changed file")
+        return _import(
+            _Job(incident, path, sha, source, actor, rejects_path, mapping, workers, chunk, report_stem),
+            every,
+            existing,
+            progress,
+            resuming,
         )
 
 
-def _import_new(
-    incident: Incident,
-    path: Path,
-    sha: str,
-    source: str,
-    actor: str,
-    rejects_path: Path | None,
-    mapping: Mapping | None,
+@contextmanager
+def _importing(incident: Incident, path: Path, sha: str) -> Iterator[None]:
+    try:
+        with exclusive(f"incident:{incident.pk}:import:{sha}"):
+            yield
+    except Busy:
+        raise ImportFileError(
+            f"{path.name}: being imported into {incident.slug} by another process right now; run this "
+            "again when that has ended (the file is then skipped, already imported)"
+        ) from None
+
+
+class _Job(NamedTuple):
+    incident: Incident
+    path: Path
+    sha: str
+    source: str
+    actor: str
+    rejects_path: Path | None
+    mapping: Mapping | None
+    workers: int | None
+    chunk: int
+    report_stem: str
+
+
+def _import(
+    job: _Job,
+    every: int,
+    resume: SourceFile | None,
     progress: Callable[[int], None] | None,
-    workers: int | None,
-    chunk: int,
-    report_stem: str,
+    resuming: Callable[[SourceFile], None] | None,
 ) -> ImportResult:
-    existing = SourceFile.objects.filter(incident=incident, sha256=sha).first()
-    if existing is not None:
-        return ImportResult(source_file=existing, already_imported=True)
-    opened = open_export(path, mapping, incident=incident.pk, copy=connection.vendor == "postgresql")
+    incident, path = job.incident, job.path
+    opened = open_export(path, job.mapping, incident=incident.pk, copy=connection.vendor == "postgresql")
     table, mapping, read, rows, plan = opened.table, opened.mapping, opened.read, opened.rows, opened.plan
     header = table.header
     layout, refused = read.standard, read.refused
+    column_map = {
+        **{header[i]: c for i, c in layout.items()},
+        **{header[i]: c for c, indexes in read.joins.items() for i in indexes},
+        **{header[i]: columns.SECURITY_CODE for i in refused},
+    }
+    source = job.source or mapping.source or path.stem
+    done = checkpoints.Committed()
+    if resume is not None:
+        if (resume.mapping, resume.source, resume.encoding) != (column_map, source, table.encoding):
+            raise ImportFileError(
+                f"{path.name}: its import into {incident.slug} stopped at row {resume.rows_in:,}, read then"
+                " with other columns or another source name; give the same --source, --mapping or"
+                " --layout as then, or run with --restart to import it from the start"
+            )
+        done = checkpoints.committed(resume)
+        if resuming is not None:
+            resuming(resume)
+        rows = islice(rows, done.rows_read, None)  # read again, not prepared again
+    workers = job.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
-    rejects: list[Reject] = []
-    warnings: list[Reject] = []
+    rejects, warnings = done.rejects, done.warnings
+    seen_ids = done.record_ids
+    rows_in, rows_ok, records, last_line = done.rows_read, done.rows_ok, done.records, done.last_line
+    chunk = max(1, min(job.chunk, every))
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    source_file = resume
+    finished = False
+    rejects_path: Path | None = None
+    warnings_path: Path | None = None
     try:
-        with transaction.atomic():
-            source_file = SourceFile.objects.create(
-                incident=incident,
-                source=source or mapping.source or path.stem,
-                file_name=path.name,
-                sha256=sha,
-                encoding=table.encoding,
-                mapping={
-                    **{header[i]: c for i, c in layout.items()},
-                    **{header[i]: c for c, indexes in read.joins.items() for i in indexes},
-                    **{header[i]: columns.SECURITY_CODE for i in refused},
-                },
-            )
-            writer = _RecordWriter(incident.pk, source_file.pk)
-            seen_ids: set[str] = set()
-            rows_in = rows_ok = 0
-            next_progress = 10_000
-            prepared_chunks = _prepared_in_order(pool, plan, rows, chunk, ahead=2 * workers)
-            for records, chunk_rejects, chunk_warnings, chunk_rows, keys in prepared_chunks:
-                rows_in += chunk_rows
-                rejects.extend(chunk_rejects)
-                fresh = []
-                dropped: set[int] = set()  # rows whose own record was a duplicate: their people go too
-                for record in records:
-                    if record.line in dropped:
-                        continue
-                    if record.record_id in seen_ids:
-                        rejects.append(Reject(record.line, "record_id", DUPLICATE_ID))
-                        dropped.add(record.line)
-                    else:
-                        seen_ids.add(record.record_id)
-                        fresh.append(record)
-                fresh_lines = {record.line for record in fresh}
-                rows_ok += len(fresh_lines)
-                warnings.extend(w for w in chunk_warnings if w.line in fresh_lines)
-                writer.write(fresh)
-                if records:
-                    match_store.save(source_file, [record.line for record in records], keys)
-                if progress and rows_in >= next_progress:
-                    progress(rows_in)
-                    next_progress = rows_in + 10_000
-            writer.finish()
-            source_file.rows_in = rows_in
-            source_file.rows_rejected = len(rejects)
-            source_file.rows_ok = rows_ok
-            if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
-                raise RuntimeError(f"{path.name}: row counts do not reconcile")
-            source_file.save()
-            bulk.check_links(LeakRecord.objects.filter(source_file=source_file), ("incident", "source_file"))
-            # Before the commit: a report that cannot be written (a read-only folder, a full disk) fails
-            # the import whole, rather than leave rows imported with no file saying which were not.
-            rejects_path, warnings_path = _write_reports(path, rejects_path, report_stem, rejects, warnings)
-            audit.record(
-                actor=actor,
-                action="records.import",
-                object_type="source_file",
-                object_id=source_file.pk,
-                data={
-                    "incident": incident.slug,
-                    "sha256": sha,
-                    "rows_in": rows_in,
-                    "rows_ok": source_file.rows_ok,
-                    "rows_rejected": len(rejects),
-                    "rows_with_warnings": len({w.line for w in warnings}),
-                    "warnings": len(warnings),
-                    "security_code_column_refused": bool(refused),
-                },
-            )
+        prepared_chunks = _prepared_in_order(pool, plan, rows, chunk, ahead=2 * workers)
+        next_progress = rows_in + 10_000
+        while not finished:
+            with transaction.atomic():
+                if source_file is None:
+                    source_file = SourceFile.objects.create(
+                        incident=incident,
+                        source=source,
+                        file_name=path.name,
+                        sha256=job.sha,
+                        encoding=table.encoding,
+                        mapping=column_map,
+                    )
+                elif source_file is resume and rows_in == done.rows_read:  # this run's first commit
+                    source_file.resumed += 1
+                    source_file.save(update_fields=["resumed"])
+                writer = _RecordWriter(incident.pk, source_file.pk)
+                new_rejects: list[Reject] = []
+                new_warnings: list[Reject] = []
+                since = 0
+                for prepared in prepared_chunks:
+                    new_rejects.extend(prepared.rejects)
+                    fresh = []
+                    dropped: set[int] = set()  # rows whose own record was a duplicate: their people go too
+                    for record in prepared.records:
+                        if record.line in dropped:
+                            continue
+                        if record.record_id in seen_ids:
+                            new_rejects.append(Reject(record.line, "record_id", DUPLICATE_ID))
+                            dropped.add(record.line)
+                        else:
+                            seen_ids.add(record.record_id)
+                            fresh.append(record)
+                    fresh_lines = {record.line for record in fresh}
+                    rows_ok += len(fresh_lines)
+                    new_warnings.extend(w for w in prepared.warnings if w.line in fresh_lines)
+                    writer.write(fresh)
+                    if prepared.records:
+                        match_store.save(
+                            source_file, [record.line for record in prepared.records], prepared.keys
+                        )
+                    rows_in += prepared.rows
+                    since += prepared.rows
+                    last_line = prepared.last_line or last_line
+                    if progress and rows_in >= next_progress:
+                        progress(rows_in)
+                        next_progress = rows_in + 10_000
+                    if since >= every:
+                        break
+                else:
+                    finished = True
+                writer.finish()
+                records += writer.written
+                rejects += new_rejects
+                warnings += new_warnings
+                if writer.first_pk is not None:
+                    written = LeakRecord.objects.filter(source_file=source_file, pk__gte=writer.first_pk)
+                    bulk.check_links(written, ("incident", "source_file"))
+                if not finished:
+                    checkpoints.record(
+                        source_file,
+                        rows_read=rows_in,
+                        rows_ok=rows_ok,
+                        rows_rejected=len(rejects),
+                        records=records,
+                        last_line=last_line,
+                        rejects=new_rejects,
+                        warnings=new_warnings,
+                    )
+                    continue
+                source_file.rows_in = rows_in
+                source_file.rows_rejected = len(rejects)
+                source_file.rows_ok = rows_ok
+                source_file.finished = True
+                if source_file.rows_ok + source_file.rows_rejected != rows_in:  # pragma: no cover - invariant
+                    raise RuntimeError(f"{path.name}: row counts do not reconcile")
+                source_file.save()
+                # Before the last commit: a report that cannot be written (a read-only folder, a full
+                # disk) leaves the import unfinished, rather than finished with no file saying which rows
+                # were not imported.
+                rejects_path, warnings_path = _write_reports(
+                    path, job.rejects_path, job.report_stem, rejects, warnings, partly=rows_in > since
+                )
+                audit.record(
+                    actor=job.actor,
+                    action="records.import",
+                    object_type="source_file",
+                    object_id=source_file.pk,
+                    data={
+                        "incident": incident.slug,
+                        "sha256": job.sha,
+                        "rows_in": rows_in,
+                        "rows_ok": source_file.rows_ok,
+                        "rows_rejected": len(rejects),
+                        "rows_with_warnings": len({w.line for w in warnings}),
+                        "warnings": len(warnings),
+                        "security_code_column_refused": bool(refused),
+                        "resumed": source_file.resumed,
+                    },
+                )
+    except ReportNotWritten:
+        raise
+    except (ImportFileError, OSError, UnicodeError):
+        # The file, not the run, failed (unreadable part-way): running it again would fail the same way,
+        # so what it committed goes, and the file is as if never imported.
+        committed = SourceFile.objects.filter(incident=incident, sha256=job.sha, finished=False).first()
+        if committed is not None:
+            checkpoints.discard(committed, actor=job.actor, why="the file could not be read to its end")
+        raise
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
+    assert source_file is not None  # the loop made it
     return ImportResult(
         source_file,
         False,
@@ -233,7 +343,7 @@ def _import_new(
         rejects_path if rejects else None,
         warnings,
         warnings_path,
-        records=writer.written,
+        records=records,
         layout=mapping.name,
         suggestion=opened.suggestion,
     )
@@ -246,6 +356,7 @@ class FileOutcome:
     path: Path
     result: ImportResult | None = None  # None when the file failed
     error: str = ""  # why it failed: names the file (and line), never a value
+    unfinished: bool = False  # it failed with rows committed: its import resumes when run again
 
 
 def import_files(
@@ -254,15 +365,19 @@ def import_files(
     files: Iterable[Planned],
     actor: str,
     progress: Callable[[Path, int], None] | None = None,
+    restart: bool = False,
+    resuming: Callable[[Path, SourceFile], None] | None = None,
 ) -> Iterator[FileOutcome]:
     """Import each file in turn through import_file, yielding each outcome as it is known; `progress`
-    hears (file, 0) as a file starts, then (file, rows read) as it goes.
+    hears (file, 0) as a file starts, then (file, rows read) as it goes; `resuming` hears of a file whose
+    import stopped before and goes on (import_file's `resuming`). `restart`: each file whose import is
+    unfinished (or changed since) starts over.
 
-    Each file is its own transaction: one that fails (unreadable, an encoding owabi does not know, a
+    Each file is its own import: one that fails (unreadable, an encoding owabi does not know, a
     header it cannot read) leaves nothing of itself and takes nothing from the files before it, and the
-    run goes on. Run again, the files already imported are skipped by their hash and the failed ones are
-    tried again. Errors other than these are faults of owabi's and stop the run (what was imported
-    before stays imported).
+    run goes on. Run again, the files already imported are skipped by their hash, the one a crash cut
+    off resumes, and the failed ones are tried again. Errors other than these are faults of owabi's and
+    stop the run (what was imported before stays imported; the file being imported resumes).
     """
     files = list(files)
     stems = Counter((planned.path.parent, planned.path.stem) for planned in files)
@@ -280,6 +395,10 @@ def import_files(
             if progress is not None:
                 progress(path, rows)
 
+        def goes_on(stopped: SourceFile, path: Path = path) -> None:
+            if resuming is not None:
+                resuming(path, stopped)
+
         try:
             result = import_file(
                 incident=incident,
@@ -289,9 +408,12 @@ def import_files(
                 mapping=planned.mapping,
                 progress=rows_done,
                 report_stem=path.name if shared else "",
+                restart=restart,
+                resuming=goes_on,
             )
         except ImportFileError as error:
-            yield FileOutcome(path, error=str(error))
+            stopped = SourceFile.objects.filter(incident=incident, file_name=path.name, finished=False)
+            yield FileOutcome(path, error=str(error), unfinished=stopped.exists())
         except OSError as error:
             yield FileOutcome(
                 path, error=f"{path.name}: cannot be read ({error.strerror or 'input/output error'})"
@@ -357,11 +479,22 @@ def open_export(path: Path, mapping: Mapping | None, *, incident: int, copy: boo
     return Opened(table, mapping, read, rows, plan, suggestion)
 
 
+class ReportNotWritten(ImportFileError):
+    """The import's rejects or warnings file cannot be written: its last commit is not made."""
+
+
 def _write_reports(
-    path: Path, rejects_path: Path | None, stem: str, rejects: list[Reject], warnings: list[Reject]
+    path: Path,
+    rejects_path: Path | None,
+    stem: str,
+    rejects: list[Reject],
+    warnings: list[Reject],
+    *,
+    partly: bool,
 ) -> tuple[Path | None, Path | None]:
-    """Write STEM.rejects.csv and STEM.warnings.csv (those that have lines); where they went. An
-    ImportFileError, naming the report and the reason, when one cannot be written."""
+    """Write STEM.rejects.csv and STEM.warnings.csv (those that have lines); where they went. A
+    ReportNotWritten, naming the report and the reason, when one cannot be written; `partly`: rows were
+    committed before (the import stays unfinished, and resumes), else nothing is imported."""
     rejects.sort(key=lambda r: r.line)
     warnings.sort(key=lambda r: r.line)
     rejects_path = rejects_path or path.with_name((stem or path.stem) + ".rejects.csv")
@@ -372,9 +505,14 @@ def _write_reports(
         try:
             _write_report(target, path.name, lines)
         except OSError as error:
-            raise ImportFileError(
-                f"{path.name}: nothing imported, because its report {target} cannot be written "
-                f"({error.strerror or 'input/output error'}); make its folder writable or name another "
+            why = f"its report {target} cannot be written ({error.strerror or 'input/output error'})"
+            if partly:
+                raise ReportNotWritten(
+                    f"{path.name}: not finished, because {why}; make its folder writable or name another"
+                    " with --rejects, and run the same command again: it resumes where it stopped"
+                ) from None
+            raise ReportNotWritten(
+                f"{path.name}: nothing imported, because {why}; make its folder writable or name another "
                 "with --rejects"
             ) from None
     return (rejects_path if rejects else None), (warnings_path if warnings else None)
@@ -428,12 +566,14 @@ class _RecordWriter:
     def __init__(self, incident_id: int, source_file_id: int) -> None:
         self.incident_id, self.source_file_id = incident_id, source_file_id
         self.written = 0
+        self.first_pk: int | None = None  # the lowest record id written
         self.held_keys = False  # SQLite: the temporary table of keys exists
 
     def write(self, records: list[_Prepared]) -> None:
         if not records:
             return
         ids = [record.pk for record in records]
+        self.first_pk = min(ids[0], self.first_pk or ids[0])
         if isinstance(records[0].values, bytes):
             head = f"\t{self.incident_id}\t{self.source_file_id}\t".encode()
             lines = (
@@ -476,6 +616,7 @@ class _RecordWriter:
                     f"SELECT key, record_id FROM {self.KEYS_TABLE} ORDER BY key, record_id"
                 )
                 cursor.execute(f"DROP TABLE {self.KEYS_TABLE}")
+            self.held_keys = False
 
 
 class _Chunk(NamedTuple):
@@ -483,6 +624,7 @@ class _Chunk(NamedTuple):
     rejects: list[Reject]
     warnings: list[Reject]
     rows: int  # rows seen
+    last_line: int  # where the last of them starts in the file (0: no rows)
     keys: bytes  # the records' match keys (match_store.pack); b"" when there are no records
 
 
@@ -508,7 +650,7 @@ def _prepare_chunk(plan: Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
             prepared += _prepare(plan, row_ids, line, cells, rejects, warnings, keys)
     lines, roles = [record.line for record in prepared], [record.role for record in prepared]
     blob = match_store.pack(lines, keys, roles) if prepared else b""
-    return _Chunk(prepared, rejects, warnings, len(rows), blob)
+    return _Chunk(prepared, rejects, warnings, len(rows), rows[-1][0] if rows else 0, blob)
 
 
 def _prepare(

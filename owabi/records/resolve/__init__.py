@@ -23,13 +23,14 @@ One job per module, run in this order by `pipeline.resolve`:
 
 from owabi.records.resolve.explanation import Explanation, PairExplanation, explain
 from owabi.records.resolve.households import households
-from owabi.records.resolve.pipeline import IncidentClosed, ResolveResult, resolve
+from owabi.records.resolve.pipeline import ImportUnfinished, IncidentClosed, ResolveResult, resolve
 from owabi.records.resolve.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
 
 __all__ = [
     "MATCH_THRESHOLD",
     "REVIEW_THRESHOLD",
     "Explanation",
+    "ImportUnfinished",
     "IncidentClosed",
     "PairExplanation",
     "ResolveResult",

@@ -21,8 +21,8 @@ from owabi.core import audit
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import changing_people
 from owabi.incidents.selectors import closed_reason
+from owabi.records import checkpoints, match_store
 from owabi.records import features as feature_module
-from owabi.records import match_store
 from owabi.records.models import ResolveRun
 from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import decided_pairs, join_placeholders, join_unborn, link
@@ -87,6 +87,22 @@ class IncidentClosed(Exception):
     """The incident's personal data was erased (owabi retention): there is nothing left to resolve."""
 
 
+class ImportUnfinished(Exception):
+    """An import of the incident stopped before its end (or runs now): its file is only partly in."""
+
+
+def _refuse_unfinished_imports(incident: Incident) -> None:
+    stopped = checkpoints.unfinished(incident=incident)
+    if stopped:
+        first = stopped[0]
+        others = f" (and {len(stopped) - 1:,} more)" if len(stopped) > 1 else ""
+        raise ImportUnfinished(
+            f"incident {incident.slug}: the import of {first.file_name}{others} is unfinished (stopped or"
+            f" running, {first.rows_in:,} rows in); run that owabi import again to finish it (or with"
+            " --restart), then resolve"
+        )
+
+
 def resolve(
     *,
     incident: Incident,
@@ -103,6 +119,7 @@ def resolve(
     gc.disable()
     try:
         with changing_people(incident, "owabi resolve"):
+            _refuse_unfinished_imports(incident)
             return _resolve(incident, actor, as_of, progress)
     finally:
         if collecting:

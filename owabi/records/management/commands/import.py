@@ -14,6 +14,7 @@ from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.records import incoming, layouts, preview, selectors
 from owabi.records.mapping import Mapping, load_mapping
+from owabi.records.models import SourceFile
 from owabi.records.readers import ImportFileError
 from owabi.records.services import ImportResult, file_sha256, import_file, import_files
 
@@ -47,6 +48,9 @@ def _result_lines(name: str, result: ImportResult, seconds: float) -> list[str]:
     )
     if result.records != source_file.rows_ok:
         out.append(f"the kept rows hold {result.records:,} people, each a record of their own")
+    if source_file.resumed:
+        times = "once" if source_file.resumed == 1 else f"{source_file.resumed:,} times"
+        out.append(f"{name}: its import stopped and resumed {times}; the counts are the whole file's")
     if result.rejects_path:
         out.append(f"rejected rows and reasons: {result.rejects_path}")
     if result.warnings_path:
@@ -55,6 +59,15 @@ def _result_lines(name: str, result: ImportResult, seconds: float) -> list[str]:
             f" {result.warnings_path}"
         )
     return out
+
+
+def _resuming(name: str, stopped: SourceFile, incident: Incident) -> str:
+    """The line that says an import goes on where it stopped, and from which row."""
+    return (
+        f"{name}: resuming its import into {incident.slug}, which stopped after row {stopped.rows_in:,}"
+        f" (kept {stopped.rows_ok:,} + rejected {stopped.rows_rejected:,}): reading past those rows,"
+        f" importing from row {stopped.rows_in + 1:,}"
+    )
 
 
 def _skipped(name: str, result: ImportResult, incident: Incident) -> str:
@@ -103,6 +116,11 @@ class Command(BaseCommand):
             metavar="FILE.csv",
             help="where to write rejected rows (default FILE.rejects.csv beside the export)",
         )
+        parser.add_argument(
+            "--restart",
+            action="store_true",
+            help="discard an unfinished import of the file (stopped, or of a changed file) and start over",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
@@ -116,10 +134,17 @@ class Command(BaseCommand):
             raise CommandError("--incident is required (or --check to look at the file first)")
         incident = incident_or_error(options["incident"], open_only=True)
         started = time.monotonic()
+        skipped = 0  # rows committed by the run that stopped: not counted in the rate
 
         def progress(rows: int) -> None:
-            rate = rows / max(time.monotonic() - started, 1e-9)
+            rate = (rows - skipped) / max(time.monotonic() - started, 1e-9)
             sys.stderr.write(f"\r{path.name}: {rows:,} rows ({rate:,.0f} rows/s)")
+            sys.stderr.flush()
+
+        def resuming(stopped: SourceFile) -> None:
+            nonlocal skipped
+            skipped = stopped.rows_in
+            sys.stderr.write(_resuming(path.name, stopped, incident) + "\n")
             sys.stderr.flush()
 
         try:
@@ -132,6 +157,8 @@ class Command(BaseCommand):
                 rejects_path=options["rejects"],
                 mapping=mapping,
                 progress=progress,
+                restart=options["restart"],
+                resuming=resuming,
             )
         except ImportFileError as error:
             raise CommandError(str(error)) from None
@@ -204,14 +231,30 @@ class Command(BaseCommand):
         imported: list[str] = []
         skipped: list[str] = []
         failed: list[str] = []
-        for outcome in import_files(incident=incident, files=files, actor="cli", progress=progress):
+
+        def resuming(file: Path, stopped: SourceFile) -> None:
+            if live:
+                sys.stderr.write("\r\x1b[K")
+            sys.stderr.write(f"[{number[file]}/{total}] {_resuming(file.name, stopped, incident)}\n")
+            sys.stderr.flush()
+
+        outcomes = import_files(
+            incident=incident,
+            files=files,
+            actor="cli",
+            progress=progress,
+            restart=options["restart"],
+            resuming=resuming,
+        )
+        for outcome in outcomes:
             if live:
                 sys.stderr.write("\r\x1b[K")
             name, at = outcome.path.name, f"[{number[outcome.path]}/{total}]"
             result = outcome.result
             if result is None:
                 failed.append(name)
-                self.stdout.write(f"{at} FAILED, nothing of it imported: {outcome.error}")
+                what = "its import unfinished" if outcome.unfinished else "nothing of it imported"
+                self.stdout.write(f"{at} FAILED, {what}: {outcome.error}")
             elif result.already_imported:
                 skipped.append(name)
                 self.stdout.write(f"{at} {_skipped(name, result, incident)}")
@@ -241,7 +284,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{_count(len(failed), 'file')} of {total} failed: {', '.join(failed)}."
                 f" Fix {'it' if len(failed) == 1 else 'them'} and run the same command again:"
-                " the files already imported are skipped by their hash."
+                " the files already imported are skipped by their hash, and one whose import was cut off"
+                " resumes where it stopped."
             )
 
     def _check_several(self, files: list[incoming.Planned], incident: Incident | None) -> None:
@@ -261,6 +305,11 @@ class Command(BaseCommand):
             try:
                 sha = file_sha256(planned.path)
                 earlier = selectors.imported_file(incident=incident, sha256=sha) if incident else None
+                if earlier is not None and not earlier.finished:
+                    self.stdout.write(
+                        f"  the import would resume it: its import stopped after row {earlier.rows_in:,}"
+                    )
+                    earlier = None
                 if earlier is not None or sha in seen:
                     skipped += 1
                     what = f"{earlier.file_name} in {incident.slug}" if earlier and incident else seen[sha]

@@ -10,7 +10,7 @@ from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import IncidentBusy
-from owabi.records.resolve import explain, resolve
+from owabi.records.resolve import ImportUnfinished, explain, resolve
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
 
         try:
             result = resolve(incident=incident, actor="cli", progress=progress)
-        except IncidentBusy as error:
+        except (IncidentBusy, ImportUnfinished) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"{result.records:,} records -> {result.subjects:,} subjects -> "

@@ -1,0 +1,333 @@
+"""`owabi import` killed mid-way resumes: it commits every OWABI_IMPORT_CHECKPOINT_ROWS rows with a
+checkpoint, and the same command run again goes on after the last one, to the records, counts and reports
+of a run that never stopped. A changed file is refused until --restart; resolve waits for the import."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from owabi.core.models import AuditEvent
+from owabi.incidents.models import Incident
+from owabi.incidents.services import create_incident
+from owabi.records import match_store
+from owabi.records.models import ImportCheckpoint, LeakRecord, LookupKey, SourceFile
+from owabi.records.readers import ImportFileError
+from owabi.records.services import import_file
+from tests.conftest import OWABI, REPO
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVERY = 100  # rows per checkpoint in these tests
+ROWS = 600
+
+
+def _leak(path: Path, rows: int = ROWS, seed: int = 7) -> Path:
+    """A synthetic export with a row of no one (rejected), a repeated id after the first checkpoint
+    (rejected as a duplicate of a row before it) and a birth date that is no date (a warning)."""
+    from owabi.demo import synth
+
+    raw = path.with_suffix(".raw.csv")
+    synth.generate(records=rows, seed=seed, out=raw, truth_out=path.with_suffix(".truth.csv"))
+    with raw.open(encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    header, body = table[0], table[1:]
+    body[29] = [""] * len(header)
+    body[249][header.index("record_id")] = body[9][header.index("record_id")]
+    body[149][header.index("subject_birth_date")] = "いつか"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *body])
+    return path
+
+
+def _env(subprocess_env: dict[str, str], every: int = EVERY) -> dict[str, str]:
+    return {**subprocess_env, "OWABI_IMPORT_CHECKPOINT_ROWS": str(every)}
+
+
+def _start(env: dict[str, str], *arguments: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*OWABI, "import", *arguments], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def _run(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*OWABI, *arguments], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+
+
+def _kill_after_a_checkpoint(process: subprocess.Popen[bytes], incident: Incident, name: str) -> int:
+    """SIGKILL `process` as soon as its import of `name` has committed a checkpoint (the database polled
+    every few milliseconds; a checkpoint is a hundred rows' work apart); the rows it had committed."""
+    deadline = time.monotonic() + 120
+    checkpoints = ImportCheckpoint.objects.filter(source_file__incident=incident, source_file__file_name=name)
+    while not checkpoints.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, err = process.communicate()
+            pytest.fail(f"no checkpoint before the import ended: {err.decode()[-2000:]}")
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the import ended before it could be killed"
+    held = SourceFile.objects.get(incident=incident, file_name=name)
+    assert not held.finished, "the import finished before it could be killed"
+    assert held.rows_in == checkpoints.order_by("rows_read").last().rows_read  # type: ignore[union-attr]
+    return held.rows_in
+
+
+def _imported(incident: Incident) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Each record of the incident as import left it: line, values, categories, problems, how many
+    lookup keys, and its match keys; by (record id, role)."""
+    keys, stale = match_store.read(incident)
+    assert stale == 0  # every record's match keys were stored by the import, none recomputed
+    matching = {row.pop("pk"): tuple(row.values()) for row in keys.to_pylist()}
+    lookups = Counter(LookupKey.objects.filter(record__incident=incident).values_list("record", flat=True))
+    return {
+        (r.record_id, r.role): (r.line_no, r.sealed, r.categories, r.problems, lookups[r.pk], matching[r.pk])
+        for r in LeakRecord.objects.filter(incident=incident)
+    }
+
+
+def _counts(incident: Incident) -> tuple[int, int, int, bool]:
+    [source] = SourceFile.objects.filter(incident=incident)
+    return (source.rows_in, source.rows_ok, source.rows_rejected, source.finished)
+
+
+def _whole(tmp_path: Path, leak: Path, env: dict[str, str]) -> Incident:
+    """The same file imported into an incident of its own by a run that is never stopped."""
+    other = create_incident(actor="t", slug="whole", name="whole", discovered_on=date(2026, 11, 1))
+    out = tmp_path / "whole"
+    out.mkdir()
+    done = _run(env, "import", str(leak), "--incident", "whole", "--rejects", str(out / "rejects.csv"))
+    assert done.returncode == 0, done.stderr
+    return other
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
+def test_an_import_killed_after_a_checkpoint_resumes_to_what_an_uninterrupted_one_makes(
+    incident, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    leak = _leak(tmp_path / "leak.csv")
+    env = _env(subprocess_env)
+    out = tmp_path / "resumed"
+    out.mkdir()
+    arguments = (str(leak), "--incident", incident.slug, "--rejects", str(out / "rejects.csv"))
+    stopped = _kill_after_a_checkpoint(_start(env, *arguments), incident, leak.name)
+    assert stopped % EVERY == 0 and 0 < stopped < ROWS
+    assert LeakRecord.objects.filter(incident=incident).count() > 0
+    assert not (out / "rejects.csv").exists()
+
+    refused = _one_line(_run(env, "resolve", "--incident", incident.slug))
+    assert f"the import of {leak.name}" in refused and "unfinished" in refused
+
+    resumed = _run(env, "import", *arguments)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        f"{leak.name}: resuming its import into {incident.slug}, which stopped after row {stopped:,}"
+        in resumed.stderr
+    )
+    assert f"importing from row {stopped + 1:,}" in resumed.stderr
+    assert "resumed once" in resumed.stdout
+    assert f"in {ROWS:,} = kept {ROWS - 2:,} + rejected 2" in resumed.stdout
+
+    whole = _whole(tmp_path, leak, subprocess_env)
+    assert _counts(incident) == _counts(whole) == (ROWS, ROWS - 2, 2, True)
+    assert _imported(incident) == _imported(whole)
+    assert SourceFile.objects.get(incident=incident).resumed == 1
+    for report in ("rejects.csv", "leak.warnings.csv"):
+        assert (out / report).read_text("utf-8") == (tmp_path / "whole" / report).read_text("utf-8")
+    with (out / "rejects.csv").open(encoding="utf-8") as handle:
+        assert [(r["line"], r["field"]) for r in csv.DictReader(handle)] == [
+            ("31", "record_id"),
+            ("251", "record_id"),
+        ]
+    assert "いつか" not in (out / "leak.warnings.csv").read_text("utf-8")
+
+    again = _run(env, "import", *arguments)
+    assert again.returncode == 0 and "already imported" in again.stdout
+    assert _run(env, "resolve", "--incident", incident.slug).returncode == 0
+
+
+def test_a_changed_file_is_refused_until_restart_which_imports_it_from_the_start(
+    incident, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    leak = _leak(tmp_path / "leak.csv")
+    env = _env(subprocess_env)
+    _kill_after_a_checkpoint(_start(env, str(leak), "--incident", incident.slug), incident, leak.name)
+    stopped = SourceFile.objects.get(incident=incident)
+
+    with leak.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    added = {"record_id": "NEW1", "subject_name": "新井 一郎", "subject_kana": "アライ イチロウ"}
+    with leak.open("a", encoding="utf-8", newline="") as handle:  # the export completed and written again
+        csv.writer(handle).writerow([added.get(column, "") for column in header])
+    refused = _one_line(_run(env, "import", str(leak), "--incident", incident.slug))
+    assert refused.startswith(f"CommandError: {leak.name}: changed since its import into {incident.slug}")
+    assert "--restart" in refused
+    assert SourceFile.objects.get(incident=incident).pk == stopped.pk  # nothing discarded yet
+
+    restarted = _run(env, "import", str(leak), "--incident", incident.slug, "--restart")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "resuming" not in restarted.stderr
+    [source] = SourceFile.objects.filter(incident=incident)
+    assert source.pk != stopped.pk and source.finished and source.resumed == 0
+    whole = _whole(tmp_path, leak, subprocess_env)
+    assert _counts(incident) == _counts(whole) == (ROWS + 1, ROWS - 1, 2, True)
+    assert _imported(incident) == _imported(whole)
+    discarded = AuditEvent.objects.get(action="records.import_discarded")
+    assert discarded.data["sha256"] == stopped.sha256 and discarded.data["records"] > 0
+
+
+def test_restart_starts_an_unfinished_import_of_the_same_file_over(
+    incident, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    leak = _leak(tmp_path / "leak.csv")
+    env = _env(subprocess_env)
+    _kill_after_a_checkpoint(_start(env, str(leak), "--incident", incident.slug), incident, leak.name)
+    restarted = _run(env, "import", str(leak), "--incident", incident.slug, "--restart")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "resuming" not in restarted.stderr and "resumed" not in restarted.stdout
+    whole = _whole(tmp_path, leak, subprocess_env)
+    assert _counts(incident) == _counts(whole)
+    assert _imported(incident) == _imported(whole)
+    again = _run(env, "import", str(leak), "--incident", incident.slug, "--restart")
+    assert again.returncode == 0 and "already imported" in again.stdout  # a finished import is kept
+
+
+def test_an_import_killed_before_its_first_checkpoint_leaves_nothing_and_starts_clean(
+    incident, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    leak = tmp_path / "leak.csv"
+    _run(subprocess_env, "synth", "--records", "12000", "--seed", "3", "--out", str(leak))
+    killed = _start(subprocess_env, str(leak), "--incident", incident.slug)  # one checkpoint: 50,000
+    assert killed.stderr is not None
+    shown = b""
+    while chunk := os.read(killed.stderr.fileno(), 4096):  # its progress: "\rleak.csv: 10,000 rows (…)"
+        shown += chunk
+        if b"10,000 rows" in shown:  # read, not yet committed: its first commit is at the file's end
+            killed.send_signal(signal.SIGKILL)
+            break
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, shown.decode()
+    assert not SourceFile.objects.exists() and not LeakRecord.objects.exists()
+
+    again = _run(subprocess_env, "import", str(leak), "--incident", incident.slug)
+    assert again.returncode == 0, again.stderr
+    assert "resuming" not in again.stderr
+    assert _counts(incident) == (12_000, 12_000, 0, True)
+
+
+def test_a_folder_import_resumes_the_file_it_was_cut_off_in(
+    incident, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(_leak(tmp_path / "a.csv", 300, seed=8), folder / "a.csv")
+    leak = Path(shutil.copy(_leak(tmp_path / "b.csv"), folder / "b.csv"))
+    env = _env(subprocess_env)
+    stopped = _kill_after_a_checkpoint(
+        _start(env, str(folder), "--incident", incident.slug), incident, "b.csv"
+    )
+
+    resumed = _run(env, "import", str(folder), "--incident", incident.slug)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "[1/2] a.csv: skipped, already imported" in resumed.stdout
+    assert (
+        f"[2/2] b.csv: resuming its import into {incident.slug}, which stopped after row {stopped:,}"
+        in resumed.stderr
+    )
+    assert "b.csv: its import stopped and resumed once" in resumed.stdout
+    assert f"total: 1 file imported into {incident.slug}: in {ROWS:,} = kept {ROWS - 2:,} + rejected 2" in (
+        resumed.stdout
+    )
+    assert SourceFile.objects.filter(incident=incident, finished=True).count() == 2
+    other = create_incident(actor="t", slug="whole", name="whole", discovered_on=date(2026, 11, 1))
+    import_file(incident=other, path=leak, actor="t")
+    ours = {
+        (r.record_id, r.role): (r.line_no, r.sealed, r.categories, r.problems)
+        for r in LeakRecord.objects.filter(source_file__incident=incident, source_file__file_name="b.csv")
+    }
+    theirs = {
+        (r.record_id, r.role): (r.line_no, r.sealed, r.categories, r.problems)
+        for r in LeakRecord.objects.filter(incident=other)
+    }
+    assert ours == theirs
+
+
+def test_a_report_that_cannot_be_written_leaves_the_import_unfinished_and_the_next_run_finishes_it(
+    incident, tmp_path: Path
+) -> None:
+    leak = _leak(tmp_path / "leak.csv", 250)
+    report = tmp_path / "r.csv"
+    report.mkdir()  # where its rejects would go: cannot be opened as a file
+    with pytest.raises(ImportFileError, match=r"not finished, because its report .* cannot be written"):
+        import_file(incident=incident, path=leak, actor="t", checkpoint_rows=EVERY, rejects_path=report)
+    assert _counts(incident) == (200, 199, 1, False)
+    report.rmdir()
+    heard: list[int] = []
+    result = import_file(
+        incident=incident,
+        path=leak,
+        actor="t",
+        checkpoint_rows=EVERY,
+        rejects_path=report,
+        resuming=lambda stopped: heard.append(stopped.rows_in),
+    )
+    assert heard == [200]
+    assert _counts(incident) == (250, 248, 2, True)
+    assert [(r.line, r.field) for r in result.rejects] == [(31, "record_id"), (251, "record_id")]
+    assert report.read_text("utf-8").count("\n") == 3
+
+
+def test_a_resume_read_with_other_columns_or_source_is_refused(incident, tmp_path: Path) -> None:
+    leak = _leak(tmp_path / "leak.csv", 250)
+    report = tmp_path / "r.csv"
+    report.mkdir()
+    with pytest.raises(ImportFileError, match="not finished"):
+        import_file(incident=incident, path=leak, actor="t", checkpoint_rows=EVERY, rejects_path=report)
+    with pytest.raises(ImportFileError, match="read then with other columns or another source name"):
+        import_file(incident=incident, path=leak, actor="t", source="another", checkpoint_rows=EVERY)
+    assert _counts(incident) == (200, 199, 1, False)
+
+
+def test_a_folder_file_left_unfinished_is_named_so_and_its_check_says_it_would_resume(
+    incident, tmp_path: Path, settings, capsys
+) -> None:
+    settings.OWABI_IMPORT_CHECKPOINT_ROWS = EVERY
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(_leak(tmp_path / "b.csv", 250), folder / "b.csv")
+    (folder / "b.rejects.csv").mkdir()  # where its rejects would go: cannot be opened as a file
+    with pytest.raises(CommandError, match=r"1 file of 1 failed: b\.csv"):
+        call_command("import", str(folder), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "[1/1] FAILED, its import unfinished: b.csv: not finished, because its report" in out
+    assert _counts(incident) == (200, 199, 1, False)
+
+    (folder / "b.rejects.csv").rmdir()
+    call_command("import", str(folder), "--incident", incident.slug, "--check")
+    assert "the import would resume it: its import stopped after row 200" in capsys.readouterr().out
+    call_command("import", str(folder), "--incident", incident.slug)
+    out = capsys.readouterr().out
+    assert "total: 1 file imported into test-leak: in 250 = kept 248 + rejected 2" in out
+    assert "b.csv: its import stopped and resumed once" in out
+    assert _counts(incident) == (250, 248, 2, True)
