@@ -26,6 +26,7 @@ from owabi.records import match_store
 from owabi.records.models import ResolveRun
 from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import decided_pairs, join_placeholders, link
+from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
 from owabi.records.resolve.scoring import score_pairs
@@ -93,7 +94,14 @@ def resolve(
     actor: str,
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
 ) -> ResolveResult:
+    """`engine`: where the pairs are scored, "duckdb" (in memory, the default) or "spark" (resolve.spark,
+    settings.OWABI_SPARK_*); every other step is the same for both."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}")
+    if engine == "spark":  # no Java, no PySpark, a bad master: refused before any work
+        check_available()
     if reason := closed_reason(incident):
         raise IncidentClosed(reason)
     # Resolve holds millions of small objects (keys, clusters, pairs) and frees them only at the end;
@@ -103,14 +111,14 @@ def resolve(
     gc.disable()
     try:
         with changing_people(incident, "owabi resolve"):
-            return _resolve(incident, actor, as_of, progress)
+            return _resolve(incident, actor, as_of, progress, engine)
     finally:
         if collecting:
             gc.enable()
 
 
 def _resolve(
-    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None
+    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None, engine: str
 ) -> ResolveResult:
     as_of = as_of or timezone.localdate()
     say = progress or (lambda _message: None)
@@ -141,8 +149,8 @@ def _resolve(
     result.records = n
     lap("features")
 
-    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records")
-    pairs, model = score_pairs(matchable, as_of=as_of)
+    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records ({engine})")
+    pairs, model = score_pairs(matchable, as_of=as_of, engine=engine)
     result.pairs_scored = len(pairs)
     lap("match")
 
@@ -190,6 +198,7 @@ def _resolve(
             "pairs_scored": result.pairs_scored,
             "review_pairs": result.review_pairs,
             "match_keys_refreshed": result.refreshed,
+            "engine": engine,
         },
     )
     lap("write")
