@@ -234,6 +234,13 @@ def translate(sql: str) -> str:
             return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
         if isinstance(node, exp.Anonymous) and node.name.lower() == "hamming":
             return _hamming(*node.expressions)
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
+            # DuckDB's hash is unsigned, and Splink's DuckDB SQL relies on it (`hash(id) % M < t` picks
+            # the u sample); Spark's is signed, which put every negative hash in the sample, half the
+            # records instead of the few hundred asked for: 64 times the pairs. A 64-bit hash without
+            # its sign bit is unsigned and as uniform.
+            xxhash = exp.Anonymous(this="xxhash64", expressions=node.expressions)
+            return exp.Paren(this=exp.BitwiseAnd(this=xxhash, expression=exp.Literal.number(2**63 - 1)))
         return node
 
     tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite)
