@@ -5,7 +5,7 @@ never skips: OWABI_SKIP_SPARK=1 skips it on a developer's machine, and is ignore
 It runs on SQLite only: the engines differ in where pairs are scored, not in what the database stores,
 and the PostgreSQL storage path is the DuckDB engine's (tests/test_resolve*.py); a second 10,000-record
 Spark run would double the module's cost (about two minutes) for nothing new. Its Spark run is the
-module's one large session; the Hamming check starts a small one of its own (a few seconds).
+module's one large session; the check of translated functions starts a small one (a few seconds).
 """
 
 from __future__ import annotations
@@ -102,22 +102,29 @@ def test_spark_and_duckdb_resolve_the_same_incident_alike(incident, tmp_path: Pa
     assert stat.S_IMODE(scratch.stat().st_mode) == 0o700
 
 
-def test_hamming_in_spark_is_null_where_duckdbs_is(tmp_path: Path, settings) -> None:
-    """size(NULL) is -1 in Spark without ANSI mode: an unguarded count would call a missing birth date
-    one edit away from any other."""
+def test_translated_functions_behave_as_duckdbs(tmp_path: Path, settings) -> None:
+    """Hamming: size(NULL) is -1 in Spark without ANSI mode, so an unguarded count would call a missing
+    birth date one edit away from any other. Hash: DuckDB's is unsigned and Splink's sample filter
+    (`hash(id) % M < t`) relies on it; Spark's signed hash let every negative one through."""
     if connection.vendor != "sqlite":
         pytest.skip("needs no database: run once, with the SQLite suite")
     _spark_or_fail()
     from owabi.records.resolve.spark import session, translate
 
     settings.OWABI_SPARK_CHECKPOINT_DIR = str(tmp_path / "spark")
-    sql = translate(
+    hamming = translate(
         "SELECT hamming(a, b) AS d, hamming(a, b) <= 1 AS near FROM (VALUES ('2001-02-03', '2001-02-04'),"
         " ('2001-02-03', NULL), (NULL, NULL), ('2001-02-03', '2001-2-3')) t(a, b)"
     )
+    tenth = translate(
+        "SELECT count(*) FROM ids WHERE hash(CAST(id AS VARCHAR) || '_42') % 1000000000 < 100000000"
+    )
     with session() as spark:
-        rows = [tuple(row) for row in spark.sql(sql).collect()]
+        spark.range(10_000).createOrReplaceTempView("ids")
+        rows = [tuple(row) for row in spark.sql(hamming).collect()]
+        sampled = spark.sql(tenth).collect()[0][0]
     assert rows == [(1, True), (None, None), (None, None), (None, None)]
+    assert 850 <= sampled <= 1150  # a tenth of the rows, as in DuckDB
     assert list((tmp_path / "spark").iterdir()) == []
 
 
