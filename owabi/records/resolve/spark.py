@@ -18,6 +18,7 @@ failure is reported by its Spark error class, never by its message (which can qu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -105,12 +106,14 @@ def _stop(spark: Any) -> None:
     and the next run starts a JVM of its own, with its own temp folder (JVM options apply at launch only)."""
     from pyspark import SparkContext
 
-    spark.stop()
+    with contextlib.suppress(Exception):  # the JVM may have gone already (out of memory)
+        spark.stop()
     gateway = SparkContext._gateway
     if gateway is None:
         return
     process = getattr(gateway, "proc", None)
-    gateway.shutdown()
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
     SparkContext._gateway = None
     SparkContext._jvm = None
     if process is not None:  # the JVM exits when its stdin closes (PySpark's gateway server)
@@ -164,7 +167,8 @@ def _start(scratch: Path) -> Any:
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config(
             "spark.driver.extraJavaOptions",
-            f"-XX:-UsePerfData -Djava.io.tmpdir={scratch / 'tmp'}"
+            # A JVM out of memory hung with Python waiting on it; ended, the run fails in one line.
+            f"-XX:-UsePerfData -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir={scratch / 'tmp'}"
             f" -Dlog4j2.configurationFile=file:{log_config}",
         )
     )
