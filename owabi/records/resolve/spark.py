@@ -70,6 +70,11 @@ def score_pairs(
 
 def _error_class(error: BaseException) -> str:
     """What failed, without the message: Spark's messages can quote the values of a row."""
+    if isinstance(error, ConnectionError) or type(error).__name__ == "Py4JNetworkError":
+        return (
+            "its JVM ended (out of memory? the line above says; raise OWABI_SPARK_DRIVER_MEMORY, "
+            "or run with --engine duckdb)"
+        )
     text = str(error)
     found = re.search(r"\[([A-Z][A-Z0-9_.]+)\]", text)
     java = re.search(r"\b((?:java|org|scala)\.[A-Za-z0-9_.$]+(?:Exception|Error))\b", text)
