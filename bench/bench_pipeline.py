@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py --records 100000 \
         [--database postgres://postgres@127.0.0.1:5432/owabi_bench] [--review] [--generator realistic]
+        [--engine spark]
 
 Each stage runs as its own `owabi` process (as an operator would run it), timed, with its peak memory
 (max RSS of the child). Prints records/s per stage and subject/recipient pairwise precision, recall, F1,
@@ -12,6 +13,8 @@ reports the quality after review.
 --generator realistic writes the data with the second, independent generator (bench/realistic; seed 1
 by default) instead of `owabi synth`, and adds its errors by class. Its held-aside seed runs only with
 --held-aside: never tune on it.
+--engine spark resolves on Spark (owabi resolve --engine spark; peak RSS is then the JVM's or Python's,
+whichever is larger).
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ def main() -> None:
     )
     parser.add_argument("--database", default="", help="postgres://… URL; default: a fresh SQLite file")
     parser.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb", help="where resolve scores pairs"
+    )
+    parser.add_argument(
         "--review",
         action="store_true",
         help="then decide the review queue from the truth (bench/review_by_truth.py), resolve again, report",
@@ -89,7 +95,8 @@ def main() -> None:
     csv_path, truth, clusters = work / "leak.csv", work / "leak.truth.csv", work / "clusters.csv"
     n = options.records
     print(
-        f"owabi pipeline benchmark: {n:,} records ({options.generator}, seed {options.seed}) on {engine} "
+        f"owabi pipeline benchmark: {n:,} records ({options.generator}, seed {options.seed}) on {engine}, "
+        f"resolve on {options.engine} "
         f"({os.cpu_count()} cores), work dir {work}; "
         f"calibration loop {calibrate():.2f} s"
     )
@@ -118,7 +125,7 @@ def main() -> None:
     stages = [
         ("realistic", generate) if realistic else ("synth", ["synth", *generate]),
         ("import", ["import", str(csv_path), "--incident", "bench"]),
-        ("resolve", ["resolve", "--incident", "bench"]),
+        ("resolve", ["resolve", "--incident", "bench", "--engine", options.engine]),
         ("export", ["export", "clusters", "--incident", "bench", "--out", str(clusters)]),
     ]
     totals = 0.0

@@ -8,6 +8,7 @@ its value. Development (the default) creates local secrets in OWABI_DATA_DIR on 
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -210,6 +211,17 @@ if PRODUCTION and not _database_is_private(DATABASES["default"]):
         "when the database is not on this machine"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The Spark engine (`owabi resolve --engine spark`, docs/operations.md): the master (local[N],
+# spark://host:port, yarn, k8s://...), the driver's memory, the shuffle partitions (Spark's 200 is twice as
+# slow on two cores), and where its scratch goes (a private folder per run, deleted after it; default:
+# OWABI_DATA_DIR/spark). The master URL is checked when the engine starts: a bad one fails only that engine.
+OWABI_SPARK_MASTER = env_str("OWABI_SPARK_MASTER") or "local[2]"
+OWABI_SPARK_DRIVER_MEMORY = env_str("OWABI_SPARK_DRIVER_MEMORY") or "4g"
+OWABI_SPARK_PARTITIONS = env_int("OWABI_SPARK_PARTITIONS", 8, minimum=1, maximum=100_000)
+OWABI_SPARK_CHECKPOINT_DIR = env_str("OWABI_SPARK_CHECKPOINT_DIR") or str(DATA_DIR / "spark")
+if not re.fullmatch(r"[0-9]+[kmgtKMGT]?", OWABI_SPARK_DRIVER_MEMORY):
+    raise ImproperlyConfigured("OWABI_SPARK_DRIVER_MEMORY must be a size like 4g or 512m")
 
 # Extra modules to import for job handlers, beyond each app's `jobs` module (comma-separated).
 OWABI_JOB_MODULES = env_list("OWABI_JOB_MODULES", [])

@@ -4,7 +4,8 @@ One job per module, run in this order by `pipeline.resolve`:
 
 1. Features: each record's normalized keys (owabi.records.features), in memory only, and its household
    (`households`: rows joined by a shared phone, e-mail or address through any chain).
-2. Scores (`scoring`): Splink on an in-memory DuckDB scores candidate pairs (owabi.records.resolve_model).
+2. Scores (`scoring`): Splink on an in-memory DuckDB scores candidate pairs (owabi.records.resolve_model);
+   `--engine spark` runs the same model's SQL on Spark (`spark`, `engines`).
 3. Subjects (`clusters`): pairs at or above MATCH_THRESHOLD are joined (union-find), after applying every
    human review decision (same: joined; different: never joined directly). Pairs in the review band are
    queued as ReviewPairs. Pre-birth placeholder rows join the child born near the due date.
@@ -21,12 +22,14 @@ One job per module, run in this order by `pipeline.resolve`:
 `explain` (`explanation`) shows why a record sits in its subject, by the stored model's levels.
 """
 
+from owabi.records.resolve.engines import ENGINES, SparkUnavailable
 from owabi.records.resolve.explanation import Explanation, PairExplanation, explain
 from owabi.records.resolve.households import households
 from owabi.records.resolve.pipeline import ImportUnfinished, IncidentClosed, ResolveResult, resolve
 from owabi.records.resolve.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
 
 __all__ = [
+    "ENGINES",
     "MATCH_THRESHOLD",
     "REVIEW_THRESHOLD",
     "Explanation",
@@ -34,6 +37,7 @@ __all__ = [
     "IncidentClosed",
     "PairExplanation",
     "ResolveResult",
+    "SparkUnavailable",
     "explain",
     "households",
     "resolve",

@@ -26,6 +26,7 @@ from owabi.records import features as feature_module
 from owabi.records.models import ResolveRun
 from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import decided_pairs, join_placeholders, join_unborn, link
+from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
 from owabi.records.resolve.scoring import score_pairs
@@ -109,7 +110,14 @@ def resolve(
     actor: str,
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
 ) -> ResolveResult:
+    """`engine`: where the pairs are scored, "duckdb" (in memory, the default) or "spark" (resolve.spark,
+    settings.OWABI_SPARK_*); every other step is the same for both."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}")
+    if engine == "spark":  # no Java, no PySpark, a bad master: refused before any work
+        check_available()
     if reason := closed_reason(incident):
         raise IncidentClosed(reason)
     # Resolve holds millions of small objects (keys, clusters, pairs) and frees them only at the end;
@@ -120,14 +128,14 @@ def resolve(
     try:
         with changing_people(incident, "owabi resolve"):
             _refuse_unfinished_imports(incident)
-            return _resolve(incident, actor, as_of, progress)
+            return _resolve(incident, actor, as_of, progress, engine)
     finally:
         if collecting:
             gc.enable()
 
 
 def _resolve(
-    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None
+    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None, engine: str
 ) -> ResolveResult:
     as_of = as_of or timezone.localdate()
     say = progress or (lambda _message: None)
@@ -158,8 +166,8 @@ def _resolve(
     result.records = n
     lap("features")
 
-    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records")
-    pairs, model = score_pairs(matchable, as_of=as_of)
+    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records ({engine})")
+    pairs, model = score_pairs(matchable, as_of=as_of, engine=engine)
     result.pairs_scored = len(pairs)
     lap("match")
 
@@ -208,6 +216,7 @@ def _resolve(
             "pairs_scored": result.pairs_scored,
             "review_pairs": result.review_pairs,
             "match_keys_refreshed": result.refreshed,
+            "engine": engine,
         },
     )
     lap("write")

@@ -10,7 +10,7 @@ from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import IncidentBusy
-from owabi.records.resolve import ImportUnfinished, explain, resolve
+from owabi.records.resolve import ENGINES, ImportUnfinished, SparkUnavailable, explain, resolve
 
 
 class Command(BaseCommand):
@@ -18,7 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incident", required=True, help="the incident's slug (owabi incident list)")
-        parser.add_argument("--engine", choices=["duckdb"], default="duckdb", help="Splink backend")
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="duckdb",
+            help="where pairs are scored: duckdb (in memory) or spark (see docs/operations.md)",
+        )
         parser.add_argument(
             "--explain",
             metavar="RECORD_ID",
@@ -36,8 +41,8 @@ class Command(BaseCommand):
             sys.stderr.write(f"[{time.monotonic() - started:6.1f}s] {message}\n")
 
         try:
-            result = resolve(incident=incident, actor="cli", progress=progress)
-        except (IncidentBusy, ImportUnfinished) as error:
+            result = resolve(incident=incident, actor="cli", progress=progress, engine=options["engine"])
+        except (IncidentBusy, ImportUnfinished, SparkUnavailable) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"{result.records:,} records -> {result.subjects:,} subjects -> "
