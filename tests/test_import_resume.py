@@ -331,3 +331,51 @@ def test_a_folder_file_left_unfinished_is_named_so_and_its_check_says_it_would_r
     assert "total: 1 file imported into test-leak: in 250 = kept 248 + rejected 2" in out
     assert "b.csv: its import stopped and resumed once" in out
     assert _counts(incident) == (250, 248, 2, True)
+
+
+def test_a_closed_progress_pipe_leaves_the_import_unfinished_to_resume_not_discarded(
+    incident, tmp_path: Path
+) -> None:
+    # Only the file's own read errors discard what an import committed; an OSError of anything else (the
+    # terminal or pipe its progress goes to closing) is a stopped run, which the next one resumes.
+    leak = _leak(tmp_path / "leak.csv", 10_050)
+
+    def closed_pipe(rows: int) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        import_file(incident=incident, path=leak, actor="t", checkpoint_rows=5000, progress=closed_pipe)
+    rows_in, _, _, finished = _counts(incident)  # the first checkpoint (whole chunks: 5,000 rows or more)
+    assert 5000 <= rows_in < 10_000
+    assert not finished
+    assert LeakRecord.objects.filter(incident=incident).exists()
+    heard: list[int] = []
+    import_file(
+        incident=incident,
+        path=leak,
+        actor="t",
+        checkpoint_rows=5000,
+        resuming=lambda stopped: heard.append(stopped.rows_in),
+    )
+    assert heard == [rows_in]
+    assert _counts(incident) == (10_050, 10_048, 2, True)
+
+
+def test_resolve_writes_nothing_when_an_import_began_while_it_ran(incident, tmp_path: Path) -> None:
+    # An import commits in checkpoints, so one that began while resolve read the records may have been
+    # read in part: resolve refuses before it writes, and the next run, after the import, goes through.
+    from owabi.records.models import Subject
+    from owabi.records.resolve import ImportUnfinished, resolve
+
+    import_file(incident=incident, path=_leak(tmp_path / "first.csv", 300), actor="t")
+    second = _leak(tmp_path / "second.csv", 300, seed=8)
+
+    def an_import_begins(message: str) -> None:
+        if message == "clustering":
+            import_file(incident=incident, path=second, actor="t")
+
+    with pytest.raises(ImportUnfinished, match="began while resolve ran"):
+        resolve(incident=incident, actor="t", progress=an_import_begins)
+    assert not Subject.objects.filter(incident=incident).exists()
+    result = resolve(incident=incident, actor="t")
+    assert result.records == LeakRecord.objects.filter(incident=incident).count() > 0

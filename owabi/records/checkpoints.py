@@ -90,6 +90,17 @@ def unfinished(*, incident: Incident) -> list[SourceFile]:
     return list(SourceFile.objects.filter(incident=incident, finished=False).order_by("pk"))
 
 
+def newest_file(*, incident: Incident) -> int:
+    """The id of the incident's newest import (0: none yet), to tell later from `arrived_since`."""
+    newest = SourceFile.objects.filter(incident=incident).order_by("-pk").values_list("pk", flat=True)
+    return newest.first() or 0
+
+
+def arrived_since(*, incident: Incident, newest: int) -> SourceFile | None:
+    """The first import into `incident` begun after the one `newest` names (newest_file), if any."""
+    return SourceFile.objects.filter(incident=incident, pk__gt=newest).order_by("pk").first()
+
+
 def discard(source_file: SourceFile, *, actor: str, why: str) -> int:
     """Delete an unfinished import, its records (with their lookup keys) and its checkpoints, in one
     transaction, with an audit event; the number of records deleted. A finished import is refused."""

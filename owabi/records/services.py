@@ -179,6 +179,15 @@ class _Job(NamedTuple):
     report_stem: str
 
 
+def _reading(rows: Iterable[Any], failed: list[BaseException]) -> Iterator[Any]:
+    """`rows`, noting in `failed` an OSError or UnicodeError that reading them raised (the file's fault)."""
+    try:
+        yield from rows
+    except (OSError, UnicodeError) as error:
+        failed.append(error)
+        raise
+
+
 def _import(
     job: _Job,
     every: int,
@@ -209,6 +218,8 @@ def _import(
         if resuming is not None:
             resuming(resume)
         rows = islice(rows, done.rows_read, None)  # read again, not prepared again
+    read_failed: list[BaseException] = []
+    rows = _reading(rows, read_failed)
     workers = job.workers
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
@@ -324,12 +335,14 @@ def _import(
                 )
     except ReportNotWritten:
         raise
-    except (ImportFileError, OSError, UnicodeError):
+    except (ImportFileError, OSError, UnicodeError) as error:
         # The file, not the run, failed (unreadable part-way): running it again would fail the same way,
-        # so what it committed goes, and the file is as if never imported.
-        committed = SourceFile.objects.filter(incident=incident, sha256=job.sha, finished=False).first()
-        if committed is not None:
-            checkpoints.discard(committed, actor=job.actor, why="the file could not be read to its end")
+        # so what it committed goes, and the file is as if never imported. Only an error of reading the
+        # file: any other (a closed progress pipe, a full disk) leaves the import unfinished, to resume.
+        if isinstance(error, ImportFileError) or read_failed:
+            committed = SourceFile.objects.filter(incident=incident, sha256=job.sha, finished=False).first()
+            if committed is not None:
+                checkpoints.discard(committed, actor=job.actor, why="the file could not be read to its end")
         raise
     finally:
         if pool is not None:

@@ -128,14 +128,20 @@ def resolve(
     try:
         with changing_people(incident, "owabi resolve"):
             _refuse_unfinished_imports(incident)
-            return _resolve(incident, actor, as_of, progress, engine)
+            newest = checkpoints.newest_file(incident=incident)
+            return _resolve(incident, actor, as_of, progress, engine, newest)
     finally:
         if collecting:
             gc.enable()
 
 
 def _resolve(
-    incident: Incident, actor: str, as_of: date | None, progress: Callable[[str], None] | None, engine: str
+    incident: Incident,
+    actor: str,
+    as_of: date | None,
+    progress: Callable[[str], None] | None,
+    engine: str,
+    newest_file: int,
 ) -> ResolveResult:
     as_of = as_of or timezone.localdate()
     say = progress or (lambda _message: None)
@@ -194,6 +200,13 @@ def _resolve(
     lap("recipients")
 
     say("writing subjects and recipients")
+    # An import commits in checkpoints: one that began while this run read the records may have been
+    # read in part, and subjects made from part of a file would look complete. Refused, to run again.
+    if arrived := checkpoints.arrived_since(incident=incident, newest=newest_file):
+        raise ImportUnfinished(
+            f"incident {incident.slug}: an import of {arrived.file_name} began while resolve ran, so part of"
+            " it may have been read; nothing was written: run resolve again once that import has finished"
+        )
     result.subjects, result.recipients, result.review_pairs = write(
         incident, pks, col, clusters, minor, owner, review, say
     )
