@@ -345,7 +345,9 @@ def test_am_i_affected_answers_everyone_with_the_same_bytes(portal_data: PortalD
     from owabi.core.models import Job
 
     payloads = str(list(Job.objects.filter(kind="redress.affected").values_list("payload", flat=True)))
-    assert "小林" not in payloads and "072" not in payloads and "+8172" not in payloads
+    # (Whole values only: a hex digest can hold "072" by chance.)
+    assert "小林" not in payloads and "0722223333" not in payloads and "+81722223333" not in payloads
+    assert "072 222" not in payloads and "222-3333" not in payloads
     _answer_affected()
     assert [message.to for message in mail.outbox] == [["makoto@example.jp"]]  # the contact on record only
     body = mail.outbox[0].body

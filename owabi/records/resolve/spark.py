@@ -213,11 +213,15 @@ def _features(spark: Any, table: Any) -> Any:
     from pyspark.sql import functions as F
 
     from owabi.records.normalize import PLAIN_KANA, VOICED_KANA
+    from owabi.records.resolve_model import KANA_IN_KANJI_NAMES
 
     return _spark_frame(spark, table).withColumns(
         {
             "kana_plain": F.translate("kana_key", VOICED_KANA, PLAIN_KANA),
             "name_kanji": F.col("name_key").rlike(r"\p{IsHan}"),
+            "name_has_kana": F.regexp_replace("name_key", f"[{KANA_IN_KANJI_NAMES}]", "").rlike(
+                "[ぁ-ゖァ-ヺ]"
+            ),
         }
     )
 
