@@ -6,23 +6,16 @@ and the clustering rules on their own where a case needs more rows than a test f
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from owabi.records.models import ReviewPair
-from owabi.records.resolve import resolve
 from owabi.records.resolve.clusters import join_unborn, undated_bridges
 from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
 from owabi.records.resolve.union_find import find
 from owabi.records.resolve_model import dob_close
-from owabi.records.selectors import iter_clusters
-from owabi.records.services import import_file
-from tests.test_resolve import HEADER
-
-AS_OF = date(2026, 12, 1)
+from tests.test_resolve_near import resolve_among_a_crowd, same
 
 ROWS = [
     # One pregnancy signed up twice, the guardian's name written two ways (裕子 / 優子, one without a
@@ -55,18 +48,7 @@ ROWS = [
 
 @pytest.fixture
 def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
-    crowd = tmp_path / "crowd.csv"
-    call_command("synth", records=2000, seed=3, out=str(crowd))
-    import_file(incident=incident, path=crowd, actor="t")
-    cases = tmp_path / "cases.csv"
-    cases.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n", encoding="utf-8")
-    import_file(incident=incident, path=cases, actor="t")
-    resolve(incident=incident, actor="t", as_of=AS_OF)
-    return {record_id: (s, r) for record_id, s, r in iter_clusters(incident=incident)}
-
-
-def same(resolved: dict[str, tuple[str, str]], *record_ids: str) -> bool:
-    return len({resolved[r][0] for r in record_ids}) == 1
+    return resolve_among_a_crowd(incident, tmp_path, ROWS)
 
 
 @pytest.mark.django_db

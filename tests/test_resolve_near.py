@@ -80,16 +80,22 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
+def resolve_among_a_crowd(incident, tmp_path: Path, rows: list[str]) -> dict[str, tuple[str, str]]:
+    """`rows` (in test_resolve's HEADER) imported after 2,000 synthetic records, so that the model is
+    trained on a crowd, and resolved: each record id's (subject, recipient)."""
     crowd = tmp_path / "crowd.csv"
     call_command("synth", records=2000, seed=3, out=str(crowd))
     import_file(incident=incident, path=crowd, actor="t")
     cases = tmp_path / "cases.csv"
-    cases.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n", encoding="utf-8")
+    cases.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     import_file(incident=incident, path=cases, actor="t")
     resolve(incident=incident, actor="t", as_of=AS_OF)
     return {record_id: (s, r) for record_id, s, r in iter_clusters(incident=incident)}
+
+
+@pytest.fixture
+def resolved(incident, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    return resolve_among_a_crowd(incident, tmp_path, ROWS)
 
 
 def same(resolved: dict[str, tuple[str, str]], *record_ids: str) -> bool:
