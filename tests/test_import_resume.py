@@ -25,7 +25,7 @@ from owabi.incidents.services import create_incident
 from owabi.records import match_store
 from owabi.records.models import ImportCheckpoint, LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError
-from owabi.records.services import import_file
+from owabi.records.services import file_sha256, import_file
 from tests.conftest import OWABI, REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -379,3 +379,66 @@ def test_resolve_writes_nothing_when_an_import_began_while_it_ran(incident, tmp_
     assert not Subject.objects.filter(incident=incident).exists()
     result = resolve(incident=incident, actor="t")
     assert result.records == LeakRecord.objects.filter(incident=incident).count() > 0
+
+
+def _stopped_at_a_checkpoint(incident: Incident, leak: Path) -> int:
+    """Import `leak` until its first checkpoint, then stop it (its progress pipe closes); rows committed."""
+
+    def closed_pipe(rows: int) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        import_file(incident=incident, path=leak, actor="t", checkpoint_rows=5000, progress=closed_pipe)
+    held = SourceFile.objects.get(incident=incident, sha256=file_sha256(leak))
+    assert not held.finished and held.rows_in >= 5000
+    return held.rows_in
+
+
+def _same_named(tmp_path: Path, one: str, other: str) -> tuple[Path, Path]:
+    """Two different exports called leak.csv, in folders `one` (10,050 rows) and `other` (700 rows)."""
+    (tmp_path / one).mkdir()
+    (tmp_path / other).mkdir()
+    first = _leak(tmp_path / one / "leak.csv", 10_050, seed=7)
+    return first, _leak(tmp_path / other / "leak.csv", 700, seed=8)
+
+
+def test_a_file_of_the_same_name_in_another_folder_imports_beside_an_unfinished_one(
+    incident, tmp_path: Path
+) -> None:
+    # Two systems' exports are both called leak.csv: the first stopped unfinished is not "changed" by the
+    # second, which imports beside it; the first then resumes by itself.
+    first, second = _same_named(tmp_path, "crm", "shop")
+    _stopped_at_a_checkpoint(incident, first)
+
+    other = import_file(incident=incident, path=second, actor="t")
+    assert other.source_file.finished and other.source_file.rows_in == 700
+    held = SourceFile.objects.get(incident=incident, sha256=file_sha256(first))
+    assert not held.finished and not AuditEvent.objects.filter(action="records.import_discarded").exists()
+
+    heard: list[int] = []
+    import_file(
+        incident=incident, path=first, actor="t", checkpoint_rows=5000, resuming=lambda s: heard.append(1)
+    )
+    assert heard == [1]
+    assert sorted(SourceFile.objects.filter(incident=incident).values_list("rows_in", "finished")) == [
+        (700, True),
+        (10_050, True),
+    ]
+    assert LeakRecord.objects.filter(incident=incident).count() == 10_048 + 698
+
+
+def test_a_same_named_file_is_a_new_version_when_the_unfinished_one_is_gone_from_its_folder(
+    incident, tmp_path: Path
+) -> None:
+    # The export was written again somewhere else and the old copy removed: its unfinished import is an
+    # earlier version of this file, refused until --restart as at the same path.
+    first, later = _same_named(tmp_path, "old", "new")
+    _stopped_at_a_checkpoint(incident, first)
+    first.unlink()
+    with pytest.raises(ImportFileError, match=r"^leak\.csv: changed since its import into .*--restart"):
+        import_file(incident=incident, path=later, actor="t")
+    assert SourceFile.objects.filter(incident=incident).count() == 1
+    import_file(incident=incident, path=later, actor="t", restart=True)
+    [source] = SourceFile.objects.filter(incident=incident)
+    assert source.finished and source.rows_in == 700
+    assert AuditEvent.objects.filter(action="records.import_discarded").count() == 1

@@ -12,6 +12,7 @@ is unfinished; `--restart` discards the unfinished import (`discard`) and starts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.db import transaction
 
@@ -79,10 +80,17 @@ def record(
     source_file.save(update_fields=["rows_in", "rows_ok", "rows_rejected"])
 
 
-def changed(*, incident: Incident, file_name: str, sha256: str) -> list[SourceFile]:
-    """Unfinished imports into `incident` of a file of this name with other bytes."""
-    unfinished = SourceFile.objects.filter(incident=incident, file_name=file_name, finished=False)
-    return list(unfinished.exclude(sha256=sha256).order_by("pk"))
+def changed(*, incident: Incident, path: Path, sha256: str) -> list[SourceFile]:
+    """Unfinished imports into `incident` of an earlier version of the file at `path`: a file of its name
+    with other bytes, imported from this path or from one where it no longer is. A file of the same name
+    still at another path is another export (two systems' `customers.csv`), left to resume by itself."""
+    here = str(path.resolve())
+    unfinished = SourceFile.objects.filter(incident=incident, file_name=path.name, finished=False)
+    return [
+        stale
+        for stale in unfinished.exclude(sha256=sha256).order_by("pk")
+        if stale.source_path in ("", here) or not Path(stale.source_path).exists()
+    ]
 
 
 def unfinished(*, incident: Incident) -> list[SourceFile]:

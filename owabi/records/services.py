@@ -136,7 +136,7 @@ def import_file(
             checkpoints.discard(existing, actor=actor, why="restart")
             existing = None
         if existing is None:
-            for stale in checkpoints.changed(incident=incident, file_name=path.name, sha256=sha):
+            for stale in checkpoints.changed(incident=incident, path=path, sha256=sha):
                 if not restart:
                     raise ImportFileError(
                         f"{path.name}: changed since its import into {incident.slug} stopped at row"
@@ -242,6 +242,7 @@ def _import(
                         incident=incident,
                         source=source,
                         file_name=path.name,
+                        source_path=str(path.resolve()),
                         sha256=job.sha,
                         encoding=table.encoding,
                         mapping=column_map,
