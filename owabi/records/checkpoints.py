@@ -80,17 +80,22 @@ def record(
     source_file.save(update_fields=["rows_in", "rows_ok", "rows_rejected"])
 
 
-def changed(*, incident: Incident, path: Path, sha256: str) -> list[SourceFile]:
-    """Unfinished imports into `incident` of an earlier version of the file at `path`: a file of its name
-    with other bytes, imported from this path or from one where it no longer is. A file of the same name
-    still at another path is another export (two systems' `customers.csv`), left to resume by itself."""
+def of_this_file(*, incident: Incident, path: Path) -> list[SourceFile]:
+    """Unfinished imports into `incident` of the file at `path` or of an earlier version of it: a file of
+    its name imported from this path, or from one where it no longer is. A file of the same name still at
+    another path is another export (two systems' `customers.csv`), left to resume by itself."""
     here = str(path.resolve())
     unfinished = SourceFile.objects.filter(incident=incident, file_name=path.name, finished=False)
     return [
         stale
-        for stale in unfinished.exclude(sha256=sha256).order_by("pk")
+        for stale in unfinished.order_by("pk")
         if stale.source_path in ("", here) or not Path(stale.source_path).exists()
     ]
+
+
+def changed(*, incident: Incident, path: Path, sha256: str) -> list[SourceFile]:
+    """Unfinished imports into `incident` of an earlier version of the file at `path` (other bytes)."""
+    return [stale for stale in of_this_file(incident=incident, path=path) if stale.sha256 != sha256]
 
 
 def unfinished(*, incident: Incident) -> list[SourceFile]:

@@ -426,8 +426,8 @@ def import_files(
                 resuming=goes_on,
             )
         except ImportFileError as error:
-            stopped = SourceFile.objects.filter(incident=incident, file_name=path.name, finished=False)
-            yield FileOutcome(path, error=str(error), unfinished=stopped.exists())
+            stopped = checkpoints.of_this_file(incident=incident, path=path)
+            yield FileOutcome(path, error=str(error), unfinished=bool(stopped))
         except OSError as error:
             yield FileOutcome(
                 path, error=f"{path.name}: cannot be read ({error.strerror or 'input/output error'})"
