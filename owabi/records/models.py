@@ -20,7 +20,7 @@ class SourceFile(models.Model):
     source = models.CharField(max_length=100, help_text="Which system the export came from")
     file_name = models.CharField(max_length=255)
     # Where the file was when imported: tells a same-named file elsewhere from a new version of this one.
-    source_path = models.CharField(max_length=1000, blank=True)
+    source_path = models.CharField(max_length=4096, blank=True)
     sha256 = models.CharField(max_length=64)
     encoding = models.CharField(max_length=20, blank=True)
     mapping = models.JSONField(default=dict, blank=True, help_text="Input column -> standard column")

@@ -249,7 +249,8 @@ def _import(
                     )
                 elif source_file is resume and rows_in == done.rows_read:  # this run's first commit
                     source_file.resumed += 1
-                    source_file.save(update_fields=["resumed"])
+                    source_file.source_path = str(path.resolve())  # the same bytes may have moved
+                    source_file.save(update_fields=["resumed", "source_path"])
                 writer = _RecordWriter(incident.pk, source_file.pk)
                 new_rejects: list[Reject] = []
                 new_warnings: list[Reject] = []

@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="sourcefile",
             name="source_path",
-            field=models.CharField(blank=True, max_length=1000),
+            field=models.CharField(blank=True, max_length=4096),
         ),
     ]
