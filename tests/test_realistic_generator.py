@@ -4,6 +4,7 @@ follows DESIGN §4.2, rows that import whole, and the tags errors are analysed b
 from __future__ import annotations
 
 import csv
+import random
 import subprocess
 import sys
 from collections import defaultdict
@@ -15,6 +16,7 @@ from django.core.management import call_command
 
 from bench.realistic import AS_OF, COLUMNS, HELD_ASIDE_SEED, generate
 from bench.realistic.errors import report
+from bench.realistic.world import Household, Person, World
 from owabi.records import normalize
 from owabi.records.models import SourceFile
 from tests.conftest import REPO
@@ -191,3 +193,17 @@ def test_errors_by_class_count_split_merged_and_missed(tmp_path: Path) -> None:
         "record_id,subject_id,recipient_id\na,S1,R1\nb,S1,R1\nc,S1,R1\nd,S3,R3\n", encoding="utf-8"
     )
     assert report(clusters, truth).splitlines()[0] == "missed recipients: 1 (33.33% of 3 true)"
+
+
+def test_no_two_people_are_given_one_e_mail_address() -> None:
+    # A mail provider never hands one address to two people: namesakes (and one person's second address)
+    # get addresses of their own, as people pick another when theirs is taken. A family's shared
+    # address is handed out once and then shared on purpose (case:shared_email).
+    world = World(random.Random(3), AS_OF)
+    home = Household(homes=[])
+    namesakes = [
+        Person(pid, "佐藤", "サトウ", "友子", "トモコ", "F", date(1980, 4, 1), home) for pid in range(1, 1501)
+    ]
+    addresses = [world._email(person) for person in namesakes for _ in range(2)]
+    assert len(set(addresses)) == len(addresses) == 3000
+    assert sum("tomoko" in address for address in addresses) > 1000  # still made from the name

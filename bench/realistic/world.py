@@ -89,13 +89,15 @@ class Person:
 
 
 class World:
-    """Makes households one at a time (memory stays bounded: nothing is kept between units)."""
+    """Makes households one at a time (nothing is kept between units but the e-mail addresses handed out,
+    which a mail provider never gives to two people)."""
 
     def __init__(self, rng: random.Random, as_of: date) -> None:
         self.rng = rng
         self.as_of = as_of
         self.tables = vocab.tables()
         self.next_pid = 1
+        self.addresses: set[str] = set()
 
     # -- values -------------------------------------------------------------------------------------------
     def _birth(self, first: int, last: int) -> date:
@@ -167,7 +169,12 @@ class World:
         else:
             local = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(5, 9)))
             local += str(rng.randint(0, 99))
-        return f"{local or 'user'}@{vocab.EMAIL_DOMAINS.pick(rng)[0]}"
+        domain = vocab.EMAIL_DOMAINS.pick(rng)[0]
+        address = f"{local or 'user'}@{domain}"
+        while address in self.addresses:  # taken: the provider makes the person choose another, as people do
+            address = f"{local or 'user'}{rng.randint(1, 9999)}@{domain}"
+        self.addresses.add(address)
+        return address
 
     def _card(self) -> tuple[str, str, str]:
         rng = self.rng
