@@ -6,6 +6,7 @@ during an upgrade window and are re-bound online by `owabi keys rotate`."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.test import override_settings
 from django.test.utils import isolate_apps
 
@@ -133,6 +134,36 @@ def test_rows_made_by_save_and_bulk_create_get_the_ids_their_values_are_bound_to
     # A row written later without a reserved id still gets a fresh one.
     later = rowids.allocate(GiftCode, 2)
     assert later[0] > max(m.pk for m in made) and later[1] == later[0] + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ids_reserved_at_the_same_time_by_several_connections_never_meet() -> None:
+    """Prepare's windows reserve their notice ids in one statement each, while other processes (another
+    incident's prepare, reminders) reserve theirs: every id is given once, each reservation in order."""
+    reserved: list[list[int]] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def reserve() -> None:
+        try:
+            start.wait(timeout=60)
+            for _ in range(30):
+                reserved.append(rowids.allocate(Notice, 200))
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=reserve) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert len(reserved) == 90 and all(len(ids) == 200 and ids == sorted(ids) for ids in reserved)
+    every = [pk for ids in reserved for pk in ids]
+    assert len(set(every)) == len(every) == 90 * 200
+    assert rowids.allocate(Notice, 1)[0] > max(every)
 
 
 def test_an_upsert_of_a_sealed_column_is_refused_and_the_row_there_keeps_its_value(
