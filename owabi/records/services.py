@@ -351,6 +351,7 @@ def _import(
             pool.terminate()
             pool.join()
     assert source_file is not None  # the loop made it
+    bulk.refresh_statistics(LeakRecord, LookupKey)  # committed in checkpoint-sized chunks, none analyzed
     return ImportResult(
         source_file,
         False,
