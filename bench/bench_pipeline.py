@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_pipeline.py --records 100000 \
         [--database postgres://postgres@127.0.0.1:5432/owabi_bench] [--review] [--generator realistic]
-        [--engine spark]
+        [--engine spark|both]
 
 Each stage runs as its own `owabi` process (as an operator would run it), timed, with its peak memory
 (max RSS of the child). Prints records/s per stage and subject/recipient pairwise precision, recall, F1,
@@ -14,12 +14,15 @@ reports the quality after review.
 by default) instead of `owabi synth`, and adds its errors by class. Its held-aside seed runs only with
 --held-aside: never tune on it.
 --engine spark resolves on Spark (owabi resolve --engine spark; peak RSS is then the JVM's or Python's,
-whichever is larger).
+whichever is larger). --engine both resolves with DuckDB, then again on Spark (the same imported
+records), and adds how far the two engines agree: subjects and recipients, and the pairwise F1 of Spark's
+clusters taking DuckDB's as the truth.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import subprocess
 import sys
@@ -32,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.realistic import HELD_ASIDE_SEED  # noqa: E402
 from bench.realistic.errors import report as errors_report  # noqa: E402
-from owabi.records.quality import compare_files  # noqa: E402
+from owabi.records.quality import compare_files, score  # noqa: E402
 
 
 def run(step: str, args: list[str], env: dict[str, str], module: str = "owabi") -> tuple[float, float]:
@@ -66,7 +69,10 @@ def main() -> None:
     )
     parser.add_argument("--database", default="", help="postgres://… URL; default: a fresh SQLite file")
     parser.add_argument(
-        "--engine", choices=("duckdb", "spark"), default="duckdb", help="where resolve scores pairs"
+        "--engine",
+        choices=("duckdb", "spark", "both"),
+        default="duckdb",
+        help="where resolve scores pairs (both: DuckDB, then Spark on the same records, compared)",
     )
     parser.add_argument(
         "--review",
@@ -122,10 +128,11 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     generate = ["--records", str(n), "--seed", str(options.seed), "--out", str(csv_path)]
+    first_engine = "duckdb" if options.engine == "both" else options.engine
     stages = [
         ("realistic", generate) if realistic else ("synth", ["synth", *generate]),
         ("import", ["import", str(csv_path), "--incident", "bench"]),
-        ("resolve", ["resolve", "--incident", "bench", "--engine", options.engine]),
+        ("resolve", ["resolve", "--incident", "bench", "--engine", first_engine]),
         ("export", ["export", "clusters", "--incident", "bench", "--out", str(clusters)]),
     ]
     totals = 0.0
@@ -139,6 +146,17 @@ def main() -> None:
         )
     print(f"  import + resolve: {totals:.1f} s")
     print_quality(clusters, truth)
+    if options.engine == "both":
+        on_spark = work / "clusters-spark.csv"
+        for name, args in (
+            ("resolve", ["resolve", "--incident", "bench", "--engine", "spark"]),
+            ("export", ["export", "clusters", "--incident", "bench", "--out", str(on_spark)]),
+        ):
+            elapsed, peak = run(name, args, env)
+            print(f"  {name:8s} {elapsed:8.1f} s  (on Spark)  peak RSS {peak:,.0f} MiB")
+        print("  on Spark:")
+        print_quality(on_spark, truth)
+        print_agreement(clusters, on_spark)
     if realistic:
         print(errors_report(clusters, truth, top=12))
     if options.review:
@@ -161,6 +179,27 @@ def print_quality(clusters: Path, truth: Path) -> None:
             f"merged {scores.merged_clusters:,} ({scores.merged_rate:.2%} of {scores.predicted_clusters:,})"
         )
     print(f"  unresolved records: {report.unresolved:,}")
+
+
+def print_agreement(duckdb_clusters: Path, spark_clusters: Path) -> None:
+    """How far Spark's clusters agree with DuckDB's, taking DuckDB's as the truth."""
+
+    def labels(path: Path) -> dict[str, tuple[str, str]]:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return {
+                row["record_id"]: (row["subject_id"], row["recipient_id"]) for row in csv.DictReader(handle)
+            }
+
+    duck, spark = labels(duckdb_clusters), labels(spark_clusters)
+    if duck.keys() != spark.keys():
+        raise SystemExit("the two engines' exports hold different records")
+    ids = sorted(duck)
+    for position, label in enumerate(("subjects", "recipients")):
+        scores = score([spark[i][position] for i in ids], [duck[i][position] for i in ids])
+        print(
+            f"  {label:10s} DuckDB {scores.true_clusters:,}  Spark {scores.predicted_clusters:,}  "
+            f"pairwise P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f} (Spark vs DuckDB)"
+        )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ module's one large session; the check of translated functions starts a small one
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import stat
+import subprocess
 import sys
 from collections import defaultdict
 from datetime import date
@@ -26,6 +29,8 @@ from django.db import connection
 from owabi.records.models import Subject
 from owabi.records.resolve import ENGINES, SparkUnavailable, resolve
 from owabi.records.resolve.engines import check_available
+from owabi.records.resolve.spark import scratch_folder
+from owabi.records.resolve_model import BLOCKING_RULES
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 
@@ -69,10 +74,11 @@ def _f1(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> float:
     return 2 * len(a & b) / (len(a) + len(b))
 
 
-def test_spark_and_duckdb_resolve_the_same_incident_alike(incident, tmp_path: Path, settings) -> None:
+def test_spark_and_duckdb_resolve_the_same_incident_alike(incident, tmp_path: Path, settings, caplog) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("run on SQLite only (module docstring)")
     _spark_or_fail()
+    caplog.set_level(logging.INFO, logger="owabi.records.resolve.spark")
     settings.OWABI_SPARK_CHECKPOINT_DIR = str(tmp_path / "spark")
     leak = tmp_path / "leak.csv"
     call_command("synth", records=RECORDS, seed=11, out=str(leak))
@@ -96,6 +102,14 @@ def test_spark_and_duckdb_resolve_the_same_incident_alike(incident, tmp_path: Pa
     assert subject_f1 >= MIN_PAIRWISE_F1
     assert recipient_f1 >= MIN_PAIRWISE_F1
     assert Subject.objects.filter(incident=incident).count() == spark.subjects
+    # Blocking ran rule by rule, one Spark job each (what lets 100,000 records run in the local JVM).
+    by_rule = [
+        record.getMessage()
+        for record in caplog.records
+        if "__splink__blocked_id_pairs" in record.getMessage() and " rule " in record.getMessage()
+    ]
+    print("\n".join(by_rule))
+    assert len(by_rule) == len(BLOCKING_RULES)
     # The run's scratch (plain-text features in parquet and shuffle files) is gone; its parent is private.
     scratch = tmp_path / "spark"
     assert list(scratch.iterdir()) == []
@@ -167,3 +181,59 @@ def test_the_command_offers_both_engines_with_duckdb_the_default(incident, impor
     call_command("resolve", incident=incident.slug)
     assert ENGINES == ("duckdb", "spark")
     assert "(duckdb)" in capsys.readouterr().err
+
+
+_HOLD_A_SCRATCH_FOLDER = """
+import sys, time
+from pathlib import Path
+import django
+django.setup()
+from owabi.records.resolve.spark import scratch_folder
+with scratch_folder(Path(sys.argv[1])) as scratch:
+    (scratch / "features.parquet").write_text("plain text")
+    print(scratch.name, flush=True)
+    time.sleep(600)
+"""
+
+
+def _hold_a_scratch_folder(base: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A process inside scratch_folder (as a Spark run is), and its folder."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", PYTHONPATH=str(Path.cwd()))
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_SCRATCH_FOLDER, str(base)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stdout is not None
+    return process, base / process.stdout.readline().strip()
+
+
+def test_the_scratch_of_a_killed_run_is_deleted_by_the_next_run_and_a_running_ones_kept(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL gives a run no chance to delete its scratch (plain-text features); the next run does, and
+    leaves alone the folders of a run still going, of another host, and any it cannot tell the owner of."""
+    base = tmp_path / "spark"
+    killed, killed_folder = _hold_a_scratch_folder(base)
+    running, running_folder = _hold_a_scratch_folder(base)
+    try:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        assert (killed_folder / "features.parquet").read_text() == "plain text"  # what SIGKILL leaves
+        elsewhere = base / f"run-{killed.pid}@another-host-abc_123"
+        unknown = base / "run-abc_123"
+        for folder in (elsewhere, unknown):
+            folder.mkdir()
+        with scratch_folder(base) as scratch:
+            assert not killed_folder.exists()
+            assert (running_folder / "features.parquet").exists()
+            assert elsewhere.exists() and unknown.exists()
+            assert stat.S_IMODE(scratch.stat().st_mode) == 0o700
+            assert scratch.name.startswith(f"run-{os.getpid()}@")
+        assert not scratch.exists()
+        running.send_signal(signal.SIGKILL)
+        running.wait()
+        with scratch_folder(base):
+            assert not running_folder.exists()
+    finally:
+        for process in (killed, running):
+            process.kill()
+            process.wait()

@@ -10,9 +10,13 @@ package (no download), and Hamming written out in Spark SQL, NULL for a NULL sid
 `_hamming`). ANSI mode is off, so a cast that does not fit is NULL, as a DuckDB `TRY_CAST` would be, and
 never an error that quotes the value.
 
+Blocking runs rule by rule (`SparkSQL`): Splink's one statement joining all 18 rules ran the local JVM out
+of memory at 100,000 records (docs/performance.md, "Resolve on Spark").
+
 PII: the features are plain text inside Spark. Its scratch (shuffle files, spills, parquet between steps,
 the JVM's temp files) goes to a private folder made for the run and deleted after it
-(settings.OWABI_SPARK_CHECKPOINT_DIR); Spark logs at ERROR only, without an event log or web UI; and a
+(settings.OWABI_SPARK_CHECKPOINT_DIR; a run killed before it could delete its folder has it deleted by
+the next run, `scratch_folder`); Spark logs at ERROR only, without an event log or web UI; and a
 failure is reported by its Spark error class, never by its message (which can quote a row).
 """
 
@@ -23,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import uuid
@@ -52,7 +57,11 @@ def score_pairs(
 
     check_available()
     with session() as spark:
-        frame = SparkSQL(spark).register(_features(spark, tables.pop()), table_name="owabi_features")
+        # Written once to parquet and read back: each step then reads only the columns it needs, and
+        # never goes back to the rows sent from Python (and the derived columns) again.
+        path = f"{spark.conf.get('owabi.checkpoints')}/owabi_features"
+        _features(spark, tables.pop()).write.parquet(path)
+        frame = SparkSQL(spark).register(spark.read.parquet(path), table_name="owabi_features")
         try:
             # The sampled pairs counted in one Spark job: each of Splink's ten parts (and its probe of
             # the first) is a job of its own, about 0.5 s each however small.
@@ -91,19 +100,64 @@ def session() -> Iterator[Any]:
     base = settings.OWABI_SPARK_CHECKPOINT_DIR
     remote = "://" in base and not base.startswith("file://")
     local_base = Path(settings.DATA_DIR) / "spark" if remote else Path(base.removeprefix("file://"))
-    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=private_dir(local_base)))  # 0700
-    checkpoints = f"{base.rstrip('/')}/owabi-{uuid.uuid4().hex}" if remote else str(scratch / "checkpoints")
-    spark = None
+    with scratch_folder(local_base) as scratch:
+        checkpoints = str(scratch / "checkpoints")
+        if remote:
+            checkpoints = f"{base.rstrip('/')}/owabi-{uuid.uuid4().hex}"
+        spark = None
+        try:
+            spark = _start(scratch)
+            spark.conf.set("owabi.checkpoints", checkpoints)
+            yield spark
+        finally:
+            if spark is not None:
+                if remote:
+                    _delete_remote(spark, checkpoints)
+                _stop(spark)
+
+
+# run-<process id>@<host>-<mkdtemp's letters, digits and _>: who made the folder, from its name alone.
+_SCRATCH = re.compile(r"run-([0-9]+)@(.*)-[a-z0-9_]+")
+
+
+@contextmanager
+def scratch_folder(base: Path) -> Iterator[Path]:
+    """A private folder (0700) under `base` for one run's scratch, deleted after the run.
+
+    A run killed outright (SIGKILL, the out-of-memory killer, a power cut) cannot delete its folder, which
+    holds the features in plain text; so its name carries the process and host that made it, and every
+    run first deletes the folders whose process is gone on this host. A folder named otherwise, or made
+    on another host sharing the folder, is left alone: who owns it cannot be told."""
+    private_dir(base)
+    host = _host()
+    for folder in base.glob("run-*"):
+        owner = _SCRATCH.fullmatch(folder.name)
+        if owner and owner.group(2) == host and not _alive(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            logger.warning("spark: deleted the scratch folder of a run that did not finish (%s)", folder.name)
+    scratch = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}@{host}-", dir=base))
     try:
-        spark = _start(scratch)
-        spark.conf.set("owabi.checkpoints", checkpoints)
-        yield spark
+        yield scratch
     finally:
-        if spark is not None:
-            if remote:
-                _delete_remote(spark, checkpoints)
-            _stop(spark)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs under this id (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    with contextlib.suppress(OSError):
+        # /proc/<pid>/stat: "pid (name) state ...", the name in parentheses may hold spaces.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 def _stop(spark: Any) -> None:
@@ -159,9 +213,12 @@ def _start(scratch: Path) -> Any:
         .config("spark.sql.shuffle.partitions", partitions)
         .config("spark.default.parallelism", partitions)
         .config("spark.sql.ansi.enabled", "false")
-        # Splink's blocking is one statement of 18 joins, each excluding the pairs of the rules before it
-        # (NOT (rule1 OR rule2 ...)): inferring constraints from those grows with their square and was
-        # most of the blocking step (and its memory) at 10,000 records.
+        # Sort-merge joins only, which spill to disk: a broadcast join holds its whole side in the one
+        # local JVM (twice: built and as sent), however large the incident.
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+        # Each blocking rule's join excludes the pairs of the rules before it (NOT (rule1 OR rule2 ...)):
+        # inferring constraints from those grows with their square, and was most of the blocking step
+        # (and its memory) at 10,000 records when the 18 joins were one statement.
         .config("spark.sql.constraintPropagation.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -247,6 +304,35 @@ def _spark_frame(spark: Any, table: Any) -> Any:
 def translate(sql: str) -> str:
     """One statement Splink wrote for DuckDB, as Spark SQL."""
     import sqlglot
+
+    return _spark_sql(sqlglot.parse_one(sql, read="duckdb"))
+
+
+def translate_by_rule(sql: str) -> list[str]:
+    """Splink's blocking statement (its CTEs, then one SELECT per blocking rule joined by UNION ALL) as one
+    Spark SQL statement per rule, each with the CTEs. Each rule's SELECT already leaves out the pairs of
+    the rules before it (Splink's `AND NOT (rule 1 OR ...)`), so together they make the same pairs."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = next((value for value in tree.args.values() if isinstance(value, exp.With)), None)
+
+    def selects(node: Any) -> list[Any]:
+        if isinstance(node, exp.Union) and not node.args.get("distinct"):
+            return [*selects(node.left), *selects(node.right)]
+        return [node]
+
+    statements = []
+    for select in selects(tree):
+        select = select.copy()
+        if ctes is not None:
+            select.set(next(key for key, value in tree.args.items() if value is ctes), ctes.copy())
+        statements.append(_spark_sql(select))
+    return statements
+
+
+def _spark_sql(tree: Any) -> str:
     from sqlglot import exp
 
     def rewrite(node: exp.Expression) -> exp.Expression:
@@ -263,8 +349,7 @@ def translate(sql: str) -> str:
             return exp.Paren(this=exp.BitwiseAnd(this=xxhash, expression=exp.Literal.number(2**63 - 1)))
         return node
 
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite)
-    return tree.sql(dialect="spark")
+    return str(tree.transform(rewrite).sql(dialect="spark"))
 
 
 def _hamming(a: Any, b: Any) -> Any:
@@ -282,6 +367,16 @@ def _hamming(a: Any, b: Any) -> Any:
         f" owabi_i -> SUBSTRING({left}, owabi_i, 1) <> SUBSTRING({right}, owabi_i, 1))) END",
         read="spark",
     )
+
+
+def _rows(path: str) -> str:
+    """Rows in a parquet folder, from its files' footers (no Spark job); "?" for a remote folder."""
+    if "://" in path and not path.startswith("file://"):
+        return "?"
+    import pyarrow.parquet as pq
+
+    files = Path(path.removeprefix("file://")).glob("*.parquet")
+    return f"{sum(pq.read_metadata(file).num_rows for file in files):,}"
 
 
 class SparkFrame(SplinkDataFrame):
@@ -315,10 +410,19 @@ class SparkFrame(SplinkDataFrame):
         self.db_api.delete_table_from_database(self.physical_name)
 
 
+# Splink's table of blocked pairs (unique ids and the number of the rule that found them), made by one
+# statement: each blocking rule's self-join, UNION ALL.
+BLOCKED_PAIRS = "__splink__blocked_id_pairs"
+
+
 class SparkSQL(DatabaseAPI[Any]):
     """Splink's SQL, written for DuckDB, run by Spark (module docstring). Each table Splink makes is
     written to parquet in the run's private checkpoint folder and read back, so the next step starts from
-    the table and not from the whole plan that made it (Splink reads most tables several times)."""
+    the table and not from the whole plan that made it (Splink reads most tables several times).
+
+    The blocked pairs are made rule by rule, one Spark job each, into one parquet table: Splink's single
+    statement of 18 self-joins, planned and run as one job, ran the local JVM out of memory at 100,000
+    records (docs/decisions.md, "Blocking on Spark rule by rule")."""
 
     sql_dialect = DuckDBDialect()
 
@@ -326,6 +430,7 @@ class SparkSQL(DatabaseAPI[Any]):
         super().__init__()
         self.spark = spark
         self._checkpoints = spark.conf.get("owabi.checkpoints")
+        self._by_rule: dict[str, list[str]] = {}  # physical name: the blocking statement, rule by rule
 
     def _table_registration(self, input: Any, table_name: str) -> None:
         if isinstance(input, list | dict):  # Splink's own small tables (m and u counts, settings)
@@ -343,17 +448,44 @@ class SparkSQL(DatabaseAPI[Any]):
         return bool(self.spark.catalog.tableExists(table_name))
 
     def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+        if physical_name.startswith(f"{BLOCKED_PAIRS}_"):  # Splink names a table <templated>_<hash>
+            statements = translate_by_rule(sql)
+            if len(statements) > 1:
+                self._by_rule[physical_name] = statements
+                return physical_name  # _execute_sql_against_backend hands the statements on
+            return statements[0]
         return translate(sql)
 
     def _execute_sql_against_backend(self, final_sql: str) -> Any:
+        if final_sql in self._by_rule:
+            return self._by_rule.pop(final_sql)
         return self.spark.sql(final_sql)
 
     def _cleanup_for_execute_sql(self, table: Any, templated_name: str, physical_name: str) -> SparkFrame:
         path = f"{self._checkpoints}/{physical_name}"
-        started = time.monotonic()
-        table.write.mode("overwrite").parquet(path)
-        logger.info("spark: %s in %.1f s", templated_name, time.monotonic() - started)  # names, no values
-        self.spark.read.parquet(path).createOrReplaceTempView(physical_name)
+        if isinstance(table, list):
+            parts = [f"{path}/rule-{number:02d}" for number in range(len(table))]
+            schema = None
+            for number, (statement, part) in enumerate(zip(table, parts, strict=True), start=1):
+                started = time.monotonic()
+                pairs = self.spark.sql(statement)
+                schema = pairs.schema
+                pairs.write.mode("overwrite").parquet(part)
+                logger.info(  # names and counts, no values
+                    "spark: %s rule %d/%d, %s pairs in %.1f s",
+                    templated_name,
+                    number,
+                    len(table),
+                    _rows(part),
+                    time.monotonic() - started,
+                )
+            # With the schema: a rule without pairs may have written no file to read one from.
+            self.spark.read.schema(schema).parquet(*parts).createOrReplaceTempView(physical_name)
+        else:
+            started = time.monotonic()
+            table.write.mode("overwrite").parquet(path)
+            logger.info("spark: %s in %.1f s", templated_name, time.monotonic() - started)
+            self.spark.read.parquet(path).createOrReplaceTempView(physical_name)
         return self.table_to_splink_dataframe(templated_name, physical_name)
 
     def delete_table_from_database(self, name: str) -> None:
