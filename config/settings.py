@@ -223,6 +223,13 @@ OWABI_SPARK_CHECKPOINT_DIR = env_str("OWABI_SPARK_CHECKPOINT_DIR") or str(DATA_D
 if not re.fullmatch(r"[0-9]+[kmgtKMGT]?", OWABI_SPARK_DRIVER_MEMORY):
     raise ImproperlyConfigured("OWABI_SPARK_DRIVER_MEMORY must be a size like 4g or 512m")
 
+# `owabi resolve` on DuckDB (the default engine): the most memory DuckDB may hold while it scores pairs, a
+# size like 1g or 512m (DuckDB's own default is 80 % of the machine; scoring was resolve's peak). Beyond it
+# DuckDB spills to a private folder per run under OWABI_DATA_DIR/resolve (plain-text features: deleted).
+OWABI_RESOLVE_MEMORY = env_str("OWABI_RESOLVE_MEMORY") or "1g"
+if not re.fullmatch(r"[0-9]+[kmgtKMGT]?", OWABI_RESOLVE_MEMORY):
+    raise ImproperlyConfigured("OWABI_RESOLVE_MEMORY must be a size like 4g or 512m")
+
 # Extra modules to import for job handlers, beyond each app's `jobs` module (comma-separated).
 OWABI_JOB_MODULES = env_list("OWABI_JOB_MODULES", [])
 

@@ -26,7 +26,7 @@ from owabi.records.resolve.engines import ENGINES, SparkUnavailable
 from owabi.records.resolve.explanation import Explanation, PairExplanation, explain
 from owabi.records.resolve.households import households
 from owabi.records.resolve.pipeline import ImportUnfinished, IncidentClosed, ResolveResult, resolve
-from owabi.records.resolve.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
+from owabi.records.resolve.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD, ResolveOutOfMemory
 
 __all__ = [
     "ENGINES",
@@ -36,6 +36,7 @@ __all__ = [
     "ImportUnfinished",
     "IncidentClosed",
     "PairExplanation",
+    "ResolveOutOfMemory",
     "ResolveResult",
     "SparkUnavailable",
     "explain",

@@ -46,7 +46,7 @@ def decided_pairs(incident: Incident, pks: array[int]) -> tuple[Pairs, Pairs]:
 
 def link(
     n: int,
-    pairs: list[tuple[int, int, float]],
+    pairs: Iterable[tuple[int, int, float]],
     same: Pairs,
     different: Pairs,
     dob: list[str | None] | None = None,

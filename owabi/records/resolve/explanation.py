@@ -103,15 +103,14 @@ def _score_against(
     if household is not None:
         for row in (left, *right):
             row["household"] = household[row["unique_id"]]
-    duck, frame = features_frame(arrow_table([left, *right]))
-    # The rows as the frame holds them, with the model's derived columns (resolve_model.DERIVED_COLUMNS).
-    cursor = duck.execute("SELECT * FROM features ORDER BY unique_id = ? DESC", [left["unique_id"]])
-    names = [column[0] for column in cursor.description]
-    left, *right = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    settings = {**model, "retain_intermediate_calculation_columns": True}
-    linker = Linker(frame, settings, log_level=logging.WARNING)
-    scored = linker.inference.score_pairs([left], right).as_record_list()
-    duck.close()
+    with features_frame([arrow_table([left, *right])]) as (duck, frame):
+        # The rows as the frame holds them, with the model's derived columns (resolve_model.DERIVED_COLUMNS).
+        cursor = duck.execute("SELECT * FROM features ORDER BY unique_id = ? DESC", [left["unique_id"]])
+        names = [column[0] for column in cursor.description]
+        left, *right = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        settings = {**model, "retain_intermediate_calculation_columns": True}
+        linker = Linker(frame, settings, log_level=logging.WARNING)
+        scored = linker.inference.score_pairs([left], right).as_record_list()
     labels = level_labels(model)
     record_ids = {other.pk: other.record_id for other in others}
     result = [

@@ -2,7 +2,9 @@
 
 Each step's module says how it decides; this one says in which order they run and what is in memory
 when. Resolve holds a Python list per feature column only after scoring, so DuckDB's working set and
-those lists are never in memory together.
+those lists are never in memory together, and only until the recipients are found: writing needs no
+record's values, only each record's "fullest record" ranks (storage.fullest), taken from the Arrow
+columns before the lists exist. Where it goes at 1M records: docs/performance.md, "Resolve's memory".
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
 from owabi.records.resolve.scoring import score_pairs
+from owabi.records.resolve.storage import fullest as fullest_records
 from owabi.records.resolve.storage import write
 from owabi.records.resolve.union_find import groups
 
@@ -169,6 +172,7 @@ def _resolve(
     matchable = [table.filter(pc.invert(is_placeholder))]
     kept = table.select(list(_KEPT))
     del table
+    fullest = fullest_records(kept)  # what write needs of the values, so the lists go before it
     result.records = n
     lap("features")
 
@@ -197,6 +201,7 @@ def _resolve(
     minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
     owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
     clusters, minor, owner = one_subject_per_child(clusters, col, minor, owner, different)
+    del col, placeholder
     lap("recipients")
 
     say("writing subjects and recipients")
@@ -208,7 +213,7 @@ def _resolve(
             " it may have been read; nothing was written: run resolve again once that import has finished"
         )
     result.subjects, result.recipients, result.review_pairs = write(
-        incident, pks, col, clusters, minor, owner, review, say
+        incident, pks, fullest, clusters, minor, owner, review, say
     )
     ResolveRun.objects.create(
         incident=incident,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from array import array
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -22,11 +24,31 @@ from owabi.records.models import Membership, Recipient, ReviewPair, Subject
 BULK = 1000  # numbers or primary keys per `IN (…)`
 
 
-def stable_numbers(clusters: list[list[int]], old: dict[int, int], taken: set[int]) -> list[int]:
+class OldNumbers:
+    """Per record index, the subject's (or recipient's) number it had before this run: one 8-byte slot a
+    record (NONE: none), where a dict of a million indexes took about 0.1 GiB."""
+
+    NONE = -1
+
+    def __init__(self, records: int) -> None:
+        self.numbers = array("q", [self.NONE]) * records
+        self.any = False  # a first run has none
+
+    def set(self, index: int, number: int) -> None:
+        self.numbers[index] = number
+        self.any = True
+
+    def get(self, index: int) -> int | None:
+        number = self.numbers[index]
+        return None if number == self.NONE else number
+
+
+def stable_numbers(clusters: list[list[int]], old: OldNumbers, taken: set[int]) -> list[int]:
     """Give each cluster the old number most of its members had, largest overlap first; new ones after."""
     wishes = []
-    for index, members in enumerate(clusters) if old else ():  # a first run has no old numbers
-        had = [old[m] for m in members if m in old]
+    numbers_before, none = old.numbers, OldNumbers.NONE
+    for index, members in enumerate(clusters) if old.any else ():
+        had = [number for m in members if (number := numbers_before[m]) != none]
         if len(had) == 1:
             wishes.append((-1, had[0], index))
         elif had:
@@ -50,15 +72,21 @@ def stable_numbers(clusters: list[list[int]], old: dict[int, int], taken: set[in
 class Fullness:
     """Picks the record with most of `fields` filled (latest on a tie): the best name or address to use.
 
-    Each record's rank (filled count, then index) is computed once for all records, column by column, so
-    picking among a cluster's members is one `max` over precomputed integers."""
+    Each record's rank (filled count, then index) is computed once for all records from the Arrow
+    columns, before resolve turns any into Python lists, and kept as one 8-byte integer per record: write
+    then needs none of the records' values (resolve drops those lists before it), and picking
+    among a cluster's members is one `max` over precomputed integers."""
 
-    def __init__(self, col: dict[str, list[Any]], fields: tuple[str, ...]) -> None:
-        n = len(col[fields[0]])
-        filled = [0] * n
+    def __init__(self, table: Any, fields: tuple[str, ...]) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = table.num_rows
+        filled = pa.scalar(0, pa.int64())
         for name in fields:
-            filled = [count + (value is not None) for count, value in zip(filled, col[name], strict=True)]
-        self.rank = [count * n + index for index, count in enumerate(filled)]
+            filled = pc.add(filled, pc.cast(pc.is_valid(table.column(name)), pa.int64()))
+        rank = pc.add(pc.multiply(filled, n), pa.array(range(n), pa.int64()))
+        self.rank = array("q", rank.to_pylist())
 
     def pick(self, members: Iterable[int]) -> int:
         return max(members, key=self.rank.__getitem__)
@@ -66,6 +94,26 @@ class Fullness:
 
 SUBJECT_FIELDS = ("name_key", "kana_key", "dob")
 CONTACT_FIELDS = ("postal", "address_key", "email", "phone")
+
+
+class Fullest(NamedTuple):
+    """The three choices write makes per subject or recipient: the record whose name, birth date and
+    reading are fullest; whose guardian and contact are (a minor's recipient); whose own name and contact
+    are (an adult's)."""
+
+    subject: Fullness
+    guardian_contact: Fullness
+    own_contact: Fullness
+
+
+def fullest(table: Any) -> Fullest:
+    """The ranks of every record of an Arrow table holding the feature columns SUBJECT_FIELDS,
+    CONTACT_FIELDS, name_key and guardian_fold (one row per record, in index order)."""
+    return Fullest(
+        subject=Fullness(table, SUBJECT_FIELDS),
+        guardian_contact=Fullness(table, ("guardian_fold", *CONTACT_FIELDS)),
+        own_contact=Fullness(table, ("name_key", *CONTACT_FIELDS)),
+    )
 
 
 class Written(NamedTuple):
@@ -77,7 +125,7 @@ class Written(NamedTuple):
 def write(
     incident: Incident,
     pks: array[int],
-    col: dict[str, list[Any]],
+    fullest: Fullest,
     clusters: list[list[int]],
     minor: list[bool],
     owner: list[int],
@@ -87,18 +135,21 @@ def write(
     """Save the subjects (clusters of record indexes) and the recipients (`owner`: per subject, the
     subject whose recipient it shares), link the records and queue the review pairs, in one transaction."""
     say("  numbering subjects and recipients")
-    index_of = {pk: i for i, pk in enumerate(pks)}
+    # pks are in ascending order (match_store.read): a record's index is found by bisection, where a
+    # dict of every pk took about 0.1 GiB at 1M records.
+    if any(a >= b for a, b in pairwise(pks)):  # pragma: no cover - match_store.read sorts them
+        raise RuntimeError("resolve: record keys out of order")
     old = Membership.objects.filter(subject__incident=incident).values_list(
         "record_id", "subject__number", "subject__recipient__number"
     )
-    old_subject: dict[int, int] = {}
-    old_recipient: dict[int, int] = {}
+    old_subject, old_recipient = OldNumbers(len(pks)), OldNumbers(len(pks))
     for pk, subject_number, recipient_number in old.iterator(5000):
-        i = index_of[pk]
-        old_subject[i] = subject_number
+        i = bisect_left(pks, pk)
+        if i == len(pks) or pks[i] != pk:  # pragma: no cover - a membership links a record of the incident
+            raise RuntimeError("resolve: a membership names a record that was not read")
+        old_subject.set(i, subject_number)
         if recipient_number is not None:
-            old_recipient[i] = recipient_number
-    del index_of
+            old_recipient.set(i, recipient_number)
     subject_numbers = stable_numbers(
         clusters, old_subject, set(Subject.objects.filter(incident=incident).values_list("number", flat=True))
     )
@@ -118,8 +169,7 @@ def write(
         # Recipients: who each notice goes to, and the record holding the name and address to use.
         wanted_recipients = []
         recipient_number_of_subject = [0] * len(clusters)
-        guardian_contact = Fullness(col, ("guardian_fold", *CONTACT_FIELDS))
-        own_contact = Fullness(col, ("name_key", *CONTACT_FIELDS))
+        guardian_contact, own_contact = fullest.guardian_contact, fullest.own_contact
         for group_owner, number, records in zip(group_owners, recipient_numbers, group_records, strict=True):
             if minor[group_owner]:
                 kind = Recipient.Kind.GUARDIAN.value
@@ -131,11 +181,12 @@ def write(
             for index in groups[group_owner]:
                 recipient_number_of_subject[index] = number
         recipient_id = _save_numbered(Recipient, incident, ("kind", "contact_record"), wanted_recipients)
+        del wanted_recipients, group_records, groups
 
         say("  subjects")
         # Subjects, then the records that moved to another subject (or are new).
-        best = Fullness(col, SUBJECT_FIELDS)
-        wanted_subjects = [
+        best = fullest.subject
+        wanted_subjects = (
             (
                 number,
                 (
@@ -145,20 +196,25 @@ def write(
                 ),
             )
             for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True))
-        ]
+        )
         subject_id = _save_numbered(
             Subject, incident, ("recipient", "is_minor", "best_record"), wanted_subjects
         )
         say("  records")
-        linked, moved = [], []
-        for members, number in zip(clusters, subject_numbers, strict=True):
-            for m in members:
-                previous = old_subject.get(m)
-                if previous is None:
-                    linked.append((pks[m], subject_id[number]))
-                elif previous != number:
-                    moved.append((pks[m], subject_id[number]))
+        # Streamed into the insert: not a list of a tuple per record first.
+        linked = (
+            (pks[m], subject_id[number])
+            for members, number in zip(clusters, subject_numbers, strict=True)
+            for m in members
+            if old_subject.get(m) is None
+        )
         bulk.insert(Membership, ("record", "subject"), linked)
+        moved = [
+            (pks[m], subject_id[number])
+            for members, number in zip(clusters, subject_numbers, strict=True)
+            for m in members
+            if old_subject.get(m) not in (None, number)
+        ]
         bulk.update(Membership, ("subject",), moved)
 
         gone_subjects = set(subject_id) - set(subject_numbers)
@@ -203,7 +259,7 @@ def _save_numbered(
     model: type[Subject] | type[Recipient],
     incident: Incident,
     fields: tuple[str, ...],
-    wanted: list[tuple[int, tuple[Any, ...]]],
+    wanted: Iterable[tuple[int, tuple[Any, ...]]],
 ) -> dict[int, int]:
     """Insert the numbers that are new, update those whose `fields` changed; returns number -> pk of
     every row of the incident (old numbers not wanted included: the caller deletes those)."""
@@ -217,9 +273,12 @@ def _save_numbered(
             new.append((number, *values))
         elif before[1] != values:
             changed.append((before[0], *values))
-    new = [(incident.pk, public_id, *row) for public_id, row in zip(_uuid4_hexes(len(new)), new, strict=True)]
-    bulk.insert(model, ("incident", "public_id", "number", *fields), new)
+    numbered = (
+        (incident.pk, public_id, *row) for public_id, row in zip(_uuid4_hexes(len(new)), new, strict=True)
+    )
+    bulk.insert(model, ("incident", "public_id", "number", *fields), numbered)
     bulk.update(model, fields, changed)
+    del new, changed, existing
     with connection.cursor() as cursor:  # plain tuples: the ORM's per-row work, times 700,000, is seconds
         cursor.execute(
             f"SELECT number, id FROM {model._meta.db_table} WHERE incident_id = %s",  # noqa: S608

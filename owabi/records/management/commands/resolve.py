@@ -10,7 +10,14 @@ from owabi.core.management.witness import anchor_after_job
 from owabi.incidents.cli import incident_or_error
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import IncidentBusy
-from owabi.records.resolve import ENGINES, ImportUnfinished, SparkUnavailable, explain, resolve
+from owabi.records.resolve import (
+    ENGINES,
+    ImportUnfinished,
+    ResolveOutOfMemory,
+    SparkUnavailable,
+    explain,
+    resolve,
+)
 
 
 class Command(BaseCommand):
@@ -42,7 +49,7 @@ class Command(BaseCommand):
 
         try:
             result = resolve(incident=incident, actor="cli", progress=progress, engine=options["engine"])
-        except (IncidentBusy, ImportUnfinished, SparkUnavailable) as error:
+        except (IncidentBusy, ImportUnfinished, ResolveOutOfMemory, SparkUnavailable) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"{result.records:,} records -> {result.subjects:,} subjects -> "

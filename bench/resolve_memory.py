@@ -1,0 +1,139 @@
+"""Where resolve's memory goes: peak RSS per phase, Python's share (tracemalloc), Arrow's and DuckDB's.
+
+    OWABI_DATA_DIR=… DATABASE_URL=… .venv/bin/python bench/resolve_memory.py --incident bench [--tracemalloc]
+
+Runs `owabi resolve` in this process on an incident already imported (bench_pipeline's work dir, or a
+copy of its database). A thread samples the process's RSS and Arrow's pool every 20 ms; the phase is
+the one resolve's progress messages name (features, match, cluster, recipients, write). With
+--tracemalloc, each progress message also prints Python's live and peak allocations since the last one
+and the largest allocation sites (file:line), so a phase's peak can be pinned on its structures (it
+makes the run two to three times slower). DuckDB's own memory is read once its predictions are made.
+Prints labels and sizes only, never a record's values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PHASES = {
+    "reading match keys": "features",
+    "scoring candidate pairs": "match",
+    "clustering": "cluster",
+    "assigning recipients": "recipients",
+    "writing subjects": "write",
+}
+MIB = 1024 * 1024
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE
+
+
+class Sampler(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.phase = "start"
+        self.peak: dict[str, int] = {}
+        self.arrow_peak: dict[str, int] = {}
+        self.running = True
+
+    def run(self) -> None:
+        import pyarrow as pa
+
+        while self.running:
+            phase = self.phase
+            self.peak[phase] = max(self.peak.get(phase, 0), rss())
+            self.arrow_peak[phase] = max(self.arrow_peak.get(phase, 0), pa.total_allocated_bytes())
+            time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--incident", default="bench")
+    parser.add_argument("--tracemalloc", action="store_true", help="Python's allocations per step (slow)")
+    parser.add_argument("--top", type=int, default=8, help="allocation sites printed per step")
+    options = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from owabi.incidents.models import Incident
+    from owabi.records.resolve import pipeline, scoring
+
+    duck_memory: list[str] = []
+    train_and_predict = scoring.train_and_predict
+
+    def measured_train_and_predict(frame, **kwargs):  # type: ignore[no-untyped-def]
+        model, predictions = train_and_predict(frame, **kwargs)
+        duck = frame.db_api._con if hasattr(frame.db_api, "_con") else None
+        if duck is not None:
+            rows = duck.execute(
+                "SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()"
+                " WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0"
+            ).fetchall()
+            duck_memory.extend(
+                f"{tag} {used / MIB:,.0f} MiB (spilled {spilled / MIB:,.0f})" for tag, used, spilled in rows
+            )
+            count = duck.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0]  # noqa: S608
+            duck_memory.append(f"predictions {count[0]:,} pairs; process RSS {rss() / MIB:,.0f} MiB")
+        return model, predictions
+
+    scoring.train_and_predict = measured_train_and_predict
+    sampler = Sampler()
+    sampler.start()
+    if options.tracemalloc:
+        tracemalloc.start(1)
+    step_started = time.monotonic()
+
+    def say(message: str) -> None:
+        nonlocal step_started
+        now = time.monotonic()
+        line = f"[{now - step_started:6.1f}s] rss {rss() / MIB:7,.0f} MiB"
+        if options.tracemalloc:
+            current, peak = tracemalloc.get_traced_memory()
+            line += f"  python live {current / MIB:6,.0f} MiB, peak since last {peak / MIB:6,.0f} MiB"
+            snapshot = tracemalloc.take_snapshot()
+            tracemalloc.reset_peak()
+        print(f"{line}  -> {message}", flush=True)
+        if options.tracemalloc:
+            for stat in snapshot.statistics("lineno")[: options.top]:
+                frame = stat.traceback[0]
+                where = f"{Path(frame.filename).name}:{frame.lineno}"
+                print(f"      {stat.size / MIB:7,.1f} MiB {stat.count:>10,} blocks  {where}", flush=True)
+            del snapshot
+        for prefix, phase in PHASES.items():
+            if message.startswith(prefix):
+                sampler.phase = phase
+        step_started = time.monotonic()
+
+    incident = Incident.objects.get(slug=options.incident)
+    started = time.monotonic()
+    result = pipeline.resolve(incident=incident, actor="bench", progress=say)
+    say("done")
+    sampler.running = False
+    sampler.join()
+    print(
+        f"{result.records:,} records, {result.pairs_scored:,} pairs, {result.subjects:,} subjects, "
+        f"{time.monotonic() - started:.1f} s; timings {result.timings}"
+    )
+    print("peak RSS by phase (MiB) / Arrow pool peak (MiB):")
+    for phase, peak in sampler.peak.items():
+        print(f"  {phase:10s} {peak / MIB:7,.0f}  {sampler.arrow_peak[phase] / MIB:7,.0f}")
+    print(f"  process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    for line in duck_memory:
+        print(f"  duckdb after predict: {line}")
+
+
+if __name__ == "__main__":
+    main()
