@@ -6,12 +6,14 @@ and the clustering rules on their own where a case needs more rows than a test f
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from owabi.records.majority import minor_cutoff
 from owabi.records.models import ReviewPair
-from owabi.records.resolve.clusters import join_unborn, undated_bridges
+from owabi.records.resolve.clusters import join_grown, join_unborn, undated_bridges
 from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
 from owabi.records.resolve.union_find import find
 from owabi.records.resolve_model import dob_close
@@ -43,6 +45,21 @@ ROWS = [
     "BR1,shop,佐藤 誠,サトウ マコト,1962-05-05,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
     "BR2,club,佐藤 誠,サトウ マコト,1992-10-10,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
     "BR3,event,佐藤 誠,サトウ マコト,,M,本人,,,700-0024,岡山県岡山市北区駅元町1-1,086-222-7777,,,,,,,",
+    # A grown child: a row his mother registered (her phone and address, his birth date) and his own row
+    # years later from another street of the city, undated, his own phone. Only the name and the postal
+    # district are shared.
+    "GC1,zemi,鷲尾 晴臣,ワシオ ハルオミ,2004-06-07,M,長男,鷲尾 雅美,ワシオ マサミ,980-0811,宮城県仙台市青葉区一番町1-1,"
+    "022-111-4444,,,,,,,",
+    "GC2,shop,鷲尾 晴臣,ワシオ ハルオミ,,M,本人,,,980-0021,宮城県仙台市青葉区中央2-2,090-7777-1212,,,,,,,",
+    # A son named after his father: the son's row names the father (his own name) as guardian, and an
+    # undated own row of that name elsewhere may be the father's.
+    "GF1,zemi,鳳来 泰臣,ホウライ ヤスオミ,2008-01-09,M,長男,鳳来 泰臣,ホウライ ヤスオミ,730-0011,広島県広島市中区基町1-1,"
+    "082-111-5555,,,,,,,",
+    "GF2,shop,鳳来 泰臣,ホウライ ヤスオミ,,M,本人,,,730-0012,広島県広島市中区上八丁堀2-2,090-8888-3434,,,,,,,",
+    # A childhood row and an own row of one name whose birth dates disagree: two people.
+    "GD1,zemi,蔀 紗希,シトミ サキ,2006-03-03,F,長女,蔀 直子,シトミ ナオコ,060-0001,北海道札幌市中央区北一条西1-1,"
+    "011-111-6666,,,,,,,",
+    "GD2,shop,蔀 紗希,シトミ サキ,1975-08-20,F,本人,,,060-0002,北海道札幌市中央区北二条西2-2,090-9999-5656,,,,,,,",
 ]
 
 
@@ -91,6 +108,88 @@ def test_an_undated_row_of_a_name_two_people_share_joins_neither_and_goes_to_rev
         )
     }
     assert {frozenset(("BR1", "BR3")), frozenset(("BR2", "BR3"))} <= queued
+
+
+@pytest.mark.django_db
+def test_a_grown_childs_childhood_row_and_undated_own_row_are_one_person(resolved) -> None:
+    assert same(resolved, "GC1", "GC2")
+
+
+@pytest.mark.django_db
+def test_a_son_named_after_his_father_keeps_apart_from_an_undated_own_row(resolved) -> None:
+    assert not same(resolved, "GF1", "GF2")
+
+
+@pytest.mark.django_db
+def test_a_childhood_row_and_an_own_row_of_other_birth_dates_stay_apart(resolved) -> None:
+    assert not same(resolved, "GD1", "GD2")
+
+
+def _grown(rows: list[dict[str, str | None]], different: set[tuple[int, int]] | None = None) -> list[int]:
+    """join_grown on rows (each its own subject) on 2026-12-01; each row's subject after it."""
+    names = ("name_fold", "kana_key", "dob", "guardian_fold", "guardian_kana", "postal")
+    col = {name: [row.get(name) for row in rows] for name in names}
+    parent = list(range(len(rows)))
+    join_grown(col, [False] * len(rows), parent, different or set(), minor_cutoff(date(2026, 12, 1)))
+    return [find(parent, i) for i in range(len(rows))]
+
+
+CHILDHOOD = {
+    "name_fold": "鷲尾晴臣",
+    "kana_key": "ワシオハルオミ",
+    "guardian_fold": "鷲尾雅美",
+    "dob": "2004-06-07",
+    "postal": "9800811",
+}
+OWN = {"name_fold": "鷲尾晴臣", "kana_key": "ワシオハルオミ", "postal": "9800021"}
+
+
+def test_a_grown_childs_childhood_rows_join_undated_own_rows_of_the_name() -> None:
+    roots = _grown([CHILDHOOD, OWN])
+    assert roots[0] == roots[1]
+    roots = _grown([{**CHILDHOOD, "dob": "2008-12-01"}, OWN])  # eighteen on the day
+    assert roots[0] == roots[1]
+
+
+def test_a_childhood_row_of_a_minor_or_without_a_birth_date_joins_no_own_row() -> None:
+    assert len(set(_grown([{**CHILDHOOD, "dob": "2008-12-02"}, OWN]))) == 2  # seventeen on the day
+    assert len(set(_grown([{**CHILDHOOD, "dob": None}, OWN]))) == 2
+    assert len(set(_grown([{**CHILDHOOD, "dob": None}, {**OWN, "dob": "2004-06-07"}]))) == 2
+
+
+def test_an_own_row_of_the_name_in_another_postal_district_is_not_joined_here() -> None:
+    # Given names follow the fashion of the birth year: two people of one name are often of one age.
+    assert len(set(_grown([CHILDHOOD, {**OWN, "postal": "1600022"}]))) == 2
+    assert len(set(_grown([CHILDHOOD, {**OWN, "postal": None}]))) == 2
+
+
+def test_an_own_row_with_a_birth_date_is_left_to_the_model() -> None:
+    assert len(set(_grown([CHILDHOOD, {**OWN, "dob": "2004-07-06"}]))) == 2  # compared there already
+
+
+def test_a_name_a_third_subject_holds_joins_nothing() -> None:
+    # A namesake (another own row, another birth date) or a second child of that name: which is which
+    # cannot be told from a name.
+    roots = _grown([CHILDHOOD, OWN, {**OWN, "dob": "1971-02-02"}])
+    assert len(set(roots)) == 3
+    roots = _grown([CHILDHOOD, OWN, {**CHILDHOOD, "guardian_fold": "鷲尾浩二", "dob": "2003-01-01"}])
+    assert len(set(roots)) == 3
+
+
+def test_two_own_rows_or_two_childhood_rows_of_one_name_are_not_joined_here() -> None:
+    assert len(set(_grown([OWN, {**OWN, "kana_key": None}]))) == 2
+    assert len(set(_grown([CHILDHOOD, {**CHILDHOOD, "guardian_fold": "鷲尾浩二"}]))) == 2
+
+
+def test_a_pair_a_reviewer_called_different_is_not_joined_here() -> None:
+    assert len(set(_grown([CHILDHOOD, OWN], {(0, 1)}))) == 2
+
+
+def test_a_child_named_after_its_guardian_is_not_joined_to_an_own_row_here() -> None:
+    assert len(set(_grown([{**CHILDHOOD, "guardian_fold": "鷲尾晴臣"}, OWN]))) == 2
+    assert (
+        len(set(_grown([{**CHILDHOOD, "guardian_fold": None, "guardian_kana": "ワシオハルオミ"}, OWN]))) == 2
+    )
 
 
 def _columns(rows: list[dict[str, str | None]]) -> dict[str, list[str | None]]:

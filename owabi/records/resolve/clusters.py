@@ -363,3 +363,82 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
         near_home = {child for child in at_home if born_then(child)}
         if len(near_home) == 1 and not {child for child in by_name if born_then(child)} - near_home:
             union(parent, root, near_home.pop())
+
+
+def join_grown(
+    col: dict[str, list[Any]], placeholder: list[bool], parent: list[int], different: Pairs, cutoff: str
+) -> None:
+    """A grown child's childhood rows and undated own rows, where little but the name links them.
+
+    A guardian registers a child with the guardian's phone, e-mail and address; the grown child's own
+    rows carry their own, often from another home, and often no birth date. Such rows share no blocking
+    key and score as strangers. Joined here, one subject of childhood rows only (each names a guardian)
+    to one of own rows only (none does), when:
+
+    - the written name (name_fold) is held by these two subjects and by no other in the incident, and
+      so is each of their readings (kana_key): where a third subject has either, namesakes are about
+      (a popular name of those years, written with other kanji too), and a name cannot tell them apart;
+    - the childhood rows give a birth date, every one of them an adult's on the notice date (born on or
+      before `cutoff`, majority.minor_cutoff): a minor does not register alone, and an own row is an
+      adult's (the model's "a minor's row, and an undated row without a guardian");
+    - the own rows give no birth date (a date there would have been compared already, and found
+      different);
+    - a childhood row and an own row are in one postal district (the postal code's first three digits):
+      given names follow the fashion of the birth year, so two people of one name are often of one age,
+      and a grown child stays near the family home often enough (without it, 4 pairs of strangers to
+      12 grown children on the second generator's seed 1, docs/performance.md, "Fifth round");
+    - no childhood row names a guardian of the same name or reading (a son named after his father: the
+      undated own rows may be the father's);
+    - no reviewer called a pair between them different.
+    """
+    root_of = roots(parent)
+    child_rows: Counter[int] = Counter()
+    own_rows: Counter[int] = Counter()
+    births: dict[int, set[str]] = defaultdict(set)
+    holders: dict[str, set[int]] = defaultdict(set)
+    readers: dict[str, set[int]] = defaultdict(set)
+    readings: dict[int, set[str]] = defaultdict(set)
+    junior: set[int] = set()
+    districts: dict[int, set[str]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if placeholder[i] or not col["name_fold"][i]:
+            continue
+        holders[col["name_fold"][i]].add(root)
+        if col["postal"][i]:
+            districts[root].add(col["postal"][i][:3])
+        if col["kana_key"][i]:
+            readers[col["kana_key"][i]].add(root)
+            readings[root].add(col["kana_key"][i])
+        if col["guardian_fold"][i] or col["guardian_kana"][i]:
+            child_rows[root] += 1
+            if (col["guardian_fold"][i] and col["guardian_fold"][i] == col["name_fold"][i]) or (
+                col["guardian_kana"][i] and col["guardian_kana"][i] == col["kana_key"][i]
+            ):
+                junior.add(root)
+        else:
+            own_rows[root] += 1
+        if col["dob"][i]:
+            births[root].add(col["dob"][i])
+    apart: dict[int, set[int]] = defaultdict(set)
+    for a, b in different:
+        apart[root_of[a]].add(root_of[b])
+        apart[root_of[b]].add(root_of[a])
+    for subjects in holders.values():
+        if len(subjects) != 2:
+            continue
+        first, second = subjects
+        if own_rows[first] == 0 and child_rows[second] == 0:
+            child, own = first, second
+        elif own_rows[second] == 0 and child_rows[first] == 0:
+            child, own = second, first
+        else:
+            continue
+        if child in junior or own in apart[child] or births.get(own):
+            continue
+        if any(readers[reading] - subjects for reading in readings[child] | readings[own]):
+            continue
+        if not districts[child] & districts[own]:
+            continue
+        grown = births.get(child)
+        if grown and all(birth <= cutoff for birth in grown):
+            union(parent, child, own)
