@@ -22,10 +22,10 @@ from owabi.records.services import import_file
 pytestmark = pytest.mark.django_db
 AS_OF = date(2026, 12, 1)
 RECORDS = 3000
-# DuckDB 2.0 with 2 threads, 3,000 records: it spilled under 224m in most runs and scored nothing under
-# 192m in any (one blocking statement of 18 joins holds that much at once, whatever the size); 200m failed
-# once under load. The cap is just above, with a margin.
-SPILLING_CAP = "256m"
+# DuckDB with 2 threads, 3,000 records: it spilled under 224m in most runs and scored nothing under 192m
+# in any (one blocking statement of 18 joins holds that much at once, whatever the size); 200m and 256m
+# each failed once under load. The cap keeps a wide margin: the clusters are what is checked here.
+SPILLING_CAP = "512m"
 
 
 def _spill_root() -> Path:
