@@ -229,6 +229,10 @@ if not re.fullmatch(r"[0-9]+[kmgtKMGT]?", OWABI_SPARK_DRIVER_MEMORY):
 OWABI_RESOLVE_MEMORY = env_str("OWABI_RESOLVE_MEMORY") or "1g"
 if not re.fullmatch(r"[0-9]+[kmgtKMGT]?", OWABI_RESOLVE_MEMORY):
     raise ImproperlyConfigured("OWABI_RESOLVE_MEMORY must be a size like 4g or 512m")
+# How many records resolve's clustering and recipient steps hold as Python lists at once: it runs them on
+# batches of independent parts of the incident (owabi/records/resolve/parts.py), each batch at most this
+# many records (a part larger than it is a batch of its own). The clusters are the same at any value.
+OWABI_RESOLVE_PART_RECORDS = env_int("OWABI_RESOLVE_PART_RECORDS", 200_000, minimum=1, maximum=10**10)
 
 # Extra modules to import for job handlers, beyond each app's `jobs` module (comma-separated).
 OWABI_JOB_MODULES = env_list("OWABI_JOB_MODULES", [])

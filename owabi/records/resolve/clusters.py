@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 from itertools import combinations, pairwise
 from typing import Any
@@ -366,9 +366,16 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
 
 
 def join_grown(
-    col: dict[str, list[Any]], placeholder: list[bool], parent: list[int], different: Pairs, cutoff: str
+    col: dict[str, list[Any]],
+    placeholder: list[bool],
+    parent: list[int],
+    different: Pairs,
+    cutoff: str,
+    elsewhere: tuple[Collection[str], Collection[str]] = ((), ()),
 ) -> None:
     """A grown child's childhood rows and undated own rows, where little but the name links them.
+    `elsewhere`: the names and the readings that subjects beyond these records hold as well (resolving
+    in parts, resolve.parts): none of them is unique to two subjects.
 
     A guardian registers a child with the guardian's phone, e-mail and address; the grown child's own
     rows carry their own, often from another home, and often no birth date. Such rows share no blocking
@@ -423,8 +430,9 @@ def join_grown(
     for a, b in different:
         apart[root_of[a]].add(root_of[b])
         apart[root_of[b]].add(root_of[a])
-    for subjects in holders.values():
-        if len(subjects) != 2:
+    names_elsewhere, readings_elsewhere = elsewhere
+    for name, subjects in holders.items():
+        if len(subjects) != 2 or name in names_elsewhere:
             continue
         first, second = subjects
         if own_rows[first] == 0 and child_rows[second] == 0:
@@ -435,7 +443,10 @@ def join_grown(
             continue
         if child in junior or own in apart[child] or births.get(own):
             continue
-        if any(readers[reading] - subjects for reading in readings[child] | readings[own]):
+        if any(
+            readers[reading] - subjects or reading in readings_elsewhere
+            for reading in readings[child] | readings[own]
+        ):
             continue
         if not districts[child] & districts[own]:
             continue

@@ -27,15 +27,16 @@ from owabi.records import checkpoints, match_store
 from owabi.records import features as feature_module
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ResolveRun
+from owabi.records.resolve import parts
 from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import decided_pairs, join_grown, join_placeholders, join_unborn, link
 from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
-from owabi.records.resolve.scoring import score_pairs
+from owabi.records.resolve.scoring import ScoredPairs, score_pairs
 from owabi.records.resolve.storage import fullest as fullest_records
 from owabi.records.resolve.storage import write
-from owabi.records.resolve.union_find import groups
+from owabi.records.resolve.union_find import groups, roots
 
 
 @dataclass
@@ -182,28 +183,29 @@ def _resolve(
     result.pairs_scored = len(pairs)
     lap("match")
 
-    # Python lists only now, so DuckDB's working set and these are never in memory together.
-    col = {name: _python_list(kept.column(name), shared=name not in _MOSTLY_UNIQUE) for name in _KEPT}
-    placeholder = is_placeholder.to_pylist()
-    del kept, is_placeholder
-    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
-
     say("clustering")
     same, different = decided_pairs(incident, pks)
-    parent, review = link(n, pairs, same, different, col["dob"], col["name_fold"])
+    left, right, probability = _pair_columns(pairs)
     del pairs
-    join_placeholders(col, placeholder, parent)
-    join_unborn(col, placeholder, parent)
-    join_grown(col, placeholder, parent, different, minor_cutoff(as_of))
-    clusters = groups(parent, range(n))
-    del parent
+    clustering = parts.clustering_parts(kept, is_placeholder, left, right, same)
+    subject, review = _subjects(
+        kept,
+        is_placeholder,
+        clustering,
+        (left, right, probability),
+        same,
+        different,
+        minor_cutoff(as_of),
+        say,
+    )
+    del clustering, left, right, probability
     lap("cluster")
 
-    say(f"assigning recipients to {len(clusters):,} subjects")
-    minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
-    owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
-    clusters, minor, owner = one_subject_per_child(clusters, col, minor, owner, different)
-    del col, placeholder
+    say("assigning recipients")
+    clusters, minor, owner = _recipients(kept, is_placeholder, subject, different, as_of, say)
+    del kept, is_placeholder, subject
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+    say(f"  {len(clusters):,} subjects")
     lap("recipients")
 
     say("writing subjects and recipients")
@@ -241,3 +243,151 @@ def _resolve(
     )
     lap("write")
     return result
+
+
+def _pair_columns(pairs: ScoredPairs | list[tuple[int, int, float]]) -> tuple[Any, Any, Any]:
+    """The scored pairs as numpy columns: record index, record index, probability."""
+    import numpy as np
+
+    if isinstance(pairs, ScoredPairs):
+        return (
+            np.frombuffer(pairs.left, np.int64),
+            np.frombuffer(pairs.right, np.int64),
+            np.frombuffer(pairs.probability, np.float64),
+        )
+    return (
+        np.fromiter((a for a, _, _ in pairs), np.int64, len(pairs)),
+        np.fromiter((b for _, b, _ in pairs), np.int64, len(pairs)),
+        np.fromiter((p for _, _, p in pairs), np.float64, len(pairs)),
+    )
+
+
+class _Batch:
+    """One batch of parts: its records (ascending, global indexes), their Python lists, and the
+    translation of global record indexes into the batch's own (0 .. len - 1, in the same order, so every
+    rule that orders by index orders alike)."""
+
+    def __init__(self, records: Any, kept: Any, is_placeholder: Any) -> None:
+        import pyarrow as pa
+
+        self.records = records
+        taken = pa.array(records)
+        rows = kept.take(taken)
+        self.col = {
+            name: _python_list(rows.column(name), shared=name not in _MOSTLY_UNIQUE) for name in _KEPT
+        }
+        self.placeholder: list[bool] = is_placeholder.take(taken).to_pylist()
+
+    def local(self, indexes: Any) -> Any:
+        import numpy as np
+
+        return np.searchsorted(self.records, indexes)
+
+    def decided(self, pairs: set[tuple[int, int]], batch_of: Any, number: int) -> set[tuple[int, int]]:
+        """The decided pairs with both records in this batch, in its indexes."""
+        inside = [(a, b) for a, b in pairs if batch_of[a] == number and batch_of[b] == number]
+        return {(int(self.local(a)), int(self.local(b))) for a, b in inside}
+
+
+def _batches(label: Any, say: Callable[[str], None]) -> tuple[list[Any], Any]:
+    """The batches of parts (settings.OWABI_RESOLVE_PART_RECORDS) and each record's batch number."""
+    import numpy as np
+    from django.conf import settings
+
+    batches = list(parts.batches(label, settings.OWABI_RESOLVE_PART_RECORDS))
+    largest = max((len(records) for records in batches), default=0)
+    say(f"  {len(batches):,} batches of independent parts (the largest {largest:,} records)")
+    batch_of = np.empty(len(label), np.int64)
+    for number, records in enumerate(batches):
+        batch_of[records] = number
+    return batches, batch_of
+
+
+def _subjects(
+    kept: Any,
+    is_placeholder: Any,
+    clustering: parts.ClusteringParts,
+    pairs: tuple[Any, Any, Any],
+    same: set[tuple[int, int]],
+    different: set[tuple[int, int]],
+    cutoff: str,
+    say: Callable[[str], None],
+) -> tuple[Any, list[tuple[int, int, float]]]:
+    """Clustering, batch by batch: per record the smallest record of its subject, and the review queue
+    (ordered by record index)."""
+    import numpy as np
+
+    left, right, probability = pairs
+    batches, batch_of = _batches(clustering.label, say)
+    pair_batch = batch_of[left]
+    order = np.argsort(pair_batch, kind="stable")  # each batch's pairs in the order they were scored
+    bounds = np.searchsorted(pair_batch[order], np.arange(len(batches) + 1))
+    subject = np.empty(len(batch_of), np.int64)
+    review: list[tuple[int, int, float]] = []
+    for number, records in enumerate(batches):
+        batch = _Batch(records, kept, is_placeholder)
+        col, placeholder = batch.col, batch.placeholder
+        chosen = order[bounds[number] : bounds[number + 1]]
+        scored = zip(
+            batch.local(left[chosen]).tolist(),
+            batch.local(right[chosen]).tolist(),
+            probability[chosen].tolist(),
+            strict=True,
+        )
+        apart = batch.decided(different, batch_of, number)
+        parent, queued = link(
+            len(records), scored, batch.decided(same, batch_of, number), apart, col["dob"], col["name_fold"]
+        )
+        join_placeholders(col, placeholder, parent)
+        join_unborn(col, placeholder, parent)
+        taken = batch.records
+        crowded_names = clustering.crowded_name.take(taken).to_pylist()
+        crowded_readings = clustering.crowded_reading.take(taken).to_pylist()
+        elsewhere = (
+            {name for name, crowded in zip(col["name_fold"], crowded_names, strict=True) if crowded},
+            {kana for kana, crowded in zip(col["kana_key"], crowded_readings, strict=True) if crowded},
+        )
+        join_grown(col, placeholder, parent, apart, cutoff, elsewhere)
+        subject[records] = records[roots(parent)]
+        review.extend((int(records[a]), int(records[b]), p) for a, b, p in queued)
+    review.sort()
+    return subject, review
+
+
+def _recipients(
+    kept: Any,
+    is_placeholder: Any,
+    subject: Any,
+    different: set[tuple[int, int]],
+    as_of: date,
+    say: Callable[[str], None],
+) -> tuple[list[list[int]], list[bool], list[int]]:
+    """Recipients and one child listed once, batch by batch: the subjects (record indexes, ordered by
+    their smallest record), who is a minor, and per subject the subject whose recipient it shares."""
+    batches, batch_of = _batches(parts.recipient_parts(kept, subject), say)
+    found: list[list[int]] = []
+    found_minor: list[bool] = []
+    found_owner: list[int] = []  # the smallest record of the owner's subject
+    for number, records in enumerate(batches):
+        batch = _Batch(records, kept, is_placeholder)
+        col, placeholder = batch.col, batch.placeholder
+        clusters = groups(batch.local(subject[records]).tolist(), range(len(records)))
+        minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
+        owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
+        clusters, minor, owner = one_subject_per_child(
+            clusters, col, minor, owner, batch.decided(different, batch_of, number)
+        )
+        first = [int(records[members[0]]) for members in clusters]
+        found.extend(records[members].tolist() for members in clusters)
+        found_minor.extend(minor)
+        found_owner.extend(first[index] for index in owner)
+    # Subjects are numbered in the order of their smallest record, as the whole incident at once gives.
+    order = sorted(range(len(found)), key=lambda index: found[index][0])
+    position = array("q", bytes(8 * len(batch_of)))
+    for place, index in enumerate(order):
+        position[found[index][0]] = place
+    return (
+        [found[index] for index in order],
+        [found_minor[index] for index in order],
+        [position[found_owner[index]] for index in order],
+    )

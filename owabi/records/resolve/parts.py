@@ -1,0 +1,221 @@
+"""Independent parts: the records that can end in one subject, or under one recipient, only together.
+
+Resolve's clustering and recipient steps hold Python lists per record. Run over the whole incident they
+grow with it (1.5 GiB per million records); run part by part, they hold one batch of parts at a time
+(settings.OWABI_RESOLVE_PART_RECORDS records, or one part where a part is larger). A part must hold
+every record a rule may look at when it decides about any of its records, so that each rule, run on the
+part alone, decides as it would on the whole incident. Which records a rule looks at, rule by rule:
+
+Subjects (`clustering_parts`):
+- clusters.link: the scored pairs (at or above REVIEW_THRESHOLD: the sure ones, the review queue and
+  the undated bridges) and the reviewers' "same". A reviewer's "different" only keeps apart what those
+  would join, so it is met within a part.
+- clusters.join_placeholders and join_unborn: a pre-birth row and every row naming a guardian as it
+  does (the written name or the reading, in either column), and every row sharing its phone or address
+  (join_unborn counts the rows behind a phone or address: all of them are in the part).
+- clusters.join_grown: a name (or reading) is unique when no third subject in the incident holds it.
+  Subjects lie within the parts above ("base parts"); a name held in exactly two base parts joins them,
+  a name held in three or more is held by three subjects or more and is passed to join_grown as held
+  elsewhere (it joins nothing, whatever a part holds). The same for readings.
+
+Recipients (`recipient_parts`), once the subjects are known: a subject's records, and the subjects
+sharing a phone, e-mail or address (recipients.assign_recipients keys them by a name with the contact;
+the maiden-name fallback by the home's phone or address alone), or a card's digits with a written name
+(a guardian's or the subject's own) of one of their records. One child listed once
+(children.one_subject_per_child) looks only within one recipient.
+
+Parts are connected components over packed arrays (numpy, which Splink brings): 8 bytes a record and a
+link, never a Python object per record. A phone or address shared by thousands of rows (a switchboard)
+makes one large part: correct, only slower, and its batch larger than the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from owabi.records.resolve.households import CONTACT_KINDS, HOME_KINDS
+
+Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
+
+
+def components(n: int, left: Int64s, right: Int64s) -> Int64s:
+    """Per record of `n`, the smallest record it is linked to through any chain of the links
+    (left[i], right[i]): hooking each link's larger root under the smaller, then pointer jumping, until
+    every link lies within one component. A few passes of whole-array operations."""
+    label = np.arange(n, dtype=np.int64)
+    if len(left) == 0:
+        return label
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    while True:
+        a, b = label[left], label[right]
+        apart = a != b
+        if not apart.any():
+            return label
+        a, b = a[apart], b[apart]
+        np.minimum.at(label, np.maximum(a, b), np.minimum(a, b))
+        while True:
+            up = label[label]
+            if np.array_equal(up, label):
+                break
+            label = up
+
+
+def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, Int64s]:
+    """Links from each row holding a value to the smallest row holding it (`values` an Arrow array per
+    row of `rows`; `wanted`: only these values)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = pc.is_valid(values)
+    if wanted is not None:
+        keep = pc.and_(keep, pc.is_in(values, value_set=wanted))
+    table = pa.table({"value": values, "row": rows}).filter(keep)
+    if table.num_rows == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    first = table.group_by("value").aggregate([("row", "min")])
+    linked = table.join(first, "value", join_type="inner")
+    return _numpy(linked.column("row")), _numpy(linked.column("row_min"))
+
+
+def _numpy(column: Any) -> Int64s:
+    import pyarrow as pa
+
+    return np.asarray(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).astype(
+        np.int64, copy=False
+    )
+
+
+def _placeholder_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s]]:
+    """A pre-birth row to every row naming its guardian (either column, either form), and to every row
+    sharing its phone or address."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    rows = pa.array(np.arange(n, dtype=np.int64))
+    if not pc.any(placeholder).as_py():
+        return []
+    guardian_columns = ("guardian_fold", "guardian_kana")
+    guardians = pc.unique(
+        pa.concat_arrays(
+            [table.column(c).filter(placeholder).combine_chunks().cast(pa.string()) for c in guardian_columns]
+        ).drop_null()
+    )
+    both_rows = pa.concat_arrays([rows, rows])
+    both_values = pa.concat_arrays(
+        [table.column(c).combine_chunks().cast(pa.string()) for c in guardian_columns]
+    )
+    links = [_value_links(both_values, both_rows, guardians)]
+    for kind in HOME_KINDS:
+        column = table.column(kind).combine_chunks()
+        homes = pc.unique(column.filter(placeholder).drop_null())
+        links.append(_value_links(column, rows, homes))
+    return links
+
+
+def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[list[tuple[Int64s, Int64s]], Any, Any]:
+    """join_grown's names and readings: links between the two base parts holding a name (a reading)
+    that exactly two hold, and per record whether its name (its reading) is held in three or more."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    named = pc.and_(pc.invert(placeholder), pc.is_valid(table.column("name_fold")))
+    part = pa.array(base)
+    links = []
+    crowded = []
+    for column in ("name_fold", "kana_key"):
+        values = table.column(column).combine_chunks()
+        held = pa.table({"value": values, "part": part}).filter(pc.and_(named, pc.is_valid(values)))
+        per_value = held.group_by(["value", "part"]).aggregate([]).group_by("value")
+        counted = per_value.aggregate([("part", "count_distinct"), ("part", "min"), ("part", "max")])
+        two = counted.filter(pc.equal(counted.column("part_count_distinct"), 2))
+        links.append((_numpy(two.column("part_min")), _numpy(two.column("part_max"))))
+        many = counted.filter(pc.greater(counted.column("part_count_distinct"), 2)).column("value")
+        crowded.append(pc.fill_null(pc.is_in(values, value_set=many.combine_chunks()), False))
+    del n
+    return links, crowded[0], crowded[1]
+
+
+class ClusteringParts:
+    """Per record, its part (the smallest record of it), and whether its name and its reading are held
+    in three parts or more (`crowded_name`, `crowded_reading`: Arrow booleans)."""
+
+    def __init__(self, label: Int64s, crowded_name: Any, crowded_reading: Any) -> None:
+        self.label = label
+        self.crowded_name = crowded_name
+        self.crowded_reading = crowded_reading
+
+
+def clustering_parts(
+    table: Any, placeholder: Any, left: Int64s, right: Int64s, same: set[tuple[int, int]]
+) -> ClusteringParts:
+    """The parts for the subject steps (clusters.link, join_placeholders, join_unborn, join_grown).
+    `table`: the kept feature columns, one row per record; `placeholder`: Arrow booleans; `left`,
+    `right`: the scored pairs' records; `same`: the reviewers' "same" pairs."""
+    n = table.num_rows
+    same_left = np.fromiter((a for a, _ in same), np.int64, len(same))
+    same_right = np.fromiter((b for _, b in same), np.int64, len(same))
+    links = [(left, right), (same_left, same_right), *_placeholder_links(table, placeholder)]
+    base = components(n, *_joined(links))
+    name_links, crowded_name, crowded_reading = _name_links(table, placeholder, base)
+    label = components(n, *_joined([(base, np.arange(n, dtype=np.int64)), *name_links]))
+    return ClusteringParts(label, crowded_name, crowded_reading)
+
+
+def recipient_parts(table: Any, subject: Int64s) -> Int64s:
+    """The parts for the recipient steps: per record, the smallest record of its part. `subject`: per
+    record, the smallest record of its subject."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    rows = pa.array(np.arange(n, dtype=np.int64))
+    links = [(np.arange(n, dtype=np.int64), subject)]
+    for kind in CONTACT_KINDS:
+        if kind != "card_last4":
+            links.append(_value_links(table.column(kind).combine_chunks(), rows))
+    # A card's digits link subjects only with a written name: (name, card) of any two records of one.
+    owner = pa.array(subject)
+    cards = table.column("card_last4").combine_chunks()
+    with_card = pa.table({"subject": owner, "card": cards}).filter(pc.is_valid(cards))
+    if with_card.num_rows:
+        with_card = with_card.group_by(["subject", "card"]).aggregate([])
+        names = pa.concat_tables(
+            [
+                pa.table({"subject": owner, "name": table.column(c).combine_chunks().cast(pa.string())})
+                for c in ("name_fold", "guardian_fold")
+            ]
+        )
+        names = names.filter(pc.is_valid(names.column("name"))).group_by(["subject", "name"]).aggregate([])
+        keyed = with_card.join(names, "subject", join_type="inner")
+        key = pc.binary_join_element_wise(keyed.column("name"), keyed.column("card"), "\x1f")
+        links.append(_value_links(key.combine_chunks(), keyed.column("subject").combine_chunks()))
+    return components(n, *_joined(links))
+
+
+def _joined(links: list[tuple[Int64s, Int64s]]) -> tuple[Int64s, Int64s]:
+    return (
+        np.concatenate([np.asarray(a, np.int64) for a, _ in links]),
+        np.concatenate([np.asarray(b, np.int64) for _, b in links]),
+    )
+
+
+def batches(label: Int64s, limit: int) -> Iterator[Int64s]:
+    """The records (ascending) of consecutive parts, in the order of their smallest record, gathered
+    until a batch would pass `limit` records; a part larger than `limit` is a batch of its own."""
+    order = np.argsort(label, kind="stable")
+    ordered = label[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(order))
+    begin = 0
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - begin > limit and start > begin:
+            yield np.sort(order[begin:start])
+            begin = start
+    if begin < len(order):
+        yield np.sort(order[begin:])

@@ -1,0 +1,183 @@
+"""Resolve in independent parts (issue 19): the clustering and recipient steps run on batches of parts of
+the incident (OWABI_RESOLVE_PART_RECORDS records at a time) and give the subjects, recipients, numbers and
+review queue that the whole incident at once gives, for every rule that looks across records."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from owabi.incidents.services import create_incident
+from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
+from owabi.records.resolve import resolve
+from owabi.records.resolve.parts import batches, components
+from owabi.records.selectors import iter_clusters
+from owabi.records.services import import_file
+from tests import test_resolve_hard, test_resolve_near
+from tests.test_resolve import HEADER
+
+pytestmark = pytest.mark.django_db
+AS_OF = date(2026, 12, 1)
+SMALL_PARTS = 40  # records per batch: a crowd of 3,000 in about a hundred batches
+# The hard cases (pre-birth rows, grown children, undated bridges, names in kana, twins, namesakes) and,
+# to cross batches on purpose, rows that only a later rule joins (or keeps apart) imported far apart:
+# EARLY just after the crowd, LATE after everything.
+EARLY = [
+    # A grown child's childhood row and undated own row, one district, imported side by side (one batch);
+    # a namesake imported last makes the name held by three subjects: not joined.
+    "CX1,zemi,楢葉 瑛士,ナラハ エイジ,2003-02-03,M,長男,楢葉 里美,ナラハ サトミ,990-0031,"
+    "山形県山形市十日町1-1,023-111-7070,,,,,,,",
+    "CX2,shop,楢葉 瑛士,ナラハ エイジ,,M,本人,,,990-0039,山形県山形市香澄町2-2,090-1212-3434,,,,,,,",
+    # ... and where a third subject, imported last, holds only the reading.
+    "DX1,zemi,蓬田 悠真,ヨモギダ ユウマ,2002-05-06,M,長男,蓬田 恵子,ヨモギダ ケイコ,030-0801,"
+    "青森県青森市新町1-1,017-111-2323,,,,,,,",
+    "DX2,shop,蓬田 悠真,ヨモギダ ユウマ,,M,本人,,,030-0802,青森県青森市本町2-2,090-3434-5656,,,,,,,",
+    # A grown child's childhood row here, his undated own row imported last: joined across the incident.
+    "HX1,zemi,榛葉 湊斗,シンバ ミナト,2001-07-07,M,長男,榛葉 順子,シンバ ジュンコ,420-0031,"
+    "静岡県静岡市葵区呉服町1-1,054-111-8080,,,,,,,",
+    # A child whose guardian's own row, imported last, shares only the card and the name.
+    "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
+    "石川県金沢市尾張町1-1,076-111-0101,,,VISA,4821,,,",
+]
+LATE = [
+    # The grown child 鷲尾 晴臣's own row again, from another source: one subject with his other own row.
+    "LG1,club,鷲尾 晴臣,ワシオ ハルオミ,,M,本人,,,980-0021,宮城県仙台市青葉区中央2-2,090-7777-1212,,,,,,,",
+    # A second pre-birth row of the 斎藤 pregnancy, from another source, long after the first ones.
+    "LP1,kodomo,斎藤ちゃん,,,,,斎藤 裕子,,390-0811,長野県松本市中央1-1,0263-11-2233,,,,,,,2025-03-05",
+    "CX3,club,楢葉 瑛士,ナラハ エイジ,1969-01-01,M,本人,,,810-0001,福岡県福岡市中央区天神1-1,"
+    "090-5656-7878,,,,,,,",
+    "DX3,club,蓬田 佑馬,ヨモギダ ユウマ,1969-09-09,M,本人,,,900-0001,沖縄県那覇市港町1-1,"
+    "090-7878-9090,,,,,,,",
+    "HX2,shop,榛葉 湊斗,シンバ ミナト,,M,本人,,,420-0035,静岡県静岡市葵区七間町2-2,090-4545-6767,,,,,,,",
+    "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"
+    "090-2323-0101,,,VISA,4821,,,",
+]
+
+
+def _snapshot(incident) -> dict[str, object]:
+    """Everything resolve writes, by the records' own ids (the two incidents' primary keys differ)."""
+    record_id = dict(LeakRecord.objects.filter(incident=incident).values_list("pk", "record_id"))
+    subjects = Subject.objects.filter(incident=incident)
+    recipients = Recipient.objects.filter(incident=incident)
+    review = ReviewPair.objects.filter(incident=incident)
+    return {
+        "memberships": list(iter_clusters(incident=incident)),
+        "subjects": sorted(
+            (number, recipient, minor, record_id[best])
+            for number, recipient, minor, best in subjects.values_list(
+                "number", "recipient__number", "is_minor", "best_record_id"
+            )
+        ),
+        "recipients": sorted(
+            (number, kind, record_id[contact])
+            for number, kind, contact in recipients.values_list("number", "kind", "contact_record_id")
+        ),
+        "review": sorted(
+            (record_id[a], record_id[b], round(p, 12), decision)
+            for a, b, p, decision in review.values_list(
+                "record_a_id", "record_b_id", "probability", "decision"
+            )
+        ),
+    }
+
+
+def _import(incident, tmp_path: Path, name: str, rows: list[str]) -> None:
+    path = tmp_path / name
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    import_file(incident=incident, path=path, actor="t")
+
+
+def _resolve(incident, settings, part_records: int) -> tuple[object, list[str]]:
+    settings.OWABI_RESOLVE_PART_RECORDS = part_records
+    said: list[str] = []
+    result = resolve(incident=incident, actor="t", as_of=AS_OF, progress=said.append)
+    return result, said
+
+
+def _batch_counts(said: list[str]) -> list[int]:
+    return [int(line.split()[0].replace(",", "")) for line in said if "batches of independent parts" in line]
+
+
+def _decide(incident, decisions: dict[tuple[str, str], str]) -> None:
+    pk = dict(LeakRecord.objects.filter(incident=incident).values_list("record_id", "pk"))
+    for (a, b), decision in decisions.items():
+        ReviewPair.objects.filter(incident=incident, record_a_id=pk[a], record_b_id=pk[b]).update(
+            decision=decision, decided_by="reviewer"
+        )
+
+
+def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path, settings) -> None:
+    whole = incident
+    parted = create_incident(actor="test", slug="test-parts", name="部分", discovered_on=date(2026, 11, 1))
+    crowd = tmp_path / "crowd.csv"
+    call_command("synth", records=3000, seed=5, out=str(crowd))
+    for target in (whole, parted):
+        import_file(incident=target, path=crowd, actor="t")
+        _import(target, tmp_path, "early.csv", EARLY)
+        _import(target, tmp_path, "hard.csv", test_resolve_hard.ROWS)
+        _import(target, tmp_path, "near.csv", test_resolve_near.ROWS)
+        _import(target, tmp_path, "late.csv", LATE)
+
+    at_once, said_whole = _resolve(whole, settings, 10**9)
+    in_parts, said_parted = _resolve(parted, settings, SMALL_PARTS)
+    assert _batch_counts(said_whole) == [1, 1]
+    assert all(count > 50 for count in _batch_counts(said_parted))
+    first = _snapshot(whole)
+    assert _snapshot(parted) == first
+    assert (in_parts.subjects, in_parts.recipients, in_parts.review_pairs) == (
+        at_once.subjects,
+        at_once.recipients,
+        at_once.review_pairs,
+    )
+    # The rules across records did their work in both (not two runs that both joined nothing).
+    by_id = {record: (s, r) for record, s, r in first["memberships"]}
+    assert by_id["GC1"][0] == by_id["GC2"][0] == by_id["LG1"][0] != ""  # join_grown, across the crowd
+    assert by_id["UB0"][0] == by_id["UB1"][0] == by_id["UB2"][0] == by_id["LP1"][0]  # join_unborn
+    assert by_id["PH0"][0] == by_id["PH1"][0]  # join_placeholders
+    assert by_id["BR1"][0] != by_id["BR2"][0]  # an undated bridge held back
+    assert by_id["HX1"][0] == by_id["HX2"][0]  # join_grown, the rows far apart
+    assert by_id["CX1"][0] != by_id["CX2"][0]  # ... not where a third holds the name
+    assert by_id["DX1"][0] != by_id["DX2"][0]  # ... or the reading
+    assert by_id["RC1"][1] == by_id["RC2"][1] != ""  # the guardian's own recipient, through the card
+    assert len({s for s, _ in by_id.values()}) < len(by_id)
+    assert len({r for _, r in by_id.values()}) < len({s for s, _ in by_id.values()})  # guardians
+    assert first["review"]
+
+    # Reviewers decide some pairs (the same way in both), and resolve runs again: the decided pairs, and
+    # the numbers kept from the first run, come out alike.
+    pending = [(a, b) for a, b, _, decision in first["review"] if decision == ReviewPair.Decision.PENDING]
+    decisions = {
+        pair: (ReviewPair.Decision.SAME if index % 2 else ReviewPair.Decision.DIFFERENT)
+        for index, pair in enumerate(pending[:20])
+    }
+    for target in (whole, parted):
+        _decide(target, decisions)
+        _import(
+            target,
+            tmp_path,
+            "more.csv",
+            [row.replace("GC2,", "GC3,", 1) for row in test_resolve_hard.ROWS[-5:-4]],
+        )
+    _resolve(whole, settings, 10**9)
+    _resolve(parted, settings, SMALL_PARTS)
+    again = _snapshot(whole)
+    assert _snapshot(parted) == again
+    assert again != first
+
+
+def test_components_join_every_chain_and_name_each_part_by_its_smallest_record() -> None:
+    left = np.array([5, 1, 7, 3, 9], np.int64)
+    right = np.array([1, 7, 2, 8, 8], np.int64)
+    assert components(10, left, right).tolist() == [0, 1, 1, 3, 4, 1, 6, 1, 3, 3]
+    assert components(3, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]
+
+
+def test_batches_keep_parts_whole_in_the_order_of_their_smallest_record() -> None:
+    label = np.array([0, 1, 1, 3, 4, 1, 6, 1, 3, 3], np.int64)
+    assert [b.tolist() for b in batches(label, 4)] == [[0], [1, 2, 5, 7], [3, 4, 8, 9], [6]]
+    assert [b.tolist() for b in batches(label, 2)] == [[0], [1, 2, 5, 7], [3, 8, 9], [4, 6]]
+    assert [b.tolist() for b in batches(label, 100)] == [list(range(10))]
