@@ -156,6 +156,12 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     }
     for target in (whole, parted):
         _decide(target, decisions)
+        # A reviewer's "same" between records the model does not pair at all (imported far apart).
+        pk = dict(LeakRecord.objects.filter(incident=target).values_list("record_id", "pk"))
+        a, b = sorted((pk["KE1"], pk["CX3"]))
+        ReviewPair.objects.create(
+            incident=target, record_a_id=a, record_b_id=b, probability=0.6, decision=ReviewPair.Decision.SAME
+        )
         _import(
             target,
             tmp_path,
@@ -167,6 +173,8 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     again = _snapshot(whole)
     assert _snapshot(parted) == again
     assert again != first
+    by_id = {record: (s, r) for record, s, r in again["memberships"]}
+    assert by_id["KE1"][0] == by_id["CX3"][0]
 
 
 def test_components_join_every_chain_and_name_each_part_by_its_smallest_record() -> None:

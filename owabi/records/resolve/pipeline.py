@@ -283,10 +283,19 @@ class _Batch:
 
         return np.searchsorted(self.records, indexes)
 
-    def decided(self, pairs: set[tuple[int, int]], batch_of: Any, number: int) -> set[tuple[int, int]]:
-        """The decided pairs with both records in this batch, in its indexes."""
-        inside = [(a, b) for a, b in pairs if batch_of[a] == number and batch_of[b] == number]
-        return {(int(self.local(a)), int(self.local(b))) for a, b in inside}
+    def decided(self, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+        """Decided pairs of this batch's records (from `_by_batch`), in its indexes."""
+        return {(int(self.local(a)), int(self.local(b))) for a, b in pairs}
+
+
+def _by_batch(pairs: set[tuple[int, int]], batch_of: Any) -> dict[int, list[tuple[int, int]]]:
+    """The decided pairs whose two records are in one batch, by batch (a pair across batches joins
+    nothing and parts nothing there: its records are in different parts)."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    for a, b in pairs:
+        if batch_of[a] == batch_of[b]:
+            found.setdefault(int(batch_of[a]), []).append((a, b))
+    return found
 
 
 def _batches(label: Any, say: Callable[[str], None]) -> tuple[list[Any], Any]:
@@ -324,6 +333,7 @@ def _subjects(
     bounds = np.searchsorted(pair_batch[order], np.arange(len(batches) + 1))
     subject = np.empty(len(batch_of), np.int64)
     review: list[tuple[int, int, float]] = []
+    same_in, different_in = _by_batch(same, batch_of), _by_batch(different, batch_of)
     for number, records in enumerate(batches):
         batch = _Batch(records, kept, is_placeholder)
         col, placeholder = batch.col, batch.placeholder
@@ -334,9 +344,9 @@ def _subjects(
             probability[chosen].tolist(),
             strict=True,
         )
-        apart = batch.decided(different, batch_of, number)
+        apart = batch.decided(different_in.get(number, []))
         parent, queued = link(
-            len(records), scored, batch.decided(same, batch_of, number), apart, col["dob"], col["name_fold"]
+            len(records), scored, batch.decided(same_in.get(number, [])), apart, col["dob"], col["name_fold"]
         )
         join_placeholders(col, placeholder, parent)
         join_unborn(col, placeholder, parent)
@@ -365,6 +375,7 @@ def _recipients(
     """Recipients and one child listed once, batch by batch: the subjects (record indexes, ordered by
     their smallest record), who is a minor, and per subject the subject whose recipient it shares."""
     batches, batch_of = _batches(parts.recipient_parts(kept, subject), say)
+    different_in = _by_batch(different, batch_of)
     found: list[list[int]] = []
     found_minor: list[bool] = []
     found_owner: list[int] = []  # the smallest record of the owner's subject
@@ -375,7 +386,7 @@ def _recipients(
         minor, guardian, guardian_kana = subject_facts(clusters, col, placeholder, as_of)
         owner = assign_recipients(clusters, col, minor, guardian, guardian_kana)
         clusters, minor, owner = one_subject_per_child(
-            clusters, col, minor, owner, batch.decided(different, batch_of, number)
+            clusters, col, minor, owner, batch.decided(different_in.get(number, []))
         )
         first = [int(records[members[0]]) for members in clusters]
         found.extend(records[members].tolist() for members in clusters)
