@@ -28,7 +28,14 @@ from owabi.records import features as feature_module
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ResolveRun
 from owabi.records.resolve.children import one_subject_per_child
-from owabi.records.resolve.clusters import decided_pairs, join_grown, join_placeholders, join_unborn, link
+from owabi.records.resolve.clusters import (
+    decided_pairs,
+    join_born_elsewhere,
+    join_grown,
+    join_placeholders,
+    join_unborn,
+    link,
+)
 from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
@@ -194,6 +201,7 @@ def _resolve(
     del pairs
     join_placeholders(col, placeholder, parent)
     join_unborn(col, placeholder, parent)
+    join_born_elsewhere(col, placeholder, parent, different)
     join_grown(col, placeholder, parent, different, minor_cutoff(as_of))
     clusters = groups(parent, range(n))
     del parent
