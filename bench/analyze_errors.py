@@ -133,7 +133,8 @@ def score(rows: dict[int, dict[str, Any]], placeholders: set[int], model: dict[s
     con = duckdb.connect(":memory:")
     con.execute("SET threads TO 2")
     con.register("features_arrow", table)
-    con.execute("CREATE TABLE features AS SELECT * FROM features_arrow")
+    derived = ", ".join(resolve_model.DERIVED_COLUMNS)  # the columns the model's SQL reads besides these
+    con.execute(f"CREATE TABLE features AS SELECT *, {derived} FROM features_arrow")  # noqa: S608
     con.unregister("features_arrow")
     frame = DuckDBAPI(con).register("features")
     settings = {

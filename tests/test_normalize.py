@@ -752,3 +752,12 @@ def test_synthetic_duplicates_get_equal_keys(leak: list[tuple[dict[str, str], st
         # Addresses: a room written as "-205" after a plain 番地 cannot be told from a 枝番 (documented).
         allowed = 0.02 if column == "address" else 0.0
         assert split[True] <= allowed * len(keys), column
+
+
+@pytest.mark.parametrize("raw", ["1900-01-01", "19000101", "1900/01/01", "明治33年1月1日"])
+def test_a_placeholder_birth_date_is_refused_as_unknown_not_read_as_a_date(raw: str) -> None:
+    assert n.date(raw) == dt.date(1900, 1, 1)  # a date as such: the import keeps the value
+    with pytest.raises(n.NormalizeError, match="placeholder"):
+        n.known_date(raw)
+    assert n.known_date("1900-01-02") == dt.date(1900, 1, 2)
+    assert n.known_date("") is None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from owabi.incidents.services import create_incident
 from owabi.notices import codes, services, setup
@@ -92,7 +93,14 @@ def by_recipient(incident) -> dict[tuple[int, str], dict]:
 
 
 def test_workers_and_windows_make_the_same_notices_as_one_process(synthetic, monkeypatch) -> None:
+    before = timezone.now()
     one = prepare(incident=synthetic, actor="t", workers=1)
+    # Every column as written in bulk (COPY's binary form on PostgreSQL), not only the content.
+    written = Notice.objects.filter(incident=synthetic)
+    assert all(before <= n.prepared_at == n.status_at <= timezone.now() for n in written)
+    defaults = ("reminder_of_id", "rule", "sending_by", "lease_until", "attempts", "message_id")
+    defaults += ("handed_at", "sent_at", "last_error", "needs_reconciliation")
+    assert set(written.values_list(*defaults)) == {(None, "", "", None, 0, "", None, None, "", False)}
     expected = by_recipient(synthetic)
     assert one.created["email"] > 50 and one.created["letter"] > 100
     Notice.objects.filter(incident=synthetic).delete()

@@ -13,7 +13,7 @@ import pytest
 
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ReviewPair
-from owabi.records.resolve.clusters import join_grown, join_unborn, undated_bridges
+from owabi.records.resolve.clusters import join_born_elsewhere, join_grown, join_unborn, undated_bridges
 from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
 from owabi.records.resolve.union_find import find
 from owabi.records.resolve_model import dob_close
@@ -56,6 +56,11 @@ ROWS = [
     "GF1,zemi,鳳来 泰臣,ホウライ ヤスオミ,2008-01-09,M,長男,鳳来 泰臣,ホウライ ヤスオミ,730-0011,広島県広島市中区基町1-1,"
     "082-111-5555,,,,,,,",
     "GF2,shop,鳳来 泰臣,ホウライ ヤスオミ,,M,本人,,,730-0012,広島県広島市中区上八丁堀2-2,090-8888-3434,,,,,,,",
+    # A pre-birth row the mother wrote in 2005 (her phone, her flat) and the grown child's own row: his
+    # phone, his e-mail, another street of the same postal code, born three days after the due date.
+    "GB0,zemi,ベビー,ベビー,,,,鵜飼 多恵,ウカイ タエ,920-0853,石川県金沢市本町1-1,076-111-2222,,,,,,,2005-02-23",
+    "GB1,shop,鵜飼 蒼,ウカイ アオイ,2005-02-26,M,本人,,,920-0853,石川県金沢市本町3-3-3,090-1212-3434,,"
+    "aoi.ukai@example.jp,,,,,",
     # A childhood row and an own row of one name whose birth dates disagree: two people.
     "GD1,zemi,蔀 紗希,シトミ サキ,2006-03-03,F,長女,蔀 直子,シトミ ナオコ,060-0001,北海道札幌市中央区北一条西1-1,"
     "011-111-6666,,,,,,,",
@@ -118,6 +123,12 @@ def test_a_grown_childs_childhood_row_and_undated_own_row_are_one_person(resolve
 @pytest.mark.django_db
 def test_a_son_named_after_his_father_keeps_apart_from_an_undated_own_row(resolved) -> None:
     assert not same(resolved, "GF1", "GF2")
+
+
+@pytest.mark.django_db
+def test_a_pre_birth_row_joins_the_grown_child_born_then_in_its_postal_code(resolved) -> None:
+    assert same(resolved, "GB0", "GB1")
+    assert resolved["GB0"][1] == resolved["GB1"][1]  # one notice: his own, not his mother's
 
 
 @pytest.mark.django_db
@@ -257,3 +268,67 @@ def test_close_birth_dates_are_those_one_person_can_give() -> None:
     assert dob_close("1980-05-17", "1980-05-18")  # one digit
     assert not dob_close("1962-05-05", "1992-10-10")
     assert not dob_close("2014-03-10", "2016-03-11")  # siblings
+
+
+def _born_elsewhere(rows: list[dict[str, str | None]], different: set[tuple[int, int]] | None = None) -> int:
+    """join_born_elsewhere on rows (each its own subject; row 0 the pre-birth row): how many subjects."""
+    names = (
+        *("due", "postal", "phone", "dob", "name_fold", "given_name", "kana_key", "given_kana"),
+        *("guardian_fold", "guardian_kana"),
+    )
+    col = {name: [row.get(name) for row in rows] for name in names}
+    parent = list(range(len(rows)))
+    join_born_elsewhere(col, [i == 0 for i in range(len(rows))], parent, different or set())
+    return len({find(parent, i) for i in range(len(rows))})
+
+
+PREGNANCY = {"due": "2005-02-23", "postal": "9200853", "phone": "+81761112222", "guardian_fold": "鵜飼多恵"}
+GROWN = {
+    **{"dob": "2005-02-26", "postal": "9200853", "phone": "+819012123434"},
+    **{"name_fold": "鵜飼蒼", "given_name": "蒼", "kana_key": "ウカイアオイ", "given_kana": "アオイ"},
+}
+
+
+def test_a_pregnancy_joins_the_one_child_of_the_family_name_born_then_in_its_postal_code() -> None:
+    assert _born_elsewhere([PREGNANCY, GROWN]) == 1
+    # Through the guardian's reading where the written names disagree (鵜飼 / 鵜養), or the home's phone.
+    reading = {**PREGNANCY, "guardian_fold": "鵜養多恵", "guardian_kana": "ウカイタエ"}
+    assert _born_elsewhere([reading, GROWN]) == 1
+    assert _born_elsewhere([PREGNANCY, {**GROWN, "postal": "1000001", "phone": PREGNANCY["phone"]}]) == 1
+    # Month and day swapped on one side (2005-02-26 written 2005-26-02 is no date; 03-02 for 02-03 is).
+    assert _born_elsewhere([{**PREGNANCY, "due": "2005-03-01"}, {**GROWN, "dob": "2005-01-03"}]) == 1
+
+
+def test_twins_or_a_stranger_of_the_family_name_born_then_leave_the_pregnancy_alone() -> None:
+    twin = {
+        **GROWN,
+        "name_fold": "鵜飼翠",
+        "given_name": "翠",
+        "kana_key": "ウカイミドリ",
+        "given_kana": "ミドリ",
+    }
+    assert _born_elsewhere([PREGNANCY, GROWN, twin]) == 3
+
+
+def test_a_child_of_another_family_name_place_or_season_is_not_joined() -> None:
+    other_family = {**GROWN, "name_fold": "鵜沢蒼", "kana_key": "ウザワアオイ"}
+    assert _born_elsewhere([PREGNANCY, other_family]) == 2
+    assert _born_elsewhere([PREGNANCY, {**GROWN, "postal": "9200854"}]) == 2  # the next postal code
+    assert _born_elsewhere([PREGNANCY, {**GROWN, "dob": "2006-01-20"}]) == 2  # a sibling, eleven months on
+    assert _born_elsewhere([PREGNANCY, {**GROWN, "dob": None}]) == 2
+
+
+def test_a_pregnancy_a_reviewer_parted_from_the_child_is_not_joined() -> None:
+    assert _born_elsewhere([PREGNANCY, GROWN], {(0, 1)}) == 2
+
+
+def test_a_shared_postal_code_still_places_the_child_and_a_switchboard_phone_does_not() -> None:
+    # A postal code holds hundreds of rows in a large incident: the one child born then is still found.
+    crowd = [{"postal": PREGNANCY["postal"], "dob": "1960-01-01"} for _ in range(HOUSEHOLD_TOKEN_LIMIT)]
+    assert _born_elsewhere([PREGNANCY, GROWN, *crowd]) == 1 + len(crowd)
+    # A phone on more rows than a home has (a switchboard) places nothing.
+    phone = PREGNANCY["phone"]
+    board = [{"phone": phone, "dob": "1960-01-01"} for _ in range(HOUSEHOLD_TOKEN_LIMIT - 1)]  # one too many
+    elsewhere = {**GROWN, "postal": "1000001", "phone": phone}
+    assert _born_elsewhere([PREGNANCY, elsewhere, *board]) == 2 + len(board)
+    assert _born_elsewhere([PREGNANCY, elsewhere, *board[1:]]) == 1 + len(board) - 1

@@ -160,14 +160,18 @@ class SealedBytesField(models.BinaryField):
             )
             raise
 
-    def row_sealer(self) -> Callable[[Any, int], bytes]:
-        """`seal_row` for many rows in a row (one window of a bulk writer), the key looked up once."""
+    def row_sealer(self, *, encoded: bool = False) -> Callable[[Any, int], bytes]:
+        """`seal_row` for many rows in a row (one window of a bulk writer), the key looked up once.
+        encoded: the values given are already `encode`d (one value sealed for several rows)."""
         seal, encode, aad = crypto.sealer(), self.encode, self.aad
 
         def seal_one(value: Any, pk: int) -> bytes:
             return seal(encode(value), aad + b"#%d" % pk)
 
-        return seal_one
+        def seal_encoded(plaintext: bytes, pk: int) -> bytes:
+            return seal(plaintext, aad + b"#%d" % pk)
+
+        return seal_encoded if encoded else seal_one
 
     def row_opener(self) -> Callable[[bytes, int], Any]:
         """`open_row` for many rows in a row (one window of a bulk reader): the same values, and the same

@@ -186,7 +186,7 @@ def _prepare(
             run.unreachable += built.unreachable
             with transaction.atomic():
                 if context.copy:
-                    bulk.insert_copy_text(Notice, snapshots.FIELDS, built.rows, analyze=False)
+                    bulk.insert_copy_binary(Notice, snapshots.FIELDS, built.rows, analyze=False)
                 else:
                     bulk.insert(Notice, snapshots.FIELDS, built.rows)
                 run.save()

@@ -5,15 +5,18 @@ recipients at a time from rows read in bulk; `build` runs in worker processes (o
 A window arrives as plain tuples with the sealed records still sealed and the notice ids already
 reserved (owabi.core.rowids.allocate): a worker opens each record with its row id, builds each notice's
 content, gives it a fresh code and seals the content for the notice's own id, and returns rows ready to
-write (COPY text on PostgreSQL, tuples on SQLite). Pure: no database, so any number of workers can run.
+write (COPY's binary form on PostgreSQL, tuples on SQLite). Pure: no database, so any number of workers
+can run.
 """
 
 from __future__ import annotations
 
 import functools
+import struct
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -50,7 +53,7 @@ class Context:
     names: dict[str, dict[str, str]]  # per language: source label -> the name readers know
     facts: dict[str, Any]
     file_sources: dict[int, str]  # source file id -> its label
-    copy: bool  # rows as COPY text (PostgreSQL), else tuples
+    copy: bool  # rows in COPY's binary form (PostgreSQL), else tuples
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Window:
 @dataclass
 class Built:
     recipients: int  # in the window
-    rows: list[Any] = field(default_factory=list)  # bytes (COPY text) or tuples, FIELDS order
+    rows: list[Any] = field(default_factory=list)  # bytes (COPY's binary form) or tuples, FIELDS order
     created: dict[str, int] = field(default_factory=lambda: {"email": 0, "letter": 0})
     existing: int = 0
     unreachable: int = 0
@@ -92,7 +95,7 @@ def build(context: Context, window: Window) -> Built:
     built = Built(len(window.recipients))
     records: dict[int, tuple[dict[str, Any], list[str], str, str]] = {}
     members: dict[int, list[int]] = defaultdict(list)
-    open_row, seal_row = _RECORD_SEALED.row_opener(), _CONTENT.row_sealer()
+    open_row, seal_row = _RECORD_SEALED.row_opener(), _CONTENT.row_sealer(encoded=True)
     for pk, blob, record_categories, file_id, role, subject_id in window.records:
         sealed = open_row(blob, pk)
         if isinstance(record_categories, str):
@@ -123,11 +126,8 @@ def build(context: Context, window: Window) -> Built:
         own_subject.update((pk, subject_pk) for pk in mine if pk in contacts)
     ids = iter(window.ids)
     fresh = codes.code_stream()  # drawn in batches: a third of the cost of one code at a time
-    # One notice in COPY text (FIELDS order): the values that vary are numbers, codes, channel names and
-    # hex, none of which COPY must escape; the rest are the same for the whole window.
-    same = bulk.copy_text([context.language, Notice.Status.PREPARED.value, context.revision])[:-1].decode()
-    stamps = bulk.copy_text([window.stamp, window.stamp])[:-1].decode()
-    copy_row = f"%d\t%d\t%d\t%s\t%s\t\\N\t\t{same}\t\\\\x%s\t{stamps}\t\t\\N\t0\t\t\\N\t\\N\t\tf\n"
+    encode = _CONTENT.encode
+    row = _binary_row(context, window) if context.copy else _sqlite_row(context, window)
     for recipient_pk, kind, contact_record in window.recipients:
         contact = records[contact_record][0] if contact_record in records else {}
         # The recipient is one of their people when their own data leaked: an adult, or a guardian
@@ -142,26 +142,82 @@ def build(context: Context, window: Window) -> Built:
         channels = _channels(context.policy, content["to"]["email"], bool(content["to"]["address"]))
         if not channels:
             built.unreachable += 1
+        plain = b""  # the content encoded once, sealed for each of its notices
         for channel in channels:
             if (recipient_pk, channel) in window.live:
                 built.existing += 1
                 continue
             pk = next(ids)
-            sealed = seal_row(content, pk)
-            code = next(fresh)
-            if context.copy:
-                row = copy_row % (pk, context.incident, recipient_pk, channel, code, sealed.hex())
-                built.rows.append(row.encode())
-            else:
-                built.rows.append(
-                    (
-                        *(pk, context.incident, recipient_pk, channel, code, None, "", context.language),
-                        *(Notice.Status.PREPARED.value, context.revision, sealed, window.stamp, window.stamp),
-                        *("", None, 0, "", None, None, "", False),
-                    )
-                )
+            plain = plain or encode(content)
+            built.rows.append(row(pk, recipient_pk, channel, next(fresh), seal_row(plain, pk)))
             built.created[channel] += 1
     return built
+
+
+def _binary_row(context: Context, window: Window) -> Callable[[int, int, str, str, bytes], bytes]:
+    """One notice in COPY's binary form (FIELDS order, in the notices table's column types): its id,
+    recipient, channel, code and sealed content vary; the rest is the same for the whole window."""
+    head = struct.Struct(">hiqiqiq").pack  # the number of values, then id, incident, recipient (int8)
+    channels = {channel: bulk.binary_text(channel) for channel in Notice.Channel.values}
+    middle = b"".join(
+        (
+            bulk.BINARY_NULL,  # reminder_of
+            bulk.binary_text(""),  # rule
+            bulk.binary_text(context.language),
+            bulk.binary_text(Notice.Status.PREPARED.value),
+            bulk.binary_int4(context.revision),
+        )
+    )
+    length = struct.Struct(">i").pack
+    stamp = bulk.binary_timestamptz(datetime.fromisoformat(window.stamp))
+    tail = b"".join(
+        (
+            *(stamp, stamp, bulk.binary_text("")),  # prepared_at, status_at, sending_by
+            *(
+                bulk.BINARY_NULL,
+                bulk.binary_int4(0),
+                bulk.binary_text(""),
+            ),  # lease_until, attempts, message_id
+            *(bulk.BINARY_NULL, bulk.BINARY_NULL, bulk.binary_text("")),  # handed_at, sent_at, last_error
+            bulk.binary_bool(False),  # needs_reconciliation
+        )
+    )
+    count, incident = len(FIELDS), context.incident
+
+    def row(pk: int, recipient: int, channel: str, code: str, sealed: bytes) -> bytes:
+        return b"".join(
+            (
+                head(count, 8, pk, 8, incident, 8, recipient),
+                channels[channel],
+                length(len(code)),
+                code.encode(),
+                middle,
+                length(len(sealed)),
+                sealed,
+                tail,
+            )
+        )
+
+    return row
+
+
+def _sqlite_row(context: Context, window: Window) -> Callable[[int, int, str, str, bytes], tuple[Any, ...]]:
+    """One notice as a tuple of values (FIELDS order)."""
+    language, status, revision, stamp = (
+        context.language,
+        Notice.Status.PREPARED.value,
+        context.revision,
+        window.stamp,
+    )
+
+    def row(pk: int, recipient: int, channel: str, code: str, sealed: bytes) -> tuple[Any, ...]:
+        return (
+            *(pk, context.incident, recipient, channel, code, None, "", language),
+            *(status, revision, sealed, stamp, stamp),
+            *("", None, 0, "", None, None, "", False),
+        )
+
+    return row
 
 
 def _email(sealed: dict[str, Any]) -> str:

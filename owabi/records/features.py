@@ -17,7 +17,7 @@ from owabi.records import normalize
 T = TypeVar("T")
 
 # Bump whenever features() changes: stored match keys of an older version are recomputed by resolve.
-VERSION = 6
+VERSION = 7
 
 COLUMNS = (
     "unique_id",
@@ -97,7 +97,7 @@ def _kana_keys(raw: str) -> tuple[str | None, str | None, str | None, str | None
 
 @lru_cache(_MEMO)
 def _iso_date(raw: str) -> str | None:
-    value = normalize.date(raw)
+    value = normalize.known_date(raw)
     return value.isoformat() if isinstance(value, date) else None
 
 

@@ -422,6 +422,21 @@ def date(raw: str, *, earliest: dt.date = EARLIEST_DATE, latest: dt.date | None 
     return value
 
 
+# The date systems write where a date was not known: the first day they can hold (1900-01-01 in Excel and
+# in many databases). A living person is not born on it often enough to match on it: two rows of
+# different people with the placeholder would agree, and a row with it disagrees with the person's real
+# date. (1970-01-01, Unix's first day, is left alone: people born on it are in every incident.)
+PLACEHOLDER_DATES: Final = frozenset({dt.date(1900, 1, 1)})
+
+
+def known_date(raw: str) -> dt.date | None:
+    """`date`, and a placeholder for an unknown date (PLACEHOLDER_DATES) rejected as one."""
+    value = date(raw)
+    if value in PLACEHOLDER_DATES:
+        raise NormalizeError("date", "a placeholder written for an unknown date")
+    return value
+
+
 # --- Phones ---------------------------------------------------------------------------------------------
 _PHONE_DROP = str.maketrans("", "", _DASHES + "ー()[]. \t\u3000/")
 _PHONE_LABELS = re.compile(r"内線.*|\(?代表?\)?|(?:電話|携帯|自宅)[:]?")  # 03-1234-5678(代) 内線12

@@ -11,6 +11,7 @@ from typing import Any
 
 from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
+from owabi.records.normalize import fold_variants
 from owabi.records.resolve.households import HOME_KINDS, HOUSEHOLD_TOKEN_LIMIT, contact_tokens
 from owabi.records.resolve.scoring import MATCH_THRESHOLD
 from owabi.records.resolve.union_find import find, roots, union
@@ -453,3 +454,84 @@ def join_grown(
         grown = births.get(child)
         if grown and all(birth <= cutoff for birth in grown):
             union(parent, child, own)
+
+
+def join_born_elsewhere(
+    col: dict[str, list[Any]], placeholder: list[bool], parent: list[int], different: Pairs
+) -> None:
+    """A pregnancy that join_placeholders and join_unborn left without a child: the child's own rows
+    were written later, from a home of their own (a grown child's own phone, e-mail, flat) or with the
+    guardian written differently, so no guardian's name and no home token links them.
+
+    It joins the one named subject that was born within PLACEHOLDER_WINDOW of a due date (as written,
+    or month and day swapped), whose family name begins a guardian's name on the pregnancy's rows (as
+    written up to variant characters, or as read), and one of whose rows has a postal code (all seven
+    digits) or a phone of the pregnancy's rows. Family name, birth near the due date and one postal area
+    together name one child in practice: a sibling is born at least about ten months away, and a
+    stranger of the family name born that season in that postal area is rare (a postal code holds a few
+    hundred rows even at 35 million). Where two subjects qualify (twins, or such a stranger) nothing is
+    joined, and a reviewer's "different" is never overridden. A phone on more than
+    HOUSEHOLD_TOKEN_LIMIT rows (a switchboard) links nothing; a postal code is a place, not a token, and
+    has no such limit: the uniqueness of the child is the test there.
+    """
+    root_of = roots(parent)
+    named: set[int] = {root_of[i] for i, p in enumerate(placeholder) if not p}
+    pregnancies: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(placeholder):
+        if p and root_of[i] not in named and col["due"][i]:
+            pregnancies[root_of[i]].append(i)
+    if not pregnancies:
+        return
+    kinds = ("postal", "phone")
+    at_place: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for root, rows in pregnancies.items():
+        for i in rows:
+            for kind in kinds:
+                if col[kind][i]:
+                    at_place[(kind, col[kind][i])].add(root)
+    phones = Counter(value for value in col["phone"] if ("phone", value) in at_place)
+    dues = {root: {date.fromisoformat(col["due"][i]) for i in rows} for root, rows in pregnancies.items()}
+    guardians = {
+        root: {col[k][i] for i in rows for k in ("guardian_fold", "guardian_kana") if col[k][i]}
+        for root, rows in pregnancies.items()
+    }
+    found: dict[int, set[int]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if placeholder[i] or not col["dob"][i]:
+            continue
+        near = {
+            pregnancy
+            for kind in kinds
+            if col[kind][i] and (kind != "phone" or phones[col[kind][i]] <= HOUSEHOLD_TOKEN_LIMIT)
+            for pregnancy in at_place.get((kind, col[kind][i]), ())
+        }
+        if not near:
+            continue
+        families = _family_parts(col, i)
+        for pregnancy in near:
+            if any(g.startswith(f) for g in guardians[pregnancy] for f in families) and any(
+                near_due(col["dob"][i], due) for due in dues[pregnancy]
+            ):
+                found[pregnancy].add(root)
+    apart: dict[int, set[int]] = defaultdict(set)
+    for a, b in different:
+        apart[root_of[a]].add(root_of[b])
+        apart[root_of[b]].add(root_of[a])
+    for pregnancy, children in found.items():
+        if len(children) == 1 and not children & apart[pregnancy]:
+            union(parent, pregnancy, children.pop())
+
+
+def _family_parts(col: dict[str, list[Any]], i: int) -> list[str]:
+    """Row `i`'s family name as folded (the written name less its given name) and as read, where the row
+    splits its name; none where it does not (a name without a space cannot be cut)."""
+    parts = []
+    given, name = col["given_name"][i], col["name_fold"][i]
+    if given and name:
+        given_fold = fold_variants(given)
+        if name.endswith(given_fold) and len(name) > len(given_fold):
+            parts.append(name[: -len(given_fold)])
+    reading, given_kana = col["kana_key"][i], col["given_kana"][i]
+    if reading and given_kana and reading.endswith(given_kana) and len(reading) > len(given_kana):
+        parts.append(reading[: -len(given_kana)])
+    return parts

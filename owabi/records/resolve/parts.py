@@ -13,6 +13,8 @@ Subjects (`clustering_parts`):
 - clusters.join_placeholders and join_unborn: a pre-birth row and every row naming a guardian as it
   does (the written name or the reading, in either column), and every row sharing its phone or address
   (join_unborn counts the rows behind a phone or address: all of them are in the part).
+- clusters.join_born_elsewhere: a pre-birth row and every dated row of its postal code born near its
+  due date (its phone is linked as above).
 - clusters.join_grown: a name (or reading) is unique when no third subject in the incident holds it.
   Subjects lie within the parts above ("base parts"); a name held in exactly two base parts joins them,
   a name held in three or more is held by three subjects or more and is passed to join_grown as held
@@ -114,7 +116,56 @@ def _placeholder_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64
         column = table.column(kind).combine_chunks()
         homes = pc.unique(column.filter(placeholder).drop_null())
         links.append(_value_links(column, rows, homes))
+    links.append(_born_then_links(table, placeholder, rows))
     return links
+
+
+def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, Int64s]:
+    """clusters.join_born_elsewhere: a pre-birth row to every dated row of its postal code born within
+    PLACEHOLDER_WINDOW of its due date, as written or with month and day swapped (a superset of the
+    rows it may join: the family name is not compared here). Its phone is linked above already. Joined
+    on (postal code, a window-wide bucket of the date), so a crowded postal code is not paired whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from owabi.records.resolve.clusters import PLACEHOLDER_WINDOW
+
+    width = PLACEHOLDER_WINDOW.days + 1
+    postal = table.column("postal").combine_chunks().cast(pa.string())
+
+    def days(iso: Any) -> Any:
+        parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+        return pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
+
+    due = days(table.column("due").combine_chunks().cast(pa.string()))
+    wanted = pc.and_(pc.and_(placeholder, pc.is_valid(postal)), pc.is_valid(due))
+    if not pc.any(wanted).as_py():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pregnancy = pa.table({"postal": postal, "due": due, "row": rows}).filter(wanted)
+    bucket = pc.divide(pregnancy.column("due"), width)
+    pregnancy = pa.concat_tables(
+        [pregnancy.append_column("bucket", pc.add(bucket, shift)) for shift in (-1, 0, 1)]
+    )
+    dob = table.column("dob").combine_chunks().cast(pa.string())
+    swapped = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(dob, 0, 5),
+        pc.utf8_slice_codeunits(dob, 8, 10),
+        pc.utf8_slice_codeunits(dob, 4, 7),
+        "",
+    )
+    named = pc.and_(pc.invert(placeholder), pc.is_valid(postal))
+    born = pa.concat_tables(
+        [
+            pa.table({"postal": postal, "born": days(value), "child": rows}).filter(named)
+            for value in (dob, swapped)
+        ]
+    )
+    born = born.filter(pc.is_valid(born.column("born")))
+    born = born.append_column("bucket", pc.divide(born.column("born"), width))
+    pairs = pregnancy.join(born, ["postal", "bucket"], join_type="inner")
+    gap = pc.abs(pc.subtract(pairs.column("born"), pairs.column("due")))
+    pairs = pairs.filter(pc.less_equal(gap, PLACEHOLDER_WINDOW.days))
+    return _numpy(pairs.column("row")), _numpy(pairs.column("child"))
 
 
 def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[list[tuple[Int64s, Int64s]], Any, Any]:

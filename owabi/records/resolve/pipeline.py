@@ -29,7 +29,14 @@ from owabi.records.majority import minor_cutoff
 from owabi.records.models import ResolveRun
 from owabi.records.resolve import parts
 from owabi.records.resolve.children import one_subject_per_child
-from owabi.records.resolve.clusters import decided_pairs, join_grown, join_placeholders, join_unborn, link
+from owabi.records.resolve.clusters import (
+    decided_pairs,
+    join_born_elsewhere,
+    join_grown,
+    join_placeholders,
+    join_unborn,
+    link,
+)
 from owabi.records.resolve.engines import ENGINES, check_available
 from owabi.records.resolve.households import households
 from owabi.records.resolve.recipients import assign_recipients, subject_facts
@@ -350,6 +357,7 @@ def _subjects(
         )
         join_placeholders(col, placeholder, parent)
         join_unborn(col, placeholder, parent)
+        join_born_elsewhere(col, placeholder, parent, apart)
         taken = batch.records
         crowded_names = clustering.crowded_name.take(taken).to_pylist()
         crowded_readings = clustering.crowded_reading.take(taken).to_pylist()
