@@ -271,18 +271,23 @@ def test_close_birth_dates_are_those_one_person_can_give() -> None:
 
 
 def _born_elsewhere(rows: list[dict[str, str | None]], different: set[tuple[int, int]] | None = None) -> int:
-    """join_born_elsewhere on rows (each its own subject; row 0 the pre-birth row): how many subjects."""
+    """join_born_elsewhere on rows (each its own subject; rows with a due date are pre-birth rows): how
+    many subjects."""
     names = (
         *("due", "postal", "phone", "dob", "name_fold", "given_name", "kana_key", "given_kana"),
-        *("guardian_fold", "guardian_kana"),
+        *("guardian_fold", "guardian_kana", "guardian_given_name", "guardian_given_kana"),
     )
     col = {name: [row.get(name) for row in rows] for name in names}
     parent = list(range(len(rows)))
-    join_born_elsewhere(col, [i == 0 for i in range(len(rows))], parent, different or set())
+    join_born_elsewhere(col, [bool(row.get("due")) for row in rows], parent, different or set())
     return len({find(parent, i) for i in range(len(rows))})
 
 
-PREGNANCY = {"due": "2005-02-23", "postal": "9200853", "phone": "+81761112222", "guardian_fold": "鵜飼多恵"}
+PREGNANCY = {
+    **{"due": "2005-02-23", "postal": "9200853", "phone": "+81761112222"},
+    **{"guardian_fold": "鵜飼多恵", "guardian_given_name": "多恵"},
+    **{"guardian_kana": "ウカイタエ", "guardian_given_kana": "タエ"},
+}
 GROWN = {
     **{"dob": "2005-02-26", "postal": "9200853", "phone": "+819012123434"},
     **{"name_fold": "鵜飼蒼", "given_name": "蒼", "kana_key": "ウカイアオイ", "given_kana": "アオイ"},
@@ -291,12 +296,14 @@ GROWN = {
 
 def test_a_pregnancy_joins_the_one_child_of_the_family_name_born_then_in_its_postal_code() -> None:
     assert _born_elsewhere([PREGNANCY, GROWN]) == 1
-    # Through the guardian's reading where the written names disagree (鵜飼 / 鵜養), or the home's phone.
-    reading = {**PREGNANCY, "guardian_fold": "鵜養多恵", "guardian_kana": "ウカイタエ"}
-    assert _born_elsewhere([reading, GROWN]) == 1
+    # The reading decides where one side's written name is not split (a guardian written without a space).
+    unsplit = {**PREGNANCY, "guardian_fold": "鵜養多恵", "guardian_given_name": None}
+    assert _born_elsewhere([unsplit, GROWN]) == 1
+    # The home's phone instead of the postal code.
     assert _born_elsewhere([PREGNANCY, {**GROWN, "postal": "1000001", "phone": PREGNANCY["phone"]}]) == 1
-    # Month and day swapped on one side (2005-02-26 written 2005-26-02 is no date; 03-02 for 02-03 is).
-    assert _born_elsewhere([{**PREGNANCY, "due": "2005-03-01"}, {**GROWN, "dob": "2005-01-03"}]) == 1
+    # Month and day swapped on one side: born 2005-10-02 written for 2005-02-10.
+    assert _born_elsewhere([{**PREGNANCY, "due": "2005-02-10"}, {**GROWN, "dob": "2005-10-02"}]) == 1
+    assert _born_elsewhere([{**PREGNANCY, "due": "2005-02-10"}, {**GROWN, "dob": "2005-10-25"}]) == 2
 
 
 def test_twins_or_a_stranger_of_the_family_name_born_then_leave_the_pregnancy_alone() -> None:
@@ -308,17 +315,35 @@ def test_twins_or_a_stranger_of_the_family_name_born_then_leave_the_pregnancy_al
         "given_kana": "ミドリ",
     }
     assert _born_elsewhere([PREGNANCY, GROWN, twin]) == 3
+    # A twin whose name is not split may be of the family: which one is not known.
+    unsplit = {**twin, "given_name": None, "given_kana": None}
+    assert _born_elsewhere([PREGNANCY, GROWN, unsplit]) == 3
 
 
 def test_a_child_of_another_family_name_place_or_season_is_not_joined() -> None:
-    other_family = {**GROWN, "name_fold": "鵜沢蒼", "kana_key": "ウザワアオイ"}
-    assert _born_elsewhere([PREGNANCY, other_family]) == 2
+    assert _born_elsewhere([PREGNANCY, {**GROWN, "name_fold": "鵜沢蒼", "kana_key": "ウザワアオイ"}]) == 2
     assert _born_elsewhere([PREGNANCY, {**GROWN, "postal": "9200854"}]) == 2  # the next postal code
     assert _born_elsewhere([PREGNANCY, {**GROWN, "dob": "2006-01-20"}]) == 2  # a sibling, eleven months on
     assert _born_elsewhere([PREGNANCY, {**GROWN, "dob": None}]) == 2
 
 
-def test_a_pregnancy_a_reviewer_parted_from_the_child_is_not_joined() -> None:
+def test_a_family_name_is_compared_whole_not_as_the_start_of_another() -> None:
+    mother = {**PREGNANCY, "guardian_fold": "森田多恵", "guardian_kana": "モリタタエ"}
+    child = {**GROWN, "name_fold": "森蒼", "kana_key": "モリアオイ"}
+    assert _born_elsewhere([mother, child]) == 2  # 森 is not 森田
+    # 伊藤 and 伊東 read alike (イトウ): the written names, where both have one, decide.
+    mother = {**PREGNANCY, "guardian_fold": "伊藤多恵", "guardian_kana": "イトウタエ"}
+    child = {**GROWN, "name_fold": "伊東蒼", "kana_key": "イトウアオイ"}
+    assert _born_elsewhere([mother, child]) == 2
+    assert _born_elsewhere([mother, {**child, "name_fold": "伊藤蒼"}]) == 1
+    # A guardian split neither way places nothing.
+    unsplit = {**PREGNANCY, "guardian_given_name": None, "guardian_given_kana": None}
+    assert _born_elsewhere([unsplit, GROWN]) == 2
+
+
+def test_a_child_two_pregnancies_claim_or_a_reviewer_parted_is_not_joined() -> None:
+    other = {**PREGNANCY, "due": "2005-03-01", "phone": "+81761113333"}
+    assert _born_elsewhere([PREGNANCY, GROWN, other]) == 3
     assert _born_elsewhere([PREGNANCY, GROWN], {(0, 1)}) == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
@@ -18,6 +19,7 @@ from owabi.records.resolve.union_find import find, roots, union
 from owabi.records.resolve_model import dob_close
 
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # kanji (CJK ideographs and compatibility forms)
 
 Pairs = set[tuple[int, int]]
 
@@ -463,75 +465,140 @@ def join_born_elsewhere(
     were written later, from a home of their own (a grown child's own phone, e-mail, flat) or with the
     guardian written differently, so no guardian's name and no home token links them.
 
-    It joins the one named subject that was born within PLACEHOLDER_WINDOW of a due date (as written,
-    or month and day swapped), whose family name begins a guardian's name on the pregnancy's rows (as
-    written up to variant characters, or as read), and one of whose rows has a postal code (all seven
+    It joins the one named subject born within PLACEHOLDER_WINDOW of a due date (as written, or month
+    and day swapped) of the guardian's family name, one of whose rows has a postal code (all seven
     digits) or a phone of the pregnancy's rows. Family name, birth near the due date and one postal area
     together name one child in practice: a sibling is born at least about ten months away, and a
     stranger of the family name born that season in that postal area is rare (a postal code holds a few
-    hundred rows even at 35 million). Where two subjects qualify (twins, or such a stranger) nothing is
-    joined, and a reviewer's "different" is never overridden. A phone on more than
-    HOUSEHOLD_TOKEN_LIMIT rows (a switchboard) links nothing; a postal code is a place, not a token, and
-    has no such limit: the uniqueness of the child is the test there.
+    hundred rows even at 35 million).
+
+    - The family name is compared whole: the written one (variant kanji folded) where both sides split
+      the name into family and given names, else the reading where both split it (森 is not 森田, and
+      伊藤 is not 伊東 though both read イトウ). A guardian whose name is split neither way places nothing.
+    - A subject's rows are taken together: its birth dates, places and family names may come from
+      different rows. A subject born then at the place whose family name cannot be told (no split name)
+      counts as a second candidate: it may be a twin, and then which one is not known.
+    - Two candidates (twins, or that stranger) join nothing; a child two pregnancies claim joins
+      neither; a reviewer's "different" is never overridden.
+    - A phone on more than HOUSEHOLD_TOKEN_LIMIT rows (a switchboard) links nothing; a postal code is
+      a place, not a token, and has no such limit: the uniqueness of the child is the test there.
     """
     root_of = roots(parent)
-    named: set[int] = {root_of[i] for i, p in enumerate(placeholder) if not p}
+    has_name = bytearray(len(parent))
+    for i, p in enumerate(placeholder):
+        if not p:
+            has_name[root_of[i]] = 1
     pregnancies: dict[int, list[int]] = defaultdict(list)
     for i, p in enumerate(placeholder):
-        if p and root_of[i] not in named and col["due"][i]:
+        if p and not has_name[root_of[i]] and col["due"][i]:
             pregnancies[root_of[i]].append(i)
     if not pregnancies:
         return
     kinds = ("postal", "phone")
-    at_place: dict[tuple[str, str], set[int]] = defaultdict(set)
+    window = PLACEHOLDER_WINDOW.days + 1
+    # Pregnancies by place and by a window-wide bucket of a due date: a row looks only at those due
+    # near its birth date, however many rows share its postal code.
+    waiting: dict[tuple[str, str, int], set[int]] = defaultdict(set)
+    dues: dict[int, set[date]] = defaultdict(set)
     for root, rows in pregnancies.items():
         for i in rows:
+            due = date.fromisoformat(col["due"][i])
+            dues[root].add(due)
             for kind in kinds:
                 if col[kind][i]:
-                    at_place[(kind, col[kind][i])].add(root)
-    phones = Counter(value for value in col["phone"] if ("phone", value) in at_place)
-    dues = {root: {date.fromisoformat(col["due"][i]) for i in rows} for root, rows in pregnancies.items()}
-    guardians = {
-        root: {col[k][i] for i in rows for k in ("guardian_fold", "guardian_kana") if col[k][i]}
-        for root, rows in pregnancies.items()
-    }
-    found: dict[int, set[int]] = defaultdict(set)
+                    waiting[(kind, col[kind][i], due.toordinal() // window)].add(root)
+    places = {(kind, value) for kind, value, _ in waiting}
+    phones = Counter(value for value in col["phone"] if ("phone", value) in places)
+    near: dict[int, set[int]] = defaultdict(set)  # pregnancy -> subjects born then at its place
     for i, root in enumerate(root_of):
         if placeholder[i] or not col["dob"][i]:
             continue
-        near = {
-            pregnancy
-            for kind in kinds
-            if col[kind][i] and (kind != "phone" or phones[col[kind][i]] <= HOUSEHOLD_TOKEN_LIMIT)
-            for pregnancy in at_place.get((kind, col[kind][i]), ())
-        }
-        if not near:
+        born = _birth_and_swapped(col["dob"][i])
+        for kind in kinds:
+            value = col[kind][i]
+            if not value or (kind == "phone" and phones[value] > HOUSEHOLD_TOKEN_LIMIT):
+                continue
+            for birth in born:
+                bucket = birth.toordinal() // window
+                for shift in (-1, 0, 1):
+                    for pregnancy in waiting.get((kind, value, bucket + shift), ()):
+                        if any(abs(birth - due) <= PLACEHOLDER_WINDOW for due in dues[pregnancy]):
+                            near[pregnancy].add(root)
+    if not near:
+        return
+    wanted = set().union(*near.values())
+    families: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if root in wanted and not placeholder[i]:
+            parts = _family_parts(col, i)
+            families[root].update(parts)
+    unknown = {root for root in wanted if not families[root]}
+    claimed: Counter[int] = Counter()
+    chosen: dict[int, int] = {}
+    for pregnancy, subjects in near.items():
+        guardian = {part for i in pregnancies[pregnancy] for part in _guardian_family_parts(col, i)}
+        if not guardian:
             continue
-        families = _family_parts(col, i)
-        for pregnancy in near:
-            if any(g.startswith(f) for g in guardians[pregnancy] for f in families) and any(
-                near_due(col["dob"][i], due) for due in dues[pregnancy]
-            ):
-                found[pregnancy].add(root)
+        # Who may be of the family: its name agrees written or read, or cannot be told (twins written
+        # one in kanji, one in kana). One such subject, of the family by _same_family, is the child.
+        maybe = {s for s in subjects if s in unknown or guardian & families[s]}
+        if len(maybe) == 1 and _same_family(guardian, families[child := next(iter(maybe))]):
+            chosen[pregnancy] = child
+            claimed[child] += 1
+    # Each join is of one pregnancy and one child no other pregnancy claims: the joins are disjoint,
+    # so "parted by a reviewer" is read off the subjects as they were before any of them.
     apart: dict[int, set[int]] = defaultdict(set)
     for a, b in different:
         apart[root_of[a]].add(root_of[b])
         apart[root_of[b]].add(root_of[a])
-    for pregnancy, children in found.items():
-        if len(children) == 1 and not children & apart[pregnancy]:
-            union(parent, pregnancy, children.pop())
+    for pregnancy, child in chosen.items():
+        if claimed[child] != 1 or child in apart[pregnancy]:
+            continue
+        union(parent, pregnancy, child)
 
 
-def _family_parts(col: dict[str, list[Any]], i: int) -> list[str]:
-    """Row `i`'s family name as folded (the written name less its given name) and as read, where the row
-    splits its name; none where it does not (a name without a space cannot be cut)."""
-    parts = []
-    given, name = col["given_name"][i], col["name_fold"][i]
-    if given and name:
-        given_fold = fold_variants(given)
-        if name.endswith(given_fold) and len(name) > len(given_fold):
-            parts.append(name[: -len(given_fold)])
-    reading, given_kana = col["kana_key"][i], col["given_kana"][i]
-    if reading and given_kana and reading.endswith(given_kana) and len(reading) > len(given_kana):
-        parts.append(reading[: -len(given_kana)])
-    return parts
+def _birth_and_swapped(iso: str) -> list[date]:
+    """A birth date, and the date with month and day swapped where that is a date."""
+    births = [date.fromisoformat(iso)]
+    try:
+        swapped = date.fromisoformat(f"{iso[:4]}-{iso[8:10]}-{iso[5:7]}")
+    except ValueError:
+        return births
+    return births if swapped == births[0] else [*births, swapped]
+
+
+def _split(whole: str | None, given: str | None) -> str | None:
+    """`whole` less its ending `given` (the family part), where the name was split."""
+    if whole and given and whole.endswith(given) and len(whole) > len(given):
+        return whole[: -len(given)]
+    return None
+
+
+def _family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
+    """Row `i`'s family name: ("name", written in kanji, variant kanji folded) and ("kana", read), where
+    the row splits its name so; none where it does not (a name without a space cannot be cut). A name
+    written in kana gives its reading only (its kanji are not known)."""
+    given = col["given_name"][i]
+    parts = {
+        ("name", _split(col["name_fold"][i], fold_variants(given) if given else None)),
+        ("kana", _split(col["kana_key"][i], col["given_kana"][i])),
+    }
+    return {(kind, value) for kind, value in parts if value and (kind == "kana" or _HAN.search(value))}
+
+
+def _guardian_family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
+    """The family name of row `i`'s guardian, as _family_parts gives a row's own."""
+    parts = {
+        ("name", _split(col["guardian_fold"][i], col["guardian_given_name"][i])),
+        ("kana", _split(col["guardian_kana"][i], col["guardian_given_kana"][i])),
+    }
+    return {(kind, value) for kind, value in parts if value}
+
+
+def _same_family(guardian: set[tuple[str, str]], child: set[tuple[str, str]]) -> bool:
+    """One family name: the written ones agree where both sides have one, else the readings."""
+    written = {v for k, v in guardian if k == "name"}, {v for k, v in child if k == "name"}
+    if written[0] and written[1]:
+        return bool(written[0] & written[1])
+    read = {v for k, v in guardian if k == "kana"}, {v for k, v in child if k == "kana"}
+    return bool(read[0] & read[1])
