@@ -1,7 +1,8 @@
 """Benchmark: the whole pipeline at several sizes, with each stage's time, peak memory and scaling.
 
     .venv/bin/python bench/bench_scale.py --sizes 1000000,5000000 \
-        --database postgres://postgres@127.0.0.1:5432/owabi_scale [--engine duckdb|spark] [--keep]
+        --database postgres://postgres@127.0.0.1:5432/owabi_scale [--engine duckdb|spark] \
+        [--skip-print] [--keep]
 
 For each size, in a database made afresh: synth -> import -> resolve -> notices setup (the demo's) ->
 notices prepare -> notices print, each stage its own `owabi` process as an operator runs it, timed, with
@@ -65,7 +66,7 @@ def database_mib(url: str) -> float:
         return float(row[0]) / 2**20 if row else 0.0
 
 
-def one_size(records: int, url: str, engine: str, work: Path) -> Run:
+def one_size(records: int, url: str, engine: str, work: Path, *, skip_print: bool = False) -> Run:
     recreate(url)
     work = work / str(records)  # its own data folder: secrets and the audit witness go with the database
     env = dict(
@@ -95,6 +96,8 @@ def one_size(records: int, url: str, engine: str, work: Path) -> Run:
         ("prepare", ["notices", "prepare", "--incident", "scale"]),
         ("print", ["notices", "print", "--incident", "scale", "--out", str(letters)]),
     ]
+    if skip_print:
+        stages.pop()
     result = Run(records)
     for name, args in stages:
         print(f"• {records:,} records: {name}", file=sys.stderr, flush=True)
@@ -168,6 +171,11 @@ def main() -> None:
     )
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb", help="resolve's engine")
     parser.add_argument(
+        "--skip-print",
+        action="store_true",
+        help="stop at notices prepared (printing 2 pages a letter takes longer than the rest at 5M)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the last size's database (default: drop it)"
     )
     options = parser.parse_args()
@@ -184,7 +192,7 @@ def main() -> None:
     started = time.monotonic()
     try:
         for size in sizes:
-            runs.append(one_size(size, options.database, options.engine, work))
+            runs.append(one_size(size, options.database, options.engine, work, skip_print=options.skip_print))
             report(runs)
     finally:
         if not options.keep:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -161,3 +164,21 @@ def held_at_first_progress(run: Callable[[Callable[..., None]], object]) -> Iter
     finally:
         go_on.set()
         thread.join(timeout=300)
+
+
+def sigkill_when(
+    process: subprocess.Popen[Any], ready: Callable[[], bool], what: str, wait: float = 240
+) -> None:
+    """SIGKILL `process` as soon as `ready()` holds (polled every 2 ms); the test fails if the process
+    ends first or nothing is ready within `wait` seconds (`what` names what was awaited)."""
+    deadline = time.monotonic() + wait
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, err = process.communicate()
+            shown = err.decode() if isinstance(err, bytes) else (err or "")
+            pytest.fail(f"no {what} before the process ended: {shown[-2000:]}")
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, f"the process ended before it could be killed ({what})"

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -27,7 +26,7 @@ from owabi.records import match_store
 from owabi.records.models import ImportCheckpoint, LeakRecord, LookupKey, SourceFile
 from owabi.records.readers import ImportFileError
 from owabi.records.services import file_sha256, import_file
-from tests.conftest import OWABI, REPO
+from tests.conftest import OWABI, REPO, sigkill_when
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,17 +71,8 @@ def _run(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[st
 def _kill_after_a_checkpoint(process: subprocess.Popen[bytes], incident: Incident, name: str) -> int:
     """SIGKILL `process` as soon as its import of `name` has committed a checkpoint (the database polled
     every few milliseconds; a checkpoint is a hundred rows' work apart); the rows it had committed."""
-    deadline = time.monotonic() + 120
     checkpoints = ImportCheckpoint.objects.filter(source_file__incident=incident, source_file__file_name=name)
-    while not checkpoints.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            _, err = process.communicate()
-            pytest.fail(f"no checkpoint before the import ended: {err.decode()[-2000:]}")
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the import ended before it could be killed"
+    sigkill_when(process, checkpoints.exists, "import checkpoint", wait=120)
     held = SourceFile.objects.get(incident=incident, file_name=name)
     assert not held.finished, "the import finished before it could be killed"
     assert held.rows_in == checkpoints.order_by("rows_read").last().rows_read  # type: ignore[union-attr]

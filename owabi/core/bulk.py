@@ -161,8 +161,8 @@ def _copy(
         form = " (FORMAT BINARY)" if binary else ""
         with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{form}") as copy:
             count = write(copy)
-        if analyze and count >= ANALYZE_AFTER:
-            cursor.execute(f"ANALYZE {table}")
+    if analyze and count >= ANALYZE_AFTER:
+        refresh_statistics(model)
     return count
 
 

@@ -11,17 +11,25 @@ it is. Nothing is written through a symbolic link planted at the target's name.
 - `open_private` opens a file that is written as work goes (the print manifest, the outbox), where
   what is there after a crash is exactly what was done.
 - `csv_writer` is the one csv writer: see `neutralize` for the rule.
+- `scratch_folder` is a run's private working folder (DuckDB's spill, Spark's scratch), deleted after the
+  run, or by the next run on the machine when a kill left it.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import re
+import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -50,13 +58,62 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+# run-<process id>@<host>-<mkdtemp's letters, digits and _>: who made the folder, from its name alone.
+_SCRATCH = re.compile(r"run-([0-9]+)@(.*)-[a-z0-9_]+")
+
+
+@contextmanager
+def scratch_folder(base: Path) -> Iterator[Path]:
+    """A private folder (0700) under `base` for one run's scratch, deleted after the run.
+
+    A run killed outright (SIGKILL, the out-of-memory killer, a power cut) cannot delete its folder, which
+    holds the features in plain text; so its name carries the process and host that made it, and every
+    run first deletes the folders whose process is gone on this host. A folder named otherwise, or made
+    on another host sharing the folder, is left alone: who owns it cannot be told."""
+    private_dir(base)
+    host = _host()
+    for folder in base.glob("run-*"):
+        owner = _SCRATCH.fullmatch(folder.name)
+        if owner and owner.group(2) == host and not _alive(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            logger.warning("deleted the scratch folder of a run that did not finish (%s)", folder.name)
+    scratch = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}@{host}-", dir=base))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs under this id (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    with suppress(OSError):
+        # /proc/<pid>/stat: "pid (name) state ...", the name in parentheses may hold spaces.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
 def open_private(path: Path, mode: str = "w", *, newline: str | None = None) -> IO[Any]:
-    """Open `path` for writing ("w", "a", "wb" or "ab"; text is UTF-8), created 0600. The caller closes it."""
-    if mode not in ("w", "a", "wb", "ab"):
+    """Open `path` for writing ("w", "a", "wb" or "ab"; "x": a new text file, FileExistsError if there is
+    one; text is UTF-8), created 0600. The caller closes it."""
+    if mode not in ("w", "a", "x", "wb", "ab"):
         raise ValueError(f"open_private writes only: mode {mode!r}")
     private_dir(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    flags |= os.O_APPEND if mode.startswith("a") else os.O_TRUNC
+    if mode == "x":
+        flags |= os.O_EXCL
+        mode = "w"
+    else:
+        flags |= os.O_APPEND if mode.startswith("a") else os.O_TRUNC
     fd = os.open(path, flags, FILE_MODE)
     return _wrap(fd, mode, newline)
 
@@ -94,7 +151,7 @@ def write_private(path: Path, mode: str = "w", *, newline: str | None = None) ->
         with suppress(FileNotFoundError):
             temp.unlink()
         raise
-    _sync_dir(folder)
+    sync_dir(folder)
 
 
 def _wrap(fd: int, mode: str, newline: str | None) -> IO[Any]:
@@ -108,7 +165,7 @@ def _wrap(fd: int, mode: str, newline: str | None) -> IO[Any]:
         raise
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
     """Make a rename durable: what is marked done after it (letters printed) must not outlive the file."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -24,20 +24,25 @@ The QR code opens the portal with the registration code filled in; it never carr
 
 from __future__ import annotations
 
+import csv
 import io
+import json
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 from django.db import transaction
 from django.utils import timezone
 
 from owabi.core import audit, bulk
-from owabi.core.files import csv_writer, open_private, private_dir, write_private
+from owabi.core.files import csv_writer, open_private, private_dir, sync_dir, write_private
 from owabi.core.linebreak import FONT, MM, register_font, width, wrap
+from owabi.core.models import AuditEvent
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import printing_letters
 from owabi.notices import codes
@@ -595,20 +600,108 @@ class PrintResult:
     pages: int = 0
     files: list[Path] = field(default_factory=list)
     manifest: Path | None = None
+    finished: list[str] = field(default_factory=list)  # files a stopped run had printed, listed now
+    discarded: list[str] = field(default_factory=list)  # files a stopped run wrote but never marked
+
+
+# A batch is written under these names first (its rows, then its PDF) and the PDF gets its own name once
+# its letters are marked sent: a file named letters-….pdf is always one to post. The JSON holds the
+# batch's incident, file name and manifest rows.
+_PENDING_PDF = ".{name}.incident-{incident}.pending"
+_PENDING_ROWS = ".{name}.incident-{incident}.pending.json"
+_MANIFEST_HEADER = ["file", "first_page", "pages", "reference", "postal_code", "kind"]
 
 
 def print_letters(
-    *, incident: Incident, out: Path, actor: str, batch: int = BATCH, printed_on: date | None = None
+    *,
+    incident: Incident,
+    out: Path,
+    actor: str,
+    batch: int = BATCH,
+    printed_on: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PrintResult:
-    """Write every prepared letter notice into batch PDFs under `out`, with manifest.csv; each letter
-    written is marked sent (handed to the printer). A re-run prints only letters not yet printed; a run
-    while another prints the incident's letters is refused (IncidentBusy)."""
+    """Write every prepared letter notice into batch PDFs under `out`, with a manifest; each letter
+    written is marked sent (handed to the printer). A re-run prints only letters not yet printed, and
+    first settles what a stopped run left in `out` (`_settle`); a run while another prints the incident's
+    letters is refused (IncidentBusy). `progress(done, total)` after each batch."""
     with printing_letters(incident):
-        return _print_letters(incident, out, actor, batch, printed_on)
+        return _print_letters(incident, out, actor, batch, printed_on, progress or (lambda _d, _t: None))
+
+
+def _claim_manifest(out: Path) -> tuple[str, IO[Any]]:
+    """This run's stamp and its manifest, opened: a new name even when a run of the same second wrote
+    into `out` before (its files would be overwritten)."""
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        claimed = stamp if attempt == 1 else f"{stamp}-{attempt}"
+        try:
+            return claimed, open_private(out / f"manifest-{claimed}.csv", "x", newline="")
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{out}: too many print runs in one second")  # pragma: no cover
+
+
+def _listed(out: Path) -> set[tuple[str, str]]:
+    """(file, reference) of every letter the manifests in `out` list (a line cut short is not one)."""
+    found = set()
+    for manifest in out.glob("manifest-*.csv"):
+        with manifest.open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle):
+                if len(row) == len(_MANIFEST_HEADER) and row[0] != "file":
+                    found.add((row[0], row[3]))
+    return found
+
+
+def _left_by(incident: Incident, out: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The batches a stopped print of this incident left in `out`: their rows files, read."""
+    if not out.is_dir():
+        return []
+    found = []
+    for path in sorted(out.glob(_PENDING_ROWS.format(name="letters-*.pdf", incident=incident.pk))):
+        batch = json.loads(path.read_text("utf-8"))
+        if batch["incident"] == incident.pk:
+            found.append((path, batch))
+    return found
+
+
+def _settle(incident: Incident, out: Path, manifest: IO[Any], result: PrintResult) -> None:
+    """What a stopped run of this incident left in `out`: a batch whose letters were marked sent (its
+    audit event names the file) gets its own name and its manifest rows; one that was not is deleted,
+    as its letters are printed again. This run holds the incident's print lock, so no run writes them."""
+    listed = None
+    for pending_rows, batch in _left_by(incident, out):
+        name = batch["file"]
+        pending_pdf = out / _PENDING_PDF.format(name=name, incident=incident.pk)
+        marked = AuditEvent.objects.filter(
+            action="notices.print", object_type="incident", object_id=str(incident.pk), data__file=name
+        ).exists()
+        if not marked:  # its letters wait still: printed again below
+            pending_pdf.unlink(missing_ok=True)
+            pending_rows.unlink()
+            result.discarded.append(name)
+            continue
+        if pending_pdf.exists():
+            pending_pdf.replace(out / name)
+            sync_dir(out)
+        listed = _listed(out) if listed is None else listed
+        missing = [row for row in batch["rows"] if (row[0], row[3]) not in listed]
+        csv_writer(manifest).writerows(missing)
+        _durable(manifest)  # listed for good before the rows file goes
+        result.finished.append(name)
+        result.files.append(out / name)
+        result.letters += len(batch["rows"])
+        result.pages += sum(row[2] for row in batch["rows"])
+        pending_rows.unlink()
 
 
 def _print_letters(
-    incident: Incident, out: Path, actor: str, batch: int, printed_on: date | None
+    incident: Incident,
+    out: Path,
+    actor: str,
+    batch: int,
+    printed_on: date | None,
+    progress: Callable[[int, int], None],
 ) -> PrintResult:
     from reportlab.pdfgen.canvas import Canvas
 
@@ -621,16 +714,22 @@ def _print_letters(
         .values_list("pk", flat=True)
     )
     result = PrintResult()
-    if not waiting:  # nothing to print: no empty manifest for the vendor to puzzle over
+    if out.is_dir():  # a write cut short leaves its temp file (files.write_private): letters, never posted
+        for temp in out.glob(f".{_PENDING_PDF.format(name='letters-*.pdf', incident=incident.pk)}*.tmp"):
+            temp.unlink()
+    # Nothing to print: no empty manifest for the vendor to puzzle over.
+    if not waiting and not _left_by(incident, out):
         return result
     private_dir(out)
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    stamp, handle = _claim_manifest(out)
     manifest = out / f"manifest-{stamp}.csv"
-    with open_private(manifest, newline="") as handle:  # as it goes: it lists what was printed
+    with handle:  # as it goes: it lists what was printed
         rows = csv_writer(handle)
-        rows.writerow(["file", "first_page", "pages", "reference", "postal_code", "kind"])
+        rows.writerow(_MANIFEST_HEADER)
+        _durable(handle)
+        _settle(incident, out, handle, result)
         for number, pks in enumerate(bulk.chunked(waiting, batch), start=1):
-            path = out / f"letters-{stamp}-{number:04d}.pdf"
+            name = f"letters-{stamp}-{number:04d}.pdf"
             notices = list(Notice.objects.filter(pk__in=pks).order_by("pk"))
             pdf = io.BytesIO()
             canvas = Canvas(pdf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=FONT)
@@ -644,7 +743,7 @@ def _print_letters(
                 pages = canvas.getPageNumber() - first
                 entries.append(
                     [
-                        path.name,
+                        name,
                         first,
                         pages,
                         reference(notice),
@@ -655,7 +754,17 @@ def _print_letters(
                 result.pages += pages
                 result.reminders += notice.reminder_of_id is not None
             canvas.save()
-            with write_private(path, "wb") as written:  # complete on disk before it is marked sent
+            # Complete on disk, under a name no one posts, before its letters are marked sent; its rows
+            # beside it first, so that a run stopped after the marking can still list them (_settle).
+            pending_pdf, pending_rows = (
+                out / _PENDING_PDF.format(name=name, incident=incident.pk),
+                out / _PENDING_ROWS.format(name=name, incident=incident.pk),
+            )
+            with write_private(pending_rows) as written:
+                json.dump(
+                    {"incident": incident.pk, "file": name, "rows": entries}, written, ensure_ascii=False
+                )
+            with write_private(pending_pdf, "wb") as written:
                 written.write(pdf.getvalue())
             with transaction.atomic():  # the batch's letters are sent and audited together, or neither
                 printed = list(
@@ -673,16 +782,29 @@ def _print_letters(
                     object_type="incident",
                     object_id=incident.pk,
                     data={
-                        "file": path.name,
+                        "file": name,
                         "letters": printed,
                         "reminders": result.reminders - reminders_before,
                         "pages": result.pages - pages_before,
                     },
                 )
+            pending_pdf.replace(out / name)
+            sync_dir(out)
             # Listed only once its letters are marked printed: a file the manifest lists is one to post.
             rows.writerows(entries)
-            handle.flush()
+            _durable(handle)
+            pending_rows.unlink()
             result.letters += len(notices)
-            result.files.append(path)
+            result.files.append(out / name)
+            progress(min(number * batch, len(waiting)), len(waiting))
     result.manifest = manifest
     return result
+
+
+def _postal(notice: Notice) -> str:
+    return str(notice.content["to"]["postal_code"])
+
+
+def _durable(handle: IO[Any]) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())

@@ -5,6 +5,10 @@ when. Resolve holds a Python list per feature column only after scoring, so Duck
 those lists are never in memory together, and only until the recipients are found: writing needs no
 record's values, only each record's "fullest record" ranks (storage.fullest), taken from the Arrow
 columns before the lists exist. Where it goes at 1M records: docs/performance.md, "Resolve's memory".
+
+A run keeps two checkpoints (resume): the scored pairs, then the subjects and recipients. The next run
+on the same records, date, decisions and code takes up the last one instead of doing that work again;
+the write is one transaction, and the checkpoints go once it has committed.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from owabi.records import checkpoints, match_store
 from owabi.records import features as feature_module
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ResolveRun
-from owabi.records.resolve import parts
+from owabi.records.resolve import parts, resume
 from owabi.records.resolve.children import one_subject_per_child
 from owabi.records.resolve.clusters import (
     decided_pairs,
@@ -175,6 +179,8 @@ def _resolve(
 
     table = keys.select(list(_TABLE_COLUMNS)).add_column(0, "unique_id", pa.array(range(n), pa.int64()))
     del keys
+    saved = resume.Checkpoints(incident, say)
+    key = resume.fingerprint(table, as_of=as_of, engine=engine)
     # A pre-birth placeholder: no name of its own, a due date. Matched later, by join_placeholders.
     is_placeholder = pc.and_(pc.is_null(table.column("name_key")), pc.is_valid(table.column("due")))
     table = table.append_column("household", pa.array(households(table), pa.int64()))
@@ -183,37 +189,29 @@ def _resolve(
     del table
     fullest = fullest_records(kept)  # what write needs of the values, so the lists go before it
     result.records = n
+    same, different = decided_pairs(incident, pks)
+    grouped_key = resume.with_decisions(key, same, different)
     lap("features")
 
-    say(f"scoring candidate pairs among {matchable[0].num_rows:,} records ({engine})")
-    pairs, model = score_pairs(matchable, as_of=as_of, engine=engine)
-    result.pairs_scored = len(pairs)
-    lap("match")
-
-    say("clustering")
-    same, different = decided_pairs(incident, pks)
-    left, right, probability = _pair_columns(pairs)
-    del pairs
-    clustering = parts.clustering_parts(kept, is_placeholder, left, right, same)
-    subject, review = _subjects(
-        kept,
-        is_placeholder,
-        clustering,
-        (left, right, probability),
-        same,
-        different,
-        minor_cutoff(as_of),
-        say,
-    )
-    del clustering, left, right, probability
-    lap("cluster")
-
-    say("assigning recipients")
-    clusters, minor, owner = _recipients(kept, is_placeholder, subject, different, as_of, say)
-    del kept, is_placeholder, subject
+    grouped = saved.grouped(grouped_key)
+    if grouped is not None:
+        say("resuming a run that stopped: its subjects and recipients were found, and are written now")
+        matchable.clear()
+        del kept, is_placeholder
+    else:
+        grouped = _grouped(
+            kept, is_placeholder, matchable, (same, different), (saved, key), as_of, engine, say, lap
+        )
+        saved.save_grouped(grouped_key, grouped)
+        del kept, is_placeholder
     pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+    clusters, minor, owner, review = grouped.clusters, grouped.minor, grouped.owner, grouped.review
+    result.pairs_scored, model = grouped.pairs_scored, grouped.model
+    del grouped
     say(f"  {len(clusters):,} subjects")
-    lap("recipients")
+    if "recipients" not in result.timings:  # resumed: the steps it skipped took no time
+        for step in ("match", "cluster", "recipients"):
+            result.timings.setdefault(step, 0.0)
 
     say("writing subjects and recipients")
     # An import commits in checkpoints: one that began while this run read the records may have been
@@ -248,8 +246,58 @@ def _resolve(
             "engine": engine,
         },
     )
+    saved.clear()
     lap("write")
     return result
+
+
+def _grouped(
+    kept: Any,
+    is_placeholder: Any,
+    matchable: list[Any],
+    decided: tuple[set[tuple[int, int]], set[tuple[int, int]]],
+    checkpoint: tuple[resume.Checkpoints, str],
+    as_of: date,
+    engine: str,
+    say: Callable[[str], None],
+    lap: Callable[[str], None],
+) -> resume.Grouped:
+    """Scored pairs (or those a stopped run scored), subjects and recipients."""
+    saved, key = checkpoint
+    same, different = decided
+    scored = saved.scored(key)
+    if scored is not None:
+        say("resuming a run that stopped: its candidate pairs were scored, and are read back")
+        matchable.clear()
+    else:
+        say(f"scoring candidate pairs among {matchable[0].num_rows:,} records ({engine})")
+        pairs, model = score_pairs(matchable, as_of=as_of, engine=engine)
+        scored = resume.Scored(*_pair_columns(pairs), model)
+        del pairs
+        saved.save_scored(key, scored)
+    lap("match")
+
+    say("clustering")
+    left, right, probability = scored.left, scored.right, scored.probability
+    clustering = parts.clustering_parts(kept, is_placeholder, left, right, same)
+    subject, review = _subjects(
+        kept,
+        is_placeholder,
+        clustering,
+        (left, right, probability),
+        same,
+        different,
+        minor_cutoff(as_of),
+        say,
+    )
+    pairs_scored, model = len(left), scored.model
+    del clustering, scored, left, right, probability
+    lap("cluster")
+
+    say("assigning recipients")
+    clusters, minor, owner = _recipients(kept, is_placeholder, subject, different, as_of, say)
+    lap("recipients")
+    return resume.Grouped(clusters, minor, owner, review, pairs_scored, model)
 
 
 def _pair_columns(pairs: ScoredPairs | list[tuple[int, int, float]]) -> tuple[Any, Any, Any]:

@@ -4,8 +4,6 @@ match probability."""
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from owabi.core.files import private_dir
+from owabi.core.files import scratch_folder
 from owabi.records import features as feature_module
 from owabi.records import resolve_model
 
@@ -41,13 +39,18 @@ def features_frame(tables: list[Any]) -> Iterator[tuple[Any, Any]]:
     DuckDB holds at most settings.OWABI_RESOLVE_MEMORY and spills the rest (the features, the pairs being
     scored) to a private folder made for this connection, deleted with it: the features are plain-text
     PII, and DuckDB's own default spills to ".tmp" under the working directory. The model's derived
-    columns are added here, once per row (resolve_model.DERIVED_COLUMNS).
+    columns are added here, once per row (resolve_model.DERIVED_COLUMNS). A run killed outright leaves its
+    folder behind; the next run on the machine deletes it (files.scratch_folder).
     """
+    with scratch_folder(Path(settings.DATA_DIR) / "resolve") as spill:
+        yield from _frame(tables, spill)
+
+
+def _frame(tables: list[Any], spill: Path) -> Iterator[tuple[Any, Any]]:
     import duckdb
     import pyarrow as pa
     from splink import DuckDBAPI
 
-    spill = Path(tempfile.mkdtemp(prefix="duckdb-", dir=private_dir(Path(settings.DATA_DIR) / "resolve")))
     duck = duckdb.connect(":memory:")
     try:
         duck.execute("SET threads TO 2")
@@ -61,7 +64,6 @@ def features_frame(tables: list[Any]) -> Iterator[tuple[Any, Any]]:
         yield duck, DuckDBAPI(duck).register("features")
     finally:
         duck.close()
-        shutil.rmtree(spill, ignore_errors=True)
 
 
 def arrow_table(rows: list[dict[str, Any]]) -> Any:

@@ -26,9 +26,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
-import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,7 +40,7 @@ from splink.internals.dialects import DuckDBDialect
 from splink.internals.input_column import InputColumn
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from owabi.core.files import private_dir, write_private
+from owabi.core.files import private_dir, scratch_folder, write_private
 from owabi.records.resolve.engines import SparkUnavailable, check_available
 
 logger = logging.getLogger(__name__)
@@ -114,50 +111,6 @@ def session() -> Iterator[Any]:
                 if remote:
                     _delete_remote(spark, checkpoints)
                 _stop(spark)
-
-
-# run-<process id>@<host>-<mkdtemp's letters, digits and _>: who made the folder, from its name alone.
-_SCRATCH = re.compile(r"run-([0-9]+)@(.*)-[a-z0-9_]+")
-
-
-@contextmanager
-def scratch_folder(base: Path) -> Iterator[Path]:
-    """A private folder (0700) under `base` for one run's scratch, deleted after the run.
-
-    A run killed outright (SIGKILL, the out-of-memory killer, a power cut) cannot delete its folder, which
-    holds the features in plain text; so its name carries the process and host that made it, and every
-    run first deletes the folders whose process is gone on this host. A folder named otherwise, or made
-    on another host sharing the folder, is left alone: who owns it cannot be told."""
-    private_dir(base)
-    host = _host()
-    for folder in base.glob("run-*"):
-        owner = _SCRATCH.fullmatch(folder.name)
-        if owner and owner.group(2) == host and not _alive(int(owner.group(1))):
-            shutil.rmtree(folder, ignore_errors=True)
-            logger.warning("spark: deleted the scratch folder of a run that did not finish (%s)", folder.name)
-    scratch = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}@{host}-", dir=base))
-    try:
-        yield scratch
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process runs under this id (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    with contextlib.suppress(OSError):
-        # /proc/<pid>/stat: "pid (name) state ...", the name in parentheses may hold spaces.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 def _stop(spark: Any) -> None:

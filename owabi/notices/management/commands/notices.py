@@ -300,10 +300,29 @@ class Command(BaseCommand):
         if not NoticeSetup.objects.filter(incident=incident).exists():
             raise CommandError(f"incident {incident.slug}: no notice setup (owabi notices setup)")
         started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"\rletters: {done:,}/{total:,} printed ({done / max(elapsed, 0.001):,.0f}/s)")
+            if done == total:
+                sys.stderr.write("\n")
+
         try:
-            result = services.print_letters(incident=incident, out=out, actor="cli", batch=batch)
+            result = services.print_letters(
+                incident=incident, out=out, actor="cli", batch=batch, progress=progress
+            )
         except (services.FontMissing, services.LetterTooLong, services.IncidentBusy) as error:
             raise CommandError(str(error)) from None
+        for name in result.discarded:
+            self.stdout.write(
+                f"letters: {name} of a run that stopped before its letters were marked printed was deleted;"
+                " they are printed again"
+            )
+        for name in result.finished:
+            self.stdout.write(
+                f"letters: {name} of a run that stopped after its letters were marked printed is complete"
+                " now, and listed in this run's manifest"
+            )
         if not result.letters:
             self.stdout.write(
                 f"letters: nothing to print for {incident.slug} (every prepared letter is printed already; "
