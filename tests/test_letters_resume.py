@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import signal
 import subprocess
 import time
@@ -96,7 +97,8 @@ def test_a_print_killed_at_random_moments_posts_every_letter_once(
     letters_ready, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     out = tmp_path / "out"
-    chooser = random.Random()
+    seed = random.randrange(2**32)
+    chooser = random.Random(seed)  # in the failure's message, to replay it
     kills, said = 0, []
     for _ in range(12):
         run = _print(subprocess_env, letters_ready, out)
@@ -116,7 +118,10 @@ def test_a_print_killed_at_random_moments_posts_every_letter_once(
         if not Notice.objects.filter(incident=letters_ready, status=Notice.Status.PREPARED).exists():
             break
     assert kills == 4, "the print finished before it could be killed often enough"
-    _posted_once(letters_ready, out)
+    try:
+        _posted_once(letters_ready, out)
+    except AssertionError as failure:
+        raise AssertionError(f"random kills, seed {seed}: {failure}") from failure
     again = _print(subprocess_env, letters_ready, out)
     output, _ = again.communicate(timeout=120)
     assert "nothing to print" in output
@@ -169,11 +174,25 @@ def test_a_batch_marked_but_not_named_or_listed_is_completed_by_the_next_run(
     with first.manifest.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(kept)
     moved_rows = [[r[0], int(r[1]), int(r[2]), *r[3:]] for r in moved]
-    sidecar = {"incident": letters_ready.pk, "file": last.name, "rows": moved_rows}
+    [event] = AuditEvent.objects.filter(action="notices.print", data__file=last.name)
+    assert event.data["folder"] == str(out.resolve())
+    sidecar = {
+        "incident": letters_ready.pk,
+        "file": last.name,
+        "batch": event.data["batch"],
+        "rows": moved_rows,
+    }
     (out / f".{last.name}.incident-{letters_ready.pk}.pending.json").write_text(
         json.dumps(sidecar, ensure_ascii=False), "utf-8"
     )
     last.rename(out / f".{last.name}.incident-{letters_ready.pk}.pending")
+
+    # Printing elsewhere now would leave those letters marked sent and never posted: refused.
+    elsewhere = tmp_path / "elsewhere"
+    refusal = re.escape(f"a print into {out.resolve()} stopped before it finished")
+    with pytest.raises(letters.PrintUnsettled, match=refusal):
+        letters.print_letters(incident=letters_ready, out=elsewhere, actor="t", batch=15)
+    assert not elsewhere.exists()
 
     second = letters.print_letters(incident=letters_ready, out=out, actor="t", batch=15)
     assert second.finished == [last.name] and second.letters == len(moved) == 10

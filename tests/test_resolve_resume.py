@@ -4,8 +4,11 @@ writes. A checkpoint made from other records or decisions, or one that cannot be
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +126,19 @@ def test_a_resolve_killed_after_scoring_resumes_to_what_an_uninterrupted_run_wri
     assert _grouping(killed) == expected
     assert not _folder(killed).exists()  # the write committed: nothing left to resume
 
+    # An older owabi's spill folder (plain-text features) that a kill left a day ago goes; a fresh one,
+    # maybe a running old version's, stays.
+    spills = Path(settings.DATA_DIR) / "resolve"
+    old, fresh = spills / "duckdb-abc123", spills / "duckdb-def456"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "duckdb_temp_storage-0.tmp").write_bytes(b"features")
+    os.utime(old, (time.time() - 2 * 86_400, time.time() - 2 * 86_400))
     again = _resolve(subprocess_env, killed)  # a run with no checkpoint starts from the beginning
-    assert (
-        again.returncode == 0 and "resuming" not in again.stderr and "scoring candidate pairs" in again.stderr
-    )
+    assert again.returncode == 0, again.stderr
+    assert "resuming" not in again.stderr and "scoring candidate pairs" in again.stderr
+    assert not old.exists() and fresh.exists()
+    shutil.rmtree(fresh)
 
 
 def test_a_resolve_killed_while_writing_resumes_from_its_subjects_and_recipients(
@@ -170,7 +182,9 @@ def test_a_decision_made_after_the_kill_is_honoured_and_only_the_scored_pairs_ar
 
     resumed = _resolve(subprocess_env, killed)
     assert resumed.returncode == 0, resumed.stderr
-    assert "grouped checkpoint of a run that stopped was made from other records, decisions" in resumed.stderr
+    assert "grouped checkpoint of a run that stopped was made from other reviewer decisions: not used" in (
+        resumed.stderr
+    )
     assert SCORED in resumed.stderr and GROUPED not in resumed.stderr
     result = _grouping(killed)
     assert result["records"][ids[0]][0] == result["records"][ids[1]][0]  # one subject now
@@ -191,6 +205,15 @@ def test_checkpoints_of_other_records_or_cut_short_are_not_used(
     assert "resuming" not in resumed.stderr and "Traceback" not in resumed.stderr
     assert _grouping(killed) == _grouping(whole)
 
+    # Killed again; resumed on another day: minors are counted as of the notice date, so nothing is used.
+    _kill_once_saved(subprocess_env, killed, "scored")
+    said: list[str] = []
+    resolve(incident=killed, actor="t", as_of=date.today() + timedelta(days=1), progress=said.append)
+    assert "  the scored checkpoint of a run that stopped was made from another notice date" in "\n".join(
+        said
+    )
+    assert not [line for line in said if "resuming" in line]
+
     # Killed again; then more records arrive: the pairs scored before them are not the incident's.
     _kill_once_saved(subprocess_env, killed, "scored")
     more = tmp_path / "more.csv"
@@ -198,6 +221,6 @@ def test_checkpoints_of_other_records_or_cut_short_are_not_used(
     import_file(incident=killed, path=more, actor="t")
     after = _resolve(subprocess_env, killed)
     assert after.returncode == 0, after.stderr
-    assert "scored checkpoint of a run that stopped was made from other records" in after.stderr
+    assert "scored checkpoint of a run that stopped was made from other records (an import" in after.stderr
     assert "resuming" not in after.stderr
     assert Membership.objects.filter(subject__incident=killed).count() == RECORDS + 300

@@ -29,6 +29,7 @@ import io
 import json
 import os
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -606,7 +607,7 @@ class PrintResult:
 
 # A batch is written under these names first (its rows, then its PDF) and the PDF gets its own name once
 # its letters are marked sent: a file named letters-….pdf is always one to post. The JSON holds the
-# batch's incident, file name and manifest rows.
+# batch's incident, file name, id (its audit event carries it too) and manifest rows.
 _PENDING_PDF = ".{name}.incident-{incident}.pending"
 _PENDING_ROWS = ".{name}.incident-{incident}.pending.json"
 _MANIFEST_HEADER = ["file", "first_page", "pages", "reference", "postal_code", "kind"]
@@ -629,6 +630,26 @@ def print_letters(
         return _print_letters(incident, out, actor, batch, printed_on, progress or (lambda _d, _t: None))
 
 
+class PrintUnsettled(Exception):
+    """A print of the incident into another folder stopped before it finished: settle that one first."""
+
+
+def _unsettled_elsewhere(incident: Incident, out: Path) -> None:
+    """Refuse to print into `out` while a batch of this incident is still pending in a folder an earlier
+    run printed into: if it was marked sent, only a run into that folder names and lists it; printing
+    elsewhere meanwhile would leave its letters marked sent and never posted."""
+    events = AuditEvent.objects.filter(
+        action="notices.print", object_type="incident", object_id=str(incident.pk)
+    ).exclude(data__folder=str(out))
+    for folder in set(events.values_list("data__folder", flat=True)):
+        if folder and _left_by(incident, Path(folder)):
+            raise PrintUnsettled(
+                f"incident {incident.slug}: a print into {folder} stopped before it finished; run owabi"
+                f" notices print --incident {incident.slug} --out {folder} first, so that its letters are"
+                " posted once"
+            )
+
+
 def _claim_manifest(out: Path) -> tuple[str, IO[Any]]:
     """This run's stamp and its manifest, opened: a new name even when a run of the same second wrote
     into `out` before (its files would be overwritten)."""
@@ -647,8 +668,9 @@ def _listed(out: Path) -> set[tuple[str, str]]:
     found = set()
     for manifest in out.glob("manifest-*.csv"):
         with manifest.open(encoding="utf-8", newline="") as handle:
-            for row in csv.reader(handle):
-                if len(row) == len(_MANIFEST_HEADER) and row[0] != "file":
+            for line in handle:  # no field holds a line break
+                row = next(csv.reader([line]))
+                if line.endswith("\n") and len(row) == len(_MANIFEST_HEADER) and row[0] != "file":
                     found.add((row[0], row[3]))
     return found
 
@@ -667,14 +689,17 @@ def _left_by(incident: Incident, out: Path) -> list[tuple[Path, dict[str, Any]]]
 
 def _settle(incident: Incident, out: Path, manifest: IO[Any], result: PrintResult) -> None:
     """What a stopped run of this incident left in `out`: a batch whose letters were marked sent (its
-    audit event names the file) gets its own name and its manifest rows; one that was not is deleted,
+    audit event carries the batch's id) gets its own name and its manifest rows; one that was not is deleted,
     as its letters are printed again. This run holds the incident's print lock, so no run writes them."""
     listed = None
     for pending_rows, batch in _left_by(incident, out):
         name = batch["file"]
         pending_pdf = out / _PENDING_PDF.format(name=name, incident=incident.pk)
         marked = AuditEvent.objects.filter(
-            action="notices.print", object_type="incident", object_id=str(incident.pk), data__file=name
+            action="notices.print",
+            object_type="incident",
+            object_id=str(incident.pk),
+            data__batch=batch["batch"],
         ).exists()
         if not marked:  # its letters wait still: printed again below
             pending_pdf.unlink(missing_ok=True)
@@ -714,6 +739,8 @@ def _print_letters(
         .values_list("pk", flat=True)
     )
     result = PrintResult()
+    out = out.resolve()
+    _unsettled_elsewhere(incident, out)
     if out.is_dir():  # a write cut short leaves its temp file (files.write_private): letters, never posted
         for temp in out.glob(f".{_PENDING_PDF.format(name='letters-*.pdf', incident=incident.pk)}*.tmp"):
             temp.unlink()
@@ -722,6 +749,7 @@ def _print_letters(
         return result
     private_dir(out)
     stamp, handle = _claim_manifest(out)
+    sync_dir(out)
     manifest = out / f"manifest-{stamp}.csv"
     with handle:  # as it goes: it lists what was printed
         rows = csv_writer(handle)
@@ -761,9 +789,9 @@ def _print_letters(
                 out / _PENDING_ROWS.format(name=name, incident=incident.pk),
             )
             with write_private(pending_rows) as written:
-                json.dump(
-                    {"incident": incident.pk, "file": name, "rows": entries}, written, ensure_ascii=False
-                )
+                batch_id = uuid.uuid4().hex
+                batch_rows = {"incident": incident.pk, "file": name, "batch": batch_id, "rows": entries}
+                json.dump(batch_rows, written, ensure_ascii=False)
             with write_private(pending_pdf, "wb") as written:
                 written.write(pdf.getvalue())
             with transaction.atomic():  # the batch's letters are sent and audited together, or neither
@@ -783,6 +811,8 @@ def _print_letters(
                     object_id=incident.pk,
                     data={
                         "file": name,
+                        "folder": str(out),
+                        "batch": batch_id,
                         "letters": printed,
                         "reminders": result.reminders - reminders_before,
                         "pages": result.pages - pages_before,

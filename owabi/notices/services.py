@@ -37,7 +37,7 @@ from owabi.notices.engagement import SignInLimited, lift_lockout, reminders_off,
 from owabi.notices.engagement import record as record_engagement
 from owabi.notices.ledger import MAX_ATTEMPTS
 from owabi.notices.letters import BATCH as LETTER_BATCH
-from owabi.notices.letters import LetterTooLong, letter_text, print_letters
+from owabi.notices.letters import LetterTooLong, PrintUnsettled, letter_text, print_letters
 from owabi.notices.letters import reference as letter_reference
 from owabi.notices.models import Notice, NoticeSetup, PrepareRun, new_notice
 from owabi.notices.reminders import RuleError, remind
@@ -62,6 +62,7 @@ __all__ = [
     "LetterTooLong",
     "NoticeSetupMissing",
     "PreviewError",
+    "PrintUnsettled",
     "ResendError",
     "ReturnedFileError",
     "RuleError",

@@ -193,18 +193,19 @@ def _resolve(
     grouped_key = resume.with_decisions(key, same, different)
     lap("features")
 
-    grouped = saved.grouped(grouped_key)
-    if grouped is not None:
+    if saved.usable("grouped", grouped_key):
         say("resuming a run that stopped: its subjects and recipients were found, and are written now")
         matchable.clear()
         del kept, is_placeholder
+        pa.default_memory_pool().release_unused()
+        grouped = saved.grouped()
     else:
         grouped = _grouped(
             kept, is_placeholder, matchable, (same, different), (saved, key), as_of, engine, say, lap
         )
-        saved.save_grouped(grouped_key, grouped)
         del kept, is_placeholder
-    pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+        pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+        saved.save_grouped(grouped_key, grouped)
     clusters, minor, owner, review = grouped.clusters, grouped.minor, grouped.owner, grouped.review
     result.pairs_scored, model = grouped.pairs_scored, grouped.model
     del grouped
@@ -265,10 +266,10 @@ def _grouped(
     """Scored pairs (or those a stopped run scored), subjects and recipients."""
     saved, key = checkpoint
     same, different = decided
-    scored = saved.scored(key)
-    if scored is not None:
+    if saved.usable("scored", key):
         say("resuming a run that stopped: its candidate pairs were scored, and are read back")
         matchable.clear()
+        scored = saved.scored()
     else:
         say(f"scoring candidate pairs among {matchable[0].num_rows:,} records ({engine})")
         pairs, model = score_pairs(matchable, as_of=as_of, engine=engine)

@@ -54,11 +54,32 @@ class Grouped:
     model: dict[str, Any]
 
 
+# The libraries whose versions decide scores as much as owabi's code does.
+_LIBRARIES = ("splink", "duckdb", "pyarrow", "numpy", "pyspark")
+
+# How each part of a fingerprint is named when a checkpoint's differs from the run's.
+_PARTS = {
+    "records": "other records (an import, or match keys recomputed)",
+    "date": "another notice date (who is a minor is counted as of it)",
+    "engine": "another engine",
+    "code": "another version of owabi or of its matching libraries",
+    "decisions": "other reviewer decisions",
+}
+
+
 @cache
 def _code() -> str:
-    """The code that turns records into subjects (every file of owabi.records but its migrations)."""
+    """The code that turns records into subjects (every file of owabi.records but its migrations), and
+    the versions of the libraries that score."""
+    from importlib import metadata
+
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
+    for library in _LIBRARIES:
+        try:
+            digest.update(f"{library}=={metadata.version(library)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{library} absent\0".encode())
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or relative.parts[0] == "migrations" or "__pycache__" in relative.parts:
@@ -86,25 +107,35 @@ class _Digest:
 
 
 def fingerprint(table: Any, *, as_of: date, engine: str) -> str:
-    """What a run's pairs are made from: every record's features (an Arrow table, hashed in slices so its
-    chunking does not matter), the notice date, the engine and the code."""
+    """What a run's pairs are made from, part by part (JSON): every record's features (an Arrow table,
+    hashed in slices so its chunking does not matter), the notice date, the engine and the code."""
     import pyarrow as pa
 
-    digest = hashlib.sha256(f"{_code()}\0{as_of.isoformat()}\0{engine}\0{table.num_rows}\0".encode())
+    digest = hashlib.sha256(f"{table.num_rows}\0".encode())
     sink = pa.PythonFile(_Digest(digest), mode="w")
     with pa.ipc.new_stream(sink, table.schema) as out:
         for start in range(0, table.num_rows, SLICE_ROWS):
             for batch in table.slice(start, SLICE_ROWS).combine_chunks().to_batches():
                 out.write_batch(batch)
-    return digest.hexdigest()
+    parts = {"records": digest.hexdigest(), "date": as_of.isoformat(), "engine": engine, "code": _code()}
+    return json.dumps(parts, sort_keys=True)
 
 
 def with_decisions(key: str, same: set[tuple[int, int]], different: set[tuple[int, int]]) -> str:
     """`key` and the reviewers' decided pairs (record indexes): what a run's subjects are made from."""
-    digest = hashlib.sha256(key.encode())
+    digest = hashlib.sha256()
     for label, pairs in ((b"same", same), (b"different", different)):
         digest.update(label + b"\0" + json.dumps(sorted(pairs)).encode())
-    return digest.hexdigest()
+    return json.dumps({**json.loads(key), "decisions": digest.hexdigest()}, sort_keys=True)
+
+
+def _differences(held: str, wanted: str) -> str:
+    """What differs between a checkpoint's fingerprint and the run's, in words."""
+    try:
+        old, new = json.loads(held), json.loads(wanted)
+    except ValueError:
+        return _PARTS["code"]
+    return ", ".join(words for part, words in _PARTS.items() if old.get(part) != new.get(part))
 
 
 class Checkpoints:
@@ -117,24 +148,38 @@ class Checkpoints:
     def _path(self, step: str) -> Path:
         return self.folder / f"{step}.npz"
 
-    def _load(self, step: str, key: str) -> dict[str, Any] | None:
+    def usable(self, step: str, key: str) -> bool:
+        """Whether the step's checkpoint is there, made from what `key` names, and whole (every member's
+        CRC checked, streaming: nothing is held). A checkpoint not used is named on the progress."""
         import numpy as np
 
         path = self._path(step)
         if not path.exists():
-            return None
+            return False
         try:
             with np.load(path, allow_pickle=False) as held:
-                if str(held["key"]) != key:
-                    self.say(
-                        f"  a {step} checkpoint of a run that stopped was made from other records, decisions"
-                        " or code: not used"
-                    )
-                    return None
-                return {name: held[name] for name in held.files}
+                made_from = str(held["key"])
+            with zipfile.ZipFile(path) as archive:
+                whole = archive.testzip() is None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            whole = False
+        if not whole:
             self.say(f"  the {step} checkpoint of a run that stopped cannot be read whole: not used")
-            return None
+            return False
+        if made_from != key:
+            self.say(
+                f"  the {step} checkpoint of a run that stopped was made from {_differences(made_from, key)}:"
+                " not used"
+            )
+            return False
+        return True
+
+    def _load(self, step: str) -> dict[str, Any]:
+        """A checkpoint found `usable`."""
+        import numpy as np
+
+        with np.load(self._path(step), allow_pickle=False) as held:
+            return {name: held[name] for name in held.files}
 
     def _save(self, step: str, key: str, **arrays: Any) -> None:
         import numpy as np
@@ -142,10 +187,8 @@ class Checkpoints:
         with write_private(self._path(step), "wb") as handle:
             np.savez(handle, key=np.array(key), **arrays)
 
-    def scored(self, key: str) -> Scored | None:
-        held = self._load("scored", key)
-        if held is None:
-            return None
+    def scored(self) -> Scored:
+        held = self._load("scored")
         return Scored(held["left"], held["right"], held["probability"], _model(held))
 
     def save_scored(self, key: str, scored: Scored) -> None:
@@ -158,12 +201,10 @@ class Checkpoints:
             model=_model_bytes(scored.model),
         )
 
-    def grouped(self, key: str) -> Grouped | None:
-        held = self._load("grouped", key)
-        if held is None:
-            return None
+    def grouped(self) -> Grouped:
         import numpy as np
 
+        held = self._load("grouped")
         members: list[int] = held["members"].tolist()
         bounds = np.concatenate(([0], np.cumsum(held["sizes"]))).tolist()
         return Grouped(
@@ -189,7 +230,11 @@ class Checkpoints:
         self._save(
             "grouped",
             key,
-            members=np.fromiter((m for members in grouped.clusters for m in members), np.int64),
+            members=np.fromiter(
+                (m for members in grouped.clusters for m in members),
+                np.int64,
+                sum(len(members) for members in grouped.clusters),
+            ),
             sizes=np.fromiter((len(members) for members in grouped.clusters), np.int64, count),
             minor=np.array(grouped.minor, np.bool_),
             owner=np.array(grouped.owner, np.int64),

@@ -3,7 +3,10 @@ match probability."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import time
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +45,21 @@ def features_frame(tables: list[Any]) -> Iterator[tuple[Any, Any]]:
     columns are added here, once per row (resolve_model.DERIVED_COLUMNS). A run killed outright leaves its
     folder behind; the next run on the machine deletes it (files.scratch_folder).
     """
-    with scratch_folder(Path(settings.DATA_DIR) / "resolve") as spill:
+    base = Path(settings.DATA_DIR) / "resolve"
+    _drop_old_spills(base)
+    with scratch_folder(base) as spill:
         yield from _frame(tables, spill)
+
+
+def _drop_old_spills(base: Path) -> None:
+    """Spill folders of owabi before 2026-12-06 were named duckdb-<random>, without their process: one
+    left by a killed run holds features in plain text. Deleted once a day old (no resolve runs a day)."""
+    if not base.is_dir():
+        return
+    for folder in base.glob("duckdb-*"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - folder.stat().st_mtime > 86_400:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _frame(tables: list[Any], spill: Path) -> Iterator[tuple[Any, Any]]:

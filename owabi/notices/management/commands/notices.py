@@ -311,7 +311,12 @@ class Command(BaseCommand):
             result = services.print_letters(
                 incident=incident, out=out, actor="cli", batch=batch, progress=progress
             )
-        except (services.FontMissing, services.LetterTooLong, services.IncidentBusy) as error:
+        except (
+            services.FontMissing,
+            services.LetterTooLong,
+            services.IncidentBusy,
+            services.PrintUnsettled,
+        ) as error:
             raise CommandError(str(error)) from None
         for name in result.discarded:
             self.stdout.write(
