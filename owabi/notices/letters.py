@@ -706,18 +706,13 @@ def _settle(incident: Incident, out: Path, manifest: IO[Any], result: PrintResul
             pending_rows.unlink()
             result.discarded.append(name)
             continue
-        if pending_pdf.exists():
-            pending_pdf.replace(out / name)
-            sync_dir(out)
         listed = _listed(out) if listed is None else listed
         missing = [row for row in batch["rows"] if (row[0], row[3]) not in listed]
-        csv_writer(manifest).writerows(missing)
-        _durable(manifest)  # listed for good before the rows file goes
+        _post(out, name, (pending_pdf, pending_rows), missing, manifest)
         result.finished.append(name)
         result.files.append(out / name)
         result.letters += len(batch["rows"])
         result.pages += sum(row[2] for row in batch["rows"])
-        pending_rows.unlink()
 
 
 def _print_letters(
@@ -818,17 +813,27 @@ def _print_letters(
                         "pages": result.pages - pages_before,
                     },
                 )
-            pending_pdf.replace(out / name)
-            sync_dir(out)
-            # Listed only once its letters are marked printed: a file the manifest lists is one to post.
-            rows.writerows(entries)
-            _durable(handle)
-            pending_rows.unlink()
+            _post(out, name, (pending_pdf, pending_rows), entries, handle)
             result.letters += len(notices)
             result.files.append(out / name)
             progress(min(number * batch, len(waiting)), len(waiting))
     result.manifest = manifest
     return result
+
+
+def _post(out: Path, name: str, pending: tuple[Path, Path], rows: list[Any], manifest: IO[Any]) -> None:
+    """A batch whose letters are marked sent, made one to post: its PDF given its own name (unless a
+    stopped run did that already), then `rows` listed for good, then its rows file deleted. Listed only
+    once its letters are marked printed: a file the manifest lists is one to post."""
+    pending_pdf, pending_rows = pending
+    if pending_pdf.exists():
+        pending_pdf.replace(out / name)
+        sync_dir(out)
+    elif not (out / name).exists():  # never list a file that is not there
+        raise FileNotFoundError(f"{out / name}: the batch's PDF is gone")
+    csv_writer(manifest).writerows(rows)
+    _durable(manifest)
+    pending_rows.unlink()
 
 
 def _postal(notice: Notice) -> str:
