@@ -130,14 +130,19 @@ DOB_NEAR = (
 DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
 # Close, though more than one edit apart: a few days (11/29 / 11/30, 12/31 / 1/1: a day keyed from a
 # neighbouring form field or a certificate's date), or one field off by one (2015/9/10 / 2015/10/10,
-# 1989 / 1990 with month and day agreeing). Only with the same name: siblings are born at least about
+# 1989 / 1990 with month and day agreeing), or a 和暦 year keyed in the neighbouring era (令和3年 written
+# for 平成3年: 2021 / 1991; the eras' first years lie 14, 63 and 30 years apart: 大正/昭和, 昭和/平成,
+# 平成/令和), month and day agreeing. Only with the same name: siblings are born at least about
 # ten months apart and have their own names, a same-named father and son decades apart.
+# Years between two birth dates of one person where only the year differs (DOB_CLOSE).
+ERA_SLIPS = (1, 14, 30, 63)
 DOB_CLOSE = (
     '(abs(datediff(\'day\', CAST("dob_l" AS DATE), CAST("dob_r" AS DATE))) <= 3'
     ' OR (left("dob_l", 4) = left("dob_r", 4) AND right("dob_l", 2) = right("dob_r", 2)'
     ' AND abs(CAST(substr("dob_l", 6, 2) AS INTEGER) - CAST(substr("dob_r", 6, 2) AS INTEGER)) = 1)'
     ' OR (substr("dob_l", 5) = substr("dob_r", 5)'
-    ' AND abs(CAST(left("dob_l", 4) AS INTEGER) - CAST(left("dob_r", 4) AS INTEGER)) = 1))'
+    ' AND abs(CAST(left("dob_l", 4) AS INTEGER) - CAST(left("dob_r", 4) AS INTEGER))'
+    f" IN {ERA_SLIPS}))"
 )
 
 
@@ -162,7 +167,7 @@ def dob_close(a: str, b: str) -> bool:
         return True
     if a[:4] == b[:4] and a[8:] == b[8:] and abs(int(a[5:7]) - int(b[5:7])) == 1:
         return True
-    return a[4:] == b[4:] and abs(int(a[:4]) - int(b[:4])) == 1
+    return a[4:] == b[4:] and abs(int(a[:4]) - int(b[:4])) in ERA_SLIPS
 
 
 # The gate: the person's own identity agrees (or is at least not contradicted).

@@ -12,13 +12,19 @@ from typing import Any
 
 from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
-from owabi.records.normalize import fold_variants
-from owabi.records.resolve.households import HOME_KINDS, HOUSEHOLD_TOKEN_LIMIT, contact_tokens
+from owabi.records.normalize import fold_variants, given_name_readings
+from owabi.records.resolve.households import (
+    HOME_KINDS,
+    HOUSEHOLD_TOKEN_LIMIT,
+    READ_ALIKE_KINDS,
+    contact_tokens,
+)
 from owabi.records.resolve.scoring import MATCH_THRESHOLD
 from owabi.records.resolve.union_find import find, roots, union
 from owabi.records.resolve_model import dob_close
 
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
+_MOBILE = re.compile(r"\+81[789]0")  # a mobile number (070, 080, 090), as normalize.phone writes it
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # kanji (CJK ideographs and compatibility forms)
 
 Pairs = set[tuple[int, int]]
@@ -555,6 +561,127 @@ def join_born_elsewhere(
         if claimed[child] != 1 or child in apart[pregnancy]:
             continue
         union(parent, pregnancy, child)
+
+
+def join_read_alike(
+    col: dict[str, list[Any]], placeholder: list[bool], parent: list[int], different: Pairs
+) -> None:
+    """One person whose given name was written with other kanji of the same sound (a call centre keys 奏太
+    for 湊大, 卓也 for 拓也), where the readings cannot show it: one side has none, or a slip in the
+    family name's reading (ヤマモド) makes the whole readings differ. The model compares written names
+    and whole readings, finds them different, and "shared contact, but the people differ" keeps them
+    apart.
+
+    Joined: two subjects when
+    - a row of each, of one birth date, shares a phone, e-mail, address or postal code with a row of the
+      other (READ_ALIKE_KINDS), and each subject shares such a (birth date, value) with the other alone:
+      a third subject born that day at that home (triplets, or twins and a slip) joins nothing;
+    - every birth date either subject gives is that one date;
+    - a row of each has one written family name (variant kanji folded) and another given name, and the
+      name dictionary lists, among the readings of one's given name (normalize.given_name_readings:
+      湊大 and 奏太 can both be ソウタ), the reading the other row gives for its given name, which the
+      first row gives too, or the first subject gives no reading on any row;
+    - they are not both adults with a mobile number of their own and none in common (grown twins at the
+      parents' address: 太一 タイチ and 大智, which the dictionary also reads タイチ);
+    - no reviewer called a pair between them different.
+
+    Siblings are born on other days; a father and a son of one reading too. Twins have given names that
+    read differently (parents do not give two children one name's sound), and a row that gives its own
+    reading must give the same one. What is left is young twins, one of them without a reading anywhere,
+    whose names the dictionary reads alike: two children of one home in one subject, under the same
+    guardian, so the household still gets one letter."""
+    root_of = roots(parent)
+    read = {root for i, root in enumerate(root_of) if col["kana_key"][i] and not placeholder[i]}
+    births: dict[int, set[str]] = defaultdict(set)
+    keyed: dict[tuple[str, str, str], set[int]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if placeholder[i]:
+            continue
+        born = col["dob"][i]
+        if born:
+            births[root].add(born)
+            if col["name_fold"][i]:
+                for kind in READ_ALIKE_KINDS:
+                    if col[kind][i]:
+                        keyed[(born, kind, col[kind][i])].add(root)
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    for subjects in keyed.values():
+        if len(subjects) > 1:
+            for subject in subjects:
+                neighbours[subject] |= subjects - {subject}
+    pairs = [
+        (first, second)
+        for first, near in neighbours.items()
+        if len(near) == 1
+        and first < (second := next(iter(near)))
+        and neighbours[second] == {first}
+        and len(births[first] | births[second]) == 1
+        and (first in read or second in read)
+    ]
+    if not pairs:
+        return
+    rows: dict[int, list[int]] = defaultdict(list)
+    wanted = {subject for pair in pairs for subject in pair}
+    for i, root in enumerate(root_of):
+        if root in wanted and not placeholder[i] and col["name_fold"][i]:
+            rows[root].append(i)
+    apart: dict[int, set[int]] = defaultdict(set)
+    for a, b in different:
+        apart[root_of[a]].add(root_of[b])
+        apart[root_of[b]].add(root_of[a])
+    for first, second in pairs:
+        if second in apart[first] or _own_phones_differ(col, rows[first], rows[second]):
+            continue
+        if _read_alike(col, rows[first], rows[second], first not in read) or _read_alike(
+            col, rows[second], rows[first], second not in read
+        ):
+            union(parent, first, second)
+
+
+def _read_alike(col: dict[str, list[Any]], named: list[int], read: list[int], unread: bool) -> bool:
+    """A row of `named` and a row of `read` with one written family name and other given names, where a
+    reading the dictionary lists for `named`'s given name is the one `read`'s row gives, and the one
+    `named`'s row gives (`unread`: the subject of `named` gives none anywhere)."""
+    for n in named:
+        for r in read:
+            if not col["kana_key"][r] or not (col["kana_key"][n] or unread):
+                continue
+            n_name, r_name = col["name_fold"][n], col["name_fold"][r]
+            families = {v for k, v in _family_parts(col, n) | _family_parts(col, r) if k == "name"}
+            for family in families:
+                if not (n_name.startswith(family) and r_name.startswith(family)):
+                    continue
+                n_given, r_given = n_name[len(family) :], r_name[len(family) :]
+                if not n_given or not r_given or n_given == r_given:
+                    continue
+                for reading in given_name_readings(n_given):
+                    if _gives(col, r, reading) and (unread or _gives(col, n, reading)):
+                        return True
+    return False
+
+
+def _gives(col: dict[str, list[Any]], i: int, reading: str) -> bool:
+    """Row `i` reads its given name `reading`: its reading's given part where split, else its whole
+    reading ends so (a one-kana reading is too short to tell)."""
+    given = col["given_kana"][i]
+    if given:
+        return bool(given == reading)
+    whole = col["kana_key"][i]
+    return bool(whole) and len(reading) > 1 and len(whole) > len(reading) and whole.endswith(reading)
+
+
+def _own_phones_differ(col: dict[str, list[Any]], first: list[int], second: list[int]) -> bool:
+    """Each side gives a mobile number on its own rows (none naming a guardian), and none is the other's:
+    grown twins at their parents' address, each with their own phone."""
+    mobiles = [
+        {col["phone"][i] for i in rows if col["phone"][i] and _MOBILE.match(col["phone"][i]) and _own(col, i)}
+        for rows in (first, second)
+    ]
+    return bool(mobiles[0] and mobiles[1] and not mobiles[0] & mobiles[1])
+
+
+def _own(col: dict[str, list[Any]], i: int) -> bool:
+    return not (col["guardian_fold"][i] or col["guardian_kana"][i])
 
 
 def _birth_and_swapped(iso: str) -> list[date]:

@@ -16,6 +16,9 @@ CONTACT_KINDS = ("phone", "email", "address_key", "card_last4")
 # matches on those ask for one of these: an e-mail address or a card is a person's, not the home's, and
 # e-mail local parts made of a name and a birth year (misaki84@) are what people of that name pick.
 HOME_KINDS = ("phone", "address_key")
+# What two rows of one person born on one day share where a call centre re-keyed the name with other kanji
+# (clusters.join_read_alike): the home's phone and address, an e-mail address, the postal code.
+READ_ALIKE_KINDS = ("phone", "email", "address_key", "postal")
 # A phone, e-mail address or street address on more rows than this links no household (households()).
 HOUSEHOLD_TOKEN_LIMIT = 40
 

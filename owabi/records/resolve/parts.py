@@ -19,6 +19,8 @@ Subjects (`clustering_parts`):
   Subjects lie within the parts above ("base parts"); a name held in exactly two base parts joins them,
   a name held in three or more is held by three subjects or more and is passed to join_grown as held
   elsewhere (it joins nothing, whatever a part holds). The same for readings.
+- clusters.join_read_alike: a named row of a birth date and every row of that date sharing its phone,
+  e-mail, address or postal code (it joins two subjects only where no third shares such a value).
 
 Recipients (`recipient_parts`), once the subjects are known: a subject's records, and the subjects
 sharing a phone, e-mail or address (recipients.assign_recipients keys them by a name with the contact;
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from owabi.records.resolve.households import CONTACT_KINDS, HOME_KINDS
+from owabi.records.resolve.households import CONTACT_KINDS, HOME_KINDS, READ_ALIKE_KINDS
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
@@ -168,6 +170,25 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     return _numpy(pairs.column("row")), _numpy(pairs.column("child"))
 
 
+def _birth_home_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s]]:
+    """clusters.join_read_alike: named rows of one birth date sharing a phone, e-mail, address or postal
+    code (READ_ALIKE_KINDS), each to the first such row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    rows = pa.array(np.arange(n, dtype=np.int64))
+    dob = table.column("dob").combine_chunks().cast(pa.string())
+    named = pc.and_(pc.invert(placeholder), pc.is_valid(table.column("name_fold")))
+    dob = pc.if_else(named, dob, pa.scalar(None, pa.string()))
+    links = []
+    for kind in READ_ALIKE_KINDS:
+        value = table.column(kind).combine_chunks().cast(pa.string())
+        key = pc.binary_join_element_wise(dob, pa.scalar(kind, pa.string()), value, "\x1f")
+        links.append(_value_links(key, rows))
+    return links
+
+
 def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[list[tuple[Int64s, Int64s]], Any, Any]:
     """join_grown's names and readings: links between the two base parts holding a name (a reading)
     that exactly two hold, and per record whether its name (its reading) is held in three or more."""
@@ -211,7 +232,12 @@ def clustering_parts(
     n = table.num_rows
     same_left = np.fromiter((a for a, _ in same), np.int64, len(same))
     same_right = np.fromiter((b for _, b in same), np.int64, len(same))
-    links = [(left, right), (same_left, same_right), *_placeholder_links(table, placeholder)]
+    links = [
+        (left, right),
+        (same_left, same_right),
+        *_placeholder_links(table, placeholder),
+        *_birth_home_links(table, placeholder),
+    ]
     base = components(n, *_joined(links))
     name_links, crowded_name, crowded_reading = _name_links(table, placeholder, base)
     label = components(n, *_joined([(base, np.arange(n, dtype=np.int64)), *name_links]))

@@ -38,6 +38,7 @@ from owabi.records.resolve.clusters import (
     join_born_elsewhere,
     join_grown,
     join_placeholders,
+    join_read_alike,
     join_unborn,
     link,
 )
@@ -407,6 +408,7 @@ def _subjects(
         join_placeholders(col, placeholder, parent)
         join_unborn(col, placeholder, parent)
         join_born_elsewhere(col, placeholder, parent, apart)
+        join_read_alike(col, placeholder, parent, apart)
         taken = batch.records
         crowded_names = clustering.crowded_name.take(taken).to_pylist()
         crowded_readings = clustering.crowded_reading.take(taken).to_pylist()
