@@ -115,10 +115,10 @@ def test_the_python_and_sql_birth_date_rules_agree_on_many_pairs() -> None:
 
 def test_the_python_and_sql_close_birth_date_rules_agree_on_many_pairs() -> None:
     rng = random.Random(11)
-    base = date(1950, 1, 1)
+    base = date(1910, 1, 1)  # era slips reach back to 大正 (1912-1926)
     rows = []
-    while len(rows) < 2000:
-        a = base + timedelta(days=rng.randrange(25000))
+    while len(rows) < 3000:
+        a = base + timedelta(days=rng.randrange(40000))
         kind = rng.randrange(4)
         if kind == 0:  # a few days either side
             b = (a + timedelta(days=rng.randint(-6, 6))).isoformat()
@@ -139,6 +139,13 @@ def test_the_python_and_sql_close_birth_date_rules_agree_on_many_pairs() -> None
     sql = _evaluate(test, rows)
     assert [resolve_model.dob_close(row["dob_l"], row["dob_r"]) for row in rows] == sql
     assert 0 < sum(sql) < len(sql)
+    # Gaps of an era slip's size were drawn inside and outside the eras' years: both outcomes occur.
+    slips = {
+        (abs(int(row["dob_l"][:4]) - int(row["dob_r"][:4])), close)
+        for row, close in zip(rows, sql, strict=True)
+        if row["dob_l"][4:] == row["dob_r"][4:]
+    }
+    assert {(14, True), (14, False), (30, True), (30, False), (63, True), (63, False)} <= slips
 
 
 def test_the_gate_treats_a_test_on_a_missing_field_as_failed() -> None:

@@ -44,9 +44,13 @@ EARLY = [
     "BX1,zemi,ベビー,ベビー,,,,鶴来 佳代,ツルギ カヨ,923-0801,石川県小松市園町1-1,0761-11-2020,,,,,,,"
     "2004-09-10",
     # A man whose given name a call centre, imported last, wrote with other kanji of its sound and no
-    # reading: one birth date and the home's phone (join_read_alike).
+    # reading: one birth date and his mobile (join_read_alike).
     "AX1,shop,佐々木 拓也,ササキ タクヤ,1966-09-07,M,本人,,,778-5252,徳島県三好市池田町馬路1080,"
-    "0883-11-2020,,,,,,,",
+    "090-1188-2020,,,,,,,",
+    # A child registered twice, the second time by phone with other kanji of the name's sound and no
+    # reading, imported last: one birth date and the postal code only (join_read_alike).
+    "AY1,zemi,村田 奏太,ムラタ ソウタ,2012-03-03,M,長男,村田 由香,ムラタ ユカ,950-0087,"
+    "新潟県新潟市中央区東大通1-1,025-111-0303,,,,,,,",
     # A child whose guardian's own row, imported last, shares only the card and the name.
     "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
     "石川県金沢市尾張町1-1,076-111-0101,,,VISA,4821,,,",
@@ -62,7 +66,8 @@ LATE = [
     "090-7878-9090,,,,,,,",
     "HX2,shop,榛葉 湊斗,シンバ ミナト,,M,本人,,,420-0035,静岡県静岡市葵区七間町2-2,090-4545-6767,,,,,,,",
     "BX2,shop,鶴来 颯,ツルギ ハヤテ,2004-09-14,M,本人,,,923-0801,石川県小松市園町5-5,090-6767-2020,,,,,,,",
-    "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,0883-11-2020,,,,,,,",
+    "AY2,callcenter,村田 颯太,,2012-03-03,M,長男,村田 由香,,950-0087,,,,,,,,,",
+    "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,090-1188-2020,,,,,,,",
     "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"
     "090-2323-0101,,,VISA,4821,,,",
 ]
@@ -154,6 +159,7 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     assert by_id["DX1"][0] != by_id["DX2"][0]  # ... or the reading
     assert by_id["BX1"][0] == by_id["BX2"][0]  # join_born_elsewhere, the rows far apart
     assert by_id["AX1"][0] == by_id["AX2"][0]  # join_read_alike, the rows far apart
+    assert by_id["AY1"][0] == by_id["AY2"][0]  # ... through the postal code alone
     assert by_id["RC1"][1] == by_id["RC2"][1] != ""  # the guardian's own recipient, through the card
     assert len({s for s, _ in by_id.values()}) < len(by_id)
     assert len({r for _, r in by_id.values()}) < len({s for s, _ in by_id.values()})  # guardians

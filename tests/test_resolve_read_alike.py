@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 
 from owabi.records import normalize
+from owabi.records.normalize import given_name_readings
 from owabi.records.resolve.clusters import join_read_alike
 from owabi.records.resolve.union_find import find
 from tests.test_resolve_near import resolve_among_a_crowd, same
 
 ROWS = [
-    # A call centre heard タクヤ and keyed 卓也 without the reading: the home's phone, one birth date.
+    # A call centre heard タクヤ and keyed 卓也 without the reading: his mobile, one birth date.
     "RA1,shop,佐々木 拓也,ササキ タクヤ,1966-09-07,M,本人,,,778-5252,徳島県三好市池田町馬路1080,"
-    "0883-72-1010,,,,,,,",
-    "RA2,callcenter,佐々木卓也,,1966-09-07,M,本人,,,,,0883-72-1010,,,,,,,",
+    "090-5019-9114,,,,,,,",
+    "RA2,callcenter,佐々木卓也,,1966-09-07,M,本人,,,,,090-5019-9114,,,,,,,",
     # A child: 蓮 and 漣 (both レン), the family name's reading slipped (ヤマモド), the guardian's address.
     "RB1,web,山本 蓮,ヤマモト レン,2008-07-10,M,長男,山本 大輔,ヤマモト ダイスケ,400-0105,"
     "山梨県甲斐市下今井439,"
@@ -73,7 +74,7 @@ def test_the_dictionary_gives_every_reading_of_a_given_name() -> None:
     assert normalize.given_name_readings("") == frozenset()
 
 
-HOME = {"phone": "+81883721010", "postal": "7785252"}
+HOME = {"phone": "+819050199114", "postal": "7785252"}  # his mobile, on both rows
 TAKUYA = {
     **HOME,
     "dob": "1966-09-07",
@@ -83,6 +84,7 @@ TAKUYA = {
     "given_kana": "タクヤ",
 }
 UNREAD = {**HOME, "dob": "1966-09-07", "name_fold": "佐佐木卓也", "given_name": "卓也"}
+GUARDIAN = {"guardian_fold": "佐佐木恵"}
 COLUMNS = (
     *("name_fold", "given_name", "kana_key", "given_kana", "dob", "phone", "email", "address_key"),
     *("postal", "guardian_fold", "guardian_kana"),
@@ -98,20 +100,41 @@ def _subjects(rows: list[dict[str, str]], different: set[tuple[int, int]] | None
 
 def test_the_rule_joins_one_pair_alone_at_its_home_on_its_birth_date() -> None:
     assert _subjects([TAKUYA, UNREAD]) == 1
-    # Either order, and the postal code alone is a place in common too.
-    assert _subjects([UNREAD, {**TAKUYA, "phone": None}]) == 1
+    assert _subjects([UNREAD, TAKUYA]) == 1
+    # A reading without a space: its end, where the dictionary reads the given name so.
+    assert _subjects([{**TAKUYA, "given_kana": None}, UNREAD]) == 1
+    # A name without a space, cut with the other row's family name.
+    assert _subjects([TAKUYA, {**UNREAD, "given_name": None}]) == 1
+    # Children's rows: the postal code alone is a place in common.
+    child, unread = {**TAKUYA, **GUARDIAN, "phone": None}, {**UNREAD, **GUARDIAN, "phone": "+81883721010"}
+    assert _subjects([child, unread]) == 1
 
 
 def test_the_rule_needs_one_birth_date_a_home_and_a_reading_the_dictionary_lists() -> None:
     assert _subjects([TAKUYA, {**UNREAD, "dob": "1966-09-08"}]) == 2  # not one birth date
     assert _subjects([TAKUYA, {**UNREAD, "dob": None}]) == 2
-    assert _subjects([TAKUYA, {**UNREAD, "phone": "+81883729999", "postal": "7700001"}]) == 2  # no home
+    assert _subjects([TAKUYA, {**UNREAD, "phone": "+819011119999", "postal": "7700001"}]) == 2  # no home
     assert _subjects([TAKUYA, {**UNREAD, "name_fold": "佐佐木鬮鬯", "given_name": "鬮鬯"}]) == 2  # unknown
     assert _subjects([TAKUYA, {**UNREAD, "name_fold": "佐藤卓也", "given_name": "卓也"}]) == 2  # family
     # A row that gives its own reading must give the same one.
     assert _subjects([TAKUYA, {**UNREAD, "kana_key": "ササキタカヤ", "given_kana": "タカヤ"}]) == 2
     # Neither side read: nothing to compare.
     assert _subjects([{**TAKUYA, "kana_key": None, "given_kana": None}, UNREAD]) == 2
+
+
+def test_one_family_name_is_the_whole_name_not_its_start() -> None:
+    # 中 健 and 中村 健 (ナカムラ ケン): 健 can be read ケン, but 中 is not 中村.
+    naka = {**HOME, "dob": "1980-01-01", "name_fold": "中健", "given_name": "健"}
+    nakamura = {**naka, "name_fold": "中村健", "kana_key": "ナカムラケン", "given_kana": "ケン"}
+    assert _subjects([naka, nakamura]) == 2
+    # 中村健 without a space: cut at 中 it leaves 村健, which no dictionary reads ケン.
+    assert _subjects([naka, {**nakamura, "given_name": None}]) == 2
+    # 佐藤 一 and 佐藤 和人 read サトウカズヒト without a space: it ends in ヒト, a reading of 一, but
+    # the dictionary does not read 和人 so.
+    hajime = {**HOME, "dob": "1980-01-01", "name_fold": "佐藤一", "given_name": "一"}
+    kazuhito = {**hajime, "name_fold": "佐藤和人", "given_name": "和人", "kana_key": "サトウカズヒト"}
+    assert "ヒト" in given_name_readings("一")
+    assert _subjects([hajime, kazuhito]) == 2
 
 
 def test_a_third_subject_of_that_birth_date_at_that_home_joins_nothing() -> None:
@@ -124,12 +147,21 @@ def test_a_third_subject_of_that_birth_date_at_that_home_joins_nothing() -> None
         "given_kana": "タクミ",
     }
     assert _subjects([TAKUYA, UNREAD, third]) == 3
+    # ... nor a third sharing another value with one of them only.
+    elsewhere = {**third, "phone": None, "postal": "1000001", "email": "sasaki@example.jp"}
+    assert _subjects([TAKUYA, {**UNREAD, "email": "sasaki@example.jp"}, elsewhere]) == 3
+    assert _subjects([TAKUYA, {**UNREAD, "email": "sasaki@example.jp"}, {**elsewhere, "email": None}]) == 2
 
 
-def test_a_reviewers_different_and_grown_twins_own_phones_are_kept() -> None:
+def test_a_reviewers_different_and_two_adults_without_a_number_or_address_in_common_are_kept() -> None:
     assert _subjects([TAKUYA, UNREAD], {(0, 1)}) == 2
+    # Grown twins at their parents' address: their own mobiles, or only the home's landline, in common.
     own = [{**TAKUYA, "phone": "+819011112222"}, {**UNREAD, "phone": "+818033334444"}]
     assert _subjects(own) == 2
+    landline = [{**TAKUYA, "phone": "+81883721010"}, {**UNREAD, "phone": "+81883721010"}]
+    assert _subjects(landline) == 2
+    # ... where an e-mail address in common is one person's.
+    email = {"email": "takuya@example.jp"}
+    assert _subjects([{**row, **email} for row in landline]) == 1
     # Children's rows carry the guardian's phone: a mobile on a row naming a guardian is not their own.
-    guarded = [{**row, "guardian_fold": "佐佐木恵"} for row in own]
-    assert _subjects(guarded) == 1
+    assert _subjects([{**row, **GUARDIAN} for row in own]) == 1

@@ -134,15 +134,22 @@ DOB_MISSING = '("dob_l" IS NULL OR "dob_r" IS NULL)'
 # for 平成3年: 2021 / 1991; the eras' first years lie 14, 63 and 30 years apart: 大正/昭和, 昭和/平成,
 # 平成/令和), month and day agreeing. Only with the same name: siblings are born at least about
 # ten months apart and have their own names, a same-named father and son decades apart.
-# Years between two birth dates of one person where only the year differs (DOB_CLOSE).
-ERA_SLIPS = (1, 14, 30, 63)
+# A 和暦 year keyed in the neighbouring era: (years apart, the earlier year's first and last), where one
+# era-year number exists in both eras: 大正N / 昭和N (N 1-15), 昭和N / 平成N (N 1-31), 平成N / 令和N
+# (N 1-30). Other gaps of those sizes are no slip (昭和36 / 平成3, 1961 / 1991, are two numbers).
+ERA_SLIPS = ((14, 1912, 1926), (63, 1926, 1956), (30, 1989, 2018))
+_YEAR_L = 'CAST(left("dob_l", 4) AS INTEGER)'
+_YEAR_R = 'CAST(left("dob_r", 4) AS INTEGER)'
+_ERA_SLIP = " OR ".join(
+    f"(abs({_YEAR_L} - {_YEAR_R}) = {gap} AND least({_YEAR_L}, {_YEAR_R}) BETWEEN {first} AND {last})"
+    for gap, first, last in ERA_SLIPS
+)
 DOB_CLOSE = (
     '(abs(datediff(\'day\', CAST("dob_l" AS DATE), CAST("dob_r" AS DATE))) <= 3'
     ' OR (left("dob_l", 4) = left("dob_r", 4) AND right("dob_l", 2) = right("dob_r", 2)'
     ' AND abs(CAST(substr("dob_l", 6, 2) AS INTEGER) - CAST(substr("dob_r", 6, 2) AS INTEGER)) = 1)'
     ' OR (substr("dob_l", 5) = substr("dob_r", 5)'
-    ' AND abs(CAST(left("dob_l", 4) AS INTEGER) - CAST(left("dob_r", 4) AS INTEGER))'
-    f" IN {ERA_SLIPS}))"
+    f" AND (abs({_YEAR_L} - {_YEAR_R}) = 1 OR {_ERA_SLIP})))"
 )
 
 
@@ -167,7 +174,10 @@ def dob_close(a: str, b: str) -> bool:
         return True
     if a[:4] == b[:4] and a[8:] == b[8:] and abs(int(a[5:7]) - int(b[5:7])) == 1:
         return True
-    return a[4:] == b[4:] and abs(int(a[:4]) - int(b[:4])) in ERA_SLIPS
+    if a[4:] != b[4:]:
+        return False
+    gap, earlier = abs(int(a[:4]) - int(b[:4])), min(int(a[:4]), int(b[:4]))
+    return gap == 1 or any(gap == g and first <= earlier <= last for g, first, last in ERA_SLIPS)
 
 
 # The gate: the person's own identity agrees (or is at least not contradicted).

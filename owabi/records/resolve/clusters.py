@@ -604,17 +604,25 @@ def join_read_alike(
                 for kind in READ_ALIKE_KINDS:
                     if col[kind][i]:
                         keyed[(born, kind, col[kind][i])].add(root)
-    neighbours: dict[int, set[int]] = defaultdict(set)
+    # Each subject's one neighbour: the other subject of a (date, value) two subjects hold; a subject in a
+    # group of three or more, or with two such neighbours, is crowded and joins nothing.
+    neighbour: dict[int, int] = {}
+    crowded: set[int] = set()
     for subjects in keyed.values():
-        if len(subjects) > 1:
-            for subject in subjects:
-                neighbours[subject] |= subjects - {subject}
+        if len(subjects) > 2:
+            crowded |= subjects
+        elif len(subjects) == 2:
+            first, second = subjects
+            for one, other in ((first, second), (second, first)):
+                if neighbour.setdefault(one, other) != other:
+                    crowded.add(one)
     pairs = [
         (first, second)
-        for first, near in neighbours.items()
-        if len(near) == 1
-        and first < (second := next(iter(near)))
-        and neighbours[second] == {first}
+        for first, second in neighbour.items()
+        if first < second
+        and first not in crowded
+        and second not in crowded
+        and neighbour.get(second) == first
         and len(births[first] | births[second]) == 1
         and (first in read or second in read)
     ]
@@ -630,7 +638,7 @@ def join_read_alike(
         apart[root_of[a]].add(root_of[b])
         apart[root_of[b]].add(root_of[a])
     for first, second in pairs:
-        if second in apart[first] or _own_phones_differ(col, rows[first], rows[second]):
+        if second in apart[first] or _adults_apart(col, rows[first], rows[second]):
             continue
         if _read_alike(col, rows[first], rows[second], first not in read) or _read_alike(
             col, rows[second], rows[first], second not in read
@@ -646,38 +654,71 @@ def _read_alike(col: dict[str, list[Any]], named: list[int], read: list[int], un
         for r in read:
             if not col["kana_key"][r] or not (col["kana_key"][n] or unread):
                 continue
-            n_name, r_name = col["name_fold"][n], col["name_fold"][r]
-            families = {v for k, v in _family_parts(col, n) | _family_parts(col, r) if k == "name"}
-            for family in families:
-                if not (n_name.startswith(family) and r_name.startswith(family)):
-                    continue
-                n_given, r_given = n_name[len(family) :], r_name[len(family) :]
-                if not n_given or not r_given or n_given == r_given:
-                    continue
-                for reading in given_name_readings(n_given):
-                    if _gives(col, r, reading) and (unread or _gives(col, n, reading)):
-                        return True
+            givens = _given_names(col, n, r)
+            if givens is None:
+                continue
+            (n_given, n_cut), (r_given, r_cut) = givens
+            for reading in given_name_readings(n_given):
+                if _gives(col, r, r_given, r_cut, reading) and (
+                    unread or _gives(col, n, n_given, n_cut, reading)
+                ):
+                    return True
     return False
 
 
-def _gives(col: dict[str, list[Any]], i: int, reading: str) -> bool:
-    """Row `i` reads its given name `reading`: its reading's given part where split, else its whole
-    reading ends so (a one-kana reading is too short to tell)."""
-    given = col["given_kana"][i]
-    if given:
-        return bool(given == reading)
+Given = tuple[str, bool]  # a written given name, and whether it was cut with the other row's family name
+
+
+def _given_names(col: dict[str, list[Any]], a: int, b: int) -> tuple[Given, Given] | None:
+    """The written given names (variant kanji folded) of rows `a` and `b`, where they have one family name
+    and other given names, each with whether it was cut with the other row's family name (its own name
+    has no space); None where that cannot be told or the names differ otherwise."""
+    own = [
+        next((v for k, v in _family_parts(col, i) if k == "name"), None)  # at most one written family name
+        for i in (a, b)
+    ]
+    if own[0] and own[1] and own[0] != own[1]:
+        return None
+    family = own[0] or own[1]
+    if not family:
+        return None
+    names = (col["name_fold"][a], col["name_fold"][b])
+    if not all(name.startswith(family) and len(name) > len(family) for name in names):
+        return None
+    givens = (names[0][len(family) :], names[1][len(family) :])
+    if givens[0] == givens[1]:
+        return None
+    return (givens[0], own[0] is None), (givens[1], own[1] is None)
+
+
+def _gives(col: dict[str, list[Any]], i: int, given: str, cut: bool, reading: str) -> bool:
+    """Row `i` reads its written given name `given` as `reading`: the reading's given part says so, where
+    the reading is split; else the whole reading ends so and the dictionary lists it for `given` (サトウ
+    カズヒト ends in ヒト, a reading of 一, but 和人 is not read ヒト). A given name cut with the other
+    row's family name must be one the dictionary reads so (中村健 cut at 中 leaves 村健, no name)."""
+    listed = reading in given_name_readings(given)
+    if cut and not listed:
+        return False
+    split = col["given_kana"][i]
+    if split:
+        return bool(split == reading)
     whole = col["kana_key"][i]
-    return bool(whole) and len(reading) > 1 and len(whole) > len(reading) and whole.endswith(reading)
+    return listed and bool(whole) and len(whole) > len(reading) and whole.endswith(reading)
 
 
-def _own_phones_differ(col: dict[str, list[Any]], first: list[int], second: list[int]) -> bool:
-    """Each side gives a mobile number on its own rows (none naming a guardian), and none is the other's:
-    grown twins at their parents' address, each with their own phone."""
-    mobiles = [
-        {col["phone"][i] for i in rows if col["phone"][i] and _MOBILE.match(col["phone"][i]) and _own(col, i)}
+def _adults_apart(col: dict[str, list[Any]], first: list[int], second: list[int]) -> bool:
+    """Both subjects have rows of their own (naming no guardian) and share no mobile number or e-mail
+    address: grown twins at their parents' address, a home's landline and postal code in common. A
+    person re-keyed by a call centre gives the number or address they gave before; children's rows
+    carry the guardian's."""
+    if not any(_own(col, i) for i in first) or not any(_own(col, i) for i in second):
+        return False
+    personal = [
+        {("phone", col["phone"][i]) for i in rows if col["phone"][i] and _MOBILE.match(col["phone"][i])}
+        | {("email", col["email"][i]) for i in rows if col["email"][i]}
         for rows in (first, second)
     ]
-    return bool(mobiles[0] and mobiles[1] and not mobiles[0] & mobiles[1])
+    return not personal[0] & personal[1]
 
 
 def _own(col: dict[str, list[Any]], i: int) -> bool:
