@@ -10,9 +10,10 @@ Subjects (`clustering_parts`):
 - clusters.link: the scored pairs (at or above REVIEW_THRESHOLD: the sure ones, the review queue and
   the undated bridges) and the reviewers' "same". A reviewer's "different" only keeps apart what those
   would join, so it is met within a part.
-- clusters.join_placeholders and join_unborn: a pre-birth row and every row naming a guardian as it
-  does (the written name or the reading, in either column), and every row sharing its phone or address
-  (join_unborn counts the rows behind a phone or address: all of them are in the part).
+- clusters.join_placeholders and join_unborn: a pre-birth row and every row sharing its phone or address
+  (join_unborn counts the rows behind a phone or address: all of them are in the part), and the
+  subjects that name a guardian as the pre-birth rows of its home do (the written name or the reading,
+  in either column) and were born near one of their due dates (_guardian_links).
 - clusters.join_born_elsewhere: a pre-birth row and every dated row of its postal code born near its
   due date (its phone is linked as above).
 - clusters.join_grown: a name (or reading) is unique when no third subject in the incident holds it.
@@ -93,9 +94,11 @@ def _numpy(column: Any) -> Int64s:
     )
 
 
-def _placeholder_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s]]:
-    """A pre-birth row to every row naming its guardian (either column, either form), and to every row
-    sharing its phone or address."""
+def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tuple[Int64s, Int64s]]:
+    """A pre-birth row to every row sharing its phone or address; to the parts of the sure pairs that
+    name a guardian of its home's pre-birth rows and hold a birth near one of their due dates
+    (_guardian_links); and to the rows its join_born_elsewhere may look at (_born_then_links).
+    `scored`: per record, its part under the scored pairs and the reviewers' "same" alone."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -103,23 +106,105 @@ def _placeholder_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64
     rows = pa.array(np.arange(n, dtype=np.int64))
     if not pc.any(placeholder).as_py():
         return []
-    guardian_columns = ("guardian_fold", "guardian_kana")
-    guardians = pc.unique(
-        pa.concat_arrays(
-            [table.column(c).filter(placeholder).combine_chunks().cast(pa.string()) for c in guardian_columns]
-        ).drop_null()
-    )
-    both_rows = pa.concat_arrays([rows, rows])
-    both_values = pa.concat_arrays(
-        [table.column(c).combine_chunks().cast(pa.string()) for c in guardian_columns]
-    )
-    links = [_value_links(both_values, both_rows, guardians)]
+    links = [_guardian_links(table, placeholder, scored)]
     for kind in HOME_KINDS:
         column = table.column(kind).combine_chunks()
         homes = pc.unique(column.filter(placeholder).drop_null())
         links.append(_value_links(column, rows, homes))
     links.append(_born_then_links(table, placeholder, rows))
     return links
+
+
+def _days(iso: Any) -> Any:
+    """ISO dates (Arrow strings) as days since 1970 (int32); null where not a date."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
+    return pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
+
+
+def _swapped(dob: Any) -> Any:
+    """ISO dates with month and day swapped (null or not a date where that is no date)."""
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(dob, 0, 5),
+        pc.utf8_slice_codeunits(dob, 8, 10),
+        pc.utf8_slice_codeunits(dob, 4, 7),
+        "",
+    )
+
+
+def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64s, Int64s]:
+    """clusters.join_placeholders and join_unborn look, for a pre-birth row, at the subjects whose rows
+    name its guardian (either column, either form) and were born within PLACEHOLDER_WINDOW of its due
+    date (join_unborn: of any due date of its pregnancy, as written or month and day swapped, and by
+    any guardian name of it). A superset, so that each decides as on the whole incident: the pre-birth
+    rows sharing a phone or an address make a home (a pregnancy lies within one); each home's rows link
+    to every part of `scored` (a subject lies within one) that has a row naming one of the home's
+    guardians and a birth date (or its swap) in a window-wide bucket next to one of the home's due dates.
+
+    Linking every row that names the guardian instead made one part of a fifth of the incident at a
+    million records: common guardians' names (サトウ ケイコ) across the country, chained through the
+    children born near a due date in a postal code (docs/performance.md, "Scale")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from owabi.records.resolve.clusters import PLACEHOLDER_WINDOW
+
+    width = PLACEHOLDER_WINDOW.days + 1
+    if isinstance(placeholder, pa.ChunkedArray):
+        placeholder = placeholder.combine_chunks()
+    due = _days(table.column("due").combine_chunks().cast(pa.string()))
+    wanted = pc.and_(placeholder, pc.is_valid(due))
+    pregnant = np.flatnonzero(np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool))
+    if len(pregnant) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    picked = pa.array(pregnant)
+    local = pa.array(np.arange(len(pregnant), dtype=np.int64))
+    home_links = [
+        _value_links(table.column(kind).combine_chunks().take(picked), local) for kind in HOME_KINDS
+    ]
+    home = pregnant[components(len(pregnant), *_joined(home_links))]  # per pre-birth row, its home's first
+    guardian_columns = ("guardian_fold", "guardian_kana")
+    home_guardians = pa.concat_tables(
+        [
+            pa.table({"home": home, "value": table.column(c).combine_chunks().cast(pa.string()).take(picked)})
+            for c in guardian_columns
+        ]
+    )
+    home_guardians = home_guardians.filter(pc.is_valid(home_guardians.column("value")))
+    bucket = pc.divide(due.take(picked), width)
+    home_buckets = pa.concat_tables(
+        [pa.table({"home": home, "bucket": pc.add(bucket, shift)}) for shift in (-1, 0, 1)]
+    )
+    wanted_keys = home_guardians.join(home_buckets, "home", join_type="inner")
+    wanted_keys = wanted_keys.group_by(["home", "value", "bucket"]).aggregate([])
+
+    named = pc.invert(placeholder)
+    part = pa.array(scored)
+    carried = pa.concat_tables(
+        [
+            pa.table({"value": table.column(c).combine_chunks().cast(pa.string()), "part": part})
+            for c in guardian_columns
+        ]
+    )
+    guardians_wanted = pc.unique(wanted_keys.column("value").combine_chunks())
+    of_wanted = pc.fill_null(pc.is_in(carried.column("value"), value_set=guardians_wanted), False)
+    carried = carried.filter(pc.and_(pa.concat_arrays([named, named]), of_wanted))
+    carried = carried.group_by(["value", "part"]).aggregate([])
+    dob = table.column("dob").combine_chunks().cast(pa.string())
+    born = pa.concat_tables(
+        [pa.table({"part": part, "born": _days(value)}).filter(named) for value in (dob, _swapped(dob))]
+    )
+    born = born.filter(pc.is_valid(born.column("born")))
+    born = pa.table({"part": born.column("part"), "bucket": pc.divide(born.column("born"), width)})
+    born = born.filter(pc.is_in(born.column("part"), value_set=carried.column("part").combine_chunks()))
+    keyed = carried.join(born.group_by(["part", "bucket"]).aggregate([]), "part", join_type="inner")
+    linked = wanted_keys.join(keyed, ["value", "bucket"], join_type="inner").group_by(["home", "part"])
+    linked = linked.aggregate([])
+    return _numpy(linked.column("home")), _numpy(linked.column("part"))
 
 
 def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, Int64s]:
@@ -134,11 +219,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
 
     width = PLACEHOLDER_WINDOW.days + 1
     postal = table.column("postal").combine_chunks().cast(pa.string())
-
-    def days(iso: Any) -> Any:
-        parsed = pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True)
-        return pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
-
+    days = _days
     due = days(table.column("due").combine_chunks().cast(pa.string()))
     wanted = pc.and_(pc.and_(placeholder, pc.is_valid(postal)), pc.is_valid(due))
     if not pc.any(wanted).as_py():
@@ -149,12 +230,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
         [pregnancy.append_column("bucket", pc.add(bucket, shift)) for shift in (-1, 0, 1)]
     )
     dob = table.column("dob").combine_chunks().cast(pa.string())
-    swapped = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(dob, 0, 5),
-        pc.utf8_slice_codeunits(dob, 8, 10),
-        pc.utf8_slice_codeunits(dob, 4, 7),
-        "",
-    )
+    swapped = _swapped(dob)
     named = pc.and_(pc.invert(placeholder), pc.is_valid(postal))
     born = pa.concat_tables(
         [
@@ -232,10 +308,10 @@ def clustering_parts(
     n = table.num_rows
     same_left = np.fromiter((a for a, _ in same), np.int64, len(same))
     same_right = np.fromiter((b for _, b in same), np.int64, len(same))
+    scored = components(n, *_joined([(left, right), (same_left, same_right)]))
     links = [
-        (left, right),
-        (same_left, same_right),
-        *_placeholder_links(table, placeholder),
+        (scored, np.arange(n, dtype=np.int64)),
+        *_placeholder_links(table, placeholder, scored),
         *_birth_home_links(table, placeholder),
     ]
     base = components(n, *_joined(links))
