@@ -51,6 +51,9 @@ EARLY = [
     # reading, imported last: one birth date and the postal code only (join_read_alike).
     "AY1,zemi,村田 奏太,ムラタ ソウタ,2012-03-03,M,長男,村田 由香,ムラタ ユカ,950-0087,"
     "新潟県新潟市中央区東大通1-1,025-111-0303,,,,,,,",
+    # A pre-birth row with the guardian's name and the due date only; the child's row, imported last,
+    # names the guardian and was born eight days before (join_placeholders, through the name alone).
+    "GX1,zemi,ベビー,ベビー,,,,柚木 真理,ユノキ マリ,,,,,,,,,,2016-05-20",
     # A child whose guardian's own row, imported last, shares only the card and the name.
     "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
     "石川県金沢市尾張町1-1,076-111-0101,,,VISA,4821,,,",
@@ -66,6 +69,8 @@ LATE = [
     "090-7878-9090,,,,,,,",
     "HX2,shop,榛葉 湊斗,シンバ ミナト,,M,本人,,,420-0035,静岡県静岡市葵区七間町2-2,090-4545-6767,,,,,,,",
     "BX2,shop,鶴来 颯,ツルギ ハヤテ,2004-09-14,M,本人,,,923-0801,石川県小松市園町5-5,090-6767-2020,,,,,,,",
+    "GX2,shop,柚木 蒼,ユノキ アオイ,2016-05-12,M,長男,柚木 真理,ユノキ マリ,810-0001,"
+    "福岡県福岡市中央区天神2-2,092-111-4545,,,,,,,",
     "AY2,callcenter,村田 颯太,,2012-03-03,M,長男,村田 由香,,950-0087,,,,,,,,,",
     "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,090-1188-2020,,,,,,,",
     "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"
@@ -160,6 +165,7 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     assert by_id["BX1"][0] == by_id["BX2"][0]  # join_born_elsewhere, the rows far apart
     assert by_id["AX1"][0] == by_id["AX2"][0]  # join_read_alike, the rows far apart
     assert by_id["AY1"][0] == by_id["AY2"][0]  # ... through the postal code alone
+    assert by_id["GX1"][0] == by_id["GX2"][0]  # a pre-birth row to its guardian's child, far apart
     assert by_id["RC1"][1] == by_id["RC2"][1] != ""  # the guardian's own recipient, through the card
     assert len({s for s, _ in by_id.values()}) < len(by_id)
     assert len({r for _, r in by_id.values()}) < len({s for s, _ in by_id.values()})  # guardians
