@@ -24,6 +24,7 @@ from owabi.incidents.models import Incident
 from owabi.incidents.services import create_incident
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, LookupKey
+from owabi.records.resolve.resume import folder_of
 from owabi.records.services import import_file
 from owabi.redress import affected, payouts, request_queue, review, services
 from owabi.redress.models import Choice, ChoiceKey, Claim, LegalHold, Payee, Payout, PayoutBatch, Request
@@ -205,9 +206,18 @@ def test_retention_leaves_nothing_decryptable_and_keeps_the_legal_hold_record(
         incident_id=full["other"].pk, name="print vendor", scopes=["returns"], actor="test"
     )
     assert api_tokens.check(token).refusal == ""
+    # A resolve that stopped left its checkpoints (record positions, the model); another incident's too.
+    stopped = {incident: folder_of(incident) for incident in (portal_data.incident, full["other"])}
+    for folder in stopped.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "scored.npz").write_bytes(b"positions")
 
     out = _run()
     assert "personal data shredded (run 1)" in out
+    assert not stopped[portal_data.incident].exists()
+    assert (stopped[full["other"]] / "scored.npz").exists()
+    event = AuditEvent.objects.filter(action="retention.shred").latest("pk")
+    assert event.data["resolve_checkpoints_deleted"] is True
     # The incident's API tokens are revoked with it; another incident's keep working.
     assert api_tokens.check(token).refusal == "revoked"
     assert api_tokens.check(other_token).refusal == ""

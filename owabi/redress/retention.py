@@ -33,6 +33,7 @@ from owabi.core.models import ApiToken, Job
 from owabi.incidents.models import Incident
 from owabi.notices.models import Notice
 from owabi.records.models import LeakRecord, LookupKey, Recipient, SourceFile, Subject
+from owabi.records.resolve import discard_checkpoints
 from owabi.redress import affected
 from owabi.redress.models import (
     Choice,
@@ -232,6 +233,9 @@ def shred(*, incident: Incident, actor: str) -> LegalHold:
     if found.blockers:
         raise RetentionError(f"incident {incident.slug}: {found.blockers[0]}")
     now = timezone.now()
+    # What a stopped resolve left (record positions, probabilities, the model: no value) goes first;
+    # a resolve can make it again, so a shred that fails after this loses nothing.
+    checkpoints = discard_checkpoints(incident)
     with transaction.atomic():
         if connection.vendor == "sqlite":  # freed pages are zeroed, not left holding old blobs
             with connection.cursor() as cursor:
@@ -263,6 +267,7 @@ def shred(*, incident: Incident, actor: str) -> LegalHold:
             object_id=incident.pk,
             data={
                 "run": hold.runs,
+                "resolve_checkpoints_deleted": checkpoints,
                 "overwritten": overwritten,
                 "cleared": cleared,
                 "api_tokens_revoked": revoked,

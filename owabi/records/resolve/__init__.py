@@ -26,6 +26,7 @@ from owabi.records.resolve.engines import ENGINES, SparkUnavailable
 from owabi.records.resolve.explanation import Explanation, PairExplanation, explain
 from owabi.records.resolve.households import households
 from owabi.records.resolve.pipeline import ImportUnfinished, IncidentClosed, ResolveResult, resolve
+from owabi.records.resolve.resume import discard as discard_checkpoints
 from owabi.records.resolve.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD, ResolveOutOfMemory
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ResolveOutOfMemory",
     "ResolveResult",
     "SparkUnavailable",
+    "discard_checkpoints",
     "explain",
     "households",
     "resolve",

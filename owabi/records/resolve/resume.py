@@ -138,11 +138,27 @@ def _differences(held: str, wanted: str) -> str:
     return ", ".join(words for part, words in _PARTS.items() if old.get(part) != new.get(part))
 
 
+def folder_of(incident: Incident) -> Path:
+    """Where an incident's resolve keeps its checkpoints."""
+    return Path(settings.DATA_DIR) / "checkpoints" / "resolve" / f"incident-{incident.pk}"
+
+
+def discard(incident: Incident) -> bool:
+    """Delete what a stopped resolve of the incident left (retention: nothing of the incident's runs is
+    kept, though the checkpoints hold record positions, probabilities and the model, no value); whether
+    there was anything."""
+    folder = folder_of(incident)
+    if not folder.exists():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
 class Checkpoints:
     """The checkpoints of one incident's resolve."""
 
     def __init__(self, incident: Incident, say: Callable[[str], None]) -> None:
-        self.folder = Path(settings.DATA_DIR) / "checkpoints" / "resolve" / f"incident-{incident.pk}"
+        self.folder = folder_of(incident)
         self.say = say
 
     def _path(self, step: str) -> Path:
