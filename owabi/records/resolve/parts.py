@@ -41,7 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from owabi.records.resolve.households import CONTACT_KINDS, HOME_KINDS, READ_ALIKE_KINDS
+from owabi.records.resolve.households import (
+    CONTACT_KINDS,
+    HOME_KINDS,
+    HOUSEHOLD_TOKEN_LIMIT,
+    READ_ALIKE_KINDS,
+)
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
@@ -95,9 +100,10 @@ def _numpy(column: Any) -> Int64s:
 
 
 def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tuple[Int64s, Int64s]]:
-    """A pre-birth row to every row sharing its phone or address; to the parts of the sure pairs that
-    name a guardian of its home's pre-birth rows and hold a birth near one of their due dates
-    (_guardian_links); and to the rows its join_born_elsewhere may look at (_born_then_links).
+    """A pre-birth row to every row sharing its phone or address; to the parts of the scored pairs (at or
+    above REVIEW_THRESHOLD) and reviewers' "same" that name a guardian of its home's pre-birth rows and
+    hold a birth near one of their due dates (_guardian_links); and to the rows its join_born_elsewhere
+    may look at (_born_then_links).
     `scored`: per record, its part under the scored pairs and the reviewers' "same" alone."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -136,16 +142,32 @@ def _swapped(dob: Any) -> Any:
     )
 
 
+def _home_values(table: Any, kind: str, picked: Any) -> Any:
+    """The pre-birth rows' phones (addresses), where the value is on at most HOUSEHOLD_TOKEN_LIMIT rows of
+    the incident: join_unborn makes a pregnancy only through those (a school's or a clinic's number
+    makes none), and a switchboard held by thousands of pre-birth rows must not make one home of them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(kind).combine_chunks()
+    values = column.take(picked)
+    held = pc.unique(values.drop_null())
+    counted = pc.value_counts(column.filter(pc.fill_null(pc.is_in(column, value_set=held), False)))
+    crowded = counted.field("values").filter(pc.greater(counted.field("counts"), HOUSEHOLD_TOKEN_LIMIT))
+    return pc.if_else(pc.is_in(values, value_set=crowded), pa.scalar(None, values.type), values)
+
+
 def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64s, Int64s]:
     """clusters.join_placeholders and join_unborn look, for a pre-birth row, at the subjects whose rows
     name its guardian (either column, either form) and were born within PLACEHOLDER_WINDOW of its due
     date (join_unborn: of any due date of its pregnancy, as written or month and day swapped, and by
     any guardian name of it). A superset, so that each decides as on the whole incident: the pre-birth
-    rows sharing a phone or an address make a home (a pregnancy lies within one); each home's rows link
+    rows sharing a phone or an address held by at most HOUSEHOLD_TOKEN_LIMIT rows make a home (a
+    pregnancy lies within one: join_unborn uses no other value); each home's rows link
     to every part of `scored` (a subject lies within one) that has a row naming one of the home's
     guardians and a birth date (or its swap) in a window-wide bucket next to one of the home's due dates.
 
-    Linking every row that names the guardian instead made one part of a fifth of the incident at a
+    Linking every row that names the guardian instead made one part of 27 % of the incident at a
     million records: common guardians' names (サトウ ケイコ) across the country, chained through the
     children born near a due date in a postal code (docs/performance.md, "Scale")."""
     import pyarrow as pa
@@ -163,9 +185,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
         return np.empty(0, np.int64), np.empty(0, np.int64)
     picked = pa.array(pregnant)
     local = pa.array(np.arange(len(pregnant), dtype=np.int64))
-    home_links = [
-        _value_links(table.column(kind).combine_chunks().take(picked), local) for kind in HOME_KINDS
-    ]
+    home_links = [_value_links(_home_values(table, kind, picked), local) for kind in HOME_KINDS]
     home = pregnant[components(len(pregnant), *_joined(home_links))]  # per pre-birth row, its home's first
     guardian_columns = ("guardian_fold", "guardian_kana")
     home_guardians = pa.concat_tables(
@@ -194,13 +214,15 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     of_wanted = pc.fill_null(pc.is_in(carried.column("value"), value_set=guardians_wanted), False)
     carried = carried.filter(pc.and_(pa.concat_arrays([named, named]), of_wanted))
     carried = carried.group_by(["value", "part"]).aggregate([])
-    dob = table.column("dob").combine_chunks().cast(pa.string())
+    # Birth dates only of the named rows in the parts found: parsed for a few, not for the incident.
+    chosen = pc.and_(named, pc.is_in(part, value_set=carried.column("part").combine_chunks()))
+    dob = table.column("dob").combine_chunks().cast(pa.string()).filter(chosen)
+    of_part = part.filter(chosen)
     born = pa.concat_tables(
-        [pa.table({"part": part, "born": _days(value)}).filter(named) for value in (dob, _swapped(dob))]
+        [pa.table({"part": of_part, "born": _days(value)}) for value in (dob, _swapped(dob))]
     )
     born = born.filter(pc.is_valid(born.column("born")))
     born = pa.table({"part": born.column("part"), "bucket": pc.divide(born.column("born"), width)})
-    born = born.filter(pc.is_in(born.column("part"), value_set=carried.column("part").combine_chunks()))
     keyed = carried.join(born.group_by(["part", "bucket"]).aggregate([]), "part", join_type="inner")
     linked = wanted_keys.join(keyed, ["value", "bucket"], join_type="inner").group_by(["home", "part"])
     linked = linked.aggregate([])
