@@ -13,7 +13,13 @@ import pytest
 
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ReviewPair
-from owabi.records.resolve.clusters import join_born_elsewhere, join_grown, join_unborn, undated_bridges
+from owabi.records.resolve.clusters import (
+    join_born_elsewhere,
+    join_grown,
+    join_placeholders,
+    join_unborn,
+    undated_bridges,
+)
 from owabi.records.resolve.households import HOUSEHOLD_TOKEN_LIMIT
 from owabi.records.resolve.union_find import find
 from owabi.records.resolve_model import dob_close
@@ -205,6 +211,7 @@ def test_a_child_named_after_its_guardian_is_not_joined_to_an_own_row_here() -> 
 
 def _columns(rows: list[dict[str, str | None]]) -> dict[str, list[str | None]]:
     names = ("phone", "address_key", "email", "card_last4", "dob", "due", "guardian_fold", "guardian_kana")
+    names = (*names, "postal")
     return {name: [row.get(name) for row in rows] for name in names}
 
 
@@ -357,3 +364,38 @@ def test_a_shared_postal_code_still_places_the_child_and_a_switchboard_phone_doe
     elsewhere = {**GROWN, "postal": "1000001", "phone": phone}
     assert _born_elsewhere([PREGNANCY, elsewhere, *board]) == 2 + len(board)
     assert _born_elsewhere([PREGNANCY, elsewhere, *board[1:]]) == 1 + len(board) - 1
+
+
+PREGNANT = {"due": "2016-05-20", "guardian_fold": "柚木真理", "postal": "8100002"}
+CHILD = {"dob": "2016-05-12", "guardian_fold": "柚木真理", "postal": "8100001", "phone": "+81921114545"}
+
+
+def _placed(rows: list[dict[str, str | None]]) -> int:
+    parent = list(range(len(rows)))
+    join_placeholders(_columns(rows), [bool(row.get("due")) for row in rows], parent)
+    return len({find(parent, i) for i in range(len(rows))})
+
+
+def test_a_pre_birth_row_without_contacts_looks_for_the_child_in_its_postal_district_only() -> None:
+    assert _placed([PREGNANT, CHILD]) == 1
+    assert _placed([PREGNANT, {**CHILD, "postal": "1000001"}]) == 2  # a namesake's child elsewhere
+    assert _placed([{**PREGNANT, "postal": None}, CHILD]) == 2  # no place to look
+    # With a contact of its own, a shared contact decides, wherever the child lives.
+    shared = {"email": "mari@example.jp"}
+    assert _placed([{**PREGNANT, **shared}, {**CHILD, **shared, "postal": "1000001"}]) == 1
+
+
+def test_a_child_of_the_guardian_born_then_in_the_pregnancys_district_is_a_possible_twin() -> None:
+    home = {"phone": "+81742221111"}
+    pregnancy = {**PREGNANT, **home, "postal": "6308001"}
+    at_home = {**home, "dob": "2016-05-12", "guardian_fold": "柚木真里"}  # the guardian written otherwise
+    nearby = {**CHILD, "postal": "6308002", "phone": "+81742332222"}
+    rows = [pregnancy, at_home, nearby]
+    parent = list(range(3))
+    join_unborn(_columns(rows), [True, False, False], parent)
+    assert len({find(parent, i) for i in range(3)}) == 3
+    # The guardian's namesake's child born then in another district stops nothing.
+    rows = [pregnancy, at_home, {**nearby, "postal": "1000001"}]
+    parent = list(range(3))
+    join_unborn(_columns(rows), [True, False, False], parent)
+    assert find(parent, 0) == find(parent, 1) != find(parent, 2)

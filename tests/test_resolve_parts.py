@@ -51,14 +51,16 @@ EARLY = [
     # reading, imported last: one birth date and the postal code only (join_read_alike).
     "AY1,zemi,村田 奏太,ムラタ ソウタ,2012-03-03,M,長男,村田 由香,ムラタ ユカ,950-0087,"
     "新潟県新潟市中央区東大通1-1,025-111-0303,,,,,,,",
-    # A pre-birth row with the guardian's name and the due date only; the child's row, imported last,
-    # names the guardian and was born eight days before (join_placeholders, through the name alone).
-    "GX1,zemi,ベビー,ベビー,,,,柚木 真理,ユノキ マリ,,,,,,,,,,2016-05-20",
+    # A pre-birth row with the guardian's name, the due date and a postal code only; the child's row,
+    # imported last, names the guardian, was born eight days before and lives in that postal district
+    # (join_placeholders, through the name and the district).
+    "GX1,zemi,ベビー,ベビー,,,,柚木 真理,ユノキ マリ,810-0002,,,,,,,,,2016-05-20",
     # A pre-birth row and a child at its home whose row writes the guardian otherwise (真里 for 真理); a
-    # child of the guardian as the pre-birth row writes her, born then elsewhere, imported last, is a
-    # possible twin: join_unborn leaves the pregnancy alone (through the guardian's name alone), and the
-    # child at home, its name not split, is of no family join_born_elsewhere can tell.
-    "TX1,zemi,ベビー,ベビー,,,,柚原 真理,ユハラ マリ,,,0742-22-1111,,,,,,,2018-03-10",
+    # child of the guardian as the pre-birth row writes her, born then in its postal district at another
+    # home, imported last, is a possible twin: join_unborn leaves the pregnancy alone (through the
+    # guardian's name and the district), and the child at home, its name not split, is of no family
+    # join_born_elsewhere can tell.
+    "TX1,zemi,ベビー,ベビー,,,,柚原 真理,ユハラ マリ,630-8001,,0742-22-1111,,,,,,,2018-03-10",
     "TX2,zemi,柚原陽,ユハラヒナタ,2018-03-01,M,長男,柚原 真里,,,,0742-22-1111,,,,,,,",
     # A child whose guardian's own row, imported last, shares only the card and the name.
     "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
@@ -77,8 +79,8 @@ LATE = [
     "BX2,shop,鶴来 颯,ツルギ ハヤテ,2004-09-14,M,本人,,,923-0801,石川県小松市園町5-5,090-6767-2020,,,,,,,",
     "GX2,shop,柚木 蒼,ユノキ アオイ,2016-05-12,M,長男,柚木 真理,ユノキ マリ,810-0001,"
     "福岡県福岡市中央区天神2-2,092-111-4545,,,,,,,",
-    "TX3,shop,柚原 葵,ユハラ アオイ,2018-03-05,F,長女,柚原 真理,ユハラ マリ,600-8001,"
-    "京都府京都市下京区四条通1-1,075-111-2222,,,,,,,",
+    "TX3,shop,柚原 葵,ユハラ アオイ,2018-03-05,F,長女,柚原 真理,ユハラ マリ,630-8002,"
+    "奈良県奈良市東向中町1-1,0742-33-2222,,,,,,,",
     "AY2,callcenter,村田 颯太,,2012-03-03,M,長男,村田 由香,,950-0087,,,,,,,,,",
     "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,090-1188-2020,,,,,,,",
     "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"

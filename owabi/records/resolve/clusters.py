@@ -233,7 +233,11 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
 
     The child is judged by all the records already joined into their subject: a birth date, a guardian's
     name (or reading) and a shared phone, e-mail, address or card may each come from a different one of
-    them (one row lacks the birth date, another was written after the family moved).
+    them (one row lacks the birth date, another was written after the family moved). A pre-birth row
+    with no phone, e-mail, address or card of its own looks at the children with a row in its postal
+    district (the postal code's first three digits), and with no postal code at none: across the whole
+    incident, a guardian's name is held by namesakes whose children were born that season too, more of
+    them the larger the incident.
     """
     guardian_keys = ("guardian_fold", "guardian_kana")
     wanted = {col[k][i] for i, p in enumerate(placeholder) if p for k in guardian_keys if col[k][i]}
@@ -248,27 +252,36 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
     children = set().union(*by_guardian.values()) if by_guardian else set()
     births: dict[int, set[date]] = defaultdict(set)
     tokens: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    districts: dict[int, set[str]] = defaultdict(set)
     for i, root in enumerate(root_of):
         if root not in children or placeholder[i]:
             continue
         if col["dob"][i]:
             births[root].add(date.fromisoformat(col["dob"][i]))
         tokens[root].update(contact_tokens(col, i))
+        if col["postal"][i]:
+            districts[root].add(district(col["postal"][i]))
     for i, is_placeholder in enumerate(placeholder):
         if not is_placeholder:
             continue
         due = date.fromisoformat(col["due"][i])
         own = set(contact_tokens(col, i))
+        place = district(col["postal"][i]) if col["postal"][i] else None
         gaps = {
             child: min(abs(birth - due) for birth in births[child])
             for key in guardian_keys
             if col[key][i]
             for child in by_guardian.get(col[key][i], ())
-            if births[child] and (not own or own & tokens[child])
+            if births[child] and (own & tokens[child] if own else place in districts[child])
         }
         near = [child for child, gap in gaps.items() if gap <= PLACEHOLDER_WINDOW]
         if len(near) == 1:  # two children born near the due date are twins: which one is not known
             union(parent, i, near[0])
+
+
+def district(postal: str) -> str:
+    """A postal code's district: its first three digits (a city, or a ward of a large one)."""
+    return postal[:3]
 
 
 def near_due(birth: str, due: date) -> bool:
@@ -297,7 +310,10 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
       at least about ten months apart), and twins are one pregnancy too;
     - a pregnancy joins the one named child whose records share the home's phone or address with it and
       who was born within PLACEHOLDER_WINDOW of a due date (as written, or month and day swapped); the
-      children of the row's guardian born then count too, so twins (two such children) leave it alone.
+      children of the row's guardian born then with a row in the pregnancy's postal districts count
+      too, so twins (two such children) leave it alone. Not across the incident: a guardian's name is
+      held by namesakes elsewhere whose children were born that season too, more of them the larger
+      the incident, and each would stop the join.
 
     An e-mail address or a card is a person's, not the home's, and is not used. A phone or address on
     more than HOUSEHOLD_TOKEN_LIMIT rows (a school, a switchboard, a placeholder address) joins nothing:
@@ -361,6 +377,11 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
                 of_guardian[col[key][i]].add(root)
         if col["dob"][i]:
             births[root].add(col["dob"][i])
+    named_children = set().union(*of_guardian.values()) if of_guardian else set()
+    districts: dict[int, set[str]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if root in named_children and not placeholder[i] and col["postal"][i]:
+            districts[root].add(district(col["postal"][i]))
     for root, rows in pregnancies.items():
         dues = {due_of[i] for i in rows}
 
@@ -368,7 +389,14 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
             return any(near_due(birth, due) for birth in births.get(child, ()) for due in dues)
 
         at_home = {child for i in rows for token in home(i) for child in at_token.get(token, ())}
-        by_name = {child for i in rows for k in guardian_keys for child in of_guardian.get(col[k][i], ())}
+        places = {district(col["postal"][i]) for i in rows if col["postal"][i]}
+        by_name = {
+            child
+            for i in rows
+            for k in guardian_keys
+            for child in of_guardian.get(col[k][i], ())
+            if districts[child] & places
+        }
         near_home = {child for child in at_home if born_then(child)}
         if len(near_home) == 1 and not {child for child in by_name if born_then(child)} - near_home:
             union(parent, root, near_home.pop())

@@ -13,7 +13,8 @@ Subjects (`clustering_parts`):
 - clusters.join_placeholders and join_unborn: a pre-birth row and every row sharing its phone or address
   (join_unborn counts the rows behind a phone or address: all of them are in the part), and the
   subjects that name a guardian as the pre-birth rows of its home do (the written name or the reading,
-  in either column) and were born near one of their due dates (_guardian_links).
+  in either column), were born near one of their due dates and share a postal district, an e-mail
+  address or a card with the home's rows (_guardian_links).
 - clusters.join_born_elsewhere: a pre-birth row and every dated row of its postal code born near its
   due date (its phone is linked as above).
 - clusters.join_grown: a name (or reading) is unique when no third subject in the incident holds it.
@@ -165,7 +166,9 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     rows sharing a phone or an address held by at most HOUSEHOLD_TOKEN_LIMIT rows make a home (a
     pregnancy lies within one: join_unborn uses no other value); each home's rows link
     to every part of `scored` (a subject lies within one) that has a row naming one of the home's
-    guardians and a birth date (or its swap) in a window-wide bucket next to one of the home's due dates.
+    guardians, a birth date (or its swap) in a window-wide bucket next to one of the home's due dates,
+    and a postal district, e-mail address or card of the home's rows (the rules look no further: a
+    child sharing the home's phone or address is linked through it).
 
     Linking every row that names the guardian instead made one part of 27 % of the incident at a
     million records: common guardians' names (サトウ ケイコ) across the country, chained through the
@@ -226,7 +229,37 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     keyed = carried.join(born.group_by(["part", "bucket"]).aggregate([]), "part", join_type="inner")
     linked = wanted_keys.join(keyed, ["value", "bucket"], join_type="inner").group_by(["home", "part"])
     linked = linked.aggregate([])
+    # ... and that has a place of the home's: a postal district, an e-mail address or a card (the
+    # phones and addresses are linked whole, above).
+    home_places = _places(table, picked, pa.array(home), "home")
+    in_linked = pc.is_in(part, value_set=pc.unique(linked.column("part").combine_chunks()))
+    rows = pa.array(np.flatnonzero(np.asarray(pc.and_(named, in_linked).to_numpy(zero_copy_only=False))))
+    part_places = _places(table, rows, part.take(rows), "part")
+    linked = linked.join(home_places, "home", join_type="inner")
+    linked = linked.join(part_places, ["part", "place"], join_type="inner").group_by(["home", "part"])
+    linked = linked.aggregate([])
     return _numpy(linked.column("home")), _numpy(linked.column("part"))
+
+
+def _places(table: Any, rows: Any, owner: Any, name: str) -> Any:
+    """(owner, place) for `rows`: each row's postal district, e-mail address and card digits, tagged by
+    kind (clusters.district, households.contact_tokens), distinct."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    postal = table.column("postal").combine_chunks().cast(pa.string()).take(rows)
+    kinds = {
+        "d": pc.utf8_slice_codeunits(postal, 0, 3),
+        "e": table.column("email").combine_chunks().cast(pa.string()).take(rows),
+        "c": table.column("card_last4").combine_chunks().cast(pa.string()).take(rows),
+    }
+    places = pa.concat_tables(
+        [
+            pa.table({name: owner, "place": pc.binary_join_element_wise(pa.scalar(kind), value, "\x1f")})
+            for kind, value in kinds.items()
+        ]
+    )
+    return places.filter(pc.is_valid(places.column("place"))).group_by([name, "place"]).aggregate([])
 
 
 def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, Int64s]:
