@@ -399,3 +399,21 @@ def test_a_child_of_the_guardian_born_then_in_the_pregnancys_district_is_a_possi
     parent = list(range(3))
     join_unborn(_columns(rows), [True, False, False], parent)
     assert find(parent, 0) == find(parent, 1) != find(parent, 2)
+
+
+def test_a_pregnancy_without_a_postal_code_lives_where_its_homes_rows_do() -> None:
+    home = {"phone": "+81742221111"}
+    pregnancy = {**PREGNANT, **home, "postal": None}
+    mother = {**home, "dob": "1985-01-01", "postal": "6308001"}  # her own row, at the home's phone
+    at_home = {**home, "dob": "2016-05-12", "guardian_fold": "柚木真里"}
+    nearby = {**CHILD, "postal": "6308002", "phone": "+81742332222"}
+    rows = [pregnancy, mother, at_home, nearby]
+    parent = list(range(4))
+    join_unborn(_columns(rows), [True, False, False, False], parent)
+    assert len({find(parent, i) for i in range(4)}) == 4  # the child nearby is a possible twin
+    # "000-0000" is what a form writes for an unknown code: no district, so nothing is near by it.
+    rows = [{**pregnancy, "postal": "0000000"}, at_home, {**nearby, "postal": "0000000"}]
+    parent = list(range(3))
+    join_unborn(_columns(rows), [True, False, False], parent)
+    assert find(parent, 0) == find(parent, 1)
+    assert _placed([{**PREGNANT, "postal": "0000000"}, {**CHILD, "postal": "0000000"}]) == 2

@@ -62,6 +62,9 @@ EARLY = [
     # join_born_elsewhere can tell.
     "TX1,zemi,ベビー,ベビー,,,,柚原 真理,ユハラ マリ,630-8001,,0742-22-1111,,,,,,,2018-03-10",
     "TX2,zemi,柚原陽,ユハラヒナタ,2018-03-01,M,長男,柚原 真里,,,,0742-22-1111,,,,,,,",
+    # A pre-birth row with an e-mail address only; the child's row, imported last, in another district,
+    # names the guardian and gives that address (join_placeholders, through a contact of its own).
+    "EX1,zemi,ベビー,ベビー,,,,榊 由紀,サカキ ユキ,,,,,yuki.sakaki@example.jp,,,,,2019-07-01",
     # A child whose guardian's own row, imported last, shares only the card and the name.
     "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
     "石川県金沢市尾張町1-1,076-111-0101,,,VISA,4821,,,",
@@ -81,6 +84,8 @@ LATE = [
     "福岡県福岡市中央区天神2-2,092-111-4545,,,,,,,",
     "TX3,shop,柚原 葵,ユハラ アオイ,2018-03-05,F,長女,柚原 真理,ユハラ マリ,630-8002,"
     "奈良県奈良市東向中町1-1,0742-33-2222,,,,,,,",
+    "EX2,shop,榊 凛,サカキ リン,2019-06-25,F,長女,榊 由紀,サカキ ユキ,060-0001,"
+    "北海道札幌市中央区北一条西1-1,011-222-3333,,yuki.sakaki@example.jp,,,,,",
     "AY2,callcenter,村田 颯太,,2012-03-03,M,長男,村田 由香,,950-0087,,,,,,,,,",
     "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,090-1188-2020,,,,,,,",
     "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"
@@ -177,6 +182,7 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     assert by_id["AY1"][0] == by_id["AY2"][0]  # ... through the postal code alone
     assert by_id["GX1"][0] == by_id["GX2"][0]  # a pre-birth row to its guardian's child, far apart
     assert by_id["TX1"][0] not in (by_id["TX2"][0], by_id["TX3"][0])  # ... a possible twin far apart
+    assert by_id["EX1"][0] == by_id["EX2"][0]  # ... through an e-mail address, far apart
     assert by_id["RC1"][1] == by_id["RC2"][1] != ""  # the guardian's own recipient, through the card
     assert len({s for s, _ in by_id.values()}) < len(by_id)
     assert len({r for _, r in by_id.values()}) < len({s for s, _ in by_id.values()})  # guardians

@@ -24,8 +24,9 @@ is usually given to one gender. Adults are never joined here: a father and a son
 two people, and an adult is their own recipient.
 
 A pre-birth row (a due date, no name yet) is the same case: clusters.join_placeholders joins it to a
-child only through a shared phone, e-mail, address or card, which a family that moved no longer has,
-and only to a child born within PLACEHOLDER_WINDOW, which a month/day swap in the birth date is not.
+child only through a shared phone, e-mail, address or card (or, for a row with none, a postal district),
+which a family that moved no longer has, and only to a child born within PLACEHOLDER_WINDOW, which a
+month/day swap in the birth date is not.
 Under one guardian that contact is established already, so the placeholder joins the one child of
 that guardian born within PLACEHOLDER_WINDOW of the due date (or whose birth date, month and day
 swapped, is). Two such children are twins, and a child without a birth date may be an older sibling:

@@ -259,14 +259,14 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
         if col["dob"][i]:
             births[root].add(date.fromisoformat(col["dob"][i]))
         tokens[root].update(contact_tokens(col, i))
-        if col["postal"][i]:
-            districts[root].add(district(col["postal"][i]))
+        if where := district(col["postal"][i]):
+            districts[root].add(where)
     for i, is_placeholder in enumerate(placeholder):
         if not is_placeholder:
             continue
         due = date.fromisoformat(col["due"][i])
         own = set(contact_tokens(col, i))
-        place = district(col["postal"][i]) if col["postal"][i] else None
+        place = district(col["postal"][i])
         gaps = {
             child: min(abs(birth - due) for birth in births[child])
             for key in guardian_keys
@@ -279,9 +279,15 @@ def join_placeholders(col: dict[str, list[Any]], placeholder: list[bool], parent
             union(parent, i, near[0])
 
 
-def district(postal: str) -> str:
-    """A postal code's district: its first three digits (a city, or a ward of a large one)."""
+def district(postal: str | None) -> str | None:
+    """A postal code's district: its first three digits (a city, or a ward of a large one). None for no
+    code, or one of 000 (no district has it: what a form writes for "unknown", 000-0000)."""
+    if not postal or postal.startswith(NO_DISTRICT):
+        return None
     return postal[:3]
+
+
+NO_DISTRICT = "000"
 
 
 def near_due(birth: str, due: date) -> bool:
@@ -364,6 +370,7 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
     guardians = {col[k][i] for i in alone for k in guardian_keys if col[k][i]}
     root_of = roots(parent)
     at_token: dict[tuple[str, str], set[int]] = defaultdict(set)
+    token_districts: dict[tuple[str, str], set[str]] = defaultdict(set)  # where the home's rows live
     of_guardian: dict[str, set[int]] = defaultdict(set)
     births: dict[int, set[str]] = defaultdict(set)
     for i, root in enumerate(root_of):
@@ -372,6 +379,8 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
         for kind in HOME_KINDS:
             if col[kind][i] in tokens[kind]:
                 at_token[(kind, col[kind][i])].add(root)
+                if where := district(col["postal"][i]):
+                    token_districts[(kind, col[kind][i])].add(where)
         for key in guardian_keys:
             if col[key][i] in guardians:
                 of_guardian[col[key][i]].add(root)
@@ -380,8 +389,8 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
     named_children = set().union(*of_guardian.values()) if of_guardian else set()
     districts: dict[int, set[str]] = defaultdict(set)
     for i, root in enumerate(root_of):
-        if root in named_children and not placeholder[i] and col["postal"][i]:
-            districts[root].add(district(col["postal"][i]))
+        if root in named_children and not placeholder[i] and (where := district(col["postal"][i])):
+            districts[root].add(where)
     for root, rows in pregnancies.items():
         dues = {due_of[i] for i in rows}
 
@@ -389,7 +398,10 @@ def join_unborn(col: dict[str, list[Any]], placeholder: list[bool], parent: list
             return any(near_due(birth, due) for birth in births.get(child, ()) for due in dues)
 
         at_home = {child for i in rows for token in home(i) for child in at_token.get(token, ())}
-        places = {district(col["postal"][i]) for i in rows if col["postal"][i]}
+        # The pregnancy's districts: its rows', and those of the rows at its home (a pre-birth row often
+        # has a phone and no postal code).
+        places = {where for i in rows if (where := district(col["postal"][i]))}
+        places.update(where for i in rows for token in home(i) for where in token_districts.get(token, ()))
         by_name = {
             child
             for i in rows

@@ -188,7 +188,8 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
         return np.empty(0, np.int64), np.empty(0, np.int64)
     picked = pa.array(pregnant)
     local = pa.array(np.arange(len(pregnant), dtype=np.int64))
-    home_links = [_value_links(_home_values(table, kind, picked), local) for kind in HOME_KINDS]
+    home_values = {kind: _home_values(table, kind, picked) for kind in HOME_KINDS}
+    home_links = [_value_links(values, local) for values in home_values.values()]
     home = pregnant[components(len(pregnant), *_joined(home_links))]  # per pre-birth row, its home's first
     guardian_columns = ("guardian_fold", "guardian_kana")
     home_guardians = pa.concat_tables(
@@ -231,7 +232,9 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     linked = linked.aggregate([])
     # ... and that has a place of the home's: a postal district, an e-mail address or a card (the
     # phones and addresses are linked whole, above).
-    home_places = _places(table, picked, pa.array(home), "home")
+    home_places = pa.concat_tables(
+        [_places(table, picked, pa.array(home), "home"), *_home_districts(table, home_values, home)]
+    )
     in_linked = pc.is_in(part, value_set=pc.unique(linked.column("part").combine_chunks()))
     rows = pa.array(np.flatnonzero(np.asarray(pc.and_(named, in_linked).to_numpy(zero_copy_only=False))))
     part_places = _places(table, rows, part.take(rows), "part")
@@ -241,22 +244,47 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     return _numpy(linked.column("home")), _numpy(linked.column("part"))
 
 
-def _places(table: Any, rows: Any, owner: Any, name: str) -> Any:
-    """(owner, place) for `rows`: each row's postal district, e-mail address and card digits, tagged by
-    kind (clusters.district, households.contact_tokens), distinct."""
+def _home_districts(table: Any, home_values: dict[str, Any], home: Int64s) -> list[Any]:
+    """(home, place) for the postal districts of the rows at each home's phones and addresses (those on
+    at most HOUSEHOLD_TOKEN_LIMIT rows): join_unborn's pregnancy lives where its home's rows do."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    postal = table.column("postal").combine_chunks().cast(pa.string()).take(rows)
-    kinds = {
-        "d": pc.utf8_slice_codeunits(postal, 0, 3),
-        "e": table.column("email").combine_chunks().cast(pa.string()).take(rows),
-        "c": table.column("card_last4").combine_chunks().cast(pa.string()).take(rows),
-    }
+    found = []
+    for kind, values in home_values.items():
+        of_home = pa.table({"value": values, "home": home}).filter(pc.is_valid(values))
+        if of_home.num_rows == 0:
+            continue
+        column = table.column(kind).combine_chunks()
+        there = pc.fill_null(pc.is_in(column, value_set=pc.unique(of_home.column("value"))), False)
+        rows = pa.array(np.flatnonzero(np.asarray(there.to_numpy(zero_copy_only=False))))
+        places = _places(table, rows, column.take(rows), "value", kinds=("d",))
+        joined = of_home.join(places, "value", join_type="inner").select(["home", "place"])
+        found.append(joined.group_by(["home", "place"]).aggregate([]))
+    return found
+
+
+def _places(table: Any, rows: Any, owner: Any, name: str, kinds: tuple[str, ...] = ("d", "e", "c")) -> Any:
+    """(owner, place) for `rows`: each row's postal district (clusters.district: none for 000), e-mail
+    address and card digits (households.contact_tokens), tagged by kind ("d", "e", "c"), distinct."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from owabi.records.resolve.clusters import NO_DISTRICT
+
+    def taken(column: str) -> Any:
+        return table.column(column).combine_chunks().take(rows).cast(pa.string())
+
+    postal = taken("postal")
+    districts = pc.utf8_slice_codeunits(postal, 0, 3)
+    districts = pc.if_else(pc.equal(districts, NO_DISTRICT), pa.scalar(None, pa.string()), districts)
+    columns = {"d": lambda: districts, "e": lambda: taken("email"), "c": lambda: taken("card_last4")}
     places = pa.concat_tables(
         [
-            pa.table({name: owner, "place": pc.binary_join_element_wise(pa.scalar(kind), value, "\x1f")})
-            for kind, value in kinds.items()
+            pa.table(
+                {name: owner, "place": pc.binary_join_element_wise(pa.scalar(kind), columns[kind](), "\x1f")}
+            )
+            for kind in kinds
         ]
     )
     return places.filter(pc.is_valid(places.column("place"))).group_by([name, "place"]).aggregate([])
