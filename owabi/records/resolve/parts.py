@@ -302,8 +302,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
 
     width = PLACEHOLDER_WINDOW.days + 1
     postal = table.column("postal").combine_chunks().cast(pa.string())
-    days = _days
-    due = days(table.column("due").combine_chunks().cast(pa.string()))
+    due = _days(table.column("due").combine_chunks().cast(pa.string()))
     wanted = pc.and_(pc.and_(placeholder, pc.is_valid(postal)), pc.is_valid(due))
     if not pc.any(wanted).as_py():
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -317,7 +316,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     named = pc.and_(pc.invert(placeholder), pc.is_valid(postal))
     born = pa.concat_tables(
         [
-            pa.table({"postal": postal, "born": days(value), "child": rows}).filter(named)
+            pa.table({"postal": postal, "born": _days(value), "child": rows}).filter(named)
             for value in (dob, swapped)
         ]
     )
