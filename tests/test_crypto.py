@@ -75,6 +75,16 @@ def test_blind_indexes_are_stable_keyed_and_purpose_bound() -> None:
         assert a != crypto.blind_index("name_phone", "ヤマダタロウ", "+819012345678")
 
 
+def test_a_blind_indexer_hashes_as_blind_index_with_the_key_of_when_it_was_made() -> None:
+    parts = ("ヤマダタロウ", "+819012345678")
+    index = crypto.blind_indexer("name_phone")
+    assert index(*parts) == crypto.blind_index("name_phone", *parts)
+    assert index("ヤマダタロウ", "") == b""
+    with override_settings(OWABI_INDEX_KEY=b"\x01" * 32):
+        again = crypto.blind_indexer("name_phone")
+        assert again(*parts) == crypto.blind_index("name_phone", *parts) != index(*parts)
+
+
 def test_blind_index_parts_cannot_be_shifted() -> None:
     assert crypto.blind_index("p", "ab", "c") != crypto.blind_index("p", "a", "bc")
 

@@ -194,6 +194,15 @@ def test_variant_characters_are_folded(leak, record: str, name: str, phone: str)
     assert ids(find(incident=leak, name=name, phone=phone)) == [record]
 
 
+def test_a_name_is_compared_by_its_reading_only_when_written_in_kana_alone() -> None:
+    form = lookup.name_form
+    assert form("やまだ たろう") == form("ﾔﾏﾀﾞ ﾀﾛｳ") == form("ヤマダタロウ")
+    assert form("山田 たろう") == form("山田たろう") != form("やまだたろう")
+    assert form("佐々木 ゆう") not in ("", form("ササキ ユウ"))
+    assert form("Taro Yamada") not in ("", form("たろう やまだ"))
+    assert form("髙橋 一郎") == form("高橋一郎")
+
+
 def test_a_namesake_with_other_contacts_is_not_found(leak) -> None:
     assert ids(find(incident=leak, name="山田 太郎", phone="080-9999-0000")) == ["N1"]
     assert ids(find(incident=leak, name="山田 太郎", phone="090-1234-5679")) == []

@@ -146,17 +146,29 @@ def blind_index(purpose: str, *parts: str) -> bytes:
 
     Returns b"" when any part is empty, so "no phone" never matches "no phone".
     """
-    if not all(parts):
-        return b""
+    return blind_indexer(purpose)(*parts)
+
+
+def blind_indexer(purpose: str) -> Callable[..., bytes]:
+    """blind_index for one purpose, with OWABI_INDEX_KEY read once, when it is made: for a caller that
+    hashes many values of a few purposes (an import's lookup keys, thousands of rows a batch). Make one
+    per batch, not one per process, so a changed key is seen."""
     key = settings.OWABI_INDEX_KEY
     keyed = _keyed.get((purpose, key))
     if keyed is None:  # keying hashes a whole block: done once per purpose and key, then copied
         keyed = _keyed[(purpose, key)] = hashlib.blake2b(
             key=key, person=purpose.encode("ascii"), digest_size=16
         )
-    digest = keyed.copy()
-    digest.update("\x1f".join(parts).encode())
-    return digest.digest()
+    fresh = keyed.copy
+
+    def index(*parts: str) -> bytes:
+        if not all(parts):
+            return b""
+        digest = fresh()
+        digest.update("\x1f".join(parts).encode())
+        return digest.digest()
+
+    return index
 
 
 _keyed: dict[tuple[str, bytes], Any] = {}

@@ -658,12 +658,13 @@ def _prepare_chunk(plan: Plan, job: tuple[list[Row], list[int]]) -> _Chunk:
     rejects: list[Reject] = []
     warnings: list[Reject] = []
     keys: list[tuple[str | None, ...]] = []
+    lookup_keys = lookup.record_keyer(plan.incident)
     for index, (line, cells, problem) in enumerate(rows):
         if broken := row_problem(plan, line, cells, problem):
             rejects.append(broken)
         else:
             row_ids = ids[index * per_row : (index + 1) * per_row]
-            prepared += _prepare(plan, row_ids, line, cells, rejects, warnings, keys)
+            prepared += _prepare(plan, row_ids, line, cells, rejects, warnings, keys, lookup_keys)
     lines, roles = [record.line for record in prepared], [record.role for record in prepared]
     blob = match_store.pack(lines, keys, roles) if prepared else b""
     return _Chunk(prepared, rejects, warnings, len(rows), rows[-1][0] if rows else 0, blob)
@@ -677,6 +678,7 @@ def _prepare(
     rejects: list[Reject],
     warnings: list[Reject],
     keys: list[tuple[str | None, ...]],
+    lookup_keys: Callable[[dict[str, Any]], tuple[bytes, ...]],
 ) -> list[_Prepared]:
     prepared = []
     reads = list(read_row(plan, line, row, rejects, warnings))
@@ -699,7 +701,7 @@ def _prepare(
                 line,
                 read.role,
                 bulk.copy_text(stored) if plan.copy else stored,
-                lookup.record_keys(plan.incident, read.sealed),
+                lookup_keys(read.sealed),
             )
         )
     return prepared
