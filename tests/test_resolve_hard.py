@@ -178,6 +178,8 @@ def test_an_own_row_of_the_name_in_another_postal_district_is_not_joined_here() 
     # Given names follow the fashion of the birth year: two people of one name are often of one age.
     assert len(set(_grown([CHILDHOOD, {**OWN, "postal": "1600022"}]))) == 2
     assert len(set(_grown([CHILDHOOD, {**OWN, "postal": None}]))) == 2
+    # 000-0000, a form's "unknown", is no district: two such rows are not near each other.
+    assert len(set(_grown([{**CHILDHOOD, "postal": "0000000"}, {**OWN, "postal": "0000000"}]))) == 2
 
 
 def test_an_own_row_with_a_birth_date_is_left_to_the_model() -> None:

@@ -439,7 +439,7 @@ def join_grown(
       adult's (the model's "a minor's row, and an undated row without a guardian");
     - the own rows give no birth date (a date there would have been compared already, and found
       different);
-    - a childhood row and an own row are in one postal district (the postal code's first three digits):
+    - a childhood row and an own row are in one postal district (`district`: 000-0000 is none):
       given names follow the fashion of the birth year, so two people of one name are often of one age,
       and a grown child stays near the family home often enough (without it, 4 pairs of strangers to
       12 grown children on the second generator's seed 1, docs/performance.md, "Fifth round");
@@ -460,8 +460,8 @@ def join_grown(
         if placeholder[i] or not col["name_fold"][i]:
             continue
         holders[col["name_fold"][i]].add(root)
-        if col["postal"][i]:
-            districts[root].add(col["postal"][i][:3])
+        if place := district(col["postal"][i]):
+            districts[root].add(place)
         if col["kana_key"][i]:
             readers[col["kana_key"][i]].add(root)
             readings[root].add(col["kana_key"][i])
