@@ -146,6 +146,8 @@ def blind_index(purpose: str, *parts: str) -> bytes:
 
     Returns b"" when any part is empty, so "no phone" never matches "no phone".
     """
+    if not all(parts):
+        return b""
     return blind_indexer(purpose)(*parts)
 
 
