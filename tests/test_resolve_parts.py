@@ -65,6 +65,18 @@ EARLY = [
     # A pre-birth row with an e-mail address only; the child's row, imported last, in another district,
     # names the guardian and gives that address (join_placeholders, through a contact of its own).
     "EX1,zemi,ベビー,ベビー,,,,榊 由紀,サカキ ユキ,,,,,yuki.sakaki@example.jp,,,,,2019-07-01",
+    # A pre-birth row; two children born near its due date in its postal code, imported last, neither
+    # naming a guardian: one of the guardian's family name, one whose name is not split (its family name
+    # cannot be told: a possible twin). join_born_elsewhere joins neither, across the incident too.
+    "QX1,zemi,ベビー,ベビー,,,,鳴海 京子,ナルミ キョウコ,924-0801,石川県白山市倉光1-1,076-211-3030,,,,,,,"
+    "2005-06-10",
+    # One pregnancy written twice on one phone (the second time due later, without a postal code); the
+    # child's own row, imported last, in the first row's postal code, born 100 days after its due date
+    # and 45 after the second's: join_born_elsewhere finds the pregnancy through the first row and
+    # weighs the birth against both due dates.
+    "PX1,zemi,ベビー,ベビー,,,,鶴岡 佳代,ツルオカ カヨ,997-0031,山形県鶴岡市錦町1-1,0235-11-2020,,,,,,,"
+    "2019-11-05",
+    "PX2,kodomo,ベビー,ベビー,,,,鶴岡 佳代,ツルオカ カヨ,,,0235-11-2020,,,,,,,2019-12-30",
     # A child whose guardian's own row, imported last, shares only the card and the name.
     "RC1,zemi,和泉 奏多,イズミ カナタ,2015-04-04,M,長男,和泉 千尋,イズミ チヒロ,920-0002,"
     "石川県金沢市尾張町1-1,076-111-0101,,,VISA,4821,,,",
@@ -88,6 +100,9 @@ LATE = [
     "北海道札幌市中央区北一条西1-1,011-222-3333,,yuki.sakaki@example.jp,,,,,",
     "AY2,callcenter,村田 颯太,,2012-03-03,M,長男,村田 由香,,950-0087,,,,,,,,,",
     "AX2,callcenter,佐々木 卓也,,1966-09-07,M,本人,,,,,090-1188-2020,,,,,,,",
+    "QX2,shop,鳴海 蓮,ナルミ レン,2005-06-12,M,本人,,,924-0801,石川県白山市倉光5-5,090-1111-4040,,,,,,,",
+    "QX3,club,鳴海蒼,ナルミアオイ,2005-06-14,M,本人,,,924-0801,石川県白山市倉光6-6,090-1111-5050,,,,,,,",
+    "PX3,shop,鶴岡 健,ツルオカ ケン,2020-02-13,M,本人,,,997-0031,山形県鶴岡市錦町7-7,090-2222-3030,,,,,,,",
     "RC2,shop,和泉 千尋,イズミ チヒロ,1984-08-08,F,本人,,,921-8001,石川県金沢市高畠2-2,"
     "090-2323-0101,,,VISA,4821,,,",
 ]
@@ -183,6 +198,8 @@ def test_small_parts_give_what_the_whole_incident_gives(incident, tmp_path: Path
     assert by_id["GX1"][0] == by_id["GX2"][0]  # a pre-birth row to its guardian's child, far apart
     assert by_id["TX1"][0] not in (by_id["TX2"][0], by_id["TX3"][0])  # ... a possible twin far apart
     assert by_id["EX1"][0] == by_id["EX2"][0]  # ... through an e-mail address, far apart
+    assert len({by_id["QX1"][0], by_id["QX2"][0], by_id["QX3"][0]}) == 3  # ... nor with a possible twin
+    assert by_id["PX1"][0] == by_id["PX2"][0] == by_id["PX3"][0]  # ... near another of its due dates
     assert by_id["RC1"][1] == by_id["RC2"][1] != ""  # the guardian's own recipient, through the card
     assert len({s for s, _ in by_id.values()}) < len(by_id)
     assert len({r for _, r in by_id.values()}) < len({s for s, _ in by_id.values()})  # guardians
@@ -230,3 +247,46 @@ def test_batches_keep_parts_whole_in_the_order_of_their_smallest_record() -> Non
     assert [b.tolist() for b in batches(label, 4)] == [[0], [1, 2, 5, 7], [3, 4, 8, 9], [6]]
     assert [b.tolist() for b in batches(label, 2)] == [[0], [1, 2, 5, 7], [3, 8, 9], [4, 6]]
     assert [b.tolist() for b in batches(label, 100)] == [list(range(10))]
+
+
+def _feature_table(rows: list[dict[str, str]]):
+    import pyarrow as pa
+
+    columns = ("name_fold", "kana_key", "dob", "guardian_fold", "guardian_kana", "phone", "email")
+    columns += ("address_key", "postal", "due", "card_last4")
+    return pa.table({c: pa.array([row.get(c) for row in rows], pa.string()) for c in columns})
+
+
+def test_a_name_links_parts_only_where_join_grown_could_join_by_it() -> None:
+    """A written name held by two parts links them only for a childhood row in one and an undated own row
+    in the other, in one postal district: namesakes of one district, or a grown child's name in another
+    district, stay two parts (linking every name held twice made one part of 777,128 records at 5M)."""
+    import pyarrow as pa
+
+    from owabi.records.resolve.parts import clustering_parts
+
+    child = {"guardian_fold": "榛葉順子", "guardian_kana": "シンバジュンコ", "dob": "2001-07-07"}
+    rows = [
+        # 0, 1: two dated adults of one name in one district (namesakes: join_grown takes no dated pair)
+        {"name_fold": "高橋健", "kana_key": "タカハシケン", "dob": "1970-01-01", "postal": "1000001"},
+        {"name_fold": "高橋健", "kana_key": "タカハシケン", "dob": "1980-05-05", "postal": "1000002"},
+        # 2, 3: a grown child's childhood row and undated own row, one district: one part
+        {"name_fold": "榛葉湊斗", "kana_key": "シンバミナト", "postal": "4200031", **child},
+        {"name_fold": "榛葉湊斗", "kana_key": "シンバミナト", "postal": "4200035", "phone": "09045456767"},
+        # 4, 5: the same, the own row in another district: two parts
+        {"name_fold": "蓬田悠真", "kana_key": "ヨモギダユウマ", "postal": "0300801", **child},
+        {"name_fold": "蓬田悠真", "kana_key": "ヨモギダユウマ", "postal": "9000001"},
+        # 6: another name of 2's and 3's reading, far away
+        {"name_fold": "榛葉港人", "kana_key": "シンバミナト", "dob": "1969-01-01", "postal": "8100001"},
+    ]
+    table = _feature_table(rows)
+    placeholder = pa.array([False] * len(rows))
+    none = np.empty(0, np.int64)
+    found = clustering_parts(table, placeholder, none, none, set())
+    label = found.label.tolist()
+    assert label[2] == label[3]
+    assert len({label[0], label[1], label[2], label[4], label[5], label[6]}) == 6
+    # What join_grown is told is held beyond a part: 2's and 3's name is not, their reading is (by 6);
+    # the names and readings of 0 and 1, and of 4 and 5, are (by each other).
+    assert found.crowded_name.to_pylist() == [True, True, False, False, True, True, False]
+    assert found.crowded_reading.to_pylist() == [True] * len(rows)

@@ -576,13 +576,13 @@ def join_born_elsewhere(
     families: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for i, root in enumerate(root_of):
         if root in wanted and not placeholder[i]:
-            parts = _family_parts(col, i)
+            parts = family_parts(col, i)
             families[root].update(parts)
     unknown = {root for root in wanted if not families[root]}
     claimed: Counter[int] = Counter()
     chosen: dict[int, int] = {}
     for pregnancy, subjects in near.items():
-        guardian = {part for i in pregnancies[pregnancy] for part in _guardian_family_parts(col, i)}
+        guardian = {part for i in pregnancies[pregnancy] for part in guardian_family_parts(col, i)}
         if not guardian:
             continue
         # Who may be of the family: its name agrees written or read, or cannot be told (twins written
@@ -714,7 +714,7 @@ def _given_names(col: dict[str, list[Any]], a: int, b: int) -> tuple[Given, Give
     and other given names, each with whether it was cut with the other row's family name (its own name
     has no space); None where that cannot be told or the names differ otherwise."""
     own = [
-        next((v for k, v in _family_parts(col, i) if k == "name"), None)  # at most one written family name
+        next((v for k, v in family_parts(col, i) if k == "name"), None)  # at most one written family name
         for i in (a, b)
     ]
     if own[0] and own[1] and own[0] != own[1]:
@@ -782,7 +782,7 @@ def _split(whole: str | None, given: str | None) -> str | None:
     return None
 
 
-def _family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
+def family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
     """Row `i`'s family name: ("name", written in kanji, variant kanji folded) and ("kana", read), where
     the row splits its name so; none where it does not (a name without a space cannot be cut). A name
     written in kana gives its reading only (its kanji are not known)."""
@@ -794,8 +794,8 @@ def _family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
     return {(kind, value) for kind, value in parts if value and (kind == "kana" or _HAN.search(value))}
 
 
-def _guardian_family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
-    """The family name of row `i`'s guardian, as _family_parts gives a row's own."""
+def guardian_family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
+    """The family name of row `i`'s guardian, as family_parts gives a row's own."""
     parts = {
         ("name", _split(col["guardian_fold"][i], col["guardian_given_name"][i])),
         ("kana", _split(col["guardian_kana"][i], col["guardian_given_kana"][i])),

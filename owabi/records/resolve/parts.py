@@ -16,11 +16,14 @@ Subjects (`clustering_parts`):
   in either column), were born near one of their due dates and share a postal district, an e-mail
   address or a card with the home's rows (_guardian_links).
 - clusters.join_born_elsewhere: a pre-birth row and every dated row of its postal code born near its
-  due date (its phone is linked as above).
+  due date whose family name it may weigh: unknown, or a guardian's of its home (`_of_the_family`; its
+  phone is linked as above).
 - clusters.join_grown: a name (or reading) is unique when no third subject in the incident holds it.
-  Subjects lie within the parts above ("base parts"); a name held in exactly two base parts joins them,
-  a name held in three or more is held by three subjects or more and is passed to join_grown as held
-  elsewhere (it joins nothing, whatever a part holds). The same for readings.
+  Subjects lie within the parts above ("base parts"); a written name held in exactly two base parts
+  links them where join_grown could join by it (a childhood row in one, an undated own row in the other,
+  a postal district in both: `_name_links`). Then each record carries whether its name and its reading
+  are held by a named row of another part (`_held_elsewhere`), passed to join_grown as held elsewhere:
+  a subject beyond the batch holds it, so it joins nothing there.
 - clusters.join_read_alike: a named row of a birth date and every row of that date sharing its phone,
   e-mail, address or postal code (it joins two subjects only where no third shares such a value).
 
@@ -104,7 +107,7 @@ def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tup
     """A pre-birth row to every row sharing its phone or address; to the parts of the scored pairs (at or
     above REVIEW_THRESHOLD) and reviewers' "same" that name a guardian of its home's pre-birth rows and
     hold a birth near one of their due dates (_guardian_links); and to the rows its join_born_elsewhere
-    may look at (_born_then_links).
+    may look at (_born_then_links, of those the ones _of_the_family keeps).
     `scored`: per record, its part under the scored pairs and the reviewers' "same" alone."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -118,7 +121,8 @@ def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tup
         column = table.column(kind).combine_chunks()
         homes = pc.unique(column.filter(placeholder).drop_null())
         links.append(_value_links(column, rows, homes))
-    links.append(_born_then_links(table, placeholder, rows))
+    home = components(n, *_joined([(scored, np.arange(n, dtype=np.int64)), *links]))
+    links.append(_of_the_family(table, placeholder, home, _born_then_links(table, placeholder, rows)))
     return links
 
 
@@ -291,10 +295,13 @@ def _places(table: Any, rows: Any, owner: Any, name: str, kinds: tuple[str, ...]
 
 
 def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, Int64s]:
-    """clusters.join_born_elsewhere: a pre-birth row to every dated row of its postal code born within
-    PLACEHOLDER_WINDOW of its due date, as written or with month and day swapped (a superset of the
-    rows it may join: the family name is not compared here). Its phone is linked above already. Joined
-    on (postal code, a window-wide bucket of the date), so a crowded postal code is not paired whole."""
+    """clusters.join_born_elsewhere: a pre-birth row to every dated row of its postal code born, as
+    written or with month and day swapped, within two window-wide buckets of its due date (up to
+    2 * PLACEHOLDER_WINDOW + 1 days): the rule finds a pregnancy through one row's postal code and the
+    bucket of that row's due date, one either side, and then weighs the birth against every due date of
+    the pregnancy (another of its rows may be due nearer). A superset of the rows it may join; the family
+    name is compared by _of_the_family. Its phone is linked above already. Joined on (postal code,
+    bucket), so a crowded postal code is not paired whole."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -309,7 +316,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     pregnancy = pa.table({"postal": postal, "due": due, "row": rows}).filter(wanted)
     bucket = pc.divide(pregnancy.column("due"), width)
     pregnancy = pa.concat_tables(
-        [pregnancy.append_column("bucket", pc.add(bucket, shift)) for shift in (-1, 0, 1)]
+        [pregnancy.append_column("bucket", pc.add(bucket, shift)) for shift in (-2, -1, 0, 1, 2)]
     )
     dob = table.column("dob").combine_chunks().cast(pa.string())
     swapped = _swapped(dob)
@@ -324,8 +331,65 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     born = born.append_column("bucket", pc.divide(born.column("born"), width))
     pairs = pregnancy.join(born, ["postal", "bucket"], join_type="inner")
     gap = pc.abs(pc.subtract(pairs.column("born"), pairs.column("due")))
-    pairs = pairs.filter(pc.less_equal(gap, PLACEHOLDER_WINDOW.days))
+    pairs = pairs.filter(pc.less_equal(gap, 2 * width - 1))
     return _numpy(pairs.column("row")), _numpy(pairs.column("child"))
+
+
+def _of_the_family(
+    table: Any, placeholder: Any, home: Int64s, pairs: tuple[Int64s, Int64s]
+) -> tuple[Int64s, Int64s]:
+    """Of _born_then_links' (pre-birth row, dated row) pairs, those join_born_elsewhere may count: it
+    weighs, for a pregnancy, only the subjects born then at its place whose family name is unknown (no row
+    of the subject splits its name) or is one of its guardians' (clusters.family_parts and
+    guardian_family_parts, tagged written or read). `home`: per record, its part under the scored pairs,
+    the reviewers' "same", the guardian links and the pre-birth rows' phones and addresses; a pregnancy's
+    rows lie within one such part (they join one another only through those), and so do a subject's named
+    rows at that step. Kept: the dated row splits no name, or a guardian's family name of the pre-birth
+    rows of the first's part is a family name of the named rows of the second's (a superset).
+
+    Every child born near a due date in the pregnancy's postal code instead made, with the homes' links,
+    one part of 671,632 of the 5M records: children of other families chained pregnancies' homes
+    together as the incident grew denser (about ten such children a pregnancy at 5M;
+    docs/performance.md, "The 5M parts, measured link kind by kind")."""
+    import pyarrow as pa
+
+    from owabi.records.resolve.clusters import family_parts, guardian_family_parts
+
+    pregnant, child = pairs
+    if len(pregnant) == 0:
+        return pairs
+    is_placeholder = np.asarray(placeholder.to_numpy(zero_copy_only=False), dtype=bool)
+
+    def parts_of(rows: Int64s, columns: tuple[str, ...], parts: Any) -> tuple[list[int], list[str]]:
+        taken = table.take(pa.array(rows))
+        col = {c: taken.column(c).to_pylist() for c in columns}
+        owners, values = [], []
+        for k, row in enumerate(rows.tolist()):
+            for kind, value in parts(col, k):
+                owners.append(row)
+                values.append(f"{kind}\x1f{value}")
+        return owners, values
+
+    guardians = np.flatnonzero(is_placeholder & np.isin(home, np.unique(home[pregnant])))
+    owners, values = parts_of(
+        guardians,
+        ("guardian_fold", "guardian_given_name", "guardian_kana", "guardian_given_kana"),
+        guardian_family_parts,
+    )
+    of_home = pa.table({"home": home[np.asarray(owners, np.int64)], "family": pa.array(values, pa.string())})
+    named = np.flatnonzero(~is_placeholder & np.isin(home, np.unique(home[child])))
+    owners, values = parts_of(named, ("name_fold", "given_name", "kana_key", "given_kana"), family_parts)
+    split = np.zeros(len(home), dtype=bool)
+    split[np.asarray(owners, np.int64)] = True
+    of_named = pa.table({"home": home[np.asarray(owners, np.int64)], "family": pa.array(values, pa.string())})
+    # Pair by pair (a family name is held by thousands of homes: joined on it alone, they multiply).
+    found = pa.table({"home": home[pregnant], "home_child": home[child], "pair": np.arange(len(pregnant))})
+    found = found.join(of_home.group_by(["home", "family"]).aggregate([]), "home", join_type="inner")
+    of_named = of_named.group_by(["home", "family"]).aggregate([])
+    found = found.join(of_named, ["home_child", "family"], right_keys=["home", "family"], join_type="inner")
+    keep = ~split[child]
+    keep[_numpy(found.column("pair"))] = True
+    return pregnant[keep], child[keep]
 
 
 def _birth_home_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s]]:
@@ -347,33 +411,82 @@ def _birth_home_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s
     return links
 
 
-def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[list[tuple[Int64s, Int64s]], Any, Any]:
-    """join_grown's names and readings: links between the two base parts holding a name (a reading)
-    that exactly two hold, and per record whether its name (its reading) is held in three or more."""
+def _present(table: Any, column: str) -> Any:
+    """Per record, whether it has a value in `column` (clusters' rules treat an empty value as none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = table.num_rows
-    named = pc.and_(pc.invert(placeholder), pc.is_valid(table.column("name_fold")))
-    part = pa.array(base)
-    links = []
-    crowded = []
-    for column in ("name_fold", "kana_key"):
-        values = table.column(column).combine_chunks()
-        held = pa.table({"value": values, "part": part}).filter(pc.and_(named, pc.is_valid(values)))
-        per_value = held.group_by(["value", "part"]).aggregate([]).group_by("value")
-        counted = per_value.aggregate([("part", "count_distinct"), ("part", "min"), ("part", "max")])
-        two = counted.filter(pc.equal(counted.column("part_count_distinct"), 2))
-        links.append((_numpy(two.column("part_min")), _numpy(two.column("part_max"))))
-        many = counted.filter(pc.greater(counted.column("part_count_distinct"), 2)).column("value")
-        crowded.append(pc.fill_null(pc.is_in(values, value_set=many.combine_chunks()), False))
-    del n
-    return links, crowded[0], crowded[1]
+    values = table.column(column).combine_chunks().cast(pa.string())
+    return pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
+
+
+def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[Int64s, Int64s]:
+    """join_grown's names: links between the two base parts holding a written name that exactly two hold,
+    where join_grown could join a subject of one to a subject of the other by it: one part has a row of
+    the name naming a guardian (a childhood row), the other a row of it naming none and giving no birth
+    date (an own row), and a postal district is held by named rows of both (a superset of join_grown's
+    conditions on the subjects, which lie within the parts).
+
+    Linking every name (and reading) held by two parts linked strangers of one name, more of them the
+    larger the incident: 922 name links at 5M where 15 are needed (docs/performance.md, "The 5M parts,
+    measured link kind by kind"). The readings need no link: `_held_elsewhere` tells each batch which
+    readings a subject beyond it holds, which is all join_grown asks of them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from owabi.records.resolve.clusters import NO_DISTRICT
+
+    named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
+    guardian = pc.or_(_present(table, "guardian_fold"), _present(table, "guardian_kana"))
+    own = pc.and_(pc.invert(guardian), pc.invert(_present(table, "dob")))
+    rows = pa.table(
+        {
+            "value": table.column("name_fold").combine_chunks().cast(pa.string()),
+            "part": pa.array(base),
+            "child": guardian,
+            "own": own,
+        }
+    ).filter(named)
+    per_part = rows.group_by(["value", "part"]).aggregate([("child", "any"), ("own", "any")])
+    counted = per_part.group_by("value").aggregate([("part", "count")])
+    two = counted.filter(pc.equal(counted.column("part_count"), 2)).column("value").combine_chunks()
+    per_part = per_part.filter(pc.is_in(per_part.column("value"), value_set=two))
+    childhood = per_part.filter(per_part.column("child_any")).select(["value", "part"])
+    grown = per_part.filter(per_part.column("own_any")).select(["value", "part"])
+    pairs = childhood.join(grown, "value", join_type="inner", right_suffix="_own")
+    pairs = pairs.filter(pc.not_equal(pairs.column("part"), pairs.column("part_own")))
+    if pairs.num_rows == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    postal = table.column("postal").combine_chunks().cast(pa.string())
+    districts = pc.utf8_slice_codeunits(postal, 0, 3)
+    with_district = pc.and_(named, pc.fill_null(pc.not_equal(districts, NO_DISTRICT), False))
+    held = pa.table({"part": pa.array(base), "district": districts}).filter(with_district)
+    held = held.group_by(["part", "district"]).aggregate([])
+    pairs = pairs.join(held, "part", join_type="inner")
+    pairs = pairs.join(held, ["part_own", "district"], right_keys=["part", "district"], join_type="inner")
+    linked = pairs.group_by(["part", "part_own"]).aggregate([])
+    return _numpy(linked.column("part")), _numpy(linked.column("part_own"))
+
+
+def _held_elsewhere(table: Any, placeholder: Any, label: Int64s, column: str) -> Any:
+    """Per record, whether its value in `column` (a written name, a reading) is held by named rows of two
+    parts or more: join_grown's "no third subject holds it", for the subjects beyond a batch. For a
+    named row that is "held by another part"; a row join_grown does not count (a pre-birth row) may be
+    flagged for a value held elsewhere twice, which only says what is true of the value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
+    values = table.column(column).combine_chunks()
+    held = pa.table({"value": values, "part": pa.array(label)}).filter(pc.and_(named, pc.is_valid(values)))
+    counted = held.group_by(["value", "part"]).aggregate([]).group_by("value").aggregate([("part", "count")])
+    shared = counted.filter(pc.greater(counted.column("part_count"), 1)).column("value")
+    return pc.fill_null(pc.is_in(values, value_set=shared.combine_chunks()), False)
 
 
 class ClusteringParts:
     """Per record, its part (the smallest record of it), and whether its name and its reading are held
-    in three parts or more (`crowded_name`, `crowded_reading`: Arrow booleans)."""
+    by a named row of another part (`crowded_name`, `crowded_reading`: Arrow booleans)."""
 
     def __init__(self, label: Int64s, crowded_name: Any, crowded_reading: Any) -> None:
         self.label = label
@@ -397,9 +510,14 @@ def clustering_parts(
         *_birth_home_links(table, placeholder),
     ]
     base = components(n, *_joined(links))
-    name_links, crowded_name, crowded_reading = _name_links(table, placeholder, base)
-    label = components(n, *_joined([(base, np.arange(n, dtype=np.int64)), *name_links]))
-    return ClusteringParts(label, crowded_name, crowded_reading)
+    label = components(
+        n, *_joined([(base, np.arange(n, dtype=np.int64)), _name_links(table, placeholder, base)])
+    )
+    return ClusteringParts(
+        label,
+        _held_elsewhere(table, placeholder, label, "name_fold"),
+        _held_elsewhere(table, placeholder, label, "kana_key"),
+    )
 
 
 def recipient_parts(table: Any, subject: Int64s) -> Int64s:
