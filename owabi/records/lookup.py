@@ -27,7 +27,6 @@ recomputes the stored keys (`reindex`).
 from __future__ import annotations
 
 import enum
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,14 +83,11 @@ def _quiet(normalizer: Callable[[str], str]) -> Callable[[str], str]:
     return run
 
 
-# A kanji anywhere in a name: normalize.kana rejects it (it keeps kanji as they are), so the reading is
-# not tried. Most names are written in kanji, and a rejection is an exception: import saw the cost.
-_KANJI = re.compile("[\u3400-\u9fff\uf900-\ufaff々〆]")
-
-
 def _name_form(raw: str) -> str:
+    # A kanji anywhere in a name: normalize.kana rejects it (it keeps kanji as they are), so the reading
+    # is not tried. Most names are written in kanji, and a rejection is an exception: import saw the cost.
     spaced = normalize.name(raw)
-    if not _KANJI.search(spaced):
+    if not normalize.KANJI.search(spaced):
         try:
             return normalize.reading_key(normalize.kana(spaced))
         except normalize.NormalizeError:  # not kana alone: Latin letters, or a mix

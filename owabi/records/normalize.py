@@ -27,6 +27,7 @@ from typing import Final, NamedTuple
 import phonenumbers
 
 __all__ = [
+    "KANJI",
     "PLAIN_KANA",
     "VOICED_KANA",
     "Address",
@@ -620,6 +621,9 @@ def prefecture_of_code(raw: str) -> str:
 _PREF3: Final = frozenset(p for p in PREFECTURES if len(p) == 3)
 _PREF4: Final = frozenset(p for p in PREFECTURES if len(p) == 4)
 
+# A kanji: CJK ideographs (extension A and the unified block), compatibility ideographs, and the marks
+# written in names as kanji (々 repeats the one before it: 佐々木; 〆). A name with one is not kana alone.
+KANJI: Final = re.compile("[\u3400-\u9fff\uf900-\ufaff々〆]")
 _KANJI_NUM: Final = "〇一二三四五六七八九十百千"
 _ADDR_TABLE = str.maketrans(dict.fromkeys(_DASHES, "-"))
 _ADDR_DASH = re.compile(f"[{re.escape(_DASHES[1:])}]")  # a dash _ADDR_TABLE rewrites (not "-" itself)

@@ -12,7 +12,7 @@ from typing import Any
 
 from owabi.incidents.models import Incident
 from owabi.records.models import ReviewPair
-from owabi.records.normalize import fold_variants, given_name_readings
+from owabi.records.normalize import KANJI, fold_variants, given_name_readings
 from owabi.records.resolve.households import (
     HOME_KINDS,
     HOUSEHOLD_TOKEN_LIMIT,
@@ -25,7 +25,6 @@ from owabi.records.resolve_model import dob_close
 
 PLACEHOLDER_WINDOW = timedelta(days=60)  # due date vs actual birth date
 _MOBILE = re.compile(r"\+81[789]0")  # a mobile number (070, 080, 090), as normalize.phone writes it
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # kanji (CJK ideographs and compatibility forms)
 
 Pairs = set[tuple[int, int]]
 
@@ -791,7 +790,7 @@ def family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
         ("name", _split(col["name_fold"][i], fold_variants(given) if given else None)),
         ("kana", _split(col["kana_key"][i], col["given_kana"][i])),
     }
-    return {(kind, value) for kind, value in parts if value and (kind == "kana" or _HAN.search(value))}
+    return {(kind, value) for kind, value in parts if value and (kind == "kana" or KANJI.search(value))}
 
 
 def guardian_family_parts(col: dict[str, list[Any]], i: int) -> set[tuple[str, str]]:
