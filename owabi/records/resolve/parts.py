@@ -348,7 +348,7 @@ def _of_the_family(
     rows of the first's part is a family name of the named rows of the second's (a superset).
 
     Every child born near a due date in the pregnancy's postal code instead made, with the homes' links,
-    one part of 671,632 of the 5M records: children of other families chained pregnancies' homes
+    one part of 659,509 of the 5M records: children of other families chained pregnancies' homes
     together as the incident grew denser (about ten such children a pregnancy at 5M;
     docs/performance.md, "The 5M parts, measured link kind by kind")."""
     import pyarrow as pa
