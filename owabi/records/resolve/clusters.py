@@ -447,60 +447,84 @@ def join_grown(
     - no reviewer called a pair between them different.
     """
     root_of = roots(parent)
-    child_rows: Counter[int] = Counter()
-    own_rows: Counter[int] = Counter()
-    births: dict[int, set[str]] = defaultdict(set)
-    holders: dict[str, set[int]] = defaultdict(set)
-    readers: dict[str, set[int]] = defaultdict(set)
-    readings: dict[int, set[str]] = defaultdict(set)
-    junior: set[int] = set()
-    districts: dict[int, set[str]] = defaultdict(set)
+    name_fold, kana_key = col["name_fold"], col["kana_key"]
+    guardian_fold, guardian_kana, dob = col["guardian_fold"], col["guardian_kana"], col["dob"]
+    # Which subjects may be either side (childhood rows only; undated own rows only), from one cheap
+    # pass: most subjects are neither, so names, readings and places are gathered for the few.
+    childhood: set[int] = set()
+    own: set[int] = set()
+    dated: set[int] = set()
+    named = [not placeholder[i] and bool(name_fold[i]) for i in range(len(root_of))]
     for i, root in enumerate(root_of):
-        if placeholder[i] or not col["name_fold"][i]:
+        if not named[i]:
             continue
-        holders[col["name_fold"][i]].add(root)
-        if place := district(col["postal"][i]):
-            districts[root].add(place)
-        if col["kana_key"][i]:
-            readers[col["kana_key"][i]].add(root)
-            readings[root].add(col["kana_key"][i])
-        if col["guardian_fold"][i] or col["guardian_kana"][i]:
-            child_rows[root] += 1
-            if (col["guardian_fold"][i] and col["guardian_fold"][i] == col["name_fold"][i]) or (
-                col["guardian_kana"][i] and col["guardian_kana"][i] == col["kana_key"][i]
-            ):
-                junior.add(root)
+        if guardian_fold[i] or guardian_kana[i]:
+            childhood.add(root)
         else:
-            own_rows[root] += 1
-        if col["dob"][i]:
-            births[root].add(col["dob"][i])
-    apart: dict[int, set[int]] = defaultdict(set)
-    for a, b in different:
-        apart[root_of[a]].add(root_of[b])
-        apart[root_of[b]].add(root_of[a])
+            own.add(root)
+        if dob[i]:
+            dated.add(root)
+    grown_up = own - childhood - dated
+    if not grown_up:
+        return
+    only_childhood = childhood - own
+    of_grown_up = {name_fold[i] for i, root in enumerate(root_of) if named[i] and root in grown_up}
+    holders: dict[str, set[int]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if named[i] and name_fold[i] in of_grown_up:
+            holders[name_fold[i]].add(root)
     names_elsewhere, readings_elsewhere = elsewhere
+    candidates: list[tuple[int, int, set[int]]] = []
     for name, subjects in holders.items():
         if len(subjects) != 2 or name in names_elsewhere:
             continue
         first, second = subjects
-        if own_rows[first] == 0 and child_rows[second] == 0:
-            child, own = first, second
-        elif own_rows[second] == 0 and child_rows[first] == 0:
-            child, own = second, first
-        else:
+        if first in only_childhood and second in grown_up:
+            candidates.append((first, second, subjects))
+        elif second in only_childhood and first in grown_up:
+            candidates.append((second, first, subjects))
+    if not candidates:
+        return
+    wanted = {root for child, grown, _ in candidates for root in (child, grown)}
+    births: dict[int, set[str]] = defaultdict(set)
+    readings: dict[int, set[str]] = defaultdict(set)
+    junior: set[int] = set()
+    districts: dict[int, set[str]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if not named[i] or root not in wanted:
             continue
-        if child in junior or own in apart[child] or births.get(own):
+        if place := district(col["postal"][i]):
+            districts[root].add(place)
+        if kana_key[i]:
+            readings[root].add(kana_key[i])
+        if (guardian_fold[i] and guardian_fold[i] == name_fold[i]) or (
+            guardian_kana[i] and guardian_kana[i] == kana_key[i]
+        ):
+            junior.add(root)
+        if dob[i]:
+            births[root].add(dob[i])
+    read = set().union(*readings.values()) if readings else set()
+    readers: dict[str, set[int]] = defaultdict(set)
+    for i, root in enumerate(root_of):
+        if named[i] and kana_key[i] in read:
+            readers[kana_key[i]].add(root)
+    apart: dict[int, set[int]] = defaultdict(set)
+    for a, b in different:
+        apart[root_of[a]].add(root_of[b])
+        apart[root_of[b]].add(root_of[a])
+    for child, grown, subjects in candidates:
+        if child in junior or grown in apart[child]:
             continue
         if any(
             readers[reading] - subjects or reading in readings_elsewhere
-            for reading in readings[child] | readings[own]
+            for reading in readings[child] | readings[grown]
         ):
             continue
-        if not districts[child] & districts[own]:
+        if not districts[child] & districts[grown]:
             continue
-        grown = births.get(child)
-        if grown and all(birth <= cutoff for birth in grown):
-            union(parent, child, own)
+        dates = births.get(child)
+        if dates and all(birth <= cutoff for birth in dates):
+            union(parent, child, grown)
 
 
 def join_born_elsewhere(
