@@ -268,20 +268,27 @@ def _home_districts(table: Any, home_values: dict[str, Any], home: Int64s) -> li
     return found
 
 
+def _districts(postal: Any) -> Any:
+    """clusters.district over an Arrow string column: the first three digits, null for none or 000."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from owabi.records.resolve.clusters import NO_DISTRICT
+
+    districts = pc.utf8_slice_codeunits(postal, 0, 3)
+    return pc.if_else(pc.equal(districts, NO_DISTRICT), pa.scalar(None, pa.string()), districts)
+
+
 def _places(table: Any, rows: Any, owner: Any, name: str, kinds: tuple[str, ...] = ("d", "e", "c")) -> Any:
     """(owner, place) for `rows`: each row's postal district (clusters.district: none for 000), e-mail
     address and card digits (households.contact_tokens), tagged by kind ("d", "e", "c"), distinct."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from owabi.records.resolve.clusters import NO_DISTRICT
-
     def taken(column: str) -> Any:
         return table.column(column).combine_chunks().take(rows).cast(pa.string())
 
-    postal = taken("postal")
-    districts = pc.utf8_slice_codeunits(postal, 0, 3)
-    districts = pc.if_else(pc.equal(districts, NO_DISTRICT), pa.scalar(None, pa.string()), districts)
+    districts = _districts(taken("postal"))
     columns = {"d": lambda: districts, "e": lambda: taken("email"), "c": lambda: taken("card_last4")}
     places = pa.concat_tables(
         [
@@ -420,7 +427,7 @@ def _present(table: Any, column: str) -> Any:
     return pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
 
 
-def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[Int64s, Int64s]:
+def _name_links(table: Any, named: Any, base: Int64s) -> tuple[Int64s, Int64s]:
     """join_grown's names: links between the two base parts holding a written name that exactly two hold,
     where join_grown could join a subject of one to a subject of the other by it: one part has a row of
     the name naming a guardian (a childhood row), the other a row of it naming none and giving no birth
@@ -434,9 +441,6 @@ def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[Int64s, Int
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from owabi.records.resolve.clusters import NO_DISTRICT
-
-    named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
     guardian = pc.or_(_present(table, "guardian_fold"), _present(table, "guardian_kana"))
     own = pc.and_(pc.invert(guardian), pc.invert(_present(table, "dob")))
     rows = pa.table(
@@ -457,10 +461,10 @@ def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[Int64s, Int
     pairs = pairs.filter(pc.not_equal(pairs.column("part"), pairs.column("part_own")))
     if pairs.num_rows == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    postal = table.column("postal").combine_chunks().cast(pa.string())
-    districts = pc.utf8_slice_codeunits(postal, 0, 3)
-    with_district = pc.and_(named, pc.fill_null(pc.not_equal(districts, NO_DISTRICT), False))
-    held = pa.table({"part": pa.array(base), "district": districts}).filter(with_district)
+    districts = _districts(table.column("postal").combine_chunks().cast(pa.string()))
+    held = pa.table({"part": pa.array(base), "district": districts}).filter(
+        pc.and_(named, pc.is_valid(districts))
+    )
     held = held.group_by(["part", "district"]).aggregate([])
     pairs = pairs.join(held, "part", join_type="inner")
     pairs = pairs.join(held, ["part_own", "district"], right_keys=["part", "district"], join_type="inner")
@@ -468,7 +472,7 @@ def _name_links(table: Any, placeholder: Any, base: Int64s) -> tuple[Int64s, Int
     return _numpy(linked.column("part")), _numpy(linked.column("part_own"))
 
 
-def _held_elsewhere(table: Any, placeholder: Any, label: Int64s, column: str) -> Any:
+def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
     """Per record, whether its value in `column` (a written name, a reading) is held by named rows of two
     parts or more: join_grown's "no third subject holds it", for the subjects beyond a batch. For a
     named row that is "held by another part"; a row join_grown does not count (a pre-birth row) may be
@@ -476,7 +480,6 @@ def _held_elsewhere(table: Any, placeholder: Any, label: Int64s, column: str) ->
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
     values = table.column(column).combine_chunks()
     held = pa.table({"value": values, "part": pa.array(label)}).filter(pc.and_(named, pc.is_valid(values)))
     counted = held.group_by(["value", "part"]).aggregate([]).group_by("value").aggregate([("part", "count")])
@@ -500,6 +503,8 @@ def clustering_parts(
     """The parts for the subject steps (clusters.link, join_placeholders, join_unborn, join_grown).
     `table`: the kept feature columns, one row per record; `placeholder`: Arrow booleans; `left`,
     `right`: the scored pairs' records; `same`: the reviewers' "same" pairs."""
+    import pyarrow.compute as pc
+
     n = table.num_rows
     same_left = np.fromiter((a for a, _ in same), np.int64, len(same))
     same_right = np.fromiter((b for _, b in same), np.int64, len(same))
@@ -510,13 +515,13 @@ def clustering_parts(
         *_birth_home_links(table, placeholder),
     ]
     base = components(n, *_joined(links))
-    label = components(
-        n, *_joined([(base, np.arange(n, dtype=np.int64)), _name_links(table, placeholder, base)])
-    )
+    # The rows join_grown counts: named, not a pre-birth placeholder.
+    named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
+    label = components(n, *_joined([(base, np.arange(n, dtype=np.int64)), _name_links(table, named, base)]))
     return ClusteringParts(
         label,
-        _held_elsewhere(table, placeholder, label, "name_fold"),
-        _held_elsewhere(table, placeholder, label, "kana_key"),
+        _held_elsewhere(table, named, label, "name_fold"),
+        _held_elsewhere(table, named, label, "kana_key"),
     )
 
 
