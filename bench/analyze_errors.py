@@ -125,7 +125,7 @@ def score(rows: dict[int, dict[str, Any]], placeholders: set[int], model: dict[s
 
     ordered = list(rows.values())
     contacts = pa.table({c: [row[c] for row in ordered] for c in ("phone", "email", "address_key")})
-    for row, household in zip(ordered, households(contacts), strict=True):
+    for row, household in zip(ordered, households(contacts).tolist(), strict=True):
         row["household"] = household
     scored = [row for pk, row in rows.items() if pk not in placeholders]
     columns = (*feature_module.COLUMNS, "household", "pid", "sid")

@@ -3,7 +3,8 @@
     OWABI_DATA_DIR=… DATABASE_URL=… .venv/bin/python bench/resolve_memory.py --incident bench [--tracemalloc]
 
 Runs `owabi resolve` in this process on an incident already imported (bench_pipeline's work dir, or a
-copy of its database). A thread samples the process's RSS and Arrow's pool every 20 ms; the phase is
+copy of its database). A thread samples the process's RSS (and, of it, its own pages: not the mapped
+files, records.ondisk) and Arrow's pool every 20 ms; the phase is
 the one resolve's progress messages name (features, match, cluster, recipients, write). With
 --tracemalloc, each progress message also prints Python's live and peak allocations since the last one
 and the largest allocation sites (file:line), so a phase's peak can be pinned on its structures (it
@@ -40,12 +41,20 @@ def rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE
 
 
+def anonymous() -> int:
+    """The process's own pages (resident less the shared and file-backed ones: mapped files such as
+    resolve's feature columns, records.ondisk, which the kernel drops under pressure and reads again)."""
+    fields = Path("/proc/self/statm").read_text().split()
+    return (int(fields[1]) - int(fields[2])) * _PAGE
+
+
 class Sampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.phase = "start"
         self.peak: dict[str, int] = {}
         self.arrow_peak: dict[str, int] = {}
+        self.anonymous_peak: dict[str, int] = {}
         self.running = True
 
     def run(self) -> None:
@@ -55,6 +64,7 @@ class Sampler(threading.Thread):
             phase = self.phase
             self.peak[phase] = max(self.peak.get(phase, 0), rss())
             self.arrow_peak[phase] = max(self.arrow_peak.get(phase, 0), pa.total_allocated_bytes())
+            self.anonymous_peak[phase] = max(self.anonymous_peak.get(phase, 0), anonymous())
             time.sleep(0.02)
 
 
@@ -127,9 +137,10 @@ def main() -> None:
         f"{result.records:,} records, {result.pairs_scored:,} pairs, {result.subjects:,} subjects, "
         f"{time.monotonic() - started:.1f} s; timings {result.timings}"
     )
-    print("peak RSS by phase (MiB) / Arrow pool peak (MiB):")
+    print("peak RSS by phase (MiB) / of it the process's own (anonymous) pages / Arrow pool peak (MiB):")
     for phase, peak in sampler.peak.items():
-        print(f"  {phase:10s} {peak / MIB:7,.0f}  {sampler.arrow_peak[phase] / MIB:7,.0f}")
+        own, arrow = sampler.anonymous_peak[phase], sampler.arrow_peak[phase]
+        print(f"  {phase:10s} {peak / MIB:7,.0f}  {own / MIB:7,.0f}  {arrow / MIB:7,.0f}")
     print(f"  process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     for line in duck_memory:
         print(f"  duckdb after predict: {line}")

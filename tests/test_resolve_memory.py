@@ -73,8 +73,15 @@ def test_a_small_cap_gives_the_clusters_of_the_uncapped_run(twin_incidents, sett
         watcher.stop.set()
         watcher.join()
     # Whether DuckDB spilled depends on its threads' timing (it did in most runs, not in one under heavy
-    # load), so it is not asserted; any file it wrote must have been in the run's private folder.
-    assert all(name.startswith("duckdb_temp") for name in watcher.seen)
+    # load), so it is not asserted; any file it wrote must have been in the run's private folder. The
+    # feature columns resolve maps from files (records.ondisk) are there for the whole run.
+    mapped = ("keys-", "ordered-", "features-", "matchable-")
+    assert all(name.startswith(("duckdb_temp", *mapped)) for name in watcher.seen)
+    assert {prefix for name in watcher.seen for prefix in mapped if name.startswith(prefix)} >= {
+        "keys-",
+        "features-",
+        "matchable-",
+    }
     assert bounded.records == unbounded.records == RECORDS
     assert (bounded.subjects, bounded.recipients, bounded.pairs_scored, bounded.review_pairs) == (
         unbounded.subjects,
@@ -102,3 +109,28 @@ def test_a_cap_too_small_to_score_refuses_in_one_line(incident, tmp_path: Path, 
     assert "\n" not in message
     assert not Subject.objects.filter(incident=incident).exists()
     assert not any(_spill_root().iterdir())
+
+
+def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_process_memory(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    from owabi.records.ondisk import mapped
+
+    names = ["中村結衣", None, "小林誠"] * 20_000
+    table = pa.concat_tables([pa.table({"name_key": names, "unique_id": list(range(60_000))})] * 2)
+    keep = pa.array([i % 3 != 1 for i in range(120_000)])
+    before = pa.total_allocated_bytes()
+    on_disk = mapped(table, tmp_path, "features")
+    kept = mapped(table, tmp_path, "kept", keep=keep)
+    # The arrays are the files' pages, one piece per column: nothing of them in Arrow's pool.
+    assert pa.total_allocated_bytes() <= before
+    assert on_disk.equals(table)
+    assert kept.equals(table.filter(keep))
+    assert kept.num_rows == 80_000 and kept.column("name_key").null_count == 0
+    assert all(on_disk.column(name).num_chunks == 1 for name in on_disk.column_names)
+    # A file per column, private to the run's user.
+    files = sorted(tmp_path.iterdir())
+    assert [path.name.split("-")[0] for path in files] == ["features", "features", "kept", "kept"]
+    assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}

@@ -169,7 +169,7 @@ def test_households_follow_chains_of_shared_contact_but_not_crowded_values() -> 
     phone = [None, "p1", "p1", None, "p9", *["switchboard"] * crowd]
     email = [None, None, "e1", "e1", None, *[None] * crowd]
     address = ["a1", "a1", None, None, "a9", *[None] * crowd]
-    result = households(pa.table({"phone": phone, "email": email, "address_key": address}))
+    result = households(pa.table({"phone": phone, "email": email, "address_key": address})).tolist()
     assert result[:5] == [0, 0, 0, 0, 4]  # named by the smallest row of the household
     assert result[5:] == list(range(5, 5 + crowd))
     # The same rows in another order form the same households.

@@ -15,6 +15,7 @@ from owabi.incidents.services import create_incident
 from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.resolve.parts import batches, components
+from owabi.records.resolve.union_find import grouped_links, value_codes
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 from tests import test_resolve_hard, test_resolve_near
@@ -240,6 +241,23 @@ def test_components_join_every_chain_and_name_each_part_by_its_smallest_record()
     right = np.array([1, 7, 2, 8, 8], np.int64)
     assert components(10, left, right).tolist() == [0, 1, 1, 3, 4, 1, 6, 1, 3, 3]
     assert components(3, np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]
+
+
+def test_rows_of_one_value_link_to_its_smallest_row_and_crowded_values_link_none() -> None:
+    import pyarrow as pa
+
+    values = pa.chunked_array([["b", None, "a"], ["b", "c", "a", "b"]])
+    code, distinct = value_codes(values)
+    assert distinct == 3 and code[1] == -1
+    assert code[0] == code[3] == code[6] and code[2] == code[5] and len(set(code.tolist())) == 4
+    rows = np.array([10, 11, 12, 13, 14, 15, 16], np.int64)
+    linked = sorted(zip(*(side.tolist() for side in grouped_links(code, rows)), strict=True))
+    # Every row holding a value, to the smallest row holding it (itself included); no link for null.
+    assert linked == [(10, 10), (12, 12), (13, 10), (14, 14), (15, 12), (16, 10)]
+    # With a limit: "b" on three rows is crowded, "c" on one links nothing.
+    linked = sorted(zip(*(side.tolist() for side in grouped_links(code, rows, limit=2)), strict=True))
+    assert linked == [(12, 12), (15, 12)]
+    assert [side.tolist() for side in grouped_links(np.full(3, -1, np.int64), rows[:3])] == [[], []]
 
 
 def test_batches_keep_parts_whole_in_the_order_of_their_smallest_record() -> None:

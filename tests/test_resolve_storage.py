@@ -83,6 +83,31 @@ def test_stale_or_missing_match_keys_are_recomputed_and_stored(incident, importe
     assert sorted(iter_clusters(incident=incident)) == before
 
 
+def test_match_keys_stored_in_another_order_are_read_in_the_records_order(
+    incident, imported, tmp_path: Path
+) -> None:
+    # A second file, then the first file's keys recomputed: stored after the second file's, so the
+    # stored order is no longer the records' order and the keys must be gathered.
+    second = tmp_path / "second.csv"
+    second.write_text(
+        HEADER + "\nB1,佐藤 花子,サトウ ハナコ,1980-01-01,,,,,090-1111-2222,\n", encoding="utf-8"
+    )
+    import_file(incident=incident, path=second, actor="t")
+    before = match_store.keys_by_record(incident)
+    assert match_store.forget([_record("K1")]) == 1
+    keys, refreshed = match_store.read(incident)
+    assert refreshed == 4
+    assert keys.column("pk").to_pylist() == sorted(before)
+    assert match_store.keys_by_record(incident) == before
+    assert before[_record("B1").pk]["name_key"] != before[_record("K1").pk]["name_key"]
+    # The same read by resolve, its columns mapped from files in its scratch folder (records.ondisk).
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    on_disk, _ = match_store.read(incident, folder=folder)
+    assert on_disk.equals(keys)
+    assert any(folder.glob("ordered-*.arrow"))
+
+
 def test_a_subject_that_disappears_is_deleted_and_its_records_move(
     incident, imported, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, cast
 
 from django.db import connection, transaction
@@ -19,6 +20,7 @@ from owabi.core.bulk import chunked
 from owabi.core.fields import open_values
 from owabi.incidents.models import Incident
 from owabi.records import features as feature_module
+from owabi.records import ondisk
 from owabi.records.models import LeakRecord, MatchBatch, SourceFile
 
 # Every key features.stored() returns, in its order (all strings or null).
@@ -135,44 +137,67 @@ def _record_positions(incident: Incident) -> Any:
     )
 
 
-def _current_keys(incident: Incident) -> Any:
-    """The keys of every current-version batch of the incident, with their source file."""
+def _current_keys(incident: Incident, folder: Path | None = None) -> Any:
+    """The keys of every current-version batch of the incident, with their source file; with a `folder`,
+    each batch's columns go to files there as it is opened, and the table's columns are mapped from them
+    (records.ondisk)."""
     import pyarrow as pa
 
+    schema = _schema().insert(0, pa.field("source_file", pa.int64()))
     tables = []
+    files = ondisk.Columns(schema, folder, "keys") if folder is not None else None
     batches = MatchBatch.objects.filter(incident=incident, version=feature_module.VERSION)
     for file_id, keys in open_values(batches, "source_file_id", "keys", chunk_size=50):
         table = _table(cast("bytes", keys))
-        tables.append(table.add_column(0, "source_file", pa.array([file_id] * table.num_rows, pa.int64())))
+        table = table.add_column(0, "source_file", pa.array([file_id] * table.num_rows, pa.int64()))
+        if files is not None:
+            files.append(table.cast(schema))
+        else:
+            tables.append(table)
+    if files is not None:
+        return files.mapped()
     if not tables:
-        schema = _schema().insert(0, pa.field("source_file", pa.int64()))
         return schema.empty_table()
     return pa.concat_tables(tables)
 
 
-def read(incident: Incident, say: Callable[[str], None] = lambda _m: None) -> tuple[Any, int]:
+def read(
+    incident: Incident, say: Callable[[str], None] = lambda _m: None, *, folder: Path | None = None
+) -> tuple[Any, int]:
     """Every record's match keys: an Arrow table with `pk` then KEY_COLUMNS, one row per record, ordered
-    by pk; and how many records' keys were stale or missing (recomputed and stored now)."""
+    by pk; and how many records' keys were stale or missing (recomputed and stored now). With a `folder`
+    (a run's scratch folder), the key columns are mapped from files there, not held in memory
+    (records.ondisk): resolve's way at millions of records."""
     import pyarrow.compute as pc
 
     positions = _record_positions(incident)
     say(f"  {positions.num_rows:,} records; opening their match keys")
-    keys = _current_keys(incident)
+    keys = _current_keys(incident, folder)
     located = _locate(positions, keys)
     stale = sorted(located.filter(pc.is_null(located.column("row"))).column("pk").to_pylist())
     if stale:
         say(f"  recomputing the match keys of {len(stale):,} records (missing or of an older version)")
         _recompute(incident, stale)
-        keys = _current_keys(incident)
+        keys = _current_keys(incident, folder)
         located = _locate(positions, keys)
     # One key row per record: none missing (recomputed above), none twice.
     if located.num_rows != positions.num_rows or located.column("row").null_count:  # pragma: no cover
         raise RuntimeError(f"match keys: {located.num_rows} rows for {positions.num_rows} records")
     # Join on the narrow (file, line, row) columns and gather the keys once: joining the key columns
-    # themselves copied every string twice (five seconds at a million records).
-    return keys.take(located.column("row")).select(list(KEY_COLUMNS)).add_column(
-        0, "pk", located.column("pk")
-    ), len(stale)
+    # themselves copied every string twice (five seconds at a million records). Where the keys are in
+    # the records' order already (one import, read back in its order), they are taken as they are: a
+    # gathered copy was a second copy of every key at resolve's peak (0.3 GiB a million records).
+    keys, rows = keys.select(list(KEY_COLUMNS)), located.column("row")
+    if not _in_order(rows):
+        keys = keys.take(rows) if folder is None else ondisk.mapped(keys, folder, "ordered", rows=rows)
+    return keys.add_column(0, "pk", located.column("pk")), len(stale)
+
+
+def _in_order(rows: Any) -> bool:
+    """Whether the row numbers are 0, 1, 2, ... (no nulls)."""
+    import numpy as np
+
+    return rows.null_count == 0 and bool(np.array_equal(rows.to_numpy(), np.arange(len(rows))))
 
 
 def _locate(positions: Any, keys: Any) -> Any:

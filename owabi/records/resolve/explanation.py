@@ -88,7 +88,7 @@ def explain(*, incident: Incident, record_id: str, limit: int = 50) -> list[Expl
 def _households_of(incident: Incident) -> dict[int, int]:
     """Record pk -> household, as resolve computes them from every record of the incident."""
     keys, _ = match_store.read(incident)
-    return dict(zip(keys.column("pk").to_pylist(), households(keys), strict=True))
+    return dict(zip(keys.column("pk").to_pylist(), households(keys).tolist(), strict=True))
 
 
 def _score_against(

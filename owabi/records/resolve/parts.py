@@ -51,31 +51,9 @@ from owabi.records.resolve.households import (
     HOUSEHOLD_TOKEN_LIMIT,
     READ_ALIKE_KINDS,
 )
+from owabi.records.resolve.union_find import components, grouped_links, value_codes
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
-
-
-def components(n: int, left: Int64s, right: Int64s) -> Int64s:
-    """Per record of `n`, the smallest record it is linked to through any chain of the links
-    (left[i], right[i]): hooking each link's larger root under the smaller, then pointer jumping, until
-    every link lies within one component. A few passes of whole-array operations."""
-    label = np.arange(n, dtype=np.int64)
-    if len(left) == 0:
-        return label
-    left = np.asarray(left, dtype=np.int64)
-    right = np.asarray(right, dtype=np.int64)
-    while True:
-        a, b = label[left], label[right]
-        apart = a != b
-        if not apart.any():
-            return label
-        a, b = a[apart], b[apart]
-        np.minimum.at(label, np.maximum(a, b), np.minimum(a, b))
-        while True:
-            up = label[label]
-            if np.array_equal(up, label):
-                break
-            label = up
 
 
 def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, Int64s]:
@@ -84,15 +62,11 @@ def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, In
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keep = pc.is_valid(values)
+    code, _ = value_codes(values)
     if wanted is not None:
-        keep = pc.and_(keep, pc.is_in(values, value_set=wanted))
-    table = pa.table({"value": values, "row": rows}).filter(keep)
-    if table.num_rows == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    first = table.group_by("value").aggregate([("row", "min")])
-    linked = table.join(first, "value", join_type="inner")
-    return _numpy(linked.column("row")), _numpy(linked.column("row_min"))
+        of_wanted = pc.fill_null(pc.is_in(values, value_set=wanted), False)
+        code[~np.asarray(of_wanted.to_numpy(zero_copy_only=False), dtype=bool)] = -1
+    return grouped_links(code, _numpy(rows) if isinstance(rows, pa.Array | pa.ChunkedArray) else rows)
 
 
 def _numpy(column: Any) -> Int64s:
@@ -315,7 +289,8 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     from owabi.records.resolve.clusters import PLACEHOLDER_WINDOW
 
     width = PLACEHOLDER_WINDOW.days + 1
-    postal = table.column("postal").combine_chunks().cast(pa.string())
+    code, _ = value_codes(table.column("postal"))  # joined as numbers: no copy of the strings
+    postal = pa.array(code, mask=code < 0)
     due = _days(table.column("due").combine_chunks().cast(pa.string()))
     wanted = pc.and_(pc.and_(placeholder, pc.is_valid(postal)), pc.is_valid(due))
     if not pc.any(wanted).as_py():
@@ -336,7 +311,8 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     )
     born = born.filter(pc.is_valid(born.column("born")))
     born = born.append_column("bucket", pc.divide(born.column("born"), width))
-    pairs = pregnancy.join(born, ["postal", "bucket"], join_type="inner")
+    # The pre-birth rows, few, are the joined (hashed) side; the dated rows, many, are looked up in them.
+    pairs = born.join(pregnancy, ["postal", "bucket"], join_type="inner")
     gap = pc.abs(pc.subtract(pairs.column("born"), pairs.column("due")))
     pairs = pairs.filter(pc.less_equal(gap, 2 * width - 1))
     return _numpy(pairs.column("row")), _numpy(pairs.column("child"))
@@ -406,15 +382,15 @@ def _birth_home_links(table: Any, placeholder: Any) -> list[tuple[Int64s, Int64s
     import pyarrow.compute as pc
 
     n = table.num_rows
-    rows = pa.array(np.arange(n, dtype=np.int64))
-    dob = table.column("dob").combine_chunks().cast(pa.string())
+    rows = np.arange(n, dtype=np.int64)
     named = pc.and_(pc.invert(placeholder), pc.is_valid(table.column("name_fold")))
-    dob = pc.if_else(named, dob, pa.scalar(None, pa.string()))
+    dob, _ = value_codes(pc.if_else(named, table.column("dob"), pa.scalar(None, table.column("dob").type)))
     links = []
     for kind in READ_ALIKE_KINDS:
-        value = table.column(kind).combine_chunks().cast(pa.string())
-        key = pc.binary_join_element_wise(dob, pa.scalar(kind, pa.string()), value, "\x1f")
-        links.append(_value_links(key, rows))
+        value, distinct = value_codes(table.column(kind))
+        # (birth date, value) as one number: equal exactly where both are.
+        key = np.where((dob >= 0) & (value >= 0), dob * distinct + value, -1)
+        links.append(grouped_links(key, rows))
     return links
 
 

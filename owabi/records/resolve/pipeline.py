@@ -19,15 +19,18 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from owabi.core import audit
+from owabi.core.files import scratch_folder
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import changing_people
 from owabi.incidents.selectors import closed_reason
-from owabi.records import checkpoints, match_store
+from owabi.records import checkpoints, match_store, ondisk
 from owabi.records import features as feature_module
 from owabi.records.majority import minor_cutoff
 from owabi.records.models import ResolveRun
@@ -146,7 +149,8 @@ def resolve(
         with changing_people(incident, "owabi resolve"):
             _refuse_unfinished_imports(incident)
             newest = checkpoints.newest_file(incident=incident)
-            return _resolve(incident, actor, as_of, progress, engine, newest)
+            with scratch_folder(Path(settings.DATA_DIR) / "resolve") as scratch:
+                return _resolve(incident, actor, as_of, progress, engine, newest, scratch)
     finally:
         if collecting:
             gc.enable()
@@ -159,6 +163,7 @@ def _resolve(
     progress: Callable[[str], None] | None,
     engine: str,
     newest_file: int,
+    scratch: Path,
 ) -> ResolveResult:
     as_of = as_of or timezone.localdate()
     say = progress or (lambda _message: None)
@@ -172,20 +177,29 @@ def _resolve(
         started = now
 
     say("reading match keys")
-    keys, result.refreshed = match_store.read(incident, say)
-    pks = array("q", keys.column("pk").to_pylist())
-    n = len(pks)
+    keys, result.refreshed = match_store.read(incident, say, folder=scratch)
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = keys.select(list(_TABLE_COLUMNS)).add_column(0, "unique_id", pa.array(range(n), pa.int64()))
+    pks = array("q")
+    pks.frombytes(keys.column("pk").to_numpy().astype(np.int64).tobytes())  # no Python int per record
+    n = len(pks)
+    table = keys.select(list(_TABLE_COLUMNS)).add_column(
+        0, "unique_id", pa.array(np.arange(n, dtype=np.int64))
+    )
     del keys
     saved = resume.Checkpoints(incident, say)
     key = resume.fingerprint(table, as_of=as_of, engine=engine)
     # A pre-birth placeholder: no name of its own, a due date. Matched later, by join_placeholders.
     is_placeholder = pc.and_(pc.is_null(table.column("name_key")), pc.is_valid(table.column("due")))
     table = table.append_column("household", pa.array(households(table), pa.int64()))
-    matchable = [table.filter(pc.invert(is_placeholder))]
+    # The columns go to files in the run's scratch folder, mapped back (ondisk): from here on they are
+    # the kernel's page cache, not resolve's own memory.
+    table = ondisk.mapped(table, scratch, "features")
+    for name in ("keys", "ordered"):  # what match_store.read mapped: in the features now, in one piece
+        ondisk.remove(scratch, name)
+    matchable = [ondisk.mapped(table, scratch, "matchable", keep=pc.invert(is_placeholder))]
     kept = table.select(list(_KEPT))
     del table
     fullest = fullest_records(kept)  # what write needs of the values, so the lists go before it
@@ -358,7 +372,6 @@ def _by_batch(pairs: set[tuple[int, int]], batch_of: Any) -> dict[int, list[tupl
 def _batches(label: Any, say: Callable[[str], None]) -> tuple[list[Any], Any]:
     """The batches of parts (settings.OWABI_RESOLVE_PART_RECORDS) and each record's batch number."""
     import numpy as np
-    from django.conf import settings
 
     batches = list(parts.batches(label, settings.OWABI_RESOLVE_PART_RECORDS))
     largest = max((len(records) for records in batches), default=0)
