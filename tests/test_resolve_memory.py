@@ -116,7 +116,7 @@ def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_proc
 ) -> None:
     import pyarrow as pa
 
-    from owabi.records.ondisk import mapped
+    from owabi.records.ondisk import mapped, remove
 
     names = ["中村結衣", None, "小林誠"] * 20_000
     table = pa.concat_tables([pa.table({"name_key": names, "unique_id": list(range(60_000))})] * 2)
@@ -134,3 +134,7 @@ def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_proc
     files = sorted(tmp_path.iterdir())
     assert [path.name.split("-")[0] for path in files] == ["features", "features", "kept", "kept"]
     assert {stat.S_IMODE(path.stat().st_mode) for path in files} == {0o600}
+    # Removed files go; the arrays still mapped from them stay readable until they are dropped.
+    remove(tmp_path, "features")
+    assert [path.name.split("-")[0] for path in sorted(tmp_path.iterdir())] == ["kept", "kept"]
+    assert on_disk.equals(table)

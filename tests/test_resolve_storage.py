@@ -108,6 +108,23 @@ def test_match_keys_stored_in_another_order_are_read_in_the_records_order(
     assert any(folder.glob("ordered-*.arrow"))
 
 
+def test_keys_of_a_repeated_last_line_do_not_shift_the_records_keys(incident, tmp_path: Path) -> None:
+    # The import stores keys for every row it read, also a repeated line it then drops: one key row
+    # more than records, after the records' own rows, which are in order.
+    path = tmp_path / "repeated.csv"
+    path.write_text(HEADER + "\n" + "\n".join([*ROWS, ROWS[0]]) + "\n", encoding="utf-8")
+    import_file(incident=incident, path=path, actor="t")
+    assert LeakRecord.objects.filter(incident=incident).count() == len(ROWS)
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    for keys, _ in (match_store.read(incident), match_store.read(incident, folder=folder)):
+        assert keys.num_rows == len(ROWS)
+        by_pk = dict(zip(keys.column("pk").to_pylist(), keys.column("name_key").to_pylist(), strict=True))
+        assert by_pk[_record("A2").pk] == by_pk[_record("A1").pk] != by_pk[_record("K1").pk]
+    result = resolve(incident=incident, actor="t", as_of=AS_OF)
+    assert (result.records, result.subjects, result.recipients) == (4, 2, 2)
+
+
 def test_a_subject_that_disappears_is_deleted_and_its_records_move(
     incident, imported, tmp_path: Path
 ) -> None:

@@ -188,7 +188,9 @@ def read(
     # the records' order already (one import, read back in its order), they are taken as they are: a
     # gathered copy was a second copy of every key at resolve's peak (0.3 GiB a million records).
     keys, rows = keys.select(list(KEY_COLUMNS)), located.column("row")
-    if not _in_order(rows):
+    # Keys are also stored for rows the import dropped (a repeated line): then there are more key rows
+    # than records, and they must be gathered even where the records' rows come first and in order.
+    if keys.num_rows != len(rows) or not _in_order(rows):
         keys = keys.take(rows) if folder is None else ondisk.mapped(keys, folder, "ordered", rows=rows)
     return keys.add_column(0, "pk", located.column("pk")), len(stale)
 

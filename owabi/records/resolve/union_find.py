@@ -81,8 +81,10 @@ def value_codes(values: Any) -> tuple[Int64s, int]:
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):  # its own dictionary may hold a value twice
+        values = values.cast(values.type.value_type)
     encoded = pc.dictionary_encode(values)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    codes = np.array(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
     return codes, len(encoded.dictionary)
 
 
