@@ -11,7 +11,7 @@ import os
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import pairwise
 from typing import Any, NamedTuple
 
@@ -167,36 +167,38 @@ def write(
     with transaction.atomic():
         say("  recipients")
         # Recipients: who each notice goes to, and the record holding the name and address to use.
-        wanted_recipients = []
-        recipient_number_of_subject = [0] * len(clusters)
+        recipient_number_of_subject = array("q", bytes(8 * len(clusters)))
         guardian_contact, own_contact = fullest.guardian_contact, fullest.own_contact
+        # Per recipient: whether a guardian receives it, and the record whose contact to use.
+        to_guardian, contact = array("b"), array("q")
         for group_owner, number, records in zip(group_owners, recipient_numbers, group_records, strict=True):
+            to_guardian.append(minor[group_owner])
             if minor[group_owner]:
-                kind = Recipient.Kind.GUARDIAN.value
-                contact = pks[guardian_contact.pick(records)]
+                contact.append(pks[guardian_contact.pick(records)])
             else:
-                kind = Recipient.Kind.SELF.value
-                contact = pks[own_contact.pick(clusters[group_owner])]
-            wanted_recipients.append((number, (kind, contact)))
+                contact.append(pks[own_contact.pick(clusters[group_owner])])
             for index in groups[group_owner]:
                 recipient_number_of_subject[index] = number
+        del group_records, groups
+        kinds = (Recipient.Kind.SELF.value, Recipient.Kind.GUARDIAN.value)
+
+        def wanted_recipients() -> Iterator[tuple[int, tuple[str, int]]]:
+            for number, guardian, pk in zip(recipient_numbers, to_guardian, contact, strict=True):
+                yield number, (kinds[guardian], pk)
+
         recipient_id = _save_numbered(Recipient, incident, ("kind", "contact_record"), wanted_recipients)
-        del wanted_recipients, group_records, groups
 
         say("  subjects")
         # Subjects, then the records that moved to another subject (or are new).
         best = fullest.subject
-        wanted_subjects = (
-            (
-                number,
-                (
-                    recipient_id[recipient_number_of_subject[index]],
-                    minor[index],
-                    pks[best.pick(members)],
-                ),
-            )
-            for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True))
-        )
+
+        def wanted_subjects() -> Iterator[tuple[int, tuple[int, bool, int]]]:
+            for index, (members, number) in enumerate(zip(clusters, subject_numbers, strict=True)):
+                yield (
+                    number,
+                    (recipient_id[recipient_number_of_subject[index]], minor[index], pks[best.pick(members)]),
+                )
+
         subject_id = _save_numbered(
             Subject, incident, ("recipient", "is_minor", "best_record"), wanted_subjects
         )
@@ -217,8 +219,8 @@ def write(
         ]
         bulk.update(Membership, ("subject",), moved)
 
-        gone_subjects = set(subject_id) - set(subject_numbers)
-        gone_recipients = set(recipient_id) - set(recipient_numbers)
+        gone_subjects = set(subject_id.numbers()) - set(subject_numbers)
+        gone_recipients = set(recipient_id.numbers()) - set(recipient_numbers)
         for number_chunk in bulk.chunked(sorted(gone_subjects), BULK):
             Subject.objects.filter(incident=incident, number__in=number_chunk).delete()
         for number_chunk in bulk.chunked(sorted(gone_recipients), BULK):
@@ -240,51 +242,92 @@ _UUID_VERSION = bytes((b & 0x0F) | 0x40 for b in range(256))
 _UUID_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
 
 
-def _uuid4_hexes(count: int) -> list[str]:
+def _uuid4_hexes(count: int) -> Iterator[str]:
     """`count` random (version 4) UUIDs as 32 hex digits, the form both databases accept: one read of
     os.urandom for all of them. uuid.uuid4() costs microseconds each, which at a million is seconds.
 
     Sorted: the unique index on public_id then takes a batch in order, page after page, where random
     order visits (and after a checkpoint writes out in full) a random index page per row. At 690,000
     subjects that was 2 to 3 of the 10 seconds PostgreSQL took to insert them. The values stay random;
-    only which row gets which one follows the row order."""
+    only which row gets which one follows the row order. Sorted as 16-byte numbers and written out as
+    text one at a time: a list of the strings took about 90 bytes each (0.3 GiB at 3.5M subjects)."""
+    import numpy as np
+
     raw = bytearray(os.urandom(16 * count))
     raw[6::16] = raw[6::16].translate(_UUID_VERSION)
     raw[8::16] = raw[8::16].translate(_UUID_VARIANT)
-    digits = raw.hex()
-    return sorted([digits[start : start + 32] for start in range(0, 32 * count, 32)])
+    halves = np.frombuffer(bytes(raw), dtype=">u8").reshape(-1, 2)
+    del raw
+    ordered = halves[np.lexsort((halves[:, 1], halves[:, 0]))].tobytes()
+    del halves
+    return (ordered[start : start + 16].hex() for start in range(0, 16 * count, 16))
+
+
+class NumberIds:
+    """number -> primary key of an incident's subjects (or recipients): an 8-byte slot per number (-1:
+    none), where a dict took about 100 bytes an entry (0.35 GiB at 3.5M subjects)."""
+
+    NONE = -1
+
+    def __init__(self, rows: Iterable[tuple[int, int]]) -> None:
+        self.ids = array("q")
+        for number, pk in rows:
+            if number >= len(self.ids):
+                self.ids.extend([self.NONE] * (max(number + 1, 2 * len(self.ids)) - len(self.ids)))
+            self.ids[number] = pk
+
+    def __getitem__(self, number: int) -> int:
+        pk = self.ids[number] if 0 <= number < len(self.ids) else self.NONE
+        if pk == self.NONE:
+            raise KeyError(number)
+        return pk
+
+    def numbers(self) -> Iterator[int]:
+        return (number for number, pk in enumerate(self.ids) if pk != self.NONE)
 
 
 def _save_numbered(
     model: type[Subject] | type[Recipient],
     incident: Incident,
     fields: tuple[str, ...],
-    wanted: Iterable[tuple[int, tuple[Any, ...]]],
-) -> dict[int, int]:
+    wanted: Callable[[], Iterable[tuple[int, tuple[Any, ...]]]],
+) -> NumberIds:
     """Insert the numbers that are new, update those whose `fields` changed; returns number -> pk of
-    every row of the incident (old numbers not wanted included: the caller deletes those)."""
+    every row of the incident (old numbers not wanted included: the caller deletes those). `wanted` gives
+    the (number, values) rows afresh each time it is called: they are read twice (the new ones counted,
+    then streamed into the insert), never held as a list."""
     attnames = [model._meta.get_field(name).attname for name in fields]  # type: ignore[union-attr]
     rows = model.objects.filter(incident=incident).values_list("pk", "number", *attnames)
-    existing = {number: (pk, tuple(values)) for pk, number, *values in rows}
-    new, changed = [], []
-    for number, values in wanted:
+    existing = {number: (pk, tuple(values)) for pk, number, *values in rows.iterator(5000)}
+    new_count, changed = 0, []
+    for number, values in wanted():
         before = existing.get(number)
         if before is None:
-            new.append((number, *values))
+            new_count += 1
         elif before[1] != values:
             changed.append((before[0], *values))
     numbered = (
-        (incident.pk, public_id, *row) for public_id, row in zip(_uuid4_hexes(len(new)), new, strict=True)
+        (incident.pk, public_id, number, *values)
+        for public_id, (number, values) in zip(
+            _uuid4_hexes(new_count),
+            ((number, values) for number, values in wanted() if number not in existing),
+            strict=True,
+        )
     )
     bulk.insert(model, ("incident", "public_id", "number", *fields), numbered)
     bulk.update(model, fields, changed)
-    del new, changed, existing
+    del changed, existing
     with connection.cursor() as cursor:  # plain tuples: the ORM's per-row work, times 700,000, is seconds
         cursor.execute(
             f"SELECT number, id FROM {model._meta.db_table} WHERE incident_id = %s",  # noqa: S608
             [incident.pk],
         )
-        return dict(cursor.fetchall())
+        return NumberIds(_fetched(cursor))
+
+
+def _fetched(cursor: Any) -> Iterator[tuple[int, int]]:
+    while rows := cursor.fetchmany(10_000):
+        yield from rows
 
 
 def write_review(incident: Incident, pks: array[int], review: list[tuple[int, int, float]]) -> None:
