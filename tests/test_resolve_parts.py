@@ -15,7 +15,8 @@ from owabi.incidents.services import create_incident
 from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.resolve.parts import batches, components
-from owabi.records.resolve.union_find import grouped_links, value_codes
+from owabi.records.resolve.storage import OldNumbers, stable_numbers
+from owabi.records.resolve.union_find import Packed, grouped_links, value_codes
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 from tests import test_resolve_hard, test_resolve_near
@@ -265,6 +266,39 @@ def test_batches_keep_parts_whole_in_the_order_of_their_smallest_record() -> Non
     assert [b.tolist() for b in batches(label, 4)] == [[0], [1, 2, 5, 7], [3, 4, 8, 9], [6]]
     assert [b.tolist() for b in batches(label, 2)] == [[0], [1, 2, 5, 7], [3, 8, 9], [4, 6]]
     assert [b.tolist() for b in batches(label, 100)] == [list(range(10))]
+
+
+def test_packed_lists_read_back_as_they_were_and_reorder_whole() -> None:
+    lists = [[3, 1], [], [7], [2, 5, 9]]
+    packed = Packed.of(lists)
+    assert len(packed) == 4 and [list(one) for one in packed] == lists
+    assert (
+        list(packed[-1]) == [2, 5, 9]
+        and list(packed[1]) == []
+        and [list(one) for one in packed[1:3]] == [[], [7]]
+    )
+    with pytest.raises(IndexError):
+        packed[4]
+    taken = packed.take(np.array([3, 0, 2, 1]))
+    assert [list(one) for one in taken] == [[2, 5, 9], [3, 1], [7], []]
+    items, starts = taken.numpy()
+    assert items.tolist() == [2, 5, 9, 3, 1, 7] and starts.tolist() == [0, 3, 5, 6, 6]
+    assert [list(one) for one in Packed.from_numpy(items, np.diff(starts))] == [list(one) for one in taken]
+    assert len(Packed.of([])) == 0 and len(packed.take(np.empty(0, np.int64))) == 0
+    with pytest.raises(ValueError):
+        Packed(items, starts[:-1])  # the last start must be the end of the items
+
+
+def test_stable_numbers_keep_the_largest_overlap_then_the_smaller_number_and_give_new_ones_after() -> None:
+    old = OldNumbers(6)
+    for record, number in ((0, 5), (1, 5), (2, 5), (3, 2), (4, 7)):
+        old.set(record, number)
+    clusters = Packed.of([[0, 1], [2], [3, 4], [5]])
+    # 5 goes to the first cluster (two records had it); the second's only wish is taken, so it gets a
+    # new number after the incident's highest (9); the third had 2 and 7 once each: the smaller.
+    assert list(stable_numbers(clusters, old, 9)) == [5, 10, 2, 11]
+    assert list(stable_numbers(clusters, OldNumbers(6), 0)) == [1, 2, 3, 4]  # a first run
+    assert list(stable_numbers(Packed.of([[4]]), old, 3)) == [7]  # an old number above the highest
 
 
 def _feature_table(rows: list[dict[str, str]]):

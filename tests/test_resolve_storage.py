@@ -182,3 +182,40 @@ def test_pending_review_pairs_the_model_no_longer_doubts_are_dropped(incident, i
     resolve(incident=incident, actor="t", as_of=AS_OF)
     left = set(ReviewPair.objects.values_list("record_a_id", "record_b_id", "decision"))
     assert left == {(decided[0], decided[1], "different")}
+
+
+def test_write_groups_subjects_by_the_subject_whose_recipient_they_share(incident, imported) -> None:
+    """storage.write on its own, with owners out of order: subjects are grouped by owner (recipients
+    numbered in the owners' order), each recipient's contact is its owner's own fullest record, and a
+    second write of other owners moves subjects between recipients without renumbering the subjects."""
+    from array import array
+
+    import pyarrow as pa
+
+    from owabi.records.resolve.storage import CONTACT_FIELDS, SUBJECT_FIELDS, fullest, write
+    from owabi.records.resolve.union_find import Packed
+
+    pks = array("q", sorted(LeakRecord.objects.values_list("pk", flat=True)))
+    columns = (*SUBJECT_FIELDS, *CONTACT_FIELDS, "guardian_fold")
+    table = pa.table({name: pa.nulls(len(pks), pa.string()) for name in columns})  # ties: the last record
+    clusters = Packed.of([[0], [1], [2], [3]])
+
+    def recipients() -> dict[int, tuple[list[int], int]]:
+        """recipient number -> (its subjects' numbers, the index of its contact record)"""
+        found: dict[int, tuple[list[int], int]] = {}
+        for recipient in Recipient.objects.filter(incident=incident).order_by("number"):
+            subjects = sorted(recipient.subjects.values_list("number", flat=True))
+            found[recipient.number] = (subjects, list(pks).index(recipient.contact_record_id))
+        return found
+
+    written = write(incident, pks, fullest(table), clusters, [False] * 4, [3, 0, 3, 0], [], lambda _: None)
+    assert (written.subjects, written.recipients) == (4, 2)
+    assert recipients() == {1: ([2, 4], 0), 2: ([1, 3], 3)}
+    # The same subjects, now two owners' groups swapped and one subject on its own: numbers stay.
+    write(incident, pks, fullest(table), [[0], [1], [2], [3]], [False] * 4, [0, 1, 0, 1], [], lambda _: None)
+    assert recipients() == {1: ([2, 4], 1), 2: ([1, 3], 0)}
+    subject_numbers = {
+        record_id: _subject(record_id).number
+        for record_id in LeakRecord.objects.values_list("record_id", flat=True)
+    }
+    assert sorted(subject_numbers.values()) == [1, 2, 3, 4]

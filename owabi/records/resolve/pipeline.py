@@ -51,7 +51,7 @@ from owabi.records.resolve.recipients import assign_recipients, subject_facts
 from owabi.records.resolve.scoring import ScoredPairs, score_pairs
 from owabi.records.resolve.storage import fullest as fullest_records
 from owabi.records.resolve.storage import write
-from owabi.records.resolve.union_find import groups, roots
+from owabi.records.resolve.union_find import Packed, groups, roots
 
 
 @dataclass
@@ -443,14 +443,15 @@ def _recipients(
     different: set[tuple[int, int]],
     as_of: date,
     say: Callable[[str], None],
-) -> tuple[list[list[int]], list[bool], list[int]]:
+) -> tuple[Packed, list[bool], array[int]]:
     """Recipients and one child listed once, batch by batch: the subjects (record indexes, ordered by
-    their smallest record), who is a minor, and per subject the subject whose recipient it shares."""
+    their smallest record), who is a minor, and per subject the subject whose recipient it shares.
+    What the batches find is kept as numpy arrays, 8 bytes a record and a subject, not Python lists."""
+    import numpy as np
+
     batches, batch_of = _batches(parts.recipient_parts(kept, subject), say)
     different_in = _by_batch(different, batch_of)
-    found: list[list[int]] = []
-    found_minor: list[bool] = []
-    found_owner: list[int] = []  # the smallest record of the owner's subject
+    found_members, found_sizes, found_minor, found_owner = [], [], [], []  # numpy arrays per batch
     for number, records in enumerate(batches):
         batch = _Batch(records, kept, is_placeholder)
         col, placeholder = batch.col, batch.placeholder
@@ -460,17 +461,26 @@ def _recipients(
         clusters, minor, owner = one_subject_per_child(
             clusters, col, minor, owner, batch.decided(different_in.get(number, []))
         )
-        first = [int(records[members[0]]) for members in clusters]
-        found.extend(records[members].tolist() for members in clusters)
-        found_minor.extend(minor)
-        found_owner.extend(first[index] for index in owner)
+        first = records[np.fromiter((members[0] for members in clusters), np.int64, len(clusters))]
+        found_members.append(records[np.fromiter((m for members in clusters for m in members), np.int64)])
+        found_sizes.append(np.fromiter((len(members) for members in clusters), np.int64, len(clusters)))
+        found_minor.append(np.array(minor, dtype=np.bool_))
+        found_owner.append(first[np.array(owner, dtype=np.int64)])  # the smallest record of the owner's
+    found = Packed.from_numpy(_joined(found_members), _joined(found_sizes))
+    del found_members, found_sizes
     # Subjects are numbered in the order of their smallest record, as the whole incident at once gives.
-    order = sorted(range(len(found)), key=lambda index: found[index][0])
-    position = array("q", bytes(8 * len(batch_of)))
-    for place, index in enumerate(order):
-        position[found[index][0]] = place
-    return (
-        [found[index] for index in order],
-        [found_minor[index] for index in order],
-        [position[found_owner[index]] for index in order],
-    )
+    members, starts = found.numpy()
+    firsts = members[starts[:-1]]
+    order = np.argsort(firsts, kind="stable")
+    position = np.empty(len(batch_of), np.int64)
+    position[firsts[order]] = np.arange(len(order), dtype=np.int64)
+    owners = array("q")
+    owners.frombytes(position[_joined(found_owner)[order]].tobytes())
+    return found.take(order), _joined(found_minor, np.bool_)[order].tolist(), owners
+
+
+def _joined(chunks: list[Any], dtype: Any = None) -> Any:
+    """numpy arrays end to end (an empty int64 array, or of `dtype`, for none)."""
+    import numpy as np
+
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype or np.int64)

@@ -21,17 +21,21 @@ import hashlib
 import json
 import shutil
 import zipfile
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from owabi.core.files import write_private
 from owabi.incidents.models import Incident
+
+if TYPE_CHECKING:
+    from owabi.records.resolve.union_find import Packed
 
 SLICE_ROWS = 65_536  # rows hashed at a time: the same bytes whatever the table's chunks
 
@@ -46,9 +50,9 @@ class Scored:
 
 @dataclass
 class Grouped:
-    clusters: list[list[int]]  # per subject its record indexes, subjects ordered by their smallest record
+    clusters: Packed  # per subject its record indexes, subjects ordered by their smallest record
     minor: list[bool]
-    owner: list[int]  # per subject the subject whose recipient it shares
+    owner: array[int]  # per subject the subject whose recipient it shares
     review: list[tuple[int, int, float]]
     pairs_scored: int
     model: dict[str, Any]
@@ -220,13 +224,15 @@ class Checkpoints:
     def grouped(self) -> Grouped:
         import numpy as np
 
+        from owabi.records.resolve.union_find import Packed
+
         held = self._load("grouped")
-        members: list[int] = held["members"].tolist()
-        bounds = np.concatenate(([0], np.cumsum(held["sizes"]))).tolist()
+        owner = array("q")
+        owner.frombytes(held["owner"].astype(np.int64).tobytes())
         return Grouped(
-            clusters=[members[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)],
+            clusters=Packed.from_numpy(held["members"], held["sizes"]),
             minor=held["minor"].tolist(),
-            owner=held["owner"].tolist(),
+            owner=owner,
             review=list(
                 zip(
                     held["review_left"].tolist(),
@@ -242,18 +248,14 @@ class Checkpoints:
     def save_grouped(self, key: str, grouped: Grouped) -> None:
         import numpy as np
 
-        count = len(grouped.clusters)
+        members, starts = grouped.clusters.numpy()
         self._save(
             "grouped",
             key,
-            members=np.fromiter(
-                (m for members in grouped.clusters for m in members),
-                np.int64,
-                sum(len(members) for members in grouped.clusters),
-            ),
-            sizes=np.fromiter((len(members) for members in grouped.clusters), np.int64, count),
+            members=members,
+            sizes=np.diff(starts),
             minor=np.array(grouped.minor, np.bool_),
-            owner=np.array(grouped.owner, np.int64),
+            owner=np.frombuffer(grouped.owner, np.int64),
             review_left=np.array([a for a, _, _ in grouped.review], np.int64),
             review_right=np.array([b for _, b, _ in grouped.review], np.int64),
             review_probability=np.array([p for _, _, p in grouped.review], np.float64),
