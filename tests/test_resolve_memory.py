@@ -116,7 +116,7 @@ def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_proc
 ) -> None:
     import pyarrow as pa
 
-    from owabi.records.ondisk import mapped, remove
+    from owabi.records.ondisk import mapped, remove, whole
 
     names = ["中村結衣", None, "小林誠"] * 20_000
     table = pa.concat_tables([pa.table({"name_key": names, "unique_id": list(range(60_000))})] * 2)
@@ -130,6 +130,13 @@ def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_proc
     assert kept.equals(table.filter(keep))
     assert kept.num_rows == 80_000 and kept.column("name_key").null_count == 0
     assert all(on_disk.column(name).num_chunks == 1 for name in on_disk.column_names)
+    # Taken whole (ondisk.whole), a mapped column stays the file's pages (combine_chunks would copy it);
+    # a column of several chunks is combined.
+    expected = table.column("name_key").combine_chunks()
+    before = pa.total_allocated_bytes()
+    names = whole(on_disk.column("name_key"))
+    assert pa.total_allocated_bytes() <= before and names.equals(expected)
+    assert table.column("name_key").num_chunks == 2 and whole(table.column("name_key")).equals(expected)
     # A file per column, private to the run's user.
     files = sorted(tmp_path.iterdir())
     assert [path.name.split("-")[0] for path in files] == ["features", "features", "kept", "kept"]

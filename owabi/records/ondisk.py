@@ -6,7 +6,7 @@ million records at resolve's peak (21 GiB at 35 million, more than the machine t
 Mapped from a file, the same arrays are the kernel's page cache: read when used, dropped under memory
 pressure and read again, never the process's own memory. Each column is a file of its own, so a column
 no step reads is never read from disk, and one written whole (`mapped`) is one piece: no copy to combine
-its chunks.
+its chunks, as long as steps take it with `whole` (Arrow's combine_chunks copies even a single chunk).
 
 The files hold the features in plain text, as DuckDB's spill does: they live in the run's private
 scratch folder (files.scratch_folder, 0700; each file 0600), deleted when the run ends, and by the next
@@ -76,6 +76,17 @@ def mapped(table: Any, folder: Path, name: str, *, keep: Any = None, rows: Any =
         columns[field.name] = _map(path)
     pa.default_memory_pool().release_unused()
     return pa.table(columns, schema=table.schema)
+
+
+def whole(column: Any) -> Any:
+    """A column as one Arrow array. A column of one chunk (every mapped one) is that chunk as it is, its
+    pages still the file's: ChunkedArray.combine_chunks copies even one chunk into Arrow's pool, which at
+    5M records put copies of whole string columns in the process. Several chunks are combined."""
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
 
 
 def remove(folder: Path, name: str) -> None:

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from owabi.records.ondisk import whole
 from owabi.records.resolve.households import (
     CONTACT_KINDS,
     HOME_KINDS,
@@ -70,11 +71,8 @@ def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, In
 
 
 def _numpy(column: Any) -> Int64s:
-    import pyarrow as pa
 
-    return np.asarray(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).astype(
-        np.int64, copy=False
-    )
+    return np.asarray(whole(column)).astype(np.int64, copy=False)
 
 
 def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tuple[Int64s, Int64s]]:
@@ -92,7 +90,7 @@ def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tup
         return []
     links = [_guardian_links(table, placeholder, scored)]
     for kind in HOME_KINDS:
-        column = table.column(kind).combine_chunks()
+        column = whole(table.column(kind))
         homes = pc.unique(column.filter(placeholder).drop_null())
         links.append(_value_links(column, rows, homes))
     home = components(n, *_joined([(scored, np.arange(n, dtype=np.int64)), *links]))
@@ -128,7 +126,7 @@ def _home_values(table: Any, kind: str, picked: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = table.column(kind).combine_chunks()
+    column = whole(table.column(kind))
     values = column.take(picked)
     held = pc.unique(values.drop_null())
     counted = pc.value_counts(column.filter(pc.fill_null(pc.is_in(column, value_set=held), False)))
@@ -158,8 +156,8 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
 
     width = PLACEHOLDER_WINDOW.days + 1
     if isinstance(placeholder, pa.ChunkedArray):
-        placeholder = placeholder.combine_chunks()
-    due = _days(table.column("due").combine_chunks().cast(pa.string()))
+        placeholder = whole(placeholder)
+    due = _days(whole(table.column("due")).cast(pa.string()))
     wanted = pc.and_(placeholder, pc.is_valid(due))
     pregnant = np.flatnonzero(np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool))
     if len(pregnant) == 0:
@@ -172,7 +170,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     guardian_columns = ("guardian_fold", "guardian_kana")
     home_guardians = pa.concat_tables(
         [
-            pa.table({"home": home, "value": table.column(c).combine_chunks().cast(pa.string()).take(picked)})
+            pa.table({"home": home, "value": whole(table.column(c)).cast(pa.string()).take(picked)})
             for c in guardian_columns
         ]
     )
@@ -188,7 +186,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     part = pa.array(scored)
     carried = pa.concat_tables(
         [
-            pa.table({"value": table.column(c).combine_chunks().cast(pa.string()), "part": part})
+            pa.table({"value": whole(table.column(c)).cast(pa.string()), "part": part})
             for c in guardian_columns
         ]
     )
@@ -198,7 +196,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     carried = carried.group_by(["value", "part"]).aggregate([])
     # Birth dates only of the named rows in the parts found: parsed for a few, not for the incident.
     chosen = pc.and_(named, pc.is_in(part, value_set=carried.column("part").combine_chunks()))
-    dob = table.column("dob").combine_chunks().cast(pa.string()).filter(chosen)
+    dob = whole(table.column("dob")).cast(pa.string()).filter(chosen)
     of_part = part.filter(chosen)
     born = pa.concat_tables(
         [pa.table({"part": of_part, "born": _days(value)}) for value in (dob, _swapped(dob))]
@@ -233,7 +231,7 @@ def _home_districts(table: Any, home_values: dict[str, Any], home: Int64s) -> li
         of_home = pa.table({"value": values, "home": home}).filter(pc.is_valid(values))
         if of_home.num_rows == 0:
             continue
-        column = table.column(kind).combine_chunks()
+        column = whole(table.column(kind))
         there = pc.fill_null(pc.is_in(column, value_set=pc.unique(of_home.column("value"))), False)
         rows = pa.array(np.flatnonzero(np.asarray(there.to_numpy(zero_copy_only=False))))
         places = _places(table, rows, column.take(rows), "value", kinds=("d",))
@@ -260,7 +258,7 @@ def _places(table: Any, rows: Any, owner: Any, name: str, kinds: tuple[str, ...]
     import pyarrow.compute as pc
 
     def taken(column: str) -> Any:
-        return table.column(column).combine_chunks().take(rows).cast(pa.string())
+        return whole(table.column(column)).take(rows).cast(pa.string())
 
     districts = _districts(taken("postal"))
     columns = {"d": lambda: districts, "e": lambda: taken("email"), "c": lambda: taken("card_last4")}
@@ -291,7 +289,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     width = PLACEHOLDER_WINDOW.days + 1
     code, _ = value_codes(table.column("postal"))  # joined as numbers: no copy of the strings
     postal = pa.array(code, mask=code < 0)
-    due = _days(table.column("due").combine_chunks().cast(pa.string()))
+    due = _days(whole(table.column("due")).cast(pa.string()))
     wanted = pc.and_(pc.and_(placeholder, pc.is_valid(postal)), pc.is_valid(due))
     if not pc.any(wanted).as_py():
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -300,7 +298,7 @@ def _born_then_links(table: Any, placeholder: Any, rows: Any) -> tuple[Int64s, I
     pregnancy = pa.concat_tables(
         [pregnancy.append_column("bucket", pc.add(bucket, shift)) for shift in (-2, -1, 0, 1, 2)]
     )
-    dob = table.column("dob").combine_chunks().cast(pa.string())
+    dob = whole(table.column("dob")).cast(pa.string())
     swapped = _swapped(dob)
     named = pc.and_(pc.invert(placeholder), pc.is_valid(postal))
     born = pa.concat_tables(
@@ -399,7 +397,7 @@ def _present(table: Any, column: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = table.column(column).combine_chunks().cast(pa.string())
+    values = whole(table.column(column)).cast(pa.string())
     return pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
 
 
@@ -421,7 +419,7 @@ def _name_links(table: Any, named: Any, base: Int64s) -> tuple[Int64s, Int64s]:
     own = pc.and_(pc.invert(guardian), pc.invert(_present(table, "dob")))
     rows = pa.table(
         {
-            "value": table.column("name_fold").combine_chunks().cast(pa.string()),
+            "value": whole(table.column("name_fold")).cast(pa.string()),
             "part": pa.array(base),
             "child": guardian,
             "own": own,
@@ -437,7 +435,7 @@ def _name_links(table: Any, named: Any, base: Int64s) -> tuple[Int64s, Int64s]:
     pairs = pairs.filter(pc.not_equal(pairs.column("part"), pairs.column("part_own")))
     if pairs.num_rows == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    districts = _districts(table.column("postal").combine_chunks().cast(pa.string()))
+    districts = _districts(whole(table.column("postal")).cast(pa.string()))
     held = pa.table({"part": pa.array(base), "district": districts}).filter(
         pc.and_(named, pc.is_valid(districts))
     )
@@ -456,7 +454,7 @@ def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = table.column(column).combine_chunks()
+    values = whole(table.column(column))
     held = pa.table({"value": values, "part": pa.array(label)}).filter(pc.and_(named, pc.is_valid(values)))
     counted = held.group_by(["value", "part"]).aggregate([]).group_by("value").aggregate([("part", "count")])
     shared = counted.filter(pc.greater(counted.column("part_count"), 1)).column("value")
@@ -512,16 +510,16 @@ def recipient_parts(table: Any, subject: Int64s) -> Int64s:
     links = [(np.arange(n, dtype=np.int64), subject)]
     for kind in CONTACT_KINDS:
         if kind != "card_last4":
-            links.append(_value_links(table.column(kind).combine_chunks(), rows))
+            links.append(_value_links(whole(table.column(kind)), rows))
     # A card's digits link subjects only with a written name: (name, card) of any two records of one.
     owner = pa.array(subject)
-    cards = table.column("card_last4").combine_chunks()
+    cards = whole(table.column("card_last4"))
     with_card = pa.table({"subject": owner, "card": cards}).filter(pc.is_valid(cards))
     if with_card.num_rows:
         with_card = with_card.group_by(["subject", "card"]).aggregate([])
         names = pa.concat_tables(
             [
-                pa.table({"subject": owner, "name": table.column(c).combine_chunks().cast(pa.string())})
+                pa.table({"subject": owner, "name": whole(table.column(c)).cast(pa.string())})
                 for c in ("name_fold", "guardian_fold")
             ]
         )

@@ -14,6 +14,8 @@ from typing import Any, overload
 
 import numpy as np
 
+from owabi.records.ondisk import whole
+
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
 
@@ -148,8 +150,7 @@ def value_codes(values: Any) -> tuple[Int64s, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = whole(values)  # a mapped column as it is, not a copy
     if pa.types.is_dictionary(values.type):  # its own dictionary may hold a value twice
         values = values.cast(values.type.value_type)
     encoded = pc.dictionary_encode(values)
