@@ -343,3 +343,17 @@ def test_a_name_links_parts_only_where_join_grown_could_join_by_it() -> None:
     # the names and readings of 0 and 1, and of 4 and 5, are (by each other).
     assert found.crowded_name.to_pylist() == [True, True, False, False, True, True, False]
     assert found.crowded_reading.to_pylist() == [True] * len(rows)
+
+
+def test_links_merged_kind_by_kind_give_the_components_of_all_links_at_once() -> None:
+    from owabi.records.resolve.union_find import merged
+
+    generator = np.random.default_rng(19)
+    for n, count in ((1, 0), (40, 10), (300, 200), (300, 600)):
+        kinds = [generator.integers(0, n, size=(2, count)) for _ in range(3)]
+        label = components(n, *kinds[0])
+        for left, right in kinds[1:]:
+            label = merged(label, left, right)
+        every = np.concatenate(kinds, axis=1)
+        assert label.tolist() == components(n, every[0], every[1]).tolist()
+    assert merged(np.arange(3), np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]

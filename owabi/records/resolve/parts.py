@@ -52,7 +52,7 @@ from owabi.records.resolve.households import (
     HOUSEHOLD_TOKEN_LIMIT,
     READ_ALIKE_KINDS,
 )
-from owabi.records.resolve.union_find import components, grouped_links, value_codes
+from owabi.records.resolve.union_find import components, grouped_links, merged, value_codes
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
@@ -93,7 +93,9 @@ def _placeholder_links(table: Any, placeholder: Any, scored: Int64s) -> list[tup
         column = whole(table.column(kind))
         homes = pc.unique(column.filter(placeholder).drop_null())
         links.append(_value_links(column, rows, homes))
-    home = components(n, *_joined([(scored, np.arange(n, dtype=np.int64)), *links]))
+    home = scored
+    for kind_left, kind_right in links:
+        home = merged(home, kind_left, kind_right)
     links.append(_of_the_family(table, placeholder, home, _born_then_links(table, placeholder, rows)))
     return links
 
@@ -482,16 +484,16 @@ def clustering_parts(
     n = table.num_rows
     same_left = np.fromiter((a for a, _ in same), np.int64, len(same))
     same_right = np.fromiter((b for _, b in same), np.int64, len(same))
-    scored = components(n, *_joined([(left, right), (same_left, same_right)]))
-    links = [
-        (scored, np.arange(n, dtype=np.int64)),
-        *_placeholder_links(table, placeholder, scored),
-        *_birth_home_links(table, placeholder),
-    ]
-    base = components(n, *_joined(links))
+    scored = merged(components(n, left, right), same_left, same_right)
+    # Each kind of link joins the components so far (union_find.merged), not all kinds concatenated.
+    base = scored
+    for kind_left, kind_right in _placeholder_links(table, placeholder, scored):
+        base = merged(base, kind_left, kind_right)
+    for kind_left, kind_right in _birth_home_links(table, placeholder):
+        base = merged(base, kind_left, kind_right)
     # The rows join_grown counts: named, not a pre-birth placeholder.
     named = pc.and_(pc.invert(placeholder), _present(table, "name_fold"))
-    label = components(n, *_joined([(base, np.arange(n, dtype=np.int64)), _name_links(table, named, base)]))
+    label = merged(base, *_name_links(table, named, base))
     return ClusteringParts(
         label,
         _held_elsewhere(table, named, label, "name_fold"),
@@ -507,10 +509,10 @@ def recipient_parts(table: Any, subject: Int64s) -> Int64s:
 
     n = table.num_rows
     rows = pa.array(np.arange(n, dtype=np.int64))
-    links = [(np.arange(n, dtype=np.int64), subject)]
+    label = np.asarray(subject, dtype=np.int64)  # a subject's records are one part
     for kind in CONTACT_KINDS:
         if kind != "card_last4":
-            links.append(_value_links(whole(table.column(kind)), rows))
+            label = merged(label, *_value_links(whole(table.column(kind)), rows))
     # A card's digits link subjects only with a written name: (name, card) of any two records of one.
     owner = pa.array(subject)
     cards = whole(table.column("card_last4"))
@@ -526,8 +528,8 @@ def recipient_parts(table: Any, subject: Int64s) -> Int64s:
         names = names.filter(pc.is_valid(names.column("name"))).group_by(["subject", "name"]).aggregate([])
         keyed = with_card.join(names, "subject", join_type="inner")
         key = pc.binary_join_element_wise(keyed.column("name"), keyed.column("card"), "\x1f")
-        links.append(_value_links(key.combine_chunks(), keyed.column("subject").combine_chunks()))
-    return components(n, *_joined(links))
+        label = merged(label, *_value_links(key.combine_chunks(), keyed.column("subject").combine_chunks()))
+    return label
 
 
 def _joined(links: list[tuple[Int64s, Int64s]]) -> tuple[Int64s, Int64s]:

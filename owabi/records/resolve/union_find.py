@@ -144,6 +144,18 @@ def components(n: int, left: Int64s, right: Int64s) -> Int64s:
             label = up
 
 
+def merged(label: Int64s, left: Int64s, right: Int64s) -> Int64s:
+    """Components so far (`label`, as `components` gives it) with the links (left[i], right[i]) added:
+    the components of those links between the components. The same labels as `components` over all the
+    links at once, without holding them all at once: at 5M records the parts' links, concatenated, were
+    1.4 GiB."""
+    if len(left) == 0:
+        return label
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    return components(len(label), label[left], label[right])[label]
+
+
 def value_codes(values: Any) -> tuple[Int64s, int]:
     """An Arrow array's values as integer codes (equal values, equal codes; -1 for null) and how many
     distinct values there are: rows are then grouped by numbers, not by strings."""
