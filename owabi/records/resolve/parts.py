@@ -71,7 +71,6 @@ def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, In
 
 
 def _numpy(column: Any) -> Int64s:
-
     return np.asarray(whole(column)).astype(np.int64, copy=False)
 
 
@@ -157,8 +156,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     from owabi.records.resolve.clusters import PLACEHOLDER_WINDOW
 
     width = PLACEHOLDER_WINDOW.days + 1
-    if isinstance(placeholder, pa.ChunkedArray):
-        placeholder = whole(placeholder)
+    placeholder = whole(placeholder)
     due = _days(whole(table.column("due")).cast(pa.string()))
     wanted = pc.and_(placeholder, pc.is_valid(due))
     pregnant = np.flatnonzero(np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool))
