@@ -16,7 +16,7 @@ from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.resolve.parts import batches, components
 from owabi.records.resolve.storage import OldNumbers, stable_numbers
-from owabi.records.resolve.union_find import Packed, grouped_links, value_codes
+from owabi.records.resolve.union_find import Packed, grouped_links, shared_codes, value_codes
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 from tests import test_resolve_hard, test_resolve_near
@@ -357,3 +357,94 @@ def test_links_merged_kind_by_kind_give_the_components_of_all_links_at_once() ->
         every = np.concatenate(kinds, axis=1)
         assert label.tolist() == components(n, every[0], every[1]).tolist()
     assert merged(np.arange(3), np.empty(0, np.int64), np.empty(0, np.int64)).tolist() == [0, 1, 2]
+
+
+def test_values_of_several_columns_share_one_code() -> None:
+    import pyarrow as pa
+
+    own = pa.chunked_array([["佐藤花子", None], ["鈴木一郎"]])
+    guardian = pa.array(["鈴木一郎", "佐藤花子", None, "田中"], pa.string()).dictionary_encode()
+    (first, second), distinct = shared_codes(own, guardian)
+    assert distinct == 3 and first[1] == -1 and second[2] == -1
+    assert first[0] == second[1] and first[2] == second[0] and second[3] not in (first[0], first[2])
+    [alone], distinct = shared_codes(pa.array([None, None], pa.string()))
+    assert distinct == 0 and alone.tolist() == [-1, -1]
+
+
+def _reference_recipient_parts(rows: list[dict[str, str]], subject: list[int]) -> list[int]:
+    """recipient_parts as the rule reads, by brute force: a subject's records, one phone, e-mail or
+    address, or one written name (own or guardian's, any record of a subject) with one card's digits
+    (any record of the other)."""
+    label = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while label[i] != i:
+            i = label[i]
+        return i
+
+    def join(i: int, j: int) -> None:
+        a, b = root(i), root(j)
+        label[max(a, b)] = min(a, b)
+
+    names: dict[int, set[str]] = {}
+    cards: dict[int, set[str]] = {}
+    for i, row in enumerate(rows):
+        names.setdefault(subject[i], set()).update(
+            v for v in (row.get("name_fold"), row.get("guardian_fold")) if v is not None
+        )
+        if row.get("card_last4") is not None:
+            cards.setdefault(subject[i], set()).add(row["card_last4"])
+    for i, row in enumerate(rows):
+        for j in range(i):
+            shared = any(
+                row.get(kind) is not None and row.get(kind) == rows[j].get(kind)
+                for kind in ("phone", "email", "address_key")
+            )
+            a, b = subject[i], subject[j]
+            by_card = bool(
+                names.get(a, set()) & names.get(b, set()) and cards.get(a, set()) & cards.get(b, set())
+            )
+            if a == b or shared or by_card:
+                join(i, j)
+    return [root(i) for i in range(len(rows))]
+
+
+def test_recipient_parts_join_contacts_and_a_card_only_with_a_name() -> None:
+    import random
+
+    from owabi.records.resolve.parts import recipient_parts
+
+    # Two subjects of one card's digits and one name (each on another record of its subject) are one
+    # part; the same card with another name, or the same name with another card, is not.
+    rows = [
+        {"name_fold": "佐藤花子"},
+        {"card_last4": "1234"},
+        {"guardian_fold": "佐藤花子", "card_last4": "1234"},
+        {"name_fold": "佐藤花子", "card_last4": "9999"},
+        {"name_fold": "鈴木一郎", "card_last4": "1234"},
+    ]
+    subject = [0, 0, 2, 3, 4]
+    assert recipient_parts(_feature_table(rows), np.array(subject)).tolist() == [0, 0, 0, 3, 4]
+    assert recipient_parts(_feature_table(rows[:2]), np.array([0, 1])).tolist() == [0, 1]
+
+    draw = random.Random(7)
+    for _ in range(60):
+        n = draw.randint(1, 40)
+        rows = [
+            {
+                kind: draw.choice([None, None, *values])
+                for kind, values in (
+                    ("name_fold", ("甲", "乙", "丙", "丁")),
+                    ("guardian_fold", ("甲", "乙", "戊")),
+                    ("card_last4", ("1111", "2222", "3333")),
+                    ("phone", ("0311112222", "0311113333", None, None)),
+                    ("email", ("a@example.jp", None, None, None)),
+                    ("address_key", ("東京1-1", None, None, None)),
+                )
+            }
+            for _ in range(n)
+        ]
+        owner = [draw.randrange(i + 1) for i in range(n)]
+        subject = [min(j for j in range(n) if owner[j] == owner[i]) for i in range(n)]
+        found = recipient_parts(_feature_table(rows), np.array(subject, np.int64)).tolist()
+        assert found == _reference_recipient_parts(rows, subject)

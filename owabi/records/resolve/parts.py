@@ -52,7 +52,7 @@ from owabi.records.resolve.households import (
     HOUSEHOLD_TOKEN_LIMIT,
     READ_ALIKE_KINDS,
 )
-from owabi.records.resolve.union_find import components, grouped_links, merged, value_codes
+from owabi.records.resolve.union_find import components, grouped_links, merged, shared_codes, value_codes
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
@@ -503,7 +503,6 @@ def recipient_parts(table: Any, subject: Int64s) -> Int64s:
     """The parts for the recipient steps: per record, the smallest record of its part. `subject`: per
     record, the smallest record of its subject."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = table.num_rows
     rows = pa.array(np.arange(n, dtype=np.int64))
@@ -511,23 +510,33 @@ def recipient_parts(table: Any, subject: Int64s) -> Int64s:
     for kind in CONTACT_KINDS:
         if kind != "card_last4":
             label = merged(label, *_value_links(whole(table.column(kind)), rows))
-    # A card's digits link subjects only with a written name: (name, card) of any two records of one.
-    owner = pa.array(subject)
-    cards = whole(table.column("card_last4"))
-    with_card = pa.table({"subject": owner, "card": cards}).filter(pc.is_valid(cards))
-    if with_card.num_rows:
-        with_card = with_card.group_by(["subject", "card"]).aggregate([])
-        names = pa.concat_tables(
-            [
-                pa.table({"subject": owner, "name": whole(table.column(c)).cast(pa.string())})
-                for c in ("name_fold", "guardian_fold")
-            ]
-        )
-        names = names.filter(pc.is_valid(names.column("name"))).group_by(["subject", "name"]).aggregate([])
-        keyed = with_card.join(names, "subject", join_type="inner")
-        key = pc.binary_join_element_wise(keyed.column("name"), keyed.column("card"), "\x1f")
-        label = merged(label, *_value_links(key.combine_chunks(), keyed.column("subject").combine_chunks()))
-    return label
+    return merged(label, *_name_card_links(table, subject))
+
+
+def _name_card_links(table: Any, subject: Int64s) -> tuple[Int64s, Int64s]:
+    """A card's digits link subjects only with a written name (a guardian's or the subject's own): each
+    subject to the smallest subject holding one (name, card), the name on any of its records and the
+    card on any. In numbers, not strings: the (subject, card) and (subject, name) pairs as codes, crossed
+    per subject (Arrow's group_by and join of the strings held 0.84 GiB at 5M records)."""
+    subject = np.asarray(subject, dtype=np.int64)
+    none = np.empty(0, np.int64), np.empty(0, np.int64)
+    [card], cards = shared_codes(table.column("card_last4"))
+    held = card >= 0
+    if not held.any():
+        return none
+    with_card = np.unique(subject[held] * cards + card[held])  # ordered by subject
+    card_subject, card = np.divmod(with_card, cards)
+    name_codes, names = shared_codes(table.column("name_fold"), table.column("guardian_fold"))
+    if names == 0:
+        return none
+    named = np.unique(np.concatenate([subject[code >= 0] * names + code[code >= 0] for code in name_codes]))
+    name_subject, name = np.divmod(named, names)
+    first = np.searchsorted(name_subject, card_subject, "left")
+    count = np.searchsorted(name_subject, card_subject, "right") - first
+    pair = np.repeat(np.arange(len(card_subject)), count)  # each (subject, card) once per name of it
+    nth = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
+    key = name[first[pair] + nth] * cards + card[pair]
+    return grouped_links(key, card_subject[pair])
 
 
 def _joined(links: list[tuple[Int64s, Int64s]]) -> tuple[Int64s, Int64s]:

@@ -159,15 +159,36 @@ def merged(label: Int64s, left: Int64s, right: Int64s) -> Int64s:
 def value_codes(values: Any) -> tuple[Int64s, int]:
     """An Arrow array's values as integer codes (equal values, equal codes; -1 for null) and how many
     distinct values there are: rows are then grouped by numbers, not by strings."""
+    [codes], distinct = shared_codes(values)
+    return codes, distinct
+
+
+def shared_codes(*columns: Any) -> tuple[list[Int64s], int]:
+    """Several Arrow arrays' values as integer codes of one dictionary (a value has one code in every
+    column; -1 for null) and how many distinct values they hold: each column is encoded alone, and
+    only the dictionaries are joined, never a copy of the columns together."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    values = whole(values)  # a mapped column as it is, not a copy
-    if pa.types.is_dictionary(values.type):  # its own dictionary may hold a value twice
-        values = values.cast(values.type.value_type)
-    encoded = pc.dictionary_encode(values)
-    codes = np.array(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, len(encoded.dictionary)
+    indexes, dictionaries = [], []
+    for column in columns:
+        values = whole(column)  # a mapped column as it is, not a copy
+        if pa.types.is_dictionary(values.type):  # its own dictionary may hold a value twice
+            values = values.cast(values.type.value_type)
+        encoded = pc.dictionary_encode(values)
+        indexes.append(np.array(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64))
+        dictionaries.append(encoded.dictionary)
+    if len(columns) == 1:
+        return indexes, len(dictionaries[0])
+    joined = pc.dictionary_encode(pa.concat_arrays([d.cast(pa.large_string()) for d in dictionaries]))
+    code_of = np.asarray(joined.indices.to_numpy(zero_copy_only=False), np.int64)
+    codes, offset = [], 0
+    for index, dictionary in zip(indexes, dictionaries, strict=True):
+        held = index >= 0
+        index[held] = code_of[offset + index[held]]
+        codes.append(index)
+        offset += len(dictionary)
+    return codes, len(joined.dictionary)
 
 
 def grouped_links(key: Int64s, rows: Int64s, *, limit: int | None = None) -> tuple[Int64s, Int64s]:
