@@ -285,6 +285,10 @@ def test_packed_lists_read_back_as_they_were_and_reorder_whole() -> None:
     assert items.tolist() == [2, 5, 9, 3, 1, 7] and starts.tolist() == [0, 3, 5, 6, 6]
     assert [list(one) for one in Packed.from_numpy(items, np.diff(starts))] == [list(one) for one in taken]
     assert len(Packed.of([])) == 0 and len(packed.take(np.empty(0, np.int64))) == 0
+    regrouped = taken.regrouped(np.array([1, 4, 0, 1]))
+    assert [list(one) for one in regrouped] == [[2], [5, 9, 3, 1], [], [7]] and regrouped.items is taken.items
+    with pytest.raises(ValueError):
+        taken.regrouped(np.array([1, 2]))  # sizes must cover every item
     with pytest.raises(ValueError):
         Packed(items, starts[:-1])  # the last start must be the end of the items
 

@@ -187,7 +187,7 @@ def write(
     records_per_group = (
         np.add.reduceat(sizes_by_owner, first_of_group) if len(first_of_group) else first_of_group
     )
-    group_records = Packed.from_numpy(packed.take(by_owner).numpy()[0], records_per_group)
+    group_records = packed.take(by_owner).regrouped(records_per_group)
     del packed, by_owner, sizes_by_owner, subjects_per_group
     recipient_numbers = stable_numbers(group_records, old_recipient, _highest_number(Recipient, incident))
 

@@ -64,6 +64,12 @@ class Packed(Sequence[Sequence[int]]):
         )
         return Packed.from_numpy(items[source], sizes)
 
+    def regrouped(self, sizes: Int64s) -> Packed:
+        """The same items, in their order, as lists of these sizes (the items shared, not copied)."""
+        starts = array("q", [0])
+        starts.frombytes(np.cumsum(sizes, dtype=np.int64).tobytes())
+        return Packed(self.items, starts)
+
     def __len__(self) -> int:
         return len(self.starts) - 1
 
