@@ -452,3 +452,38 @@ def test_recipient_parts_join_contacts_and_a_card_only_with_a_name() -> None:
         subject = [min(j for j in range(n) if owner[j] == owner[i]) for i in range(n)]
         found = recipient_parts(_feature_table(rows), np.array(subject, np.int64)).tolist()
         assert found == _reference_recipient_parts(rows, subject)
+
+
+def test_a_name_or_reading_is_crowded_where_named_rows_of_two_parts_hold_it() -> None:
+    """ClusteringParts.crowded_name / crowded_reading, against a brute-force reading: a value is held
+    elsewhere when named rows (a written name, not a pre-birth row) of two parts or more hold it."""
+    import random
+
+    import pyarrow as pa
+
+    from owabi.records.resolve.parts import clustering_parts
+
+    draw = random.Random(11)
+    for _ in range(40):
+        n = draw.randint(1, 30)
+        rows = [
+            {
+                "name_fold": draw.choice([None, "", "甲", "乙", "丙"]),
+                "kana_key": draw.choice([None, "コウ", "オツ", "ヘイ"]),
+                "dob": draw.choice([None, "1990-01-01", "1990-01-02"]),
+            }
+            for _ in range(n)
+        ]
+        placeholder = [draw.random() < 0.1 for _ in range(n)]
+        left = np.array([draw.randrange(n) for _ in range(n // 3)], np.int64)
+        right = np.array([draw.randrange(n) for _ in range(n // 3)], np.int64)
+        found = clustering_parts(_feature_table(rows), pa.array(placeholder), left, right, set())
+        label = found.label.tolist()
+        named = [bool(row["name_fold"]) and not placeholder[i] for i, row in enumerate(rows)]
+        for column, crowded in (("name_fold", found.crowded_name), ("kana_key", found.crowded_reading)):
+            expected = [
+                row[column] is not None
+                and len({label[j] for j in range(n) if named[j] and rows[j][column] == row[column]}) > 1
+                for row in rows
+            ]
+            assert crowded.to_pylist() == expected

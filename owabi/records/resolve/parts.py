@@ -452,13 +452,13 @@ def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
     named row that is "held by another part"; a row join_grown does not count (a pre-birth row) may be
     flagged for a value held elsewhere twice, which only says what is true of the value."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    values = whole(table.column(column))
-    held = pa.table({"value": values, "part": pa.array(label)}).filter(pc.and_(named, pc.is_valid(values)))
-    counted = held.group_by(["value", "part"]).aggregate([]).group_by("value").aggregate([("part", "count")])
-    shared = counted.filter(pc.greater(counted.column("part_count"), 1)).column("value")
-    return pc.fill_null(pc.is_in(values, value_set=shared.combine_chunks()), False)
+    code, distinct = value_codes(table.column(column))
+    counted = (code >= 0) & np.asarray(whole(named).to_numpy(zero_copy_only=False), dtype=bool)
+    # Each (value, part) once, then the parts per value: numbers sorted, not strings grouped.
+    held = np.unique(code[counted] * len(label) + np.asarray(label, np.int64)[counted])
+    shared = np.bincount(held // len(label), minlength=distinct) > 1
+    return pa.array(np.where(code >= 0, shared[np.maximum(code, 0)], False))
 
 
 class ClusteringParts:
