@@ -487,3 +487,54 @@ def test_a_name_or_reading_is_crowded_where_named_rows_of_two_parts_hold_it() ->
                 for row in rows
             ]
             assert crowded.to_pylist() == expected
+
+
+def test_name_links_against_a_brute_force_reading_of_join_grown_s_conditions() -> None:
+    """parts._name_links on random tables: a link (P, Q) exactly where named rows of two base parts, and
+    no more, hold a written name, P has a row of it naming a guardian, Q one naming none and giving no
+    birth date, and named rows of both hold one postal district (not 000)."""
+    import random
+
+    import pyarrow as pa
+
+    from owabi.records.resolve.parts import _name_links
+
+    draw = random.Random(5)
+    for _ in range(400):
+        n = draw.randint(1, 30)
+        rows = [
+            {
+                "name_fold": draw.choice([None, "甲", "乙", "丙"]),
+                "guardian_fold": draw.choice([None, None, "親"]),
+                "guardian_kana": draw.choice([None, None, None, "オヤ"]),
+                "dob": draw.choice([None, None, "2001-01-01"]),
+                "postal": draw.choice([None, "1000001", "1000002", "2000001", "0000000"]),
+            }
+            for _ in range(n)
+        ]
+        owner = [draw.randrange(i + 1) for i in range(n)]
+        base = [min(j for j in range(n) if owner[j] == owner[i]) for i in range(n)]
+        named = [row["name_fold"] is not None and draw.random() < 0.9 for row in rows]
+        parts_of: dict[str, set[int]] = {}
+        for i, row in enumerate(rows):
+            if named[i]:
+                parts_of.setdefault(row["name_fold"], set()).add(base[i])
+
+        districts: dict[int, set[str]] = {}
+        for i, row in enumerate(rows):
+            if named[i] and row["postal"] and row["postal"][:3] != "000":
+                districts.setdefault(base[i], set()).add(row["postal"][:3])
+        has_guardian = [bool(row["guardian_fold"] or row["guardian_kana"]) for row in rows]
+        expected = set()
+        for name, held in parts_of.items():
+            if len(held) != 2:
+                continue
+            mine = [i for i in range(n) if named[i] and rows[i]["name_fold"] == name]
+            for p, q in (sorted(held), sorted(held)[::-1]):
+                child = any(base[i] == p and has_guardian[i] for i in mine)
+                grown = any(base[i] == q and not has_guardian[i] and not rows[i]["dob"] for i in mine)
+                if child and grown and districts.get(p, set()) & districts.get(q, set()):
+                    expected.add((p, q))
+        left, right = _name_links(_feature_table(rows), pa.array(named), np.array(base, np.int64))
+        assert set(zip(left.tolist(), right.tolist(), strict=True)) == expected
+        assert len(left) == len(expected)  # each link once

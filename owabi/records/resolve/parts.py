@@ -415,35 +415,58 @@ def _name_links(table: Any, named: Any, base: Int64s) -> tuple[Int64s, Int64s]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    guardian = pc.or_(_present(table, "guardian_fold"), _present(table, "guardian_kana"))
-    own = pc.and_(pc.invert(guardian), pc.invert(_present(table, "dob")))
-    rows = pa.table(
-        {
-            "value": whole(table.column("name_fold")).cast(pa.string()),
-            "part": pa.array(base),
-            "child": guardian,
-            "own": own,
-        }
-    ).filter(named)
-    per_part = rows.group_by(["value", "part"]).aggregate([("child", "any"), ("own", "any")])
-    counted = per_part.group_by("value").aggregate([("part", "count")])
-    two = counted.filter(pc.equal(counted.column("part_count"), 2)).column("value").combine_chunks()
-    per_part = per_part.filter(pc.is_in(per_part.column("value"), value_set=two))
-    childhood = per_part.filter(per_part.column("child_any")).select(["value", "part"])
-    grown = per_part.filter(per_part.column("own_any")).select(["value", "part"])
-    pairs = childhood.join(grown, "value", join_type="inner", right_suffix="_own")
-    pairs = pairs.filter(pc.not_equal(pairs.column("part"), pairs.column("part_own")))
-    if pairs.num_rows == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    districts = _districts(whole(table.column("postal")).cast(pa.string()))
-    held = pa.table({"part": pa.array(base), "district": districts}).filter(
-        pc.and_(named, pc.is_valid(districts))
+    none = np.empty(0, np.int64), np.empty(0, np.int64)
+    n = len(base)
+    base = np.asarray(base, np.int64)
+    guardian = _bools(pc.or_(_present(table, "guardian_fold"), _present(table, "guardian_kana")))
+    own = ~guardian & ~_bools(_present(table, "dob"))
+    named = _bools(named)
+    code, _ = value_codes(table.column("name_fold"))
+    counted = named & (code >= 0)
+    # Each (name, part) once, in that order, with whether a row of it names a guardian (a childhood row)
+    # and whether one names none and gives no birth date (an own row).
+    key = code[counted] * n + base[counted]
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if len(key) == 0:
+        return none
+    first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    child = np.logical_or.reduceat(guardian[counted][order], first)
+    grown = np.logical_or.reduceat(own[counted][order], first)
+    value, part = np.divmod(key[first], n)
+    # A name two parts hold: its two (name, part) entries are neighbours, the smaller part first.
+    held_twice = np.flatnonzero(np.bincount(value)[value] == 2)
+    one, other = held_twice[0::2], held_twice[1::2]
+    pairs = np.concatenate(
+        [
+            np.stack([part[one], part[other]])[:, child[one] & grown[other]],
+            np.stack([part[other], part[one]])[:, child[other] & grown[one]],
+        ],
+        axis=1,
     )
-    held = held.group_by(["part", "district"]).aggregate([])
-    pairs = pairs.join(held, "part", join_type="inner")
-    pairs = pairs.join(held, ["part_own", "district"], right_keys=["part", "district"], join_type="inner")
-    linked = pairs.group_by(["part", "part_own"]).aggregate([])
-    return _numpy(linked.column("part")), _numpy(linked.column("part_own"))
+    if pairs.shape[1] == 0:
+        return none
+    # ... and the two parts hold a postal district in common (on named rows).
+    district, districts = value_codes(_districts(whole(table.column("postal")).cast(pa.string())))
+    width = max(districts, 1)
+    placed = named & (district >= 0)
+    held = np.unique(base[placed] * width + district[placed])  # (part, district), by part
+    held_part = held // width
+    start = np.searchsorted(held_part, pairs[0], "left")
+    count = np.searchsorted(held_part, pairs[0], "right") - start
+    pair = np.repeat(np.arange(pairs.shape[1]), count)  # each pair once per district of its first part
+    nth = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
+    wanted = pairs[1][pair] * width + held[start[pair] + nth] % width
+    met = np.isin(wanted, held)
+    linked = np.unique(pairs[0][pair[met]] * n + pairs[1][pair[met]])
+    return np.divmod(linked, n)
+
+
+def _bools(values: Any) -> Any:
+    """An Arrow boolean column as numpy booleans (null: False)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.fill_null(whole(values), False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
@@ -454,7 +477,7 @@ def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
     import pyarrow as pa
 
     code, distinct = value_codes(table.column(column))
-    counted = (code >= 0) & np.asarray(whole(named).to_numpy(zero_copy_only=False), dtype=bool)
+    counted = (code >= 0) & _bools(named)
     # Each (value, part) once, then the parts per value: numbers sorted, not strings grouped.
     held = np.unique(code[counted] * len(label) + np.asarray(label, np.int64)[counted])
     shared = np.bincount(held // len(label), minlength=distinct) > 1
