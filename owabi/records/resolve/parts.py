@@ -481,7 +481,9 @@ def _held_elsewhere(table: Any, named: Any, label: Int64s, column: str) -> Any:
     # Each (value, part) once, then the parts per value: numbers sorted, not strings grouped.
     held = np.unique(code[counted] * len(label) + np.asarray(label, np.int64)[counted])
     shared = np.bincount(held // len(label), minlength=distinct) > 1
-    return pa.array(np.where(code >= 0, shared[np.maximum(code, 0)], False))
+    crowded = np.zeros(len(code), dtype=bool)
+    crowded[code >= 0] = shared[code[code >= 0]]  # a column of no values (no readings at all) has none
+    return pa.array(crowded)
 
 
 class ClusteringParts:
