@@ -16,7 +16,7 @@ from owabi.records.models import LeakRecord, Recipient, ReviewPair, Subject
 from owabi.records.resolve import resolve
 from owabi.records.resolve.parts import batches, components
 from owabi.records.resolve.storage import OldNumbers, stable_numbers
-from owabi.records.resolve.union_find import Packed, grouped_links, shared_codes, value_codes
+from owabi.records.resolve.union_find import Packed, crossed, grouped_links, shared_codes, value_codes
 from owabi.records.selectors import iter_clusters
 from owabi.records.services import import_file
 from tests import test_resolve_hard, test_resolve_near
@@ -373,6 +373,16 @@ def test_values_of_several_columns_share_one_code() -> None:
     assert first[0] == second[1] and first[2] == second[0] and second[3] not in (first[0], first[2])
     [alone], distinct = shared_codes(pa.array([None, None], pa.string()))
     assert distinct == 0 and alone.tolist() == [-1, -1]
+
+
+def test_crossed_pairs_each_wanted_entry_with_every_equal_key() -> None:
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 40):
+        keys = np.sort(rng.integers(0, 6, size))
+        wanted = rng.integers(-1, 7, rng.integers(0, 30))
+        which, position = crossed(keys, wanted)
+        expected = [(w, p) for w in range(len(wanted)) for p in range(len(keys)) if keys[p] == wanted[w]]
+        assert list(zip(which.tolist(), position.tolist(), strict=True)) == expected
 
 
 def _reference_recipient_parts(rows: list[dict[str, str]], subject: list[int]) -> list[int]:

@@ -52,7 +52,14 @@ from owabi.records.resolve.households import (
     HOUSEHOLD_TOKEN_LIMIT,
     READ_ALIKE_KINDS,
 )
-from owabi.records.resolve.union_find import components, grouped_links, merged, shared_codes, value_codes
+from owabi.records.resolve.union_find import (
+    components,
+    crossed,
+    grouped_links,
+    merged,
+    shared_codes,
+    value_codes,
+)
 
 Int64s = Any  # a numpy int64 array; numpy's generic annotations add nothing here
 
@@ -65,8 +72,7 @@ def _value_links(values: Any, rows: Any, wanted: Any = None) -> tuple[Int64s, In
 
     code, _ = value_codes(values)
     if wanted is not None:
-        of_wanted = pc.fill_null(pc.is_in(values, value_set=wanted), False)
-        code[~np.asarray(of_wanted.to_numpy(zero_copy_only=False), dtype=bool)] = -1
+        code[~_bools(pc.is_in(values, value_set=wanted))] = -1
     return grouped_links(code, _numpy(rows) if isinstance(rows, pa.Array | pa.ChunkedArray) else rows)
 
 
@@ -159,7 +165,7 @@ def _guardian_links(table: Any, placeholder: Any, scored: Int64s) -> tuple[Int64
     placeholder = whole(placeholder)
     due = _days(whole(table.column("due")).cast(pa.string()))
     wanted = pc.and_(placeholder, pc.is_valid(due))
-    pregnant = np.flatnonzero(np.asarray(wanted.to_numpy(zero_copy_only=False), dtype=bool))
+    pregnant = np.flatnonzero(_bools(wanted))
     if len(pregnant) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     picked = pa.array(pregnant)
@@ -339,7 +345,7 @@ def _of_the_family(
     pregnant, child = pairs
     if len(pregnant) == 0:
         return pairs
-    is_placeholder = np.asarray(placeholder.to_numpy(zero_copy_only=False), dtype=bool)
+    is_placeholder = _bools(placeholder)
 
     def parts_of(rows: Int64s, columns: tuple[str, ...], parts: Any) -> tuple[list[int], list[str]]:
         taken = table.take(pa.array(rows))
@@ -452,11 +458,8 @@ def _name_links(table: Any, named: Any, base: Int64s) -> tuple[Int64s, Int64s]:
     placed = named & (district >= 0)
     held = np.unique(base[placed] * width + district[placed])  # (part, district), by part
     held_part = held // width
-    start = np.searchsorted(held_part, pairs[0], "left")
-    count = np.searchsorted(held_part, pairs[0], "right") - start
-    pair = np.repeat(np.arange(pairs.shape[1]), count)  # each pair once per district of its first part
-    nth = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
-    wanted = pairs[1][pair] * width + held[start[pair] + nth] % width
+    pair, position = crossed(held_part, pairs[0])  # each pair once per district of its first part
+    wanted = pairs[1][pair] * width + held[position] % width
     met = np.isin(wanted, held)
     linked = np.unique(pairs[0][pair[met]] * n + pairs[1][pair[met]])
     return np.divmod(linked, n)
@@ -556,11 +559,8 @@ def _name_card_links(table: Any, subject: Int64s) -> tuple[Int64s, Int64s]:
         return none
     named = np.unique(np.concatenate([subject[code >= 0] * names + code[code >= 0] for code in name_codes]))
     name_subject, name = np.divmod(named, names)
-    first = np.searchsorted(name_subject, card_subject, "left")
-    count = np.searchsorted(name_subject, card_subject, "right") - first
-    pair = np.repeat(np.arange(len(card_subject)), count)  # each (subject, card) once per name of it
-    nth = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
-    key = name[first[pair] + nth] * cards + card[pair]
+    pair, position = crossed(name_subject, card_subject)  # each (subject, card) once per name of it
+    key = name[position] * cards + card[pair]
     return grouped_links(key, card_subject[pair])
 
 

@@ -197,6 +197,17 @@ def shared_codes(*columns: Any) -> tuple[list[Int64s], int]:
     return codes, len(joined.dictionary)
 
 
+def crossed(keys: Int64s, wanted: Int64s) -> tuple[Int64s, Int64s]:
+    """Each entry of `wanted` against every entry of `keys` (sorted) equal to it: `which` indexes
+    `wanted`, `position` indexes `keys`, one row per equal pair, in the order of `wanted` then of `keys`.
+    A join of two integer columns by sorting, with no hash table of either."""
+    first: Int64s = np.searchsorted(keys, wanted, "left")
+    count = np.searchsorted(keys, wanted, "right") - first
+    which = np.repeat(np.arange(len(wanted)), count)
+    nth = np.arange(len(which)) - np.repeat(np.cumsum(count) - count, count)
+    return which, first[which] + nth
+
+
 def grouped_links(key: Int64s, rows: Int64s, *, limit: int | None = None) -> tuple[Int64s, Int64s]:
     """Links from each row of `rows` to the smallest row of its `key` (an integer per row; negative: no
     key, no link). `limit`: a key held by more rows than this, or by one only, links nothing. Sorting
