@@ -109,7 +109,7 @@ def main() -> None:
     def say(message: str) -> None:
         nonlocal step_started
         now = time.monotonic()
-        line = f"[{now - step_started:6.1f}s] rss {rss() / MIB:7,.0f} MiB"
+        line = f"[{now - step_started:6.1f}s] rss {rss() / MIB:7,.0f} MiB, own {anonymous() / MIB:7,.0f} MiB"
         if options.tracemalloc:
             current, peak = tracemalloc.get_traced_memory()
             line += f"  python live {current / MIB:6,.0f} MiB, peak since last {peak / MIB:6,.0f} MiB"

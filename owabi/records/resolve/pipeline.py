@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from owabi.core import audit
 from owabi.core.files import scratch_folder
+from owabi.core.memory import give_back
 from owabi.incidents.models import Incident
 from owabi.incidents.runs import changing_people
 from owabi.incidents.selectors import closed_reason
@@ -206,20 +207,21 @@ def _resolve(
     result.records = n
     same, different = decided_pairs(incident, pks)
     grouped_key = resume.with_decisions(key, same, different)
+    give_back()
     lap("features")
 
     if saved.usable("grouped", grouped_key):
         say("resuming a run that stopped: its subjects and recipients were found, and are written now")
         matchable.clear()
         del kept, is_placeholder
-        pa.default_memory_pool().release_unused()
+        give_back()
         grouped = saved.grouped()
     else:
         grouped = _grouped(
             kept, is_placeholder, matchable, (same, different), (saved, key), as_of, engine, say, lap
         )
         del kept, is_placeholder
-        pa.default_memory_pool().release_unused()  # Arrow's pool keeps freed pages for reuse otherwise
+        give_back()  # the allocators keep freed pages for reuse otherwise (core.memory)
         saved.save_grouped(grouped_key, grouped)
     clusters, minor, owner, review = grouped.clusters, grouped.minor, grouped.owner, grouped.review
     result.pairs_scored, model = grouped.pairs_scored, grouped.model
@@ -291,6 +293,7 @@ def _grouped(
         scored = resume.Scored(*_pair_columns(pairs), model)
         del pairs
         saved.save_scored(key, scored)
+    give_back()
     lap("match")
 
     say("clustering")
@@ -308,6 +311,7 @@ def _grouped(
     )
     pairs_scored, model = len(left), scored.model
     del clustering, scored, left, right, probability
+    give_back()
     lap("cluster")
 
     say("assigning recipients")
