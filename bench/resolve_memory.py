@@ -48,6 +48,33 @@ def anonymous() -> int:
     return (int(fields[1]) - int(fields[2])) * _PAGE
 
 
+def own_regions() -> str:
+    """The process's own pages by kind of mapping (/proc/self/smaps: resident less file-backed pages):
+    malloc's main heap, anonymous mappings (other malloc arenas, numpy's large arrays, Arrow's and
+    DuckDB's allocators) by size class, and the rest."""
+    kinds: dict[str, int] = {}
+    name = ""
+    size = 0
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and not head[0].endswith(":"):  # a mapping's first line
+            name = head[5] if len(head) > 5 else ""
+            size = int(head[0].split("-")[1], 16) - int(head[0].split("-")[0], 16)
+        elif head and head[0] == "Anonymous:":
+            own = int(head[1]) * 1024
+            if own:
+                if name == "[heap]":
+                    kind = "heap"
+                elif name == "" and size == MIB:
+                    kind = "python arenas"  # obmalloc's 1 MiB arenas, for objects of up to 512 bytes
+                elif name == "":
+                    kind = "anon<64M" if size < 64 * MIB else "anon>=64M"
+                else:
+                    kind = "other"
+                kinds[kind] = kinds.get(kind, 0) + own
+    return ", ".join(f"{kind} {used / MIB:,.0f}" for kind, used in sorted(kinds.items()))
+
+
 class Sampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -73,6 +100,7 @@ def main() -> None:
     parser.add_argument("--incident", default="bench")
     parser.add_argument("--tracemalloc", action="store_true", help="Python's allocations per step (slow)")
     parser.add_argument("--top", type=int, default=8, help="allocation sites printed per step")
+    parser.add_argument("--maps", action="store_true", help="own pages by kind of mapping per step")
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -115,6 +143,10 @@ def main() -> None:
             line += f"  python live {current / MIB:6,.0f} MiB, peak since last {peak / MIB:6,.0f} MiB"
             snapshot = tracemalloc.take_snapshot()
             tracemalloc.reset_peak()
+        if options.maps:
+            import pyarrow as pa
+
+            line += f" ({own_regions()} MiB; Arrow holds {pa.total_allocated_bytes() / MIB:,.0f} MiB)"
         print(f"{line}  -> {message}", flush=True)
         if options.tracemalloc:
             for stat in snapshot.statistics("lineno")[: options.top]:

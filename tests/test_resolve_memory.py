@@ -170,3 +170,41 @@ def test_pages_freed_between_live_blocks_go_back_to_the_system() -> None:
     returned = before - _own_pages()
     assert returned > 150 * 1024 * 1024, f"{returned / 2**20:.0f} MiB returned"
     assert all(block == b"\x01" * size for block in kept)  # the live ones are untouched
+
+
+_FREED_ARROW = """
+import owabi  # noqa: F401  (first, as every entry point imports it before pyarrow)
+from pathlib import Path
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+def own():
+    fields = Path("/proc/self/statm").read_text().split()
+    return (int(fields[1]) - int(fields[2])) * 4096
+
+buffers = [pc.add(pa.array(np.arange(1_000_000)), 1) for _ in range(40)]  # 320 MB in 8 MB buffers
+held = own()
+del buffers[::2]
+pc.add(pa.array(np.arange(1000)), 1)
+print(held - own())
+"""
+
+
+def _returned_after_freeing_arrow_buffers(**environment: str) -> int:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"} | environment
+    done = subprocess.run(
+        [sys.executable, "-c", _FREED_ARROW], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    return int(done.stdout.strip())
+
+
+def test_arrow_buffers_freed_go_back_to_the_system_at_once_unless_the_operator_sets_a_delay() -> None:
+    """owabi sets Arrow's pool (mimalloc) to return freed buffers' pages at once: half of 320 MB freed is
+    returned on the next allocation. With the library's delay, set by an operator, it is kept."""
+    assert _returned_after_freeing_arrow_buffers() > 100 * 1024 * 1024
+    assert _returned_after_freeing_arrow_buffers(MIMALLOC_PURGE_DELAY="10000") < 50 * 1024 * 1024
