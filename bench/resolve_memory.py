@@ -50,8 +50,9 @@ def anonymous() -> int:
 
 def own_regions() -> str:
     """The process's own pages by kind of mapping (/proc/self/smaps: resident less file-backed pages):
-    malloc's main heap, anonymous mappings (other malloc arenas, numpy's large arrays, Arrow's and
-    DuckDB's allocators) by size class, and the rest."""
+    malloc's main heap, anonymous mappings (Python's object arenas, other malloc arenas, numpy's large
+    arrays, Arrow's and DuckDB's allocators: the kernel merges neighbouring ones, so they cannot be told
+    apart by size) by size class, and the rest."""
     kinds: dict[str, int] = {}
     name = ""
     size = 0
@@ -65,9 +66,7 @@ def own_regions() -> str:
             if own:
                 if name == "[heap]":
                     kind = "heap"
-                elif name == "" and size == MIB:
-                    kind = "python arenas"  # obmalloc's 1 MiB arenas, for objects of up to 512 bytes
-                elif name == "":
+                elif name == "":  # Linux merges neighbours: Python's arenas, numpy's arrays alike
                     kind = "anon<64M" if size < 64 * MIB else "anon>=64M"
                 else:
                     kind = "other"

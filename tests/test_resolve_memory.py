@@ -174,6 +174,7 @@ def test_pages_freed_between_live_blocks_go_back_to_the_system() -> None:
 
 _FREED_ARROW = """
 import owabi  # noqa: F401  (first, as every entry point imports it before pyarrow)
+import os
 from pathlib import Path
 import numpy as np
 import pyarrow as pa
@@ -181,7 +182,7 @@ import pyarrow.compute as pc
 
 def own():
     fields = Path("/proc/self/statm").read_text().split()
-    return (int(fields[1]) - int(fields[2])) * 4096
+    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
 
 buffers = [pc.add(pa.array(np.arange(1_000_000)), 1) for _ in range(40)]  # 320 MB in 8 MB buffers
 held = own()

@@ -17,15 +17,17 @@ from typing import Any
 
 @functools.cache
 def _libc() -> Any:
-    """The C library if it is glibc (it has malloc_trim), else None (musl, macOS: nothing to trim)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return None
-    return libc if hasattr(libc, "malloc_trim") else None
+    """The C library if it is glibc (it has malloc_trim), else None (musl, macOS: nothing to trim). glibc's
+    own name first: find_library runs ldconfig or a compiler, which a slim image may lack."""
+    for name in ("libc.so.6", ctypes.util.find_library("c")):
+        if name is None:
+            continue
+        try:
+            libc = ctypes.CDLL(name)
+        except OSError:
+            continue
+        return libc if hasattr(libc, "malloc_trim") else None
+    return None
 
 
 def give_back() -> None:
