@@ -182,3 +182,16 @@ def sigkill_when(
     process.send_signal(signal.SIGKILL)
     process.communicate()
     assert process.returncode == -signal.SIGKILL, f"the process ended before it could be killed ({what})"
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Rate-limit windows at a fixed moment, so no test straddles a window's end (a run of hundreds of
+    sign-in guesses that crossed the top of the hour got a fresh budget midway)."""
+    from types import SimpleNamespace
+
+    from owabi.core import ratelimit
+
+    moment = 1_000_000.5
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: moment))
+    return moment

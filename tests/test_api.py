@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -257,14 +256,6 @@ def test_done_requests_come_as_system_and_record_id(data: PortalData) -> None:
     later = (timezone.localdate() + timedelta(days=1)).isoformat()
     assert _call("get", f"{BASE}/requests?since={later}", token).json()["rows"] == []
     assert _call("get", f"{BASE}/requests?since=yesterday", token).status_code == 422
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Rate-limit windows at a fixed moment, so no test straddles a window's end."""
-    moment = 1_000_000.5
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: moment))
-    return moment
 
 
 def test_bad_tokens_are_audited_then_the_client_is_throttled(data: PortalData, frozen_clock: float) -> None:

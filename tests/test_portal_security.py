@@ -10,7 +10,8 @@ from owabi.core.models import AuditEvent
 from owabi.notices import codes, engagement
 from tests.portal_support import PortalData
 
-pytestmark = pytest.mark.django_db
+# The limits' clock stands still (conftest.frozen_clock): hundreds of guesses fall in one window.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 def _guess(client: Client, code: str, key: str, address: str) -> int:
