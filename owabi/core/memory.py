@@ -19,15 +19,16 @@ from typing import Any
 def _libc() -> Any:
     """The C library if it is glibc (it has malloc_trim), else None (musl, macOS: nothing to trim). glibc's
     own name first: find_library runs ldconfig or a compiler, which a slim image may lack."""
-    for name in ("libc.so.6", ctypes.util.find_library("c")):
-        if name is None:
-            continue
+    libc: ctypes.CDLL | None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        name = ctypes.util.find_library("c")  # looked for only where glibc's name is not there
         try:
-            libc = ctypes.CDLL(name)
+            libc = ctypes.CDLL(name) if name else None
         except OSError:
-            continue
-        return libc if hasattr(libc, "malloc_trim") else None
-    return None
+            libc = None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def give_back() -> None:
