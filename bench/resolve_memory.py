@@ -26,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from owabi.core.memory import own_pages  # noqa: E402  (owabi first: it sets Arrow's pool up)
+
 PHASES = {
     "reading match keys": "features",
     "scoring candidate pairs": "match",
@@ -39,13 +41,6 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE
-
-
-def anonymous() -> int:
-    """The process's own pages (resident less the shared and file-backed ones: mapped files such as
-    resolve's feature columns, records.ondisk, which the kernel drops under pressure and reads again)."""
-    fields = Path("/proc/self/statm").read_text().split()
-    return (int(fields[1]) - int(fields[2])) * _PAGE
 
 
 def own_regions() -> str:
@@ -81,7 +76,12 @@ class Sampler(threading.Thread):
         self.peak: dict[str, int] = {}
         self.arrow_peak: dict[str, int] = {}
         self.anonymous_peak: dict[str, int] = {}
+        self.since_last = 0  # own pages' peak since the last progress message: a sub-step's passing peak
         self.running = True
+
+    def take_since_last(self) -> int:
+        peak, self.since_last = max(self.since_last, own_pages()), 0
+        return peak
 
     def run(self) -> None:
         import pyarrow as pa
@@ -90,7 +90,9 @@ class Sampler(threading.Thread):
             phase = self.phase
             self.peak[phase] = max(self.peak.get(phase, 0), rss())
             self.arrow_peak[phase] = max(self.arrow_peak.get(phase, 0), pa.total_allocated_bytes())
-            self.anonymous_peak[phase] = max(self.anonymous_peak.get(phase, 0), anonymous())
+            own = own_pages()
+            self.anonymous_peak[phase] = max(self.anonymous_peak.get(phase, 0), own)
+            self.since_last = max(self.since_last, own)
             time.sleep(0.02)
 
 
@@ -136,7 +138,10 @@ def main() -> None:
     def say(message: str) -> None:
         nonlocal step_started
         now = time.monotonic()
-        line = f"[{now - step_started:6.1f}s] rss {rss() / MIB:7,.0f} MiB, own {anonymous() / MIB:7,.0f} MiB"
+        line = (
+            f"[{now - step_started:6.1f}s] rss {rss() / MIB:7,.0f} MiB, own {own_pages() / MIB:7,.0f} MiB"
+            f" (peak since last {sampler.take_since_last() / MIB:7,.0f})"
+        )
         if options.tracemalloc:
             current, peak = tracemalloc.get_traced_memory()
             line += f"  python live {current / MIB:6,.0f} MiB, peak since last {peak / MIB:6,.0f} MiB"

@@ -147,42 +147,28 @@ def test_feature_columns_mapped_from_files_hold_the_same_values_outside_the_proc
     assert on_disk.equals(table)
 
 
-def _own_pages() -> int:
-    """The process's resident pages less the shared and file-backed ones (as bench/resolve_memory.py)."""
-    import os
-
-    fields = Path("/proc/self/statm").read_text().split()
-    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
-
-
 def test_pages_freed_between_live_blocks_go_back_to_the_system() -> None:
     """What a step of resolve frees below blocks still live stays in the process (glibc trims only the top
     of its heap) until give_back returns it: resolve calls it between its steps."""
-    from owabi.core.memory import give_back
+    from owabi.core.memory import give_back, own_pages
 
     give_back()
     size = 4000  # a name, not a literal: `b"…" * 4000` would be folded into one constant object
     blocks = [b"\x01" * size for _ in range(60_000)]  # about 240 MB of malloc's heap, each page written
     kept = blocks[::50]  # a live block every 200 kB: the freed ones lie between them, not at the top
     del blocks
-    before = _own_pages()
+    before = own_pages()
     give_back()
-    returned = before - _own_pages()
+    returned = before - own_pages()
     assert returned > 150 * 1024 * 1024, f"{returned / 2**20:.0f} MiB returned"
     assert all(block == b"\x01" * size for block in kept)  # the live ones are untouched
 
 
 _FREED_ARROW = """
-import owabi  # noqa: F401  (first, as every entry point imports it before pyarrow)
-import os
-from pathlib import Path
+from owabi.core.memory import own_pages as own  # owabi first, as every entry point imports it before pyarrow
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-def own():
-    fields = Path("/proc/self/statm").read_text().split()
-    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
 
 buffers = [pc.add(pa.array(np.arange(1_000_000)), 1) for _ in range(40)]  # 320 MB in 8 MB buffers
 held = own()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -41,3 +43,11 @@ def give_back() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def own_pages() -> int:
+    """Bytes of the process's own pages: resident less the shared and file-backed ones (mapped files such
+    as resolve's feature columns, which the kernel drops under pressure and reads again). Linux only: read
+    from /proc/self/statm."""
+    fields = Path("/proc/self/statm").read_text().split()
+    return (int(fields[1]) - int(fields[2])) * os.sysconf("SC_PAGE_SIZE")
