@@ -219,3 +219,44 @@ def test_write_groups_subjects_by_the_subject_whose_recipient_they_share(inciden
         for record_id in LeakRecord.objects.values_list("record_id", flat=True)
     }
     assert sorted(subject_numbers.values()) == [1, 2, 3, 4]
+
+
+def test_a_second_write_updates_what_changed_and_only_that(incident, imported) -> None:
+    """A re-run compares each existing subject and recipient with what it should now hold (a choice's
+    text, a flag, a pointer) and updates the ones that differ, back and forth."""
+    from array import array
+
+    import pyarrow as pa
+
+    from owabi.records.resolve.storage import CONTACT_FIELDS, SUBJECT_FIELDS, fullest, write
+
+    pks = array("q", sorted(LeakRecord.objects.values_list("pk", flat=True)))
+    columns = (*SUBJECT_FIELDS, *CONTACT_FIELDS, "guardian_fold")
+    table = pa.table({name: pa.nulls(len(pks), pa.string()) for name in columns})
+    clusters = [[0], [1], [2], [3]]
+
+    def stored() -> tuple[list[tuple[int, str, int]], list[tuple[int, bool]]]:
+        recipients = Recipient.objects.filter(incident=incident).order_by("number")
+        subjects = Subject.objects.filter(incident=incident).order_by("number")
+        return (
+            [(r.number, r.kind, list(pks).index(r.contact_record_id)) for r in recipients],
+            [(s.number, s.is_minor) for s in subjects],
+        )
+
+    def written(minor: list[bool]) -> tuple[list[tuple[int, str, int]], list[tuple[int, bool]]]:
+        write(incident, pks, fullest(table), clusters, minor, [0, 1, 2, 2], [], lambda _: None)
+        return stored()
+
+    # Recipient 3 is subject 3's and 4's, with the owner's own record (2) as its contact.
+    adults = written([False] * 4)
+    assert adults == ([(1, "self", 0), (2, "self", 1), (3, "self", 2)], [(n, False) for n in (1, 2, 3, 4)])
+    ids = {number: pk for number, pk in Subject.objects.values_list("number", "pk")}
+    # Subject 1 turns out to be a child: its flag and its recipient's kind change, its contact (the one
+    # record there is) does not.
+    assert written([True, False, False, False]) == (
+        [(1, "guardian", 0), (2, "self", 1), (3, "self", 2)],
+        [(1, True), (2, False), (3, False), (4, False)],
+    )
+    assert written([False] * 4) == adults  # and back
+    assert written([False] * 4) == adults  # nothing to change
+    assert {number: pk for number, pk in Subject.objects.values_list("number", "pk")} == ids
