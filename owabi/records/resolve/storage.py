@@ -98,15 +98,15 @@ class Fullness:
     among a cluster's members is one `max` over precomputed integers."""
 
     def __init__(self, table: Any, fields: tuple[str, ...]) -> None:
-        import pyarrow as pa
+        import numpy as np
         import pyarrow.compute as pc
 
         n = table.num_rows
-        filled = pa.scalar(0, pa.int64())
+        filled = np.zeros(n, np.int64)
         for name in fields:
-            filled = pc.add(filled, pc.cast(pc.is_valid(table.column(name)), pa.int64()))
-        rank = pc.add(pc.multiply(filled, n), pa.array(range(n), pa.int64()))
-        self.rank = array("q", rank.to_pylist())
+            filled += pc.is_valid(table.column(name)).to_numpy()
+        self.rank = array("q")  # as bytes: a list of a Python int per record took 0.2 GiB at 5M
+        self.rank.frombytes((filled * n + np.arange(n, dtype=np.int64)).tobytes())
 
     def pick(self, members: Iterable[int]) -> int:
         return max(members, key=self.rank.__getitem__)
