@@ -9,7 +9,10 @@ the one resolve's progress messages name (features, match, cluster, recipients, 
 --tracemalloc, each progress message also prints Python's live and peak allocations since the last one
 and the largest allocation sites (file:line), so a phase's peak can be pinned on its structures (it
 makes the run two to three times slower). DuckDB's own memory is read once its predictions are made.
-Prints labels and sizes only, never a record's values.
+Each progress message also prints the own pages' peak since the last message, so a passing peak is
+pinned on a sub-step; --maps splits the own pages by kind of mapping; --trace parts._name_links,…
+prints the own pages and Arrow's pool at the start of each call of those functions and their peaks
+inside it. Prints labels and sizes only, never a record's values.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Sampler(threading.Thread):
         self.arrow_peak: dict[str, int] = {}
         self.anonymous_peak: dict[str, int] = {}
         self.since_last = 0  # own pages' peak since the last progress message: a sub-step's passing peak
+        self.traced = (0, 0)  # own pages' and Arrow's peaks inside the traced call running now (--trace)
         self.running = True
 
     def take_since_last(self) -> int:
@@ -93,7 +97,39 @@ class Sampler(threading.Thread):
             own = own_pages()
             self.anonymous_peak[phase] = max(self.anonymous_peak.get(phase, 0), own)
             self.since_last = max(self.since_last, own)
+            self.traced = (max(self.traced[0], own), max(self.traced[1], pa.total_allocated_bytes()))
             time.sleep(0.02)
+
+
+def traced(sampler: Sampler, names: list[str]) -> None:
+    """Wrap each function named module.function (in owabi.records.resolve) to print, when it returns, the
+    own pages and Arrow's pool at its start and their peaks inside it. For top-level calls: a traced
+    function called inside another resets the outer one's peaks."""
+    import importlib
+
+    for name in names:
+        module_name, function_name = name.rsplit(".", 1)
+        module = importlib.import_module(f"owabi.records.resolve.{module_name}")
+        function = getattr(module, function_name)
+
+        def wrapper(*args, __function=function, __name=name, **kwargs):  # type: ignore[no-untyped-def]
+            import pyarrow as pa
+
+            own, arrow = own_pages(), pa.total_allocated_bytes()
+            sampler.traced = (own, arrow)
+            started = time.monotonic()
+            try:
+                return __function(*args, **kwargs)
+            finally:
+                peak_own, peak_arrow = sampler.traced
+                print(
+                    f"      {__name}: {time.monotonic() - started:.1f} s, own {own / MIB:,.0f} -> peak "
+                    f"{max(peak_own, own_pages()) / MIB:,.0f} MiB, Arrow {arrow / MIB:,.0f} -> peak "
+                    f"{max(peak_arrow, pa.total_allocated_bytes()) / MIB:,.0f} MiB",
+                    flush=True,
+                )
+
+        setattr(module, function_name, wrapper)
 
 
 def main() -> None:
@@ -102,6 +138,12 @@ def main() -> None:
     parser.add_argument("--tracemalloc", action="store_true", help="Python's allocations per step (slow)")
     parser.add_argument("--top", type=int, default=8, help="allocation sites printed per step")
     parser.add_argument("--maps", action="store_true", help="own pages by kind of mapping per step")
+    parser.add_argument(
+        "--trace",
+        default="",
+        help="comma-separated module.function of owabi.records.resolve (parts._name_links,…): "
+        "memory at the start of each call and its peak inside",
+    )
     options = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -131,6 +173,7 @@ def main() -> None:
     scoring.train_and_predict = measured_train_and_predict
     sampler = Sampler()
     sampler.start()
+    traced(sampler, [name for name in options.trace.split(",") if name])
     if options.tracemalloc:
         tracemalloc.start(1)
     step_started = time.monotonic()
