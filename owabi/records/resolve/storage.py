@@ -299,9 +299,9 @@ class NumberIds:
     few of their fields: an 8-byte slot per number and column (NONE: no row), where a dict took about
     100 bytes an entry for the key alone (0.35 GiB at 3.5M subjects) and 280 with the values (0.9 GiB).
 
-    A value is held as an integer: an int as itself, a bool as 0 or 1, None as NULL, any other value (a
-    choice's text) by a code given per column on first sight. A column holds one kind of value (a model
-    field's), so an int and a code never meet."""
+    A value is held as an integer: None as NULL, a text (a choice's) by a code given per column on first
+    sight, anything else as int(value): an int as itself, a bool (Python's or numpy's) as 0 or 1. A
+    column holds one kind of value (a model field's), so an int and a code never meet."""
 
     NONE = -1
     NULL = -(2**63)
@@ -340,9 +340,9 @@ class NumberIds:
         return tuple(
             self.NULL
             if value is None
-            else int(value)
-            if isinstance(value, int)  # bool too: True is held as 1, as SQLite returns it
             else codes.setdefault(value, len(codes))
+            if isinstance(value, str)
+            else int(value)  # a flag is 1 whether it comes as True, numpy's True_ or SQLite's 1
             for value, codes in zip(values, self._codes, strict=True)
         )
 
