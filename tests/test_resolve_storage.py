@@ -221,9 +221,10 @@ def test_write_groups_subjects_by_the_subject_whose_recipient_they_share(inciden
     assert sorted(subject_numbers.values()) == [1, 2, 3, 4]
 
 
-def test_a_second_write_updates_what_changed_and_only_that(incident, imported) -> None:
+def test_a_second_write_updates_what_changed_back_and_forth(incident, imported) -> None:
     """A re-run compares each existing subject and recipient with what it should now hold (a choice's
-    text, a flag, a pointer) and updates the ones that differ, back and forth."""
+    text, a flag, a pointer) and updates the ones that differ, back and forth, keeping every row.
+    Whether it also rewrites rows that did not change is not observed here."""
     from array import array
 
     import pyarrow as pa
